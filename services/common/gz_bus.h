@@ -1,0 +1,143 @@
+/*  gz_bus: the durable bus. PostgreSQL is the truth, ZeroMQ the fast path.
+
+    Producer side (gz_bus_pub): a service writes its state change and the
+    events it emits in ONE transaction: events go to <schema>.outbox with
+    gap-free positions per stream, reserved from <schema>.bus_stream.head
+    under that row's lock (held to commit, so positions commit in order and
+    a reader never sees position n+1 before n). After COMMIT the events go
+    out on a PUB socket as [topic][Envelope]. A heartbeat (topic
+    "Heartbeat/<stream>", envelope type "Heartbeat", position = head) goes
+    out from the tick. After a crash, the first tick re-publishes
+    everything past the stored published watermark.
+
+    Consumer side (gz_bus_sub): SUB socket connected to the producer. Each
+    batch is applied in ONE transaction that locks and advances the
+    consumer's cursor in <consumer schema>.bus_cursor together with the
+    handler's effects. position <= cursor: duplicate, dropped. position >
+    cursor+1 (a gap), a restart, or a silent publisher (no message for 3
+    heartbeat intervals) or a heartbeat whose head is past the cursor: the
+    consumer reads the missing range from <producer schema>.outbox in
+    PostgreSQL before it takes the live stream again.
+
+    Consumers subscribe to the whole stream (gap detection needs every
+    position) and filter by envelope type in the handler. External
+    subscribers that filter by topic prefix also subscribe "Heartbeat/".
+
+    Tables (created by gz_bus_migrations, applied with gz_db_migrate into
+    each service's own schema):
+      bus_stream (stream text PK, head bigint, published bigint)
+      outbox     (stream, position, id uuid, type, key, topic,
+                  occurred_at_us, trace_id, idempotency_key, payload bytea;
+                  PK (stream, position))
+      bus_cursor (consumer text, stream text, position bigint; PK both)
+
+    Threading: a gz_bus_pub or gz_bus_sub belongs to the thread that owns
+    its gz_db_t (one actor).  */
+#ifndef GZ_BUS_H_INCLUDED
+#define GZ_BUS_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gz_codec.h"
+#include "gz_db.h"
+
+//  The bus tables, as migrations for gz_db_migrate (names "bus_NNN_*.sql"
+//  so they never collide with a service's own). Static; do not free.
+const gz_migration_t *gz_bus_migrations (void);
+
+//  ---------------------------------------------------------------- producer
+
+typedef struct _gz_bus_pub_t gz_bus_pub_t;
+
+//  Create a publisher for stream in schema, binding a PUB socket to
+//  endpoint (tcp://host:port, tcp://127.0.0.1:* or inproc://name). The
+//  bus tables must exist (migrated). NULL if the bind fails (logged).
+gz_bus_pub_t *gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream,
+                              const char *endpoint);
+void gz_bus_pub_destroy (gz_bus_pub_t **self_p);
+
+//  The bound TCP port (for endpoints ending in :*), or 0.
+int gz_bus_pub_port (gz_bus_pub_t *self);
+
+//  Stage one event for the current transaction. Copies everything.
+//  topic NULL means type. idempotency_key and trace_id may be NULL.
+void gz_bus_pub_stage (gz_bus_pub_t *self, const char *type, const char *key, const char *topic,
+                       const uint8_t *payload, size_t len, const char *idempotency_key,
+                       const char *trace_id);
+
+//  Convenience: stage a protobuf message (packed here).
+void gz_bus_pub_stage_msg (gz_bus_pub_t *self, const char *type, const char *key, const char *topic,
+                           const ProtobufCMessage *msg);
+
+//  Inside the caller's open transaction on db: reserve positions for all
+//  staged events and insert them into the outbox (one round trip where
+//  possible). 0 ok; -1 on failure (the caller rolls back and calls
+//  gz_bus_pub_aborted). A no-op returning 0 when nothing is staged.
+int gz_bus_pub_write (gz_bus_pub_t *self);
+
+//  After the caller's COMMIT: send the written events on the PUB socket,
+//  then forget them.
+void gz_bus_pub_committed (gz_bus_pub_t *self);
+
+//  After a ROLLBACK: forget staged events (their positions are void, the
+//  head row update rolled back with them).
+void gz_bus_pub_aborted (gz_bus_pub_t *self);
+
+//  Call from a timer every heartbeat interval (GZ_BUS_HEARTBEAT_MS,
+//  default 1000), outside any transaction. Re-publishes rows past the
+//  published watermark (after a crash, or left by another replica),
+//  advances the watermark, and sends a heartbeat. 0 ok, -1 db failure.
+int gz_bus_pub_tick (gz_bus_pub_t *self);
+
+//  Last committed position this publisher knows of.
+int64_t gz_bus_pub_head (gz_bus_pub_t *self);
+
+//  Counters for /metrics.
+uint64_t gz_bus_pub_published (gz_bus_pub_t *self);   //  events sent (incl. re-sends)
+uint64_t gz_bus_pub_republished (gz_bus_pub_t *self); //  re-sent after a crash
+
+//  ---------------------------------------------------------------- consumer
+
+typedef struct _gz_bus_sub_t gz_bus_sub_t;
+
+//  Apply one event inside the consumer's open transaction on db.
+//  Return 0 when applied or deliberately ignored (unknown type, a payload
+//  that does not decode: count and skip, never retry forever); return -1
+//  on a transient failure (database): the whole batch rolls back and is
+//  retried later. Must be idempotent in effect only via the cursor: the
+//  bus guarantees each position is applied once.
+typedef int (gz_bus_handler_fn) (gz_db_t *db, const gz_envelope_t *env, void *arg);
+
+//  Create a consumer named consumer (the cursor's name; replicas of one
+//  service share it) whose cursor lives in consumer_schema, reading stream
+//  from producer_schema's outbox, connecting a SUB socket to endpoint.
+//  Loads the cursor and catches up from PostgreSQL on the first tick.
+gz_bus_sub_t *gz_bus_sub_new (gz_db_t *db, const char *consumer, const char *consumer_schema,
+                              const char *producer_schema, const char *stream, const char *endpoint,
+                              gz_bus_handler_fn *handler, void *arg);
+void gz_bus_sub_destroy (gz_bus_sub_t **self_p);
+
+//  The SUB socket, to add to the owner's poller. Borrowed.
+zsock_t *gz_bus_sub_sock (gz_bus_sub_t *self);
+
+//  The SUB socket is readable: drain what is there (without blocking) and
+//  apply it in batches. 0 ok, -1 database failure (retried by the tick).
+int gz_bus_sub_on_readable (gz_bus_sub_t *self);
+
+//  Call from a timer (every heartbeat interval or more often): catches up
+//  from PostgreSQL when behind, a gap was seen, the publisher went silent,
+//  or a previous apply failed. 0 ok, -1 database failure.
+int gz_bus_sub_tick (gz_bus_sub_t *self);
+
+//  Last applied position.
+int64_t gz_bus_sub_position (gz_bus_sub_t *self);
+
+//  Counters for /metrics.
+uint64_t gz_bus_sub_consumed (gz_bus_sub_t *self);   //  events applied
+uint64_t gz_bus_sub_duplicates (gz_bus_sub_t *self); //  dropped, position <= cursor
+uint64_t gz_bus_sub_caught_up (gz_bus_sub_t *self);  //  events read from PostgreSQL
+uint64_t gz_bus_sub_bad (gz_bus_sub_t *self);        //  undecodable messages dropped
+
+#endif

@@ -1,0 +1,7 @@
+/* placeholder */
+int intake_placeholder (void);
+int
+intake_placeholder (void)
+{
+    return 0;
+}
