@@ -1,0 +1,96 @@
+/*  gz_http: a small HTTP server on libmicrohttpd for every service.
+
+    One handler function sees every request after its body is read
+    (bodies over max_body are not kept: gz_http_too_large() is true and the
+    handler answers 413 in its own format; when Content-Length already
+    says so, the handler runs before the body is sent and the connection
+    is closed after the answer). The handler runs on one of
+    libmicrohttpd's threads (thread per connection, up to 1024
+    connections; idle ones time out after 30 s), so it must only touch
+    thread-safe state. It must call exactly one gz_http_reply*; if it does
+    not, gz_http answers 500 {"error":{"code":"internal",...}}.
+
+    Every response carries "Cache-Control: no-store" and
+    "X-Content-Type-Options: nosniff" unless the handler set those headers.
+
+    Stopping (gz_http_destroy) stops accepting (new connections are
+    refused at once), lets in-flight requests finish (up to 15 s; their
+    responses carry "Connection: close"), then returns: that is how
+    SIGTERM drains HTTP.  */
+#ifndef GZ_HTTP_H_INCLUDED
+#define GZ_HTTP_H_INCLUDED
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct _gz_http_t gz_http_t;
+typedef struct _gz_http_req_t gz_http_req_t;
+
+typedef void (gz_http_handler_fn) (gz_http_req_t *req, void *arg);
+
+//  Listen on bind_addr (e.g. "127.0.0.1", "0.0.0.0", "::1"; NULL = all
+//  addresses, IPv6 and IPv4 where the host has IPv6) and port (0 = pick a
+//  free one). NULL if it cannot listen (logged).
+gz_http_t *gz_http_new (const char *bind_addr, int port, size_t max_body,
+                        gz_http_handler_fn *handler, void *arg);
+
+//  Drain in-flight requests, stop, free; nulls *self_p. Harmless on NULL.
+void gz_http_destroy (gz_http_t **self_p);
+
+//  The port actually bound.
+int gz_http_port (gz_http_t *self);
+
+//  ---- request (all strings borrowed, valid during the handler)
+const char *gz_http_method (gz_http_req_t *req);
+//  Path without the query string, percent-decoded by libmicrohttpd.
+const char *gz_http_path (gz_http_req_t *req);
+//  A query-string argument (decoded, '+' is a space; the name is
+//  case-sensitive; first occurrence), "" for a bare "?name", or NULL.
+const char *gz_http_query (gz_http_req_t *req, const char *name);
+//  A request header (case-insensitive name), or NULL.
+const char *gz_http_header (gz_http_req_t *req, const char *name);
+//  The raw body, NUL-terminated; *len_p its length. NULL and 0 when empty
+//  or too large.
+const char *gz_http_body (gz_http_req_t *req, size_t *len_p);
+//  True when the body exceeded max_body (the body was discarded).
+bool gz_http_too_large (gz_http_req_t *req);
+//  The client's address as text ("127.0.0.1", "::1"; an IPv4 client on
+//  an IPv6 socket is shown as IPv4).
+const char *gz_http_client_ip (gz_http_req_t *req);
+
+//  Parse the body as application/x-www-form-urlencoded (once, lazily).
+//  Returns false when it is malformed: a bad percent escape or one that
+//  decodes to NUL, a field with no '=' or an empty name, a byte that is
+//  never left unencoded (controls, space, " < > \ ^ ` { | }), a
+//  Content-Type other than the form type, or a body that was too large.
+//  Then no field is available. Raw UTF-8 is accepted as sent; empty
+//  fields ("a=1&&b=2") are skipped; an empty body is an empty form.
+//  Decoded values are not checked for UTF-8: use gz_utf8_valid.
+bool gz_http_form_parse (gz_http_req_t *req);
+//  A decoded form field (first occurrence), or NULL. Parses if needed.
+const char *gz_http_form (gz_http_req_t *req, const char *name);
+//  Number of form fields and the i-th one (decoded), for iteration.
+size_t gz_http_form_count (gz_http_req_t *req);
+const char *gz_http_form_name (gz_http_req_t *req, size_t i);
+const char *gz_http_form_value (gz_http_req_t *req, size_t i);
+
+//  ---- response
+//  Add a response header (before the reply). Copies. A header whose name
+//  is not an HTTP token or whose value holds CR, LF or another control
+//  character is dropped (logged), so data from outside cannot split the
+//  response.
+void gz_http_set_header (gz_http_req_t *req, const char *name, const char *value);
+//  Reply with a body (copied). content_type e.g. "text/html; charset=utf-8"
+//  (NULL: none, unless set as a header). status 200..599.
+void gz_http_reply (gz_http_req_t *req, int status, const char *content_type, const char *body,
+                    size_t len);
+//  Reply with JSON (takes ownership of json; encodes compact UTF-8 as
+//  "application/json"). If json is NULL or cannot be encoded, answers
+//  500 {"error":{"code":"internal",...}} instead.
+void gz_http_reply_json (gz_http_req_t *req, int status, json_t *json);
+//  Reply {"error": {"code": code, "message": message}} with status.
+//  code and message must be UTF-8 (else the reply is that 500).
+void gz_http_reply_error (gz_http_req_t *req, int status, const char *code, const char *message);
+
+#endif

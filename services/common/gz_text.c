@@ -1,0 +1,222 @@
+/*  gz_text: text checks and transforms shared by every service. See
+    gz_text.h.
+
+    Everything here is pure (no state, no allocation except the returned
+    strings), so any thread may call it.  */
+#include "gz_text.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool
+gz_utf8_valid (const char *s, size_t len)
+{
+    if (len > 0 && !s)
+        return false;
+    const unsigned char *p = (const unsigned char *) s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            //  NUL and C0 controls other than tab, LF, CR; DEL is allowed.
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                return false;
+            i++;
+            continue;
+        }
+        //  Lead byte: sequence length and the allowed range of the second
+        //  byte, which is where overlongs (E0, F0), surrogates (ED) and
+        //  code points above U+10FFFF (F4) are ruled out (RFC 3629 table).
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            n = 3;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
+            n = 4;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        }
+        else
+            return false; //  continuation byte, C0/C1 overlong lead, F5..FF
+        if (len - i < n)
+            return false; //  truncated
+        if (p[i + 1] < lo || p[i + 1] > hi)
+            return false;
+        for (size_t k = 2; k < n; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+        i += n;
+    }
+    return true;
+}
+
+size_t
+gz_utf8_chars (const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            count++;
+    return count;
+}
+
+bool
+gz_phone_valid (const char *phone)
+{
+    if (!phone)
+        return false;
+    const char *p = phone;
+    if (*p == '+')
+        p++;
+    size_t digits = 0;
+    bool after_digit = false; //  a separator may only follow a digit
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            digits++;
+            after_digit = true;
+        }
+        else if ((*p == ' ' || *p == '-') && after_digit)
+            after_digit = false;
+        else
+            return false;
+        if (digits > 20)
+            return false;
+    }
+    //  Must end on a digit: "138 " or "138-" is not a number.
+    return after_digit && digits >= 5;
+}
+
+char *
+gz_phone_mask (const char *phone)
+{
+    //  Collect the digits; formatting characters do not count.
+    char digits[64];
+    size_t n = 0;
+    bool plus = false;
+    if (phone) {
+        const char *p = phone;
+        while (*p == ' ')
+            p++;
+        plus = *p == '+';
+        for (; *p && n < sizeof digits - 1; p++)
+            if (*p >= '0' && *p <= '9')
+                digits[n++] = *p;
+    }
+    digits[n] = 0;
+    //  A Chinese country code ("+86 138...", "0086138...", "86138...") is
+    //  not part of the number people recognise, so it is dropped.
+    const char *d = digits;
+    if (n == 13 && strncmp (d, "86", 2) == 0 && (plus || d[2] == '1')) {
+        d += 2;
+        n -= 2;
+    }
+    else if (!plus && n == 15 && strncmp (d, "0086", 4) == 0) {
+        d += 4;
+        n -= 4;
+    }
+    //  Keeping 3 + 4 digits of a short number would reveal almost all of
+    //  it; at least two digits stay hidden or nothing is shown.
+    if (n < 9)
+        return strdup ("****");
+    char *out = malloc (3 + 4 + 4 + 1);
+    assert (out);
+    memcpy (out, d, 3);
+    memcpy (out + 3, "****", 4);
+    memcpy (out + 7, d + n - 4, 4);
+    out[11] = 0;
+    return out;
+}
+
+//  Escape the five markup characters; apos is the spelling of '\''.
+//  When drop_controls is set, C0 controls that XML 1.0 cannot carry at
+//  all (even as references) become U+FFFD.
+static char *
+s_escape (const char *s, const char *apos, bool drop_controls)
+{
+    assert (s);
+    size_t apos_len = strlen (apos);
+    size_t out_len = 0;
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        switch (*p) {
+            case '&':
+                out_len += 5;
+                break;
+            case '<':
+            case '>':
+                out_len += 4;
+                break;
+            case '"':
+                out_len += 6;
+                break;
+            case '\'':
+                out_len += apos_len;
+                break;
+            default:
+                if (drop_controls && *p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+                    out_len += 3;
+                else
+                    out_len += 1;
+        }
+    }
+    char *out = malloc (out_len + 1);
+    assert (out);
+    char *o = out;
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        const char *rep = NULL;
+        switch (*p) {
+            case '&':
+                rep = "&amp;";
+                break;
+            case '<':
+                rep = "&lt;";
+                break;
+            case '>':
+                rep = "&gt;";
+                break;
+            case '"':
+                rep = "&quot;";
+                break;
+            case '\'':
+                rep = apos;
+                break;
+            default:
+                if (drop_controls && *p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+                    rep = "\xEF\xBF\xBD";
+        }
+        if (rep) {
+            size_t k = strlen (rep);
+            memcpy (o, rep, k);
+            o += k;
+        }
+        else
+            *o++ = (char) *p;
+    }
+    *o = 0;
+    assert ((size_t) (o - out) == out_len);
+    return out;
+}
+
+char *
+gz_html_escape (const char *s)
+{
+    //  &#39; rather than &apos;: the latter is not in HTML 4.
+    return s_escape (s, "&#39;", false);
+}
+
+char *
+gz_xml_escape (const char *s)
+{
+    return s_escape (s, "&apos;", true);
+}
