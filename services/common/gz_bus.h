@@ -78,7 +78,8 @@ void gz_bus_pub_stage_msg (gz_bus_pub_t *self, const char *type, const char *key
 int gz_bus_pub_write (gz_bus_pub_t *self);
 
 //  After the caller's COMMIT: send the written events on the PUB socket,
-//  then forget them.
+//  then forget them. Every staged event must have been written (asserted:
+//  committing staged events without gz_bus_pub_write would lose them).
 void gz_bus_pub_committed (gz_bus_pub_t *self);
 
 //  After a ROLLBACK: forget staged events (their positions are void, the
@@ -114,6 +115,9 @@ typedef int (gz_bus_handler_fn) (gz_db_t *db, const gz_envelope_t *env, void *ar
 //  service share it) whose cursor lives in consumer_schema, reading stream
 //  from producer_schema's outbox, connecting a SUB socket to endpoint.
 //  Loads the cursor and catches up from PostgreSQL on the first tick.
+//  endpoint may list several, comma-separated (one per producer replica).
+//  Silence is judged against GZ_BUS_HEARTBEAT_MS as read here: configure
+//  producers and consumers alike. NULL if endpoint is malformed (logged).
 gz_bus_sub_t *gz_bus_sub_new (gz_db_t *db, const char *consumer, const char *consumer_schema,
                               const char *producer_schema, const char *stream, const char *endpoint,
                               gz_bus_handler_fn *handler, void *arg);
@@ -123,12 +127,15 @@ void gz_bus_sub_destroy (gz_bus_sub_t **self_p);
 zsock_t *gz_bus_sub_sock (gz_bus_sub_t *self);
 
 //  The SUB socket is readable: drain what is there (without blocking) and
-//  apply it in batches. 0 ok, -1 database failure (retried by the tick).
+//  apply it in batches. At most a few thousand messages per call, so the
+//  owner's loop stays responsive; the socket stays readable for the rest.
+//  0 ok, -1 database or handler failure (retried by the tick).
 int gz_bus_sub_on_readable (gz_bus_sub_t *self);
 
 //  Call from a timer (every heartbeat interval or more often): catches up
 //  from PostgreSQL when behind, a gap was seen, the publisher went silent,
-//  or a previous apply failed. 0 ok, -1 database failure.
+//  or a previous apply failed. Reads at most 20,000 rows per call (the
+//  next call goes on). 0 ok, -1 database or handler failure.
 int gz_bus_sub_tick (gz_bus_sub_t *self);
 
 //  Last applied position.
@@ -139,5 +146,7 @@ uint64_t gz_bus_sub_consumed (gz_bus_sub_t *self);   //  events applied
 uint64_t gz_bus_sub_duplicates (gz_bus_sub_t *self); //  dropped, position <= cursor
 uint64_t gz_bus_sub_caught_up (gz_bus_sub_t *self);  //  events read from PostgreSQL
 uint64_t gz_bus_sub_bad (gz_bus_sub_t *self);        //  undecodable messages dropped
+uint64_t gz_bus_sub_heartbeats (gz_bus_sub_t *self); //  heartbeats received (tests use the
+                                                     //  first one to know the link is up)
 
 #endif

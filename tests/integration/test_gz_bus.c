@@ -1,0 +1,862 @@
+/*  Integration tests for gz_bus, the durable bus: outbox positions,
+    live delivery, duplicates, gaps, catch-up, crash re-publish, handler
+    failures, replicas and a lost database connection. Each test gets a
+    fresh database (gz_testdb) and synchronises by polling with deadlines.
+
+    Schemas: "prod" holds the producer's bus tables, "cons" the consumer's
+    cursor and the table the test handler writes ("cons.applied", one row
+    per applied position, so applying a position twice fails loudly).  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "gz_bus.h"
+#include "gz_testdb.h"
+
+#define STREAM "s"
+#define LOCAL "tcp://127.0.0.1:*"
+
+static const gz_migration_t s_test_migrations[] = {
+    {"t_001_applied.sql", "CREATE TABLE {schema}.applied ("
+                          "  position bigint PRIMARY KEY,"
+                          "  id uuid NOT NULL,"
+                          "  stream text NOT NULL,"
+                          "  type text NOT NULL,"
+                          "  key text NOT NULL,"
+                          "  topic text NOT NULL,"
+                          "  occurred_at_us bigint NOT NULL,"
+                          "  payload bytea NOT NULL)"},
+    {NULL, NULL},
+};
+
+typedef struct {
+    gz_testdb_t *tdb;
+    gz_db_t *pdb; //  producer's connection
+    gz_db_t *cdb; //  consumer's connection
+    gz_db_t *qdb; //  the test's own queries
+} fx_t;
+
+//  What the test handler does and saw.
+typedef struct {
+    int fail_call;      //  this call (1, 2, ...) fails, as a transient failure
+    int64_t failed_pos; //  the position it failed on
+    int calls;
+    int errors; //  an insert that failed (e.g. a position applied twice)
+} handler_t;
+
+static int
+s_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
+{
+    handler_t *h = arg;
+    if (++h->calls == h->fail_call) {
+        h->failed_pos = env->position;
+        return -1;
+    }
+    gz_db_prepare (db, "t_apply",
+                   "INSERT INTO cons.applied (position, id, stream, type, key, topic,"
+                   " occurred_at_us, payload) VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8)");
+    char pos[24], occ[24];
+    snprintf (pos, sizeof pos, "%lld", (long long) env->position);
+    snprintf (occ, sizeof occ, "%lld", (long long) env->occurred_at_us);
+    const char *v[8] = {pos,      env->id,    env->stream, env->type,
+                        env->key, env->topic, occ,         (const char *) env->payload.data};
+    int lengths[8] = {0, 0, 0, 0, 0, 0, 0, (int) env->payload.len};
+    int formats[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    PGresult *r = gz_db_execb (db, "t_apply", 8, v, lengths, formats);
+    if (!r) {
+        h->errors++;
+        return -1;
+    }
+    PQclear (r);
+    return 0;
+}
+
+//  One integer from constant SQL (no data in it).
+static long long
+s_q (fx_t *fx, const char *sql)
+{
+    PGresult *r = PQexecParams (gz_db_conn (fx->qdb), sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus (r) != PGRES_TUPLES_OK || PQntuples (r) != 1) {
+        fprintf (stderr, "query failed: %s: %s\n", sql, PQresultErrorMessage (r));
+        PQclear (r);
+        fail ();
+    }
+    long long v = PQgetisnull (r, 0, 0) ? -1 : strtoll (PQgetvalue (r, 0, 0), NULL, 10);
+    PQclear (r);
+    return v;
+}
+
+static int
+s_setup (void **state)
+{
+    fx_t *fx = calloc (1, sizeof *fx);
+    assert_non_null (fx);
+    fx->tdb = gz_testdb_new ("bus");
+    const char *url = gz_testdb_url (fx->tdb);
+    fx->pdb = gz_db_new (url, "test-producer");
+    fx->cdb = gz_db_new (url, "test-consumer");
+    fx->qdb = gz_db_new (url, "test");
+    assert_true (gz_db_ok (fx->pdb) && gz_db_ok (fx->cdb) && gz_db_ok (fx->qdb));
+    assert_int_equal (gz_db_migrate (fx->qdb, "prod", gz_bus_migrations ()), 0);
+    assert_int_equal (gz_db_migrate (fx->qdb, "cons", gz_bus_migrations ()), 0);
+    assert_int_equal (gz_db_migrate (fx->qdb, "cons", s_test_migrations), 0);
+    assert_true (gz_db_migrated (fx->qdb, "prod", gz_bus_migrations ()));
+    *state = fx;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    fx_t *fx = *state;
+    gz_db_destroy (&fx->pdb);
+    gz_db_destroy (&fx->cdb);
+    gz_db_destroy (&fx->qdb);
+    gz_testdb_destroy (&fx->tdb);
+    free (fx);
+    return 0;
+}
+
+static char *
+s_endpoint_of (gz_bus_pub_t *pub)
+{
+    char *ep = NULL;
+    assert_true (asprintf (&ep, "tcp://127.0.0.1:%d", gz_bus_pub_port (pub)) > 0);
+    return ep;
+}
+
+//  Commit one transaction of n events (keys "k<i>", payload "p<i>").
+static void
+s_produce (gz_db_t *db, gz_bus_pub_t *pub, int n, bool publish)
+{
+    assert_int_equal (gz_db_begin (db), 0);
+    for (int i = 0; i < n; i++) {
+        char key[16], payload[16];
+        snprintf (key, sizeof key, "k%d", i % 3);
+        snprintf (payload, sizeof payload, "p%d", i);
+        gz_bus_pub_stage (pub, "TestEvent", key, i % 2 ? "TestEvent/a/b" : NULL,
+                          (const uint8_t *) payload, strlen (payload), NULL, NULL);
+    }
+    assert_int_equal (gz_bus_pub_write (pub), 0);
+    assert_int_equal (gz_db_commit (db), 0);
+    if (publish)
+        gz_bus_pub_committed (pub);
+}
+
+//  Drive the sockets and timers: poll the subscribers' sockets, apply
+//  what is readable; every 50 ms tick the publisher and, when tick_subs,
+//  the subscribers. Returns when every sub reached target, or false at
+//  the deadline.
+static bool
+s_pump (gz_bus_pub_t *pub, gz_bus_sub_t *a, gz_bus_sub_t *b, bool tick_subs, int64_t target,
+        int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new (gz_bus_sub_sock (a), NULL);
+    if (b)
+        zpoller_add (poller, gz_bus_sub_sock (b));
+    int64_t deadline = zclock_mono () + timeout_ms, last_tick = 0;
+    bool done = false;
+    while (!done && zclock_mono () < deadline) {
+        zsock_t *which = zpoller_wait (poller, 10);
+        if (which && !b)
+            gz_bus_sub_on_readable (a);
+        else if (which) {
+            //  Two replicas: both read, in turns first, so both win some.
+            bool a_first = (zclock_mono () / 10) % 2;
+            gz_bus_sub_on_readable (a_first ? a : b);
+            gz_bus_sub_on_readable (a_first ? b : a);
+        }
+        if (zclock_mono () - last_tick >= 50) {
+            last_tick = zclock_mono ();
+            if (pub)
+                gz_bus_pub_tick (pub);
+            if (tick_subs) {
+                gz_bus_sub_tick (a);
+                if (b)
+                    gz_bus_sub_tick (b);
+            }
+        }
+        done = gz_bus_sub_position (a) >= target && (!b || gz_bus_sub_position (b) >= target);
+    }
+    zpoller_destroy (&poller);
+    return done;
+}
+
+//  Wait until sub has heard a heartbeat from pub: the subscription is
+//  then in place and nothing published afterwards is dropped.
+static void
+s_wait_link (gz_bus_pub_t *pub, gz_bus_sub_t *sub)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    uint64_t before = gz_bus_sub_heartbeats (sub);
+    while (gz_bus_sub_heartbeats (sub) == before && zclock_mono () < deadline) {
+        gz_bus_pub_tick (pub);
+        zpoller_t *poller = zpoller_new (gz_bus_sub_sock (sub), NULL);
+        if (zpoller_wait (poller, 50))
+            gz_bus_sub_on_readable (sub);
+        zpoller_destroy (&poller);
+    }
+    assert_true (gz_bus_sub_heartbeats (sub) > before);
+}
+
+//  Every applied row matches its outbox row field for field (live and
+//  caught-up envelopes are built alike), and there are exactly n.
+static void
+s_assert_applied (fx_t *fx, long long n)
+{
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM cons.applied"), n);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM cons.applied a JOIN prod.outbox o"
+                               " ON o.stream = a.stream AND o.position = a.position"
+                               " AND o.id = a.id AND o.type = a.type AND o.key = a.key"
+                               " AND o.topic = a.topic AND o.occurred_at_us = a.occurred_at_us"
+                               " AND o.payload = a.payload"),
+                      n);
+    if (n > 0) {
+        assert_int_equal (s_q (fx, "SELECT min(position) FROM cons.applied"), 1);
+        assert_int_equal (s_q (fx, "SELECT max(position) FROM cons.applied"), n);
+    }
+}
+
+//  ---------------------------------------------------------------- tests
+
+static void
+test_rollback_leaves_no_gap (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    assert_true (gz_bus_pub_port (pub) > 0);
+
+    //  Nothing staged: write is a no-op.
+    assert_int_equal (gz_bus_pub_write (pub), 0);
+
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    for (int i = 0; i < 3; i++)
+        gz_bus_pub_stage (pub, "TestEvent", "k", NULL, (const uint8_t *) "x", 1, "idem", "trace");
+    assert_int_equal (gz_bus_pub_write (pub), 0);
+    gz_db_rollback (fx->pdb);
+    gz_bus_pub_aborted (pub);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 0);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), 0);
+
+    s_produce (fx->pdb, pub, 2, true);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 2);
+    assert_int_equal (s_q (fx, "SELECT min(position) FROM prod.outbox"), 1);
+    assert_int_equal (s_q (fx, "SELECT max(position) FROM prod.outbox"), 2);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), 2);
+    assert_int_equal (gz_bus_pub_head (pub), 2);
+    assert_int_equal (gz_bus_pub_published (pub), 2);
+
+    //  Two writes in one transaction continue the positions.
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    gz_bus_pub_stage (pub, "A", "k", NULL, NULL, 0, NULL, NULL);
+    assert_int_equal (gz_bus_pub_write (pub), 0);
+    gz_bus_pub_stage (pub, "B", "k", NULL, NULL, 0, NULL, NULL);
+    assert_int_equal (gz_bus_pub_write (pub), 0);
+    assert_int_equal (gz_db_commit (fx->pdb), 0);
+    gz_bus_pub_committed (pub);
+    assert_int_equal (s_q (fx, "SELECT position FROM prod.outbox WHERE type = 'B'"), 4);
+
+    //  The tick advances the published watermark lazily.
+    assert_int_equal (s_q (fx, "SELECT published FROM prod.bus_stream WHERE stream = 's'"), 0);
+    assert_int_equal (gz_bus_pub_tick (pub), 0);
+    assert_int_equal (s_q (fx, "SELECT published FROM prod.bus_stream WHERE stream = 's'"), 4);
+    assert_int_equal (gz_bus_pub_republished (pub), 0); //  it sent them all itself
+    gz_bus_pub_destroy (&pub);
+    gz_bus_pub_destroy (&pub);
+    assert_null (pub);
+}
+
+typedef struct {
+    const char *url;
+    int thread;
+    int events;
+    int failures;
+} writer_t;
+
+static void *
+s_writer (void *arg)
+{
+    writer_t *w = arg;
+    gz_db_t *db = gz_db_new (w->url, "test-writer");
+    gz_bus_pub_t *pub = gz_bus_pub_new (db, "prod", STREAM, LOCAL);
+    char key[16];
+    snprintf (key, sizeof key, "t%d", w->thread);
+    unsigned seed = (unsigned) w->thread + 1;
+    int seq = 0;
+    for (int tx = 0; tx < 150 && pub; tx++) {
+        int n = 1 + rand_r (&seed) % 10;
+        int rc = gz_db_begin (db);
+        for (int i = 0; i < n; i++) {
+            char payload[16];
+            snprintf (payload, sizeof payload, "%d", seq + i + 1);
+            gz_bus_pub_stage (pub, "TestEvent", key, NULL, (const uint8_t *) payload,
+                              strlen (payload), NULL, NULL);
+        }
+        if (rc == 0)
+            rc = gz_bus_pub_write (pub);
+        if (rc == 0)
+            rc = gz_db_commit (db);
+        if (rc == 0) {
+            gz_bus_pub_committed (pub);
+            seq += n;
+        }
+        else {
+            gz_db_rollback (db);
+            gz_bus_pub_aborted (pub);
+            w->failures++;
+        }
+    }
+    w->events = seq;
+    if (!pub)
+        w->failures++;
+    gz_bus_pub_destroy (&pub);
+    gz_db_destroy (&db);
+    return NULL;
+}
+
+static void
+test_positions_concurrent (void **state)
+{
+    fx_t *fx = *state;
+    writer_t w[2] = {{gz_testdb_url (fx->tdb), 0, 0, 0}, {gz_testdb_url (fx->tdb), 1, 0, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal (pthread_create (&t[i], NULL, s_writer, &w[i]), 0);
+    //  While they run, a reader must only ever see a gap-free prefix:
+    //  positions commit in order.
+    int checks = 0, torn = 0;
+    for (int i = 0; i < 200; i++) {
+        PGresult *r = PQexecParams (gz_db_conn (fx->qdb),
+                                    "SELECT count(*), coalesce(max(position), 0)"
+                                    " FROM prod.outbox WHERE stream = 's'",
+                                    0, NULL, NULL, NULL, NULL, 0);
+        assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
+        if (strcmp (PQgetvalue (r, 0, 0), PQgetvalue (r, 0, 1)) != 0)
+            torn++;
+        PQclear (r);
+        checks++;
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join (t[i], NULL);
+    assert_int_equal (torn, 0);
+    assert_int_equal (w[0].failures + w[1].failures, 0);
+    long long total = w[0].events + w[1].events;
+    assert_true (total >= 300);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), total);
+    assert_int_equal (s_q (fx, "SELECT min(position) FROM prod.outbox"), 1);
+    assert_int_equal (s_q (fx, "SELECT max(position) FROM prod.outbox"), total);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), total);
+    //  Each writer's events are in its own order.
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM (SELECT convert_from (payload, 'UTF8')::int"
+                               " AS seq, row_number () OVER (PARTITION BY key ORDER BY position)"
+                               " AS rn FROM prod.outbox) x WHERE seq <> rn"),
+                      0);
+    //  Both writers interleaved (the lock, not luck, kept the order).
+    assert_true (s_q (fx, "SELECT count(*) FROM (SELECT key, lag (key) OVER (ORDER BY position)"
+                          " AS prev FROM prod.outbox) x WHERE key <> prev") > 0);
+    print_message ("concurrent: %lld events, %d reader checks\n", total, checks);
+}
+
+static void
+test_live_delivery (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    char *ep = s_endpoint_of (pub);
+    handler_t h = {0};
+    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    assert_non_null (sub);
+    s_wait_link (pub, sub);
+
+    for (int i = 0; i < 5; i++)
+        s_produce (fx->pdb, pub, 10, true);
+    assert_true (s_pump (pub, sub, NULL, true, 50, 10000));
+    assert_int_equal (gz_bus_sub_position (sub), 50);
+    assert_int_equal (gz_bus_sub_consumed (sub), 50);
+    assert_int_equal (gz_bus_sub_caught_up (sub), 0); //  all of it live
+    assert_int_equal (gz_bus_sub_duplicates (sub), 0);
+    assert_int_equal (gz_bus_sub_bad (sub), 0);
+    assert_int_equal (h.calls, 50);
+    assert_int_equal (h.errors, 0);
+    s_assert_applied (fx, 50);
+    assert_int_equal (s_q (fx, "SELECT position FROM cons.bus_cursor"
+                               " WHERE consumer = 'c1' AND stream = 's'"),
+                      50);
+
+    //  Throughput through pub -> sub, for the record.
+    int64_t start = zclock_mono ();
+    for (int i = 0; i < 20; i++)
+        s_produce (fx->pdb, pub, 100, true);
+    assert_true (s_pump (pub, sub, NULL, true, 2050, 30000));
+    int64_t ms = zclock_mono () - start;
+    assert_int_equal (gz_bus_sub_caught_up (sub), 0);
+    s_assert_applied (fx, 2050);
+    print_message ("live: 2000 events committed, published and applied in %lld ms\n",
+                   (long long) ms);
+
+    gz_bus_sub_destroy (&sub);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
+//  Receive the next non-heartbeat message from a plain SUB socket.
+static zmsg_t *
+s_capture (zsock_t *tap)
+{
+    zpoller_t *poller = zpoller_new (tap, NULL);
+    zmsg_t *msg = NULL;
+    int64_t deadline = zclock_mono () + 5000;
+    while (!msg && zclock_mono () < deadline) {
+        if (!zpoller_wait (poller, 100))
+            continue;
+        msg = zmsg_recv (tap);
+        char *topic = msg ? zframe_strdup (zmsg_first (msg)) : NULL;
+        if (topic && strncmp (topic, "Heartbeat/", 10) == 0)
+            zmsg_destroy (&msg);
+        free (topic);
+    }
+    zpoller_destroy (&poller);
+    assert_non_null (msg);
+    return msg;
+}
+
+static void
+s_forward (zsock_t *relay, zmsg_t *msg)
+{
+    zmsg_t *copy = zmsg_dup (msg);
+    assert_int_equal (zmsg_send (&copy, relay), 0);
+}
+
+//  Poll sub's socket (no ticks: only what arrives may act) until cond.
+static void
+s_read_until (gz_bus_sub_t *sub, uint64_t (*counter) (gz_bus_sub_t *), uint64_t want)
+{
+    zpoller_t *poller = zpoller_new (gz_bus_sub_sock (sub), NULL);
+    int64_t deadline = zclock_mono () + 5000;
+    while (counter (sub) < want && zclock_mono () < deadline)
+        if (zpoller_wait (poller, 20))
+            gz_bus_sub_on_readable (sub);
+    zpoller_destroy (&poller);
+    assert_true (counter (sub) >= want);
+}
+
+static uint64_t
+s_position_of (gz_bus_sub_t *sub)
+{
+    return (uint64_t) gz_bus_sub_position (sub);
+}
+
+//  A relay between the real publisher and the consumer decides what the
+//  consumer gets: duplicates, garbage, a gap, a heartbeat past it.
+static void
+test_duplicates_bad_and_gaps (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    char *ep = s_endpoint_of (pub);
+    zsock_t *tap = zsock_new_sub (ep, "");
+    zsock_t *relay = zsock_new (ZMQ_PUB);
+    assert_non_null (tap);
+    assert_non_null (relay);
+    zsock_set_rcvtimeo (tap, 5000);
+    int relay_port = zsock_bind (relay, LOCAL);
+    assert_true (relay_port > 0);
+    char *relay_ep = NULL;
+    assert_true (asprintf (&relay_ep, "tcp://127.0.0.1:%d", relay_port) > 0);
+    handler_t h = {0};
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, relay_ep, s_handler, &h);
+    assert_non_null (sub);
+
+    //  Link both hops: the tap hears the publisher's heartbeat, the
+    //  consumer hears the relay's copies of heartbeats.
+    zpoller_t *poller = zpoller_new (tap, NULL);
+    zpoller_t *p2 = zpoller_new (gz_bus_sub_sock (sub), NULL);
+    int64_t deadline = zclock_mono () + 10000;
+    while (gz_bus_sub_heartbeats (sub) == 0 && zclock_mono () < deadline) {
+        gz_bus_pub_tick (pub);
+        if (zpoller_wait (poller, 50)) {
+            zmsg_t *hb = zmsg_recv (tap);
+            zmsg_send (&hb, relay);
+        }
+        if (zpoller_wait (p2, 20))
+            gz_bus_sub_on_readable (sub);
+    }
+    zpoller_destroy (&p2);
+    zpoller_destroy (&poller);
+    assert_true (gz_bus_sub_heartbeats (sub) > 0);
+
+    s_produce (fx->pdb, pub, 6, true);
+    zmsg_t *m[6];
+    for (int i = 0; i < 6; i++)
+        m[i] = s_capture (tap);
+
+    //  1 and 2 arrive live.
+    s_forward (relay, m[0]);
+    s_forward (relay, m[1]);
+    s_read_until (sub, s_position_of, 2);
+    assert_int_equal (gz_bus_sub_caught_up (sub), 0);
+
+    //  A re-sent message is dropped.
+    s_forward (relay, m[1]);
+    s_read_until (sub, gz_bus_sub_duplicates, 1);
+    assert_int_equal (gz_bus_sub_position (sub), 2);
+    assert_int_equal (h.calls, 2);
+
+    //  Undecodable: garbage in the envelope frame, and a lone frame.
+    zstr_sendx (relay, "TestEvent", "not a protobuf \xff\xff\xff", NULL);
+    s_read_until (sub, gz_bus_sub_bad, 1);
+    zstr_send (relay, "one frame only");
+    s_read_until (sub, gz_bus_sub_bad, 2);
+    assert_int_equal (gz_bus_sub_position (sub), 2);
+
+    //  5 arrives without 3 and 4: the gap is filled from PostgreSQL (and
+    //  the catch-up takes 6 too, as it is committed).
+    s_forward (relay, m[4]);
+    s_read_until (sub, s_position_of, 6);
+    assert_int_equal (gz_bus_sub_caught_up (sub), 4);
+    s_forward (relay, m[5]);
+    s_read_until (sub, gz_bus_sub_duplicates, 2);
+
+    //  A heartbeat past the cursor makes it catch up: 7..9 were never
+    //  relayed.
+    s_produce (fx->pdb, pub, 3, true);
+    gz_bus_pub_tick (pub);
+    zmsg_t *hb = NULL;
+    for (int i = 0; i < 50 && !hb; i++) {
+        zmsg_t *msg = zmsg_recv (tap);
+        char *topic = msg ? zframe_strdup (zmsg_first (msg)) : NULL;
+        if (topic && strcmp (topic, "Heartbeat/" STREAM) == 0)
+            hb = msg;
+        else
+            zmsg_destroy (&msg);
+        free (topic);
+    }
+    assert_non_null (hb);
+    zmsg_send (&hb, relay);
+    s_read_until (sub, s_position_of, 9);
+    assert_int_equal (gz_bus_sub_caught_up (sub), 7);
+    assert_int_equal (gz_bus_sub_consumed (sub), 9);
+    assert_int_equal (h.errors, 0);
+    s_assert_applied (fx, 9);
+
+    for (int i = 0; i < 6; i++)
+        zmsg_destroy (&m[i]);
+    gz_bus_sub_destroy (&sub);
+    zsock_destroy (&relay);
+    zsock_destroy (&tap);
+    gz_bus_pub_destroy (&pub);
+    free (relay_ep);
+    free (ep);
+}
+
+static void
+test_late_consumer_catches_up (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    char *ep = s_endpoint_of (pub);
+    for (int i = 0; i < 3; i++)
+        s_produce (fx->pdb, pub, 10, true); //  nobody listens yet
+
+    handler_t h = {0};
+    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    assert_non_null (sub);
+    assert_int_equal (gz_bus_sub_tick (sub), 0); //  the first tick catches up
+    assert_int_equal (gz_bus_sub_position (sub), 30);
+    assert_int_equal (gz_bus_sub_caught_up (sub), 30);
+    s_assert_applied (fx, 30);
+
+    //  Restart: events committed while it was away, then new live ones.
+    gz_bus_sub_destroy (&sub);
+    s_produce (fx->pdb, pub, 10, true);
+    sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    assert_non_null (sub);
+    assert_int_equal (gz_bus_sub_position (sub), 30); //  the stored cursor
+    assert_true (s_pump (pub, sub, NULL, true, 40, 10000));
+    assert_int_equal (gz_bus_sub_consumed (sub), 10);
+    assert_int_equal (gz_bus_sub_caught_up (sub), 10);
+    s_wait_link (pub, sub);
+    s_produce (fx->pdb, pub, 5, true);
+    assert_true (s_pump (pub, sub, NULL, true, 45, 10000));
+    assert_int_equal (h.errors, 0);
+    s_assert_applied (fx, 45);
+    gz_bus_sub_destroy (&sub);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
+//  A publisher that is never heard from: the consumer notices the silence
+//  and reads the outbox.
+static void
+test_silent_publisher (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, "inproc://silent-unused");
+    assert_non_null (pub);
+    zsock_t *mute = zsock_new (ZMQ_PUB); //  connected to, says nothing
+    assert_non_null (mute);
+    int port = zsock_bind (mute, LOCAL);
+    assert_true (port > 0);
+    char *ep = NULL;
+    assert_true (asprintf (&ep, "tcp://127.0.0.1:%d", port) > 0);
+    handler_t h = {0};
+    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    assert_non_null (sub);
+    assert_int_equal (gz_bus_sub_tick (sub), 0);
+    s_produce (fx->pdb, pub, 7, true);
+    int64_t start = zclock_mono ();
+    assert_true (s_pump (NULL, sub, NULL, true, 7, 10000));
+    //  Silence is 3 heartbeat intervals (GZ_BUS_HEARTBEAT_MS=100 here).
+    assert_true (zclock_mono () - start >= 200);
+    assert_int_equal (gz_bus_sub_caught_up (sub), 7);
+    s_assert_applied (fx, 7);
+    gz_bus_sub_destroy (&sub);
+    zsock_destroy (&mute);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
+//  Events committed to the outbox but never published (the process died
+//  between COMMIT and gz_bus_pub_committed).
+static void
+test_publisher_crash_republished (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    int port = gz_bus_pub_port (pub);
+    char *ep = s_endpoint_of (pub);
+    handler_t h = {0};
+    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    assert_non_null (sub);
+    s_wait_link (pub, sub);
+    s_produce (fx->pdb, pub, 5, true);
+    assert_true (s_pump (pub, sub, NULL, false, 5, 10000));
+
+    //  "Crash": 20 events committed, never sent.
+    s_produce (fx->pdb, pub, 12, false);
+    s_produce (fx->pdb, pub, 8, false);
+    gz_bus_pub_destroy (&pub);
+    assert_int_equal (s_q (fx, "SELECT published FROM prod.bus_stream"), 5);
+
+    //  The next publisher (same endpoint) re-sends them on its first tick.
+    char bind[64];
+    snprintf (bind, sizeof bind, "tcp://127.0.0.1:%d", port);
+    //  ZeroMQ closes the old listener in its I/O thread, a moment after
+    //  zsock_destroy (a killed process frees it at once): retry the bind.
+    int64_t deadline = zclock_mono () + 5000;
+    while (!(pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, bind)) && zclock_mono () < deadline)
+        zclock_sleep (20);
+    assert_non_null (pub);
+    assert_int_equal (gz_bus_pub_tick (pub), 0);
+    assert_int_equal (gz_bus_pub_republished (pub), 20);
+    assert_int_equal (gz_bus_pub_head (pub), 25);
+    assert_int_equal (s_q (fx, "SELECT published FROM prod.bus_stream"), 25);
+    //  The consumer gets them: live if its reconnect beat the first tick,
+    //  else through the heartbeat's head (never lost either way).
+    assert_true (s_pump (pub, sub, NULL, false, 25, 10000));
+    s_assert_applied (fx, 25);
+    //  Later ticks re-send nothing.
+    assert_int_equal (gz_bus_pub_tick (pub), 0);
+    assert_int_equal (gz_bus_pub_republished (pub), 20);
+    print_message ("crash: %llu of 20 re-sent events arrived live\n",
+                   (unsigned long long) (20 - gz_bus_sub_caught_up (sub)));
+
+    //  Left behind by another writer on the stream (a replica that died
+    //  after COMMIT): the live publisher's next tick re-sends them over the
+    //  link that is already up, so they arrive live.
+    s_wait_link (pub, sub);
+    uint64_t caught = gz_bus_sub_caught_up (sub);
+    gz_db_t *odb = gz_db_new (gz_testdb_url (fx->tdb), "test-other");
+    gz_bus_pub_t *other = gz_bus_pub_new (odb, "prod", STREAM, "inproc://other-replica");
+    assert_non_null (other);
+    s_produce (odb, other, 10, false);
+    gz_bus_pub_destroy (&other);
+    gz_db_destroy (&odb);
+    assert_int_equal (gz_bus_pub_tick (pub), 0);
+    assert_int_equal (gz_bus_pub_republished (pub), 30);
+    assert_true (s_pump (pub, sub, NULL, false, 35, 10000));
+    assert_int_equal (gz_bus_sub_caught_up (sub), caught);
+    assert_int_equal (h.errors, 0);
+    s_assert_applied (fx, 35);
+
+    gz_bus_sub_destroy (&sub);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
+static void
+test_handler_failure_rolls_back (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    char *ep = s_endpoint_of (pub);
+    handler_t h = {0};
+    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    assert_non_null (sub);
+    s_wait_link (pub, sub);
+    gz_bus_sub_tick (sub);
+
+    s_produce (fx->pdb, pub, 3, true);
+    assert_true (s_pump (pub, sub, NULL, false, 3, 10000));
+
+    //  The 3rd call of the next batch fails: the whole batch rolls back,
+    //  the effects of the events before it included.
+    h.fail_call = h.calls + 3;
+    s_produce (fx->pdb, pub, 10, true);
+    zpoller_t *poller = zpoller_new (gz_bus_sub_sock (sub), NULL);
+    int64_t deadline = zclock_mono () + 5000;
+    int rc = 0;
+    while (h.failed_pos == 0 && zclock_mono () < deadline)
+        if (zpoller_wait (poller, 20))
+            rc = gz_bus_sub_on_readable (sub);
+    zpoller_destroy (&poller);
+    assert_int_equal (rc, -1);
+    assert_true (h.failed_pos > 3);
+    int64_t at = gz_bus_sub_position (sub);
+    assert_true (at < h.failed_pos);
+    assert_int_equal (s_q (fx, "SELECT position FROM cons.bus_cursor WHERE consumer = 'c1'"), at);
+    s_assert_applied (fx, at); //  nothing of the failed batch stayed
+    print_message ("handler failure at position %lld, cursor stayed at %lld\n",
+                   (long long) h.failed_pos, (long long) at);
+
+    //  Retried later (the tick), applied once.
+    assert_true (s_pump (pub, sub, NULL, true, 13, 10000));
+    assert_int_equal (h.errors, 0);
+    s_assert_applied (fx, 13);
+    assert_int_equal (s_q (fx, "SELECT position FROM cons.bus_cursor WHERE consumer = 'c1'"), 13);
+    gz_bus_sub_destroy (&sub);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
+//  Two replicas of one consumer share its cursor: every position is
+//  applied once in all, whoever gets it first.
+static void
+test_replicas_apply_once (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    char *ep = s_endpoint_of (pub);
+    gz_db_t *cdb2 = gz_db_new (gz_testdb_url (fx->tdb), "test-consumer-2");
+    handler_t ha = {0}, hb = {0};
+    gz_bus_sub_t *a = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &ha);
+    gz_bus_sub_t *b = gz_bus_sub_new (cdb2, "c1", "cons", "prod", STREAM, ep, s_handler, &hb);
+    assert_non_null (a);
+    assert_non_null (b);
+    s_wait_link (pub, a);
+    s_wait_link (pub, b);
+    for (int i = 0; i < 20; i++) {
+        s_produce (fx->pdb, pub, 10, true);
+        if (i % 5 == 0)
+            s_pump (pub, a, b, true, 10 * (i + 1), 20);
+    }
+    assert_true (s_pump (pub, a, b, true, 200, 20000));
+    assert_int_equal (ha.errors + hb.errors, 0);
+    assert_int_equal (gz_bus_sub_consumed (a) + gz_bus_sub_consumed (b), 200);
+    s_assert_applied (fx, 200);
+    print_message ("replicas: a applied %llu, b applied %llu\n",
+                   (unsigned long long) gz_bus_sub_consumed (a),
+                   (unsigned long long) gz_bus_sub_consumed (b));
+    gz_bus_sub_destroy (&a);
+    gz_bus_sub_destroy (&b);
+    gz_db_destroy (&cdb2);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
+//  The consumer's connection dies: on_readable fails (returns -1, no
+//  crash), the tick reconnects and catches up.
+static void
+test_database_lost (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    char *ep = s_endpoint_of (pub);
+    handler_t h = {0};
+    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    assert_non_null (sub);
+    s_wait_link (pub, sub);
+    s_produce (fx->pdb, pub, 4, true);
+    assert_true (s_pump (pub, sub, NULL, true, 4, 10000));
+
+    char pid[16];
+    snprintf (pid, sizeof pid, "%d", PQbackendPID (gz_db_conn (fx->cdb)));
+    const char *v[1] = {pid};
+    PGresult *r = PQexecParams (gz_db_conn (fx->qdb), "SELECT pg_terminate_backend ($1::int)", 1,
+                                NULL, v, NULL, NULL, 0);
+    assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
+    PQclear (r);
+
+    s_produce (fx->pdb, pub, 6, true);
+    zpoller_t *poller = zpoller_new (gz_bus_sub_sock (sub), NULL);
+    int failed = 0;
+    int64_t deadline = zclock_mono () + 5000;
+    while (!failed && zclock_mono () < deadline)
+        if (zpoller_wait (poller, 20))
+            failed = gz_bus_sub_on_readable (sub) == -1;
+    zpoller_destroy (&poller);
+    assert_true (failed);
+    assert_false (gz_db_ok (fx->cdb));
+
+    assert_true (s_pump (pub, sub, NULL, true, 10, 10000));
+    assert_true (gz_db_ok (fx->cdb));
+    assert_int_equal (h.errors, 0);
+    s_assert_applied (fx, 10);
+
+    //  The producer's connection too: the write fails cleanly, the tick
+    //  reports -1, and after gz_db_ensure all is well again.
+    snprintf (pid, sizeof pid, "%d", PQbackendPID (gz_db_conn (fx->pdb)));
+    r = PQexecParams (gz_db_conn (fx->qdb), "SELECT pg_terminate_backend ($1::int)", 1, NULL, v,
+                      NULL, NULL, 0);
+    PQclear (r);
+    assert_int_equal (gz_db_begin (fx->pdb), -1);
+    gz_bus_pub_stage (pub, "TestEvent", "k", NULL, NULL, 0, NULL, NULL);
+    assert_int_equal (gz_bus_pub_write (pub), -1);
+    gz_db_rollback (fx->pdb);
+    gz_bus_pub_aborted (pub);
+    assert_int_equal (gz_bus_pub_tick (pub), -1);
+    assert_int_equal (gz_db_ensure (fx->pdb), 0);
+    assert_int_equal (gz_bus_pub_tick (pub), 0);
+    s_produce (fx->pdb, pub, 2, true);
+    assert_true (s_pump (pub, sub, NULL, true, 12, 10000));
+    s_assert_applied (fx, 12);
+
+    gz_bus_sub_destroy (&sub);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
+int
+main (void)
+{
+    setenv ("GZ_BUS_HEARTBEAT_MS", "100", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_rollback_leaves_no_gap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_positions_concurrent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_live_delivery, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_duplicates_bad_and_gaps, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_late_consumer_catches_up, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_silent_publisher, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_publisher_crash_republished, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_handler_failure_rolls_back, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_replicas_apply_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_database_lost, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
