@@ -1,7 +1,858 @@
-/* placeholder */
-int intake_placeholder (void);
-int
-intake_placeholder (void)
+/*  intake_server: the intake actor. See intake_server.h and the DESIGN
+    note in intake.h.
+
+    The actor thread owns: the writer connection (group commit), the bus
+    publisher (PUB), the ROUTER for SubmitRequest commands, and the loop.
+    HTTP threads only enqueue and wait.  */
+#include "intake.h"
+#include "gz_bus.h"
+#include "gz_config.h"
+#include "gz_log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SVC "intake"
+
+extern const gz_migration_t intake_migrations[];
+
+//  ---------------------------------------------------------------- config
+
+intake_config_t *
+intake_config_from_env (void)
 {
-    return 0;
+    intake_config_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->database_url = gz_config_database_url ();
+    self->schema = strdup (gz_config_str ("GZ_INTAKE_SCHEMA", "intake"));
+    self->http_bind = strdup (gz_config_str ("GZ_HTTP_BIND", "0.0.0.0"));
+    self->http_port = gz_config_port ("GZ_INTAKE_HTTP_PORT", GZ_PORT_INTAKE_HTTP);
+    self->bus_endpoint = gz_config_endpoint ("GZ_INTAKE_BUS", GZ_PORT_INTAKE_BUS);
+    self->events_endpoint = gz_config_endpoint ("GZ_INTAKE_EVENTS", GZ_PORT_INTAKE_EVENTS);
+    char buf[128];
+    snprintf (buf, sizeof buf, "http://127.0.0.1:%d", self->http_port);
+    self->public_url = strdup (gz_config_str ("GZ_PUBLIC_URL", buf));
+    const char *keys = gz_config_str ("GZ_API_KEYS", "");
+    const char *demo = gz_config_str ("GZ_DEMO_API_KEY", NULL);
+    size_t n = strlen (keys) + (demo ? strlen (demo) : 0) + 8;
+    self->api_keys = malloc (n);
+    assert (self->api_keys);
+    snprintf (self->api_keys, n, "%s%s%s%s", keys, *keys && demo ? "," : "", demo ? "demo=" : "",
+              demo ? demo : "");
+    self->rate = (double) gz_config_int ("GZ_INTAKE_RATE", 50, 0, 10000000);
+    self->burst = (double) gz_config_int ("GZ_INTAKE_BURST", 200, 1, 10000000);
+    self->area_radius_m = (double) gz_config_int ("GZ_AREA_RADIUS_M", 1000, 1, 100000);
+    self->read_conns = (int) gz_config_int ("GZ_INTAKE_READ_CONNS", 4, 1, 64);
+    self->max_batch = (int) gz_config_int ("GZ_INTAKE_MAX_BATCH", 512, 1, 10000);
+    return self;
+}
+
+static intake_config_t *
+s_config_dup (const intake_config_t *c)
+{
+    intake_config_t *self = calloc (1, sizeof *self);
+    assert (self);
+    *self = *c;
+    self->database_url = strdup (c->database_url);
+    self->schema = strdup (c->schema);
+    self->http_bind = strdup (c->http_bind);
+    self->bus_endpoint = strdup (c->bus_endpoint);
+    self->events_endpoint = strdup (c->events_endpoint);
+    self->public_url = strdup (c->public_url);
+    self->api_keys = strdup (c->api_keys ? c->api_keys : "");
+    return self;
+}
+
+void
+intake_config_destroy (intake_config_t **self_p)
+{
+    intake_config_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->database_url);
+    free (self->schema);
+    free (self->http_bind);
+    free (self->bus_endpoint);
+    free (self->events_endpoint);
+    free (self->public_url);
+    free (self->api_keys);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------- pool
+
+gz_db_t *
+intake_pool_get (intake_t *ctx)
+{
+    intake_pool_t *p = &ctx->pool;
+    pthread_mutex_lock (&p->lock);
+    for (;;) {
+        for (int i = 0; i < p->size; i++)
+            if (!p->busy[i]) {
+                p->busy[i] = true;
+                pthread_mutex_unlock (&p->lock);
+                gz_db_ensure (p->conns[i]);
+                return p->conns[i];
+            }
+        pthread_cond_wait (&p->cond, &p->lock);
+    }
+}
+
+void
+intake_pool_put (intake_t *ctx, gz_db_t *db)
+{
+    intake_pool_t *p = &ctx->pool;
+    pthread_mutex_lock (&p->lock);
+    for (int i = 0; i < p->size; i++)
+        if (p->conns[i] == db)
+            p->busy[i] = false;
+    pthread_cond_signal (&p->cond);
+    pthread_mutex_unlock (&p->lock);
+}
+
+//  ---------------------------------------------------------------- queue
+
+int
+intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
+{
+    if (atomic_load (&ctx->closing))
+        return -1;
+    atomic_fetch_add (&ctx->inflight, 1);
+    pthread_mutex_lock (&ctx->lock);
+    sub->next = NULL;
+    if (ctx->tail)
+        ctx->tail->next = sub;
+    else
+        ctx->head = sub;
+    ctx->tail = sub;
+    pthread_mutex_unlock (&ctx->lock);
+    uint64_t one = 1;
+    if (write (ctx->wake_fd, &one, sizeof one) != sizeof one)
+        gz_warn (SVC, "msg=\"eventfd write failed\"");
+
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 15;
+    pthread_mutex_lock (&ctx->lock);
+    int rc = 0;
+    while (sub->state == SUB_PENDING && rc == 0)
+        rc = pthread_cond_timedwait (&ctx->done, &ctx->lock, &deadline);
+    bool ok = sub->state == SUB_DONE;
+    if (sub->state == SUB_PENDING) {
+        //  Timed out while still queued or in a commit: the actor may still
+        //  commit it. Mark it abandoned so the actor frees it; the client
+        //  retries with its idempotency key.
+        sub->abandoned = true;
+        pthread_mutex_unlock (&ctx->lock);
+        atomic_fetch_sub (&ctx->inflight, 1);
+        return -2;
+    }
+    pthread_mutex_unlock (&ctx->lock);
+    atomic_fetch_sub (&ctx->inflight, 1);
+    return ok ? 0 : -1;
+}
+
+//  ---------------------------------------------------------------- actor
+
+typedef struct {
+    zsock_t *pipe;
+    intake_t ctx;
+    intake_config_t *cfg;
+    gz_db_t *db; //  writer connection (this thread only)
+    gz_bus_pub_t *pub;
+    zsock_t *router;
+    gz_http_t *http;
+    int64_t next_tick_ms;
+    int heartbeat_ms;
+    uint64_t published_seen, republished_seen;
+    bool terminated;
+} self_t;
+
+static const char *s_insert_sql =
+    "WITH ins AS ("
+    " INSERT INTO %1$s.requests (channel, service_code, description, building_code,"
+    "  grid_code, community_code, subdistrict_code, lat, lon, address, media_url,"
+    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::float8, $9::float8, $10, $11, $12::jsonb,"
+    "  $13, $14, $15, $16, $17)"
+    " ON CONFLICT (client_id, idempotency_key) DO NOTHING"
+    " RETURNING id, secret, submitted_at),"
+    " c AS (INSERT INTO %1$s.contacts (request_id, phone, name, email)"
+    "  SELECT id, $18::text, $19::text, $20::text FROM ins"
+    "  WHERE coalesce($18::text, $19::text, $20::text) IS NOT NULL),"
+    " t AS (INSERT INTO %1$s.timeline (request_id, at, kind)"
+    "  SELECT id, submitted_at, 'submitted' FROM ins)"
+    " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, true FROM ins"
+    " UNION ALL"
+    " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, false"
+    " FROM %1$s.requests WHERE client_id = $15 AND idempotency_key = $16"
+    " AND NOT EXISTS (SELECT 1 FROM ins)";
+
+static void
+s_prepare_writer (self_t *self)
+{
+    char *q = gz_db_ident (self->cfg->schema);
+    char sql[2048];
+    snprintf (sql, sizeof sql, s_insert_sql, q);
+    gz_db_prepare (self->db, "intake_insert", sql);
+    free (q);
+}
+
+static char *
+s_attrs_json (const intake_sub_t *sub)
+{
+    json_t *o = json_object ();
+    for (size_t i = 0; i < sub->nattrs; i++)
+        json_object_set_new (o, sub->attrs[i].code, json_string (sub->attrs[i].value));
+    char *text = json_dumps (o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref (o);
+    return text;
+}
+
+//  Stage the RequestSubmitted event for a newly inserted request.
+static void
+s_stage_event (self_t *self, const intake_sub_t *sub, int64_t submitted_us)
+{
+    Gongzhi__V1__RequestSubmitted ev = GONGZHI__V1__REQUEST_SUBMITTED__INIT;
+    char id[32];
+    snprintf (id, sizeof id, "%lld", (long long) sub->id);
+    const gz_building_t *b = sub->building;
+    ev.request_id = id;
+    ev.service_code = sub->service_code;
+    ev.description = sub->description;
+    ev.channel = (Gongzhi__V1__Channel) sub->channel;
+    ev.building_code = (char *) (b ? b->code : "");
+    ev.grid_code = (char *) (b && b->grid_code ? b->grid_code : "");
+    ev.community_code = (char *) (b && b->community_code ? b->community_code : "");
+    ev.subdistrict_code = (char *) (b && b->subdistrict_code ? b->subdistrict_code : "");
+    ev.lat = sub->lat;
+    ev.lon = sub->lon;
+    ev.address = sub->address ? sub->address : "";
+    ev.submitted_at_us = submitted_us;
+    ev.media_url = sub->media_url ? sub->media_url : "";
+    ev.has_phone = sub->phone != NULL;
+    ev.meeting_id = sub->meeting_id ? sub->meeting_id : "";
+    ev.external_id = sub->external_id ? sub->external_id : "";
+    Gongzhi__V1__Attribute *attrs = calloc (sub->nattrs + 1, sizeof *attrs);
+    Gongzhi__V1__Attribute **ptrs = calloc (sub->nattrs + 1, sizeof *ptrs);
+    assert (attrs && ptrs);
+    for (size_t i = 0; i < sub->nattrs; i++) {
+        gongzhi__v1__attribute__init (&attrs[i]);
+        attrs[i].code = sub->attrs[i].code;
+        attrs[i].value = sub->attrs[i].value;
+        ptrs[i] = &attrs[i];
+    }
+    ev.n_attributes = sub->nattrs;
+    ev.attributes = ptrs;
+    char topic[256];
+    snprintf (topic, sizeof topic, "RequestSubmitted/%s/%s",
+              *ev.subdistrict_code ? ev.subdistrict_code : "-",
+              *ev.community_code ? ev.community_code : "-");
+    gz_bus_pub_stage_msg (self->pub, "RequestSubmitted", id, topic, &ev.base);
+    free (attrs);
+    free (ptrs);
+}
+
+//  Insert one submission inside the open transaction. 0 ok, -1 failure.
+static int
+s_insert (self_t *self, intake_sub_t *sub)
+{
+    char lat[32], lon[32];
+    snprintf (lat, sizeof lat, "%.7f", sub->lat);
+    snprintf (lon, sizeof lon, "%.7f", sub->lon);
+    char *attrs = s_attrs_json (sub);
+    const gz_building_t *b = sub->building;
+    const char *v[20] = {intake_channel_name (sub->channel),
+                         sub->service_code,
+                         sub->description,
+                         b ? b->code : NULL,
+                         b ? b->grid_code : NULL,
+                         b ? b->community_code : NULL,
+                         b ? b->subdistrict_code : NULL,
+                         sub->has_latlon ? lat : NULL,
+                         sub->has_latlon ? lon : NULL,
+                         sub->address,
+                         sub->media_url,
+                         attrs,
+                         sub->meeting_id,
+                         sub->external_id,
+                         sub->client_id,
+                         sub->idempotency_key,
+                         sub->secret,
+                         sub->phone,
+                         sub->name,
+                         sub->email};
+    int rc = -1;
+    //  Zero rows means a concurrent transaction (another replica) held the
+    //  same idempotency key and committed after our snapshot: ask again.
+    for (int attempt = 0; attempt < 3 && rc < 0; attempt++) {
+        PGresult *r = gz_db_exec (self->db, "intake_insert", 20, v);
+        if (!r)
+            break;
+        if (PQntuples (r) == 1) {
+            sub->id = strtoll (PQgetvalue (r, 0, 0), NULL, 10);
+            snprintf (sub->secret, sizeof sub->secret, "%s", PQgetvalue (r, 0, 1));
+            int64_t us = strtoll (PQgetvalue (r, 0, 2), NULL, 10);
+            sub->duplicate = PQgetvalue (r, 0, 3)[0] != 't';
+            if (!sub->duplicate)
+                s_stage_event (self, sub, us);
+            rc = 0;
+        }
+        PQclear (r);
+    }
+    free (attrs);
+    return rc;
+}
+
+static void s_finish (self_t *self, intake_sub_t *list, bool ok);
+
+//  Commit a list of submissions in one transaction. On a failure that is
+//  not the connection's, each submission is retried alone so one bad
+//  apple cannot sink the rest.
+static void
+s_commit (self_t *self, intake_sub_t *list)
+{
+    if (!list)
+        return;
+    int rc = -1;
+    for (int attempt = 0; attempt < 3 && rc; attempt++) {
+        if (gz_db_ensure (self->db))
+            break;
+        rc = gz_db_begin (self->db);
+        for (intake_sub_t *s = list; s && rc == 0; s = s->next)
+            rc = s_insert (self, s);
+        if (rc == 0)
+            rc = gz_bus_pub_write (self->pub);
+        if (rc == 0)
+            rc = gz_db_commit (self->db);
+        if (rc) {
+            gz_metrics_add (self->ctx.metrics, "gz_db_errors_total", NULL, 1);
+            gz_warn (SVC, "msg=\"commit failed\" sqlstate=%s error=\"%s\"",
+                     gz_db_sqlstate (self->db), gz_db_error (self->db));
+            gz_db_rollback (self->db);
+            gz_bus_pub_aborted (self->pub);
+            if (!gz_db_retryable (self->db))
+                break;
+        }
+    }
+    if (rc == 0) {
+        gz_bus_pub_committed (self->pub);
+        gz_metrics_add (self->ctx.metrics, "gz_intake_commits_total", NULL, 1);
+        s_finish (self, list, true);
+        return;
+    }
+    if (list->next && gz_db_ok (self->db)) {
+        //  Split: commit each alone.
+        while (list) {
+            intake_sub_t *next = list->next;
+            list->next = NULL;
+            s_commit (self, list);
+            list = next;
+        }
+        return;
+    }
+    s_finish (self, list, false);
+}
+
+static void
+s_reply_bus (self_t *self, zframe_t **to_p, bool delim, const Gongzhi__V1__SubmitReply *reply)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, to_p);
+    if (delim)
+        zmsg_addmem (msg, NULL, 0);
+    zframe_t *body = gz_codec_envelope_frame ("SubmitReply", reply->service_request_id, NULL, NULL,
+                                              &reply->base);
+    zmsg_append (msg, &body);
+    zmsg_send (&msg, self->router);
+}
+
+//  Hand results back: wake HTTP waiters, answer bus peers.
+static void
+s_finish (self_t *self, intake_sub_t *list, bool ok)
+{
+    pthread_mutex_lock (&self->ctx.lock);
+    while (list) {
+        intake_sub_t *s = list;
+        list = s->next;
+        s->next = NULL;
+        const char *label = intake_channel_label (s->channel);
+        char labels[96];
+        snprintf (labels, sizeof labels, "channel=\"%s\",outcome=\"%s\"", label,
+                  !ok            ? "unavailable"
+                  : s->duplicate ? "duplicate"
+                                 : "accepted");
+        gz_metrics_add (self->ctx.metrics, "gz_intake_submissions_total", labels, 1);
+        if (s->reply_to) {
+            Gongzhi__V1__SubmitReply reply = GONGZHI__V1__SUBMIT_REPLY__INIT;
+            char id[32] = "";
+            if (ok)
+                snprintf (id, sizeof id, "%lld", (long long) s->id);
+            reply.ok = ok;
+            reply.service_request_id = id;
+            reply.duplicate = s->duplicate;
+            reply.error =
+                ok ? GONGZHI__V1__ERROR_CODE__ERROR_NONE : GONGZHI__V1__ERROR_CODE__UNAVAILABLE;
+            reply.message = ok ? "" : "database unavailable; retry with the same idempotency key";
+            s_reply_bus (self, &s->reply_to, s->reply_delim, &reply);
+            intake_sub_destroy (&s);
+        }
+        else if (s->abandoned)
+            intake_sub_destroy (&s);
+        else
+            s->state = ok ? SUB_DONE : SUB_FAILED;
+    }
+    pthread_cond_broadcast (&self->ctx.done);
+    pthread_mutex_unlock (&self->ctx.lock);
+}
+
+//  Take what HTTP threads queued, up to max, appending to *list.
+static size_t
+s_take_queue (self_t *self, intake_sub_t **head, intake_sub_t **tail, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock (&self->ctx.lock);
+    while (self->ctx.head && n < max) {
+        intake_sub_t *s = self->ctx.head;
+        self->ctx.head = s->next;
+        if (!self->ctx.head)
+            self->ctx.tail = NULL;
+        s->next = NULL;
+        if (*tail)
+            (*tail)->next = s;
+        else
+            *head = s;
+        *tail = s;
+        n++;
+    }
+    pthread_mutex_unlock (&self->ctx.lock);
+    return n;
+}
+
+static void
+s_bus_error (self_t *self, zframe_t **to_p, bool delim, int code, const char *message)
+{
+    Gongzhi__V1__SubmitReply reply = GONGZHI__V1__SUBMIT_REPLY__INIT;
+    reply.ok = false;
+    reply.error = (Gongzhi__V1__ErrorCode) code;
+    reply.message = (char *) message;
+    s_reply_bus (self, to_p, delim, &reply);
+}
+
+//  One command from the ROUTER. A valid submission joins the batch; every
+//  other outcome is answered at once.
+static void
+s_on_router (self_t *self, intake_sub_t **head, intake_sub_t **tail)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    if (!msg)
+        return;
+    zframe_t *to = zmsg_pop (msg);
+    bool delim = false;
+    zframe_t *body = zmsg_pop (msg);
+    if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
+        delim = true; //  a REQ peer: keep its empty delimiter
+        zframe_destroy (&body);
+        body = zmsg_pop (msg);
+    }
+    zmsg_destroy (&msg);
+    gz_envelope_t *env =
+        body ? gz_codec_envelope_decode (zframe_data (body), zframe_size (body)) : NULL;
+    zframe_destroy (&body);
+    Gongzhi__V1__SubmitRequest *req = NULL;
+    if (env && strcmp (env->type, "SubmitRequest") == 0)
+        req = gongzhi__v1__submit_request__unpack (NULL, env->payload.len, env->payload.data);
+    if (!req) {
+        gz_metrics_add (self->ctx.metrics, "gz_decode_errors_total", "source=\"bus\"", 1);
+        gz_metrics_add (self->ctx.metrics, "gz_intake_submissions_total",
+                        "channel=\"bus\",outcome=\"rejected\"", 1);
+        s_bus_error (self, &to, delim, GONGZHI__V1__ERROR_CODE__BAD_MESSAGE,
+                     "expected an Envelope of type SubmitRequest with a valid payload");
+        gz_codec_envelope_free (&env);
+        return;
+    }
+    const char *keyname = intake_api_key_name (&self->ctx, env->credential);
+    char client[160];
+    snprintf (client, sizeof client, "apikey:%s", keyname ? keyname : "");
+    int retry = 0;
+    if (!keyname)
+        s_bus_error (self, &to, delim, GONGZHI__V1__ERROR_CODE__UNAUTHORIZED,
+                     "missing or unknown credential");
+    else if (!gz_ratelimit_take (self->ctx.ratelimit, client, &retry)) {
+        gz_metrics_add (self->ctx.metrics, "gz_intake_submissions_total",
+                        "channel=\"bus\",outcome=\"rate_limited\"", 1);
+        s_bus_error (self, &to, delim, GONGZHI__V1__ERROR_CODE__RATE_LIMITED,
+                     "too many requests; slow down and retry");
+    }
+    else if (atomic_load (&self->ctx.closing))
+        s_bus_error (self, &to, delim, GONGZHI__V1__ERROR_CODE__UNAVAILABLE,
+                     "shutting down; retry with the same idempotency key");
+    else {
+        intake_raw_t raw = {0};
+        raw.channel = req->channel ? (int) req->channel : GONGZHI__V1__CHANNEL__BUS;
+        raw.service_code = req->service_code;
+        raw.description = req->description;
+        char lat[40] = "", lon[40] = "";
+        if (req->location && req->location->has_latlon) {
+            snprintf (lat, sizeof lat, "%.9g", req->location->lat);
+            snprintf (lon, sizeof lon, "%.9g", req->location->lon);
+            raw.lat_s = lat;
+            raw.long_s = lon;
+        }
+        if (req->location) {
+            raw.address_id = req->location->building_code;
+            raw.address_string = req->location->address;
+        }
+        raw.phone = req->phone;
+        raw.name = req->submitter_name;
+        raw.media_url = req->media_url;
+        raw.meeting_id = req->meeting_id;
+        raw.external_id = req->external_id;
+        raw.client_id = client;
+        raw.idempotency_key = env->idempotency_key;
+        const char **codes = calloc (req->n_attributes + 1, sizeof *codes);
+        const char **vals = calloc (req->n_attributes + 1, sizeof *vals);
+        assert (codes && vals);
+        for (size_t i = 0; i < req->n_attributes; i++) {
+            codes[i] = req->attributes[i]->code;
+            vals[i] = req->attributes[i]->value;
+        }
+        raw.attr_codes = codes;
+        raw.attr_values = vals;
+        raw.nattrs = req->n_attributes;
+        intake_err_t err;
+        intake_sub_t *sub = intake_sub_new (&self->ctx, &raw, &err);
+        free (codes);
+        free (vals);
+        if (!sub) {
+            gz_metrics_add (self->ctx.metrics, "gz_intake_submissions_total",
+                            "channel=\"bus\",outcome=\"rejected\"", 1);
+            s_bus_error (self, &to, delim, err.error, err.message);
+        }
+        else {
+            sub->reply_to = to;
+            to = NULL;
+            sub->reply_delim = delim;
+            if (*tail)
+                (*tail)->next = sub;
+            else
+                *head = sub;
+            *tail = sub;
+        }
+    }
+    zframe_destroy (&to);
+    gongzhi__v1__submit_request__free_unpacked (req, NULL);
+    gz_codec_envelope_free (&env);
+}
+
+static void
+s_describe_metrics (gz_metrics_t *m)
+{
+    gz_metrics_describe (m, "gz_intake_submissions_total", GZ_COUNTER,
+                         "Submissions by channel and outcome");
+    gz_metrics_describe (m, "gz_intake_commits_total", GZ_COUNTER,
+                         "Group-commit transactions committed");
+    gz_metrics_describe (m, "gz_http_requests_total", GZ_COUNTER,
+                         "HTTP requests by route and status code");
+    gz_metrics_describe (m, "gz_http_request_duration_seconds", GZ_HISTOGRAM,
+                         "HTTP request latency by route");
+    gz_metrics_describe (m, "gz_bus_published_total", GZ_COUNTER,
+                         "Events sent on the bus (including re-sends)");
+    gz_metrics_describe (m, "gz_bus_republished_total", GZ_COUNTER,
+                         "Events re-sent after a restart");
+    gz_metrics_describe (m, "gz_bus_head_position", GZ_GAUGE,
+                         "Last committed position of the stream");
+    gz_metrics_describe (m, "gz_bus_consumed_total", GZ_COUNTER,
+                         "Events applied from the bus (intake consumes none yet)");
+    gz_metrics_describe (m, "gz_bus_caught_up_total", GZ_COUNTER,
+                         "Events read from PostgreSQL to fill gaps (intake consumes none yet)");
+    gz_metrics_describe (m, "gz_decode_errors_total", GZ_COUNTER,
+                         "Messages that did not decode, by source");
+    gz_metrics_describe (m, "gz_db_errors_total", GZ_COUNTER, "Database failures");
+    gz_metrics_add (m, "gz_db_errors_total", NULL, 0);
+    gz_metrics_add (m, "gz_decode_errors_total", "source=\"bus\"", 0);
+    gz_metrics_add (m, "gz_bus_consumed_total", "stream=\"none\"", 0);
+    gz_metrics_add (m, "gz_bus_caught_up_total", "stream=\"none\"", 0);
+}
+
+static void
+s_tick (self_t *self)
+{
+    if (gz_db_ensure (self->db) == 0 && gz_bus_pub_tick (self->pub) != 0)
+        gz_metrics_add (self->ctx.metrics, "gz_db_errors_total", NULL, 1);
+    uint64_t p = gz_bus_pub_published (self->pub), r = gz_bus_pub_republished (self->pub);
+    gz_metrics_add (self->ctx.metrics, "gz_bus_published_total", "stream=\"intake\"",
+                    (double) (p - self->published_seen));
+    gz_metrics_add (self->ctx.metrics, "gz_bus_republished_total", "stream=\"intake\"",
+                    (double) (r - self->republished_seen));
+    self->published_seen = p;
+    self->republished_seen = r;
+    gz_metrics_set (self->ctx.metrics, "gz_bus_head_position", "stream=\"intake\"",
+                    (double) gz_bus_pub_head (self->pub));
+}
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_load_keys (intake_t *ctx, const char *spec)
+{
+    char *copy = strdup (spec ? spec : "");
+    char *save = NULL;
+    for (char *tok = strtok_r (copy, ",", &save); tok; tok = strtok_r (NULL, ",", &save)) {
+        char *eq = strchr (tok, '=');
+        if (!eq || eq == tok || !eq[1])
+            continue;
+        *eq = 0;
+        ctx->keys = realloc (ctx->keys, (ctx->nkeys + 1) * sizeof *ctx->keys);
+        assert (ctx->keys);
+        ctx->keys[ctx->nkeys].name = strdup (tok);
+        ctx->keys[ctx->nkeys].key = strdup (eq + 1);
+        ctx->nkeys++;
+    }
+    free (copy);
+}
+
+const char *
+intake_api_key_name (intake_t *ctx, const char *key)
+{
+    if (!key || !*key)
+        return NULL;
+    size_t n = strlen (key);
+    for (size_t i = 0; i < ctx->nkeys; i++) {
+        //  Compare in constant time for equal lengths.
+        const char *k = ctx->keys[i].key;
+        if (strlen (k) != n)
+            continue;
+        unsigned char diff = 0;
+        for (size_t j = 0; j < n; j++)
+            diff |= (unsigned char) (k[j] ^ key[j]);
+        if (!diff)
+            return ctx->keys[i].name;
+    }
+    return NULL;
+}
+
+static void s_self_destroy (self_t **self_p);
+
+static self_t *
+s_self_new (zsock_t *pipe, const intake_config_t *cfg)
+{
+    self_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->pipe = pipe;
+    self->cfg = s_config_dup (cfg);
+    intake_t *ctx = &self->ctx;
+    ctx->cfg = self->cfg;
+    ctx->wake_fd = -1;
+    pthread_mutex_init (&ctx->lock, NULL);
+    pthread_cond_init (&ctx->done, NULL);
+    pthread_mutex_init (&ctx->pool.lock, NULL);
+    pthread_cond_init (&ctx->pool.cond, NULL);
+    ctx->metrics = gz_metrics_new ();
+    s_describe_metrics (ctx->metrics);
+    ctx->ratelimit = gz_ratelimit_new (self->cfg->rate, self->cfg->burst);
+    s_load_keys (ctx, self->cfg->api_keys);
+    self->heartbeat_ms = (int) gz_config_int ("GZ_BUS_HEARTBEAT_MS", 1000, 10, 60000);
+
+    self->db = gz_db_new (self->cfg->database_url, SVC);
+    if (gz_db_migrate (self->db, "org", gz_org_migrations) ||
+        gz_db_migrate (self->db, self->cfg->schema, gz_bus_migrations ()) ||
+        gz_db_migrate (self->db, self->cfg->schema, intake_migrations)) {
+        gz_error (SVC, "msg=\"cannot migrate the database\" error=\"%s\"", gz_db_error (self->db));
+        goto failed;
+    }
+    ctx->migrated = true;
+    ctx->org = gz_org_load (self->db);
+    if (!ctx->org) {
+        gz_error (SVC, "msg=\"cannot load the org directory\"");
+        goto failed;
+    }
+    if (gz_org_building_count (ctx->org) == 0)
+        gz_warn (SVC, "msg=\"org directory has no buildings; run gzctl seed huaguoyuan or "
+                      "gzctl org import\"");
+    s_prepare_writer (self);
+    self->pub = gz_bus_pub_new (self->db, self->cfg->schema, "intake", self->cfg->events_endpoint);
+    if (!self->pub)
+        goto failed;
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_router_mandatory (self->router, 0);
+    zsock_set_sndhwm (self->router, 100000);
+    zsock_set_linger (self->router, 0);
+    if (zsock_bind (self->router, "%s", self->cfg->bus_endpoint) < 0) {
+        gz_error (SVC, "msg=\"cannot bind the bus endpoint\" endpoint=%s", self->cfg->bus_endpoint);
+        goto failed;
+    }
+    ctx->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    assert (ctx->wake_fd >= 0);
+    ctx->pool.size = self->cfg->read_conns;
+    ctx->pool.conns = calloc ((size_t) ctx->pool.size, sizeof *ctx->pool.conns);
+    ctx->pool.busy = calloc ((size_t) ctx->pool.size, sizeof *ctx->pool.busy);
+    assert (ctx->pool.conns && ctx->pool.busy);
+    for (int i = 0; i < ctx->pool.size; i++)
+        ctx->pool.conns[i] = gz_db_new (self->cfg->database_url, SVC);
+    self->http = gz_http_new (self->cfg->http_bind, self->cfg->http_port, INTAKE_MAX_BODY,
+                              intake_http_handler, ctx);
+    if (!self->http) {
+        gz_error (SVC, "msg=\"cannot listen for HTTP\" port=%d", self->cfg->http_port);
+        goto failed;
+    }
+    gz_info (SVC, "msg=\"intake ready\" http_port=%d bus=%s events=%s buildings=%zu api_keys=%zu",
+             gz_http_port (self->http), self->cfg->bus_endpoint, self->cfg->events_endpoint,
+             gz_org_building_count (ctx->org), ctx->nkeys);
+    return self;
+failed:
+    s_self_destroy (&self);
+    return NULL;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    intake_t *ctx = &self->ctx;
+    gz_http_destroy (&self->http);
+    zsock_destroy (&self->router);
+    gz_bus_pub_destroy (&self->pub);
+    gz_db_destroy (&self->db);
+    for (int i = 0; i < ctx->pool.size; i++)
+        gz_db_destroy (&ctx->pool.conns[i]);
+    free (ctx->pool.conns);
+    free (ctx->pool.busy);
+    if (ctx->wake_fd >= 0)
+        close (ctx->wake_fd);
+    gz_org_destroy (&ctx->org);
+    gz_metrics_destroy (&ctx->metrics);
+    gz_ratelimit_destroy (&ctx->ratelimit);
+    for (size_t i = 0; i < ctx->nkeys; i++) {
+        free (ctx->keys[i].name);
+        free (ctx->keys[i].key);
+    }
+    free (ctx->keys);
+    pthread_mutex_destroy (&ctx->lock);
+    pthread_cond_destroy (&ctx->done);
+    pthread_mutex_destroy (&ctx->pool.lock);
+    pthread_cond_destroy (&ctx->pool.cond);
+    intake_config_destroy (&self->cfg);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_on_pipe (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg)
+        return;
+    char *cmd = zmsg_popstr (msg);
+    if (cmd && streq (cmd, "$TERM")) {
+        atomic_store (&self->ctx.closing, true);
+        self->terminated = true;
+    }
+    else if (cmd && streq (cmd, "PORT"))
+        zstr_sendf (self->pipe, "%d", gz_http_port (self->http));
+    else if (cmd && streq (cmd, "BUSPORT"))
+        zstr_sendf (self->pipe, "%d", atoi (strrchr (zsock_endpoint (self->router), ':') + 1));
+    else if (cmd && streq (cmd, "EVENTSPORT"))
+        zstr_sendf (self->pipe, "%d", gz_bus_pub_port (self->pub));
+    else if (cmd && streq (cmd, "VERBOSE"))
+        ;
+    else
+        gz_warn (SVC, "msg=\"unknown pipe command\" cmd=%s", cmd ? cmd : "(null)");
+    free (cmd);
+    zmsg_destroy (&msg);
+}
+
+void
+intake_server (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (const intake_config_t *) args);
+    if (!self) {
+        zsock_signal (pipe, 1);
+        //  Answer queries with 0 until $TERM so the caller notices the
+        //  failure and its zactor_destroy completes.
+        while (true) {
+            char *cmd = zstr_recv (pipe);
+            bool term = !cmd || streq (cmd, "$TERM");
+            free (cmd);
+            if (term)
+                break;
+            zstr_send (pipe, "0");
+        }
+        return;
+    }
+    zsock_signal (pipe, 0);
+    self->next_tick_ms = s_now_ms ();
+    int64_t term_deadline = 0;
+    while (true) {
+        int64_t now = s_now_ms ();
+        if (now >= self->next_tick_ms) {
+            s_tick (self);
+            self->next_tick_ms = now + self->heartbeat_ms;
+        }
+        if (self->terminated) {
+            if (!term_deadline)
+                term_deadline = now + 10000;
+            pthread_mutex_lock (&self->ctx.lock);
+            bool empty = self->ctx.head == NULL;
+            pthread_mutex_unlock (&self->ctx.lock);
+            if ((empty && atomic_load (&self->ctx.inflight) == 0) || now > term_deadline)
+                break;
+        }
+        zmq_pollitem_t items[3] = {
+            {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->router), 0, ZMQ_POLLIN, 0},
+            {NULL, self->ctx.wake_fd, ZMQ_POLLIN, 0},
+        };
+        long timeout = (long) (self->next_tick_ms - now);
+        pthread_mutex_lock (&self->ctx.lock);
+        bool queued = self->ctx.head != NULL;
+        pthread_mutex_unlock (&self->ctx.lock);
+        if (queued)
+            timeout = 0;
+        else if (self->terminated)
+            timeout = 10;
+        int rc = zmq_poll (items, 3, timeout < 0 ? 0 : timeout);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_on_pipe (self);
+        if (items[2].revents & ZMQ_POLLIN) {
+            uint64_t count;
+            if (read (self->ctx.wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+                gz_warn (SVC, "msg=\"eventfd read failed\"");
+        }
+        intake_sub_t *head = NULL, *tail = NULL;
+        size_t n = 0, max = (size_t) self->cfg->max_batch;
+        while (n < max && (zsock_events (self->router) & ZMQ_POLLIN)) {
+            s_on_router (self, &head, &tail);
+            n++;
+        }
+        s_take_queue (self, &head, &tail, max);
+        s_commit (self, head);
+    }
+    //  Drained: stop HTTP (lets in-flight GETs finish), publish the tail.
+    gz_http_destroy (&self->http);
+    s_tick (self);
+    gz_info (SVC, "msg=\"intake stopped\"");
+    s_self_destroy (&self);
 }

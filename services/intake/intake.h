@@ -1,0 +1,161 @@
+/*  intake internals shared by the actor (intake_server.c), validation
+    (intake_validate.c), the HTTP front (intake_http.c, intake_open311.c)
+    and the resident pages (intake_pages.c). Not a public header.
+
+    DESIGN: HTTP runs on libmicrohttpd's threads; the actor thread owns the
+    writer connection, the PUB and ROUTER sockets. An HTTP thread validates
+    a submission, puts it on the shared queue, wakes the actor through an
+    eventfd and waits on a condition variable. The actor drains the queue
+    (and the ROUTER) into one transaction, commits, publishes, then wakes
+    every waiter. So 64 concurrent POSTs cost a handful of commits, not 64.
+    Reads (GET) use a small pool of their own connections.  */
+#ifndef INTAKE_H_INCLUDED
+#define INTAKE_H_INCLUDED
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gz_category.h"
+#include "gz_codec.h"
+#include "gz_db.h"
+#include "gz_http.h"
+#include "gz_metrics.h"
+#include "gz_org.h"
+#include "gz_ratelimit.h"
+#include "intake_server.h"
+
+#define INTAKE_MAX_DESCRIPTION 4000 //  characters (code points)
+#define INTAKE_MAX_BODY (64 * 1024) //  bytes of any HTTP body
+#define INTAKE_MAX_FIELD 1000       //  bytes of any short field
+
+typedef enum { SUB_PENDING = 0, SUB_DONE, SUB_FAILED } intake_sub_state_t;
+
+typedef struct {
+    char *code;
+    char *value;
+} intake_attr_t;
+
+//  One validated submission on its way to the database.
+typedef struct _intake_sub_t {
+    //  input
+    int channel; //  GONGZHI__V1__CHANNEL__*
+    char *service_code;
+    char *description;
+    const gz_building_t *building; //  borrowed from org; NULL if unresolved
+    bool has_latlon;
+    double lat, lon;
+    char *address;
+    char *media_url;
+    char *phone, *name, *email; //  personal: contacts table only
+    char *meeting_id, *external_id;
+    char *client_id;
+    char *idempotency_key;
+    intake_attr_t *attrs;
+    size_t nattrs;
+    char secret[33];
+    //  result, set by the actor
+    intake_sub_state_t state;
+    int64_t id;
+    bool duplicate;
+    //  bus replies: routing id and whether the peer used a REQ delimiter
+    zframe_t *reply_to;
+    bool reply_delim;
+    //  set by an HTTP thread that stopped waiting: the actor frees it
+    bool abandoned;
+    struct _intake_sub_t *next;
+} intake_sub_t;
+
+typedef struct {
+    gz_db_t **conns;
+    bool *busy;
+    int size;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} intake_pool_t;
+
+typedef struct {
+    char *name;
+    char *key;
+} intake_key_t;
+
+//  State shared between the actor and HTTP threads. Everything here is
+//  either read-only after start, internally synchronised (metrics,
+//  ratelimit), or guarded by lock.
+typedef struct {
+    intake_config_t *cfg; //  read-only copy
+    gz_org_t *org;        //  read-only after start
+    gz_metrics_t *metrics;
+    gz_ratelimit_t *ratelimit;
+    intake_key_t *keys;
+    size_t nkeys;
+    intake_pool_t pool;
+    bool migrated;
+    //  submission queue
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    intake_sub_t *head, *tail;
+    int wake_fd; //  eventfd the actor polls
+    atomic_bool closing;
+    atomic_int inflight; //  HTTP submissions waiting for a commit
+} intake_t;
+
+//  ---- intake_validate.c
+//  Raw fields of a submission from any channel (borrowed strings; NULL =
+//  absent). lat_s/long_s are text as received.
+typedef struct {
+    int channel;
+    const char *service_code, *description, *lat_s, *long_s, *address_id, *address_string;
+    const char *phone, *name, *email, *media_url, *meeting_id, *external_id;
+    const char *client_id, *idempotency_key;
+    const char **attr_codes, **attr_values;
+    size_t nattrs;
+} intake_raw_t;
+
+//  Validation outcome: error is a GONGZHI__V1__ERROR_CODE__*; message is a
+//  static English sentence naming the field.
+typedef struct {
+    int error;
+    const char *field;
+    char message[160];
+} intake_err_t;
+
+//  Validate raw against the categories and the org directory. Returns a new
+//  submission, or NULL with *err filled.
+intake_sub_t *intake_sub_new (intake_t *ctx, const intake_raw_t *raw, intake_err_t *err);
+void intake_sub_destroy (intake_sub_t **self_p);
+
+//  Channel enum <-> text ("QR", "OPEN311", ...).
+const char *intake_channel_name (int channel);
+const char *intake_channel_label (int channel); //  lowercase, for metrics
+
+//  ---- intake_server.c
+//  Queue sub for commit and wait. Returns 0 with sub->state DONE; -1 when
+//  closing or the commit failed (the caller keeps sub and answers 503);
+//  -2 on timeout: the actor now owns sub and frees it, the caller must
+//  forget it and answer 503.
+int intake_submit_wait (intake_t *ctx, intake_sub_t *sub);
+
+//  Borrow a read connection (blocks until one is free) and give it back.
+gz_db_t *intake_pool_get (intake_t *ctx);
+void intake_pool_put (intake_t *ctx, gz_db_t *db);
+
+//  ---- intake_http.c
+void intake_http_handler (gz_http_req_t *req, void *arg);
+
+//  ---- intake_open311.c
+//  Handles /open311/v2/... (path relative after the prefix).
+void intake_open311 (intake_t *ctx, gz_http_req_t *req, const char *rest);
+//  Check an API key; returns the key's name (borrowed) or NULL.
+const char *intake_api_key_name (intake_t *ctx, const char *key);
+
+//  ---- intake_pages.c
+void intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code);
+void intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id);
+
+//  Is client over its submission rate? Answers 429 with Retry-After
+//  (JSON or HTML per html flag) and returns true when limited.
+bool intake_rate_limited (intake_t *ctx, gz_http_req_t *req, const char *client, int format);
+
+#endif

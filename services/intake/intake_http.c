@@ -1,0 +1,116 @@
+/*  intake_http: the HTTP front door of intake. Dispatches by path to
+    Open311 (/open311/v2/), the QR page (/q/), the status page (/r/), and
+    the operational endpoints every service has (/healthz, /readyz,
+    /metrics). Runs on libmicrohttpd threads.  */
+#include "intake.h"
+#include "gz_log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static double
+s_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void
+s_readyz (intake_t *ctx, gz_http_req_t *req)
+{
+    gz_db_t *db = intake_pool_get (ctx);
+    extern const gz_migration_t intake_migrations[];
+    bool ok =
+        ctx->migrated && gz_db_ok (db) && gz_db_migrated (db, ctx->cfg->schema, intake_migrations);
+    intake_pool_put (ctx, db);
+    if (ok)
+        gz_http_reply_json (req, 200, json_pack ("{s:s}", "status", "ready"));
+    else
+        gz_http_reply_error (req, 503, "not_ready",
+                             "database unreachable or migrations not applied");
+}
+
+static const char *
+s_route (const char *path)
+{
+    if (strncmp (path, "/open311/", 9) == 0)
+        return "open311";
+    if (strncmp (path, "/q/", 3) == 0)
+        return "qr";
+    if (strncmp (path, "/r/", 3) == 0)
+        return "status";
+    if (strcmp (path, "/healthz") == 0 || strcmp (path, "/readyz") == 0 ||
+        strcmp (path, "/metrics") == 0)
+        return path + 1;
+    return "other";
+}
+
+void
+intake_http_handler (gz_http_req_t *req, void *arg)
+{
+    intake_t *ctx = arg;
+    double start = s_now ();
+    const char *path = gz_http_path (req);
+    const char *method = gz_http_method (req);
+    const char *route = s_route (path);
+    if (strcmp (route, "open311") == 0 && strncmp (path, "/open311/v2/", 12) == 0)
+        intake_open311 (ctx, req, path + 12);
+    else if (strcmp (route, "qr") == 0)
+        intake_page_qr (ctx, req, path + 3);
+    else if (strcmp (route, "status") == 0)
+        intake_page_status (ctx, req, path + 3);
+    else if (strcmp (path, "/healthz") == 0)
+        gz_http_reply_json (req, 200, json_pack ("{s:s}", "status", "ok"));
+    else if (strcmp (path, "/readyz") == 0)
+        s_readyz (ctx, req);
+    else if (strcmp (path, "/metrics") == 0) {
+        char *text = gz_metrics_render (ctx->metrics);
+        gz_http_reply (req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen (text));
+        free (text);
+    }
+    else if (strcmp (path, "/") == 0) {
+        gz_http_set_header (req, "Location", "/open311/v2/discovery.json");
+        gz_http_reply (req, 302, "text/plain; charset=utf-8", "", 0);
+    }
+    else
+        gz_http_reply_error (req, 404, "not_found", "no such resource");
+    (void) method;
+    char labels[64];
+    snprintf (labels, sizeof labels, "route=\"%s\"", route);
+    gz_metrics_observe (ctx->metrics, "gz_http_request_duration_seconds", labels, s_now () - start);
+    gz_metrics_add (ctx->metrics, "gz_http_requests_total", labels, 1);
+}
+
+bool
+intake_rate_limited (intake_t *ctx, gz_http_req_t *req, const char *client, int format)
+{
+    int retry = 1;
+    if (gz_ratelimit_take (ctx->ratelimit, client, &retry))
+        return false;
+    char secs[16];
+    snprintf (secs, sizeof secs, "%d", retry);
+    gz_http_set_header (req, "Retry-After", secs);
+    const char *msg = "too many requests from this client; retry later";
+    if (format == 1) { //  Open311 XML
+        char body[256];
+        snprintf (body, sizeof body,
+                  "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<errors><error><code>429</code>"
+                  "<description>%s</description></error></errors>",
+                  msg);
+        gz_http_reply (req, 429, "text/xml; charset=utf-8", body, strlen (body));
+    }
+    else if (format == 2) { //  HTML
+        const char *body = "<!DOCTYPE html><html lang=\"zh-CN\"><meta charset=\"utf-8\">"
+                           "<title>请稍后再试</title><p>提交过于频繁，请稍后再试。</p></html>";
+        gz_http_reply (req, 429, "text/html; charset=utf-8", body, strlen (body));
+    }
+    else
+        gz_http_reply_json (req, 429, json_pack ("[{s:i,s:s}]", "code", 429, "description", msg));
+    char labels[96];
+    snprintf (labels, sizeof labels, "channel=\"%s\",outcome=\"rate_limited\"",
+              format == 2 ? "qr" : "open311");
+    gz_metrics_add (ctx->metrics, "gz_intake_submissions_total", labels, 1);
+    return true;
+}

@@ -1,0 +1,512 @@
+/*  intake_open311: Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2)
+    under /open311/v2/: discovery, services, service definitions, requests
+    (POST and GET with the spec's filters) and requests/{id}, each in
+    .json and .xml with the spec's element names.
+
+    Answers are built once as jansson trees and rendered either as JSON or
+    as XML by one converter, so the two formats cannot drift apart.
+    Datetimes are ISO 8601 in China Standard Time (+08:00, no DST).  */
+#include "intake.h"
+#include "gz_config.h"
+#include "gz_log.h"
+#include "gz_text.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { FMT_JSON = 0, FMT_XML = 1 };
+
+#define OPEN311_CHANGESET "2026-11-29T00:00:00+08:00"
+#define ISO_TS(col)                                                                                \
+    "to_char(" col " AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+08:00\"')"
+
+//  ---------------------------------------------------------------- render
+
+static const char *
+s_child_name (const char *array_name)
+{
+    static const char *map[][2] = {{"attributes", "attribute"}, {"values", "value"},
+                                   {"endpoints", "endpoint"},   {"formats", "format"},
+                                   {"services", "service"},     {"service_requests", "request"},
+                                   {"errors", "error"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp (map[i][0], array_name) == 0)
+            return map[i][1];
+    return "item";
+}
+
+static void
+s_xml_value (zchunk_t *out, const char *name, json_t *v)
+{
+    zchunk_extend (out, "<", 1);
+    zchunk_extend (out, name, strlen (name));
+    zchunk_extend (out, ">", 1);
+    if (json_is_object (v)) {
+        const char *k;
+        json_t *c;
+        json_object_foreach (v, k, c) s_xml_value (out, k, c);
+    }
+    else if (json_is_array (v)) {
+        size_t i;
+        json_t *c;
+        const char *child = s_child_name (name);
+        json_array_foreach (v, i, c) s_xml_value (out, child, c);
+    }
+    else if (json_is_string (v)) {
+        char *esc = gz_xml_escape (json_string_value (v));
+        zchunk_extend (out, esc, strlen (esc));
+        free (esc);
+    }
+    else if (json_is_true (v) || json_is_false (v))
+        zchunk_extend (out, json_is_true (v) ? "true" : "false", json_is_true (v) ? 4 : 5);
+    else if (json_is_integer (v)) {
+        char buf[32];
+        int n = snprintf (buf, sizeof buf, "%lld", (long long) json_integer_value (v));
+        zchunk_extend (out, buf, (size_t) n);
+    }
+    else if (json_is_real (v)) {
+        char buf[40];
+        int n = snprintf (buf, sizeof buf, "%.7f", json_real_value (v));
+        zchunk_extend (out, buf, (size_t) n);
+    }
+    zchunk_extend (out, "</", 2);
+    zchunk_extend (out, name, strlen (name));
+    zchunk_extend (out, ">", 1);
+}
+
+//  Reply with tree (taken) as JSON or as XML under root.
+static void
+s_reply (gz_http_req_t *req, int status, int fmt, const char *root, json_t *tree)
+{
+    if (fmt == FMT_XML) {
+        zchunk_t *out = zchunk_new (NULL, 4096);
+        const char *head = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
+        zchunk_extend (out, head, strlen (head));
+        s_xml_value (out, root, tree);
+        gz_http_reply (req, status, "text/xml; charset=utf-8", (char *) zchunk_data (out),
+                       zchunk_size (out));
+        zchunk_destroy (&out);
+    }
+    else {
+        char *text = json_dumps (tree, JSON_COMPACT | JSON_REAL_PRECISION (10));
+        gz_http_reply (req, status, "application/json; charset=utf-8", text, strlen (text));
+        free (text);
+    }
+    json_decref (tree);
+}
+
+static void
+s_error (gz_http_req_t *req, int status, int fmt, const char *description)
+{
+    json_t *errs = json_pack ("[{s:i,s:s}]", "code", status, "description", description);
+    s_reply (req, status, fmt, "errors", errs);
+}
+
+//  ---------------------------------------------------------------- services
+
+static json_t *
+s_services (void)
+{
+    size_t n;
+    const gz_category_t *all = gz_category_all (&n);
+    json_t *list = json_array ();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new (
+            list, json_pack ("{s:s,s:s,s:s,s:b,s:s,s:s,s:s}", "service_code", all[i].code,
+                             "service_name", all[i].name, "description", all[i].description,
+                             "metadata", gz_category_attr_count (&all[i]) > 0, "type", "realtime",
+                             "keywords", all[i].keywords, "group", all[i].group));
+    return list;
+}
+
+static json_t *
+s_definition (const gz_category_t *cat)
+{
+    json_t *attrs = json_array ();
+    int order = 1;
+    for (const gz_attr_t *a = cat->attrs; a && a->code; a++, order++) {
+        json_t *vals = json_array ();
+        for (const gz_attr_value_t *v = a->values; v && v->key; v++)
+            json_array_append_new (vals, json_pack ("{s:s,s:s}", "key", v->key, "name", v->name));
+        json_array_append_new (attrs,
+                               json_pack ("{s:b,s:s,s:s,s:b,s:n,s:i,s:s,s:o}", "variable", 1,
+                                          "code", a->code, "datatype", a->datatype, "required",
+                                          a->required, "datatype_description", "order", order,
+                                          "description", a->description, "values", vals));
+    }
+    return json_pack ("{s:s,s:o}", "service_code", cat->code, "attributes", attrs);
+}
+
+static json_t *
+s_discovery (intake_t *ctx)
+{
+    char url[512];
+    snprintf (url, sizeof url, "%s/open311/v2", ctx->cfg->public_url);
+    return json_pack ("{s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:[s,s]}]}", "changeset", OPEN311_CHANGESET,
+                      "contact", "gongzhi platform operators", "key_service",
+                      "Ask the platform operator for an api_key", "endpoints", "specification",
+                      "http://wiki.open311.org/GeoReport_v2", "url", url, "changeset",
+                      OPEN311_CHANGESET, "type", "production", "formats", "text/xml",
+                      "application/json");
+}
+
+//  ---------------------------------------------------------------- POST requests
+
+static int
+s_status_for (int error)
+{
+    switch (error) {
+        case GONGZHI__V1__ERROR_CODE__OUT_OF_AREA:
+            return 422;
+        case GONGZHI__V1__ERROR_CODE__TOO_LARGE:
+            return 413;
+        case GONGZHI__V1__ERROR_CODE__UNAUTHORIZED:
+            return 403;
+        default:
+            return 400;
+    }
+}
+
+static void
+s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
+{
+    if (gz_http_too_large (req)) {
+        s_error (req, 413, fmt, "request body is larger than 64 KiB");
+        gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                        "channel=\"open311\",outcome=\"rejected\"", 1);
+        return;
+    }
+    if (!gz_http_form_parse (req)) {
+        s_error (req, 400, fmt, "body must be application/x-www-form-urlencoded");
+        gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                        "channel=\"open311\",outcome=\"rejected\"", 1);
+        return;
+    }
+    const char *key = gz_http_form (req, "api_key");
+    if (!key)
+        key = gz_http_query (req, "api_key");
+    const char *keyname = intake_api_key_name (ctx, key);
+    if (!keyname) {
+        s_error (req, 403, fmt, key ? "api_key is not valid" : "api_key is required");
+        gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                        "channel=\"open311\",outcome=\"rejected\"", 1);
+        return;
+    }
+    char client[160];
+    snprintf (client, sizeof client, "apikey:%s", keyname);
+    if (intake_rate_limited (ctx, req, client, fmt))
+        return;
+
+    //  attribute[code]=value fields
+    size_t nf = gz_http_form_count (req), na = 0;
+    const char **codes = calloc (nf + 1, sizeof *codes);
+    const char **vals = calloc (nf + 1, sizeof *vals);
+    char **owned = calloc (nf + 1, sizeof *owned);
+    for (size_t i = 0; i < nf; i++) {
+        const char *name = gz_http_form_name (req, i);
+        size_t len = strlen (name);
+        if (strncmp (name, "attribute[", 10) == 0 && len > 11 && name[len - 1] == ']') {
+            owned[na] = strndup (name + 10, len - 11);
+            codes[na] = owned[na];
+            vals[na] = gz_http_form_value (req, i);
+            na++;
+        }
+    }
+    intake_raw_t raw = {0};
+    raw.channel = GONGZHI__V1__CHANNEL__OPEN311;
+    raw.service_code = gz_http_form (req, "service_code");
+    raw.description = gz_http_form (req, "description");
+    raw.lat_s = gz_http_form (req, "lat");
+    raw.long_s = gz_http_form (req, "long");
+    raw.address_id = gz_http_form (req, "address_id");
+    raw.address_string = gz_http_form (req, "address_string");
+    raw.phone = gz_http_form (req, "phone");
+    raw.email = gz_http_form (req, "email");
+    raw.media_url = gz_http_form (req, "media_url");
+    char name[420] = "";
+    const char *first = gz_http_form (req, "first_name"), *last = gz_http_form (req, "last_name");
+    if (first || last) {
+        snprintf (name, sizeof name, "%s%s%s", last ? last : "", last && first ? " " : "",
+                  first ? first : "");
+        raw.name = name;
+    }
+    raw.client_id = client;
+    raw.idempotency_key = gz_http_header (req, "Idempotency-Key");
+    raw.attr_codes = codes;
+    raw.attr_values = vals;
+    raw.nattrs = na;
+    intake_err_t err;
+    intake_sub_t *sub = intake_sub_new (ctx, &raw, &err);
+    for (size_t i = 0; i < na; i++)
+        free (owned[i]);
+    free (owned);
+    free (codes);
+    free (vals);
+    if (!sub) {
+        gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                        "channel=\"open311\",outcome=\"rejected\"", 1);
+        s_error (req, s_status_for (err.error), fmt, err.message);
+        return;
+    }
+    int rc = intake_submit_wait (ctx, sub);
+    if (rc == -2)
+        sub = NULL; //  the actor owns it now
+    if (rc) {
+        s_error (req, 503, fmt, "temporarily unavailable; retry with the same Idempotency-Key");
+        intake_sub_destroy (&sub);
+        return;
+    }
+    char id[32];
+    snprintf (id, sizeof id, "%lld", (long long) sub->id);
+    json_t *out = json_pack ("[{s:s,s:s,s:n}]", "service_request_id", id, "service_notice",
+                             "诉求已受理，网格员将尽快与您电话核实。", "account_id");
+    s_reply (req, sub->duplicate ? 200 : 201, fmt, "service_requests", out);
+    intake_sub_destroy (&sub);
+}
+
+//  ---------------------------------------------------------------- GET requests
+
+#define REQUEST_COLUMNS                                                                            \
+    "SELECT id::text, status, status_notes, service_code, description, "                           \
+    "agency_responsible, " ISO_TS ("submitted_at") ", " ISO_TS ("updated_at") ", " ISO_TS (        \
+        "expected_at") ", address, building_code, lat, lon, media_url FROM %1$s.requests "
+
+static void
+s_prepare_reads (gz_db_t *db, const char *schema)
+{
+    char *q = gz_db_ident (schema);
+    char sql[2048];
+    snprintf (sql, sizeof sql, REQUEST_COLUMNS "WHERE id = ANY($1::bigint[]) ORDER BY id", q);
+    gz_db_prepare (db, "o311_by_ids", sql);
+    snprintf (sql, sizeof sql,
+              REQUEST_COLUMNS "WHERE ($1::text[] IS NULL OR service_code = ANY($1::text[]))"
+                              " AND submitted_at >= coalesce($2::timestamptz,"
+                              "  coalesce($3::timestamptz, now()) - interval '90 days')"
+                              " AND ($3::timestamptz IS NULL OR submitted_at <= $3::timestamptz)"
+                              " AND ($4::text[] IS NULL OR status = ANY($4::text[]))"
+                              " ORDER BY submitted_at DESC, id DESC LIMIT $5::int",
+              q);
+    gz_db_prepare (db, "o311_search", sql);
+    free (q);
+}
+
+static json_t *
+s_request_json (PGresult *r, int row)
+{
+    json_t *o = json_object ();
+    static const char *names[] = {"service_request_id",
+                                  "status",
+                                  "status_notes",
+                                  "service_code",
+                                  "description",
+                                  "agency_responsible",
+                                  "requested_datetime",
+                                  "updated_datetime",
+                                  "expected_datetime",
+                                  "address",
+                                  "address_id",
+                                  "lat",
+                                  "long",
+                                  "media_url"};
+    for (int c = 0; c < 14; c++) {
+        if (c == 4) {
+            //  service_name after service_code, as in the spec's example
+            const gz_category_t *cat = gz_category_find (PQgetvalue (r, row, 3));
+            json_object_set_new (o, "service_name", json_string (cat ? cat->name : ""));
+        }
+        if (PQgetisnull (r, row, c))
+            json_object_set_new (o, names[c], json_null ());
+        else if (c == 11 || c == 12)
+            json_object_set_new (o, names[c], json_real (strtod (PQgetvalue (r, row, c), NULL)));
+        else
+            json_object_set_new (o, names[c], json_string (PQgetvalue (r, row, c)));
+    }
+    json_object_set_new (o, "service_notice", json_null ());
+    return o;
+}
+
+//  Comma list -> PostgreSQL array literal with every element quoted.
+//  Returns NULL when an element fails check (then *bad gets it).
+static char *
+s_array_literal (const char *list, bool digits_only, const char **bad)
+{
+    zchunk_t *out = zchunk_new ("{", 1);
+    char *copy = strdup (list);
+    char *save = NULL;
+    bool first = true, ok = true;
+    for (char *tok = strtok_r (copy, ",", &save); tok && ok; tok = strtok_r (NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        if (digits_only) {
+            size_t n = strlen (tok);
+            for (size_t i = 0; i < n && ok; i++)
+                ok = isdigit ((unsigned char) tok[i]);
+            ok = ok && n > 0 && n < 19;
+            if (!ok) {
+                *bad = "service_request_id";
+                break;
+            }
+        }
+        if (!first)
+            zchunk_extend (out, ",", 1);
+        first = false;
+        zchunk_extend (out, "\"", 1);
+        for (char *p = tok; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                zchunk_extend (out, "\\", 1);
+            zchunk_extend (out, p, 1);
+        }
+        zchunk_extend (out, "\"", 1);
+    }
+    free (copy);
+    zchunk_extend (out, "}", 2); //  includes the NUL
+    char *text = ok ? strdup ((char *) zchunk_data (out)) : NULL;
+    zchunk_destroy (&out);
+    return text;
+}
+
+static void
+s_get_requests (intake_t *ctx, gz_http_req_t *req, int fmt, const char *single_id)
+{
+    const char *ids = single_id ? single_id : gz_http_query (req, "service_request_id");
+    const char *bad = NULL;
+    const char *params[5] = {NULL, NULL, NULL, NULL, NULL};
+    char *a1 = NULL, *a4 = NULL;
+    char limit[16];
+    snprintf (limit, sizeof limit, "%ld",
+              (long) gz_config_int ("GZ_OPEN311_MAX_RESULTS", 1000, 1, 100000));
+    const char *stmt = "o311_search";
+    const char *v;
+    if (ids && *ids) {
+        a1 = s_array_literal (ids, true, &bad);
+        params[0] = a1;
+        stmt = "o311_by_ids";
+    }
+    else {
+        if ((v = gz_http_query (req, "service_code")) && *v) {
+            if (!gz_utf8_valid (v, strlen (v)))
+                bad = "service_code";
+            else {
+                a1 = s_array_literal (v, false, &bad);
+                params[0] = a1;
+            }
+        }
+        params[1] = gz_http_query (req, "start_date");
+        params[2] = gz_http_query (req, "end_date");
+        if ((v = gz_http_query (req, "status")) && *v) {
+            a4 = s_array_literal (v, false, &bad);
+            params[3] = a4;
+            if (a4 && strcmp (a4, "{\"open\"}") && strcmp (a4, "{\"closed\"}") &&
+                strcmp (a4, "{\"open\",\"closed\"}") && strcmp (a4, "{\"closed\",\"open\"}"))
+                bad = "status";
+        }
+        for (int i = 1; i <= 2; i++)
+            if (params[i] && (!*params[i] || strlen (params[i]) > 64))
+                bad = i == 1 ? "start_date" : "end_date";
+        params[4] = limit;
+    }
+    if (bad) {
+        char msg[128];
+        snprintf (msg, sizeof msg, "%s is not valid", bad);
+        s_error (req, 400, fmt, msg);
+        free (a1);
+        free (a4);
+        return;
+    }
+    gz_db_t *db = intake_pool_get (ctx);
+    s_prepare_reads (db, ctx->cfg->schema);
+    PGresult *r = gz_db_exec (db, stmt, strcmp (stmt, "o311_by_ids") == 0 ? 1 : 5, params);
+    char state[6];
+    snprintf (state, sizeof state, "%s", gz_db_sqlstate (db));
+    intake_pool_put (ctx, db);
+    free (a1);
+    free (a4);
+    if (!r) {
+        if (strncmp (state, "22", 2) == 0)
+            s_error (req, 400, fmt, "start_date/end_date must be ISO 8601 datetimes");
+        else {
+            gz_metrics_add (ctx->metrics, "gz_db_errors_total", NULL, 1);
+            s_error (req, 503, fmt, "temporarily unavailable");
+        }
+        return;
+    }
+    if (single_id && PQntuples (r) == 0) {
+        PQclear (r);
+        s_error (req, 404, fmt, "service_request_id not found");
+        return;
+    }
+    json_t *list = json_array ();
+    for (int i = 0; i < PQntuples (r); i++)
+        json_array_append_new (list, s_request_json (r, i));
+    PQclear (r);
+    s_reply (req, 200, fmt, "service_requests", list);
+}
+
+//  ---------------------------------------------------------------- dispatch
+
+//  Split "name.json" / "name.xml": returns the format, or -1; *stem_len
+//  gets the length of name.
+static int
+s_format (const char *rest, size_t *stem_len)
+{
+    size_t n = strlen (rest);
+    if (n > 5 && strcmp (rest + n - 5, ".json") == 0) {
+        *stem_len = n - 5;
+        return FMT_JSON;
+    }
+    if (n > 4 && strcmp (rest + n - 4, ".xml") == 0) {
+        *stem_len = n - 4;
+        return FMT_XML;
+    }
+    return -1;
+}
+
+void
+intake_open311 (intake_t *ctx, gz_http_req_t *req, const char *rest)
+{
+    size_t stem = 0;
+    int fmt = s_format (rest, &stem);
+    if (fmt < 0) {
+        s_error (req, 404, FMT_JSON, "unknown resource: add .json or .xml");
+        return;
+    }
+    char *name = strndup (rest, stem);
+    const char *method = gz_http_method (req);
+    bool get = strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0;
+    bool post = strcmp (method, "POST") == 0;
+    if (strcmp (name, "discovery") == 0 && get)
+        s_reply (req, 200, fmt, "discovery", s_discovery (ctx));
+    else if (strcmp (name, "services") == 0 && get)
+        s_reply (req, 200, fmt, "services", s_services ());
+    else if (strncmp (name, "services/", 9) == 0 && get) {
+        const gz_category_t *cat = gz_category_find (name + 9);
+        if (cat)
+            s_reply (req, 200, fmt, "service_definition", s_definition (cat));
+        else
+            s_error (req, 404, fmt, "service_code not found");
+    }
+    else if (strcmp (name, "requests") == 0 && post)
+        s_post_request (ctx, req, fmt);
+    else if (strcmp (name, "requests") == 0 && get)
+        s_get_requests (ctx, req, fmt, NULL);
+    else if (strncmp (name, "requests/", 9) == 0 && get) {
+        const char *id = name + 9;
+        bool digits = *id && strlen (id) < 19;
+        for (const char *p = id; *p && digits; p++)
+            digits = isdigit ((unsigned char) *p);
+        if (digits)
+            s_get_requests (ctx, req, fmt, id);
+        else
+            s_error (req, 404, fmt, "service_request_id not found");
+    }
+    else if (strcmp (name, "discovery") == 0 || strcmp (name, "services") == 0 ||
+             strncmp (name, "services/", 9) == 0 || strncmp (name, "requests", 8) == 0) {
+        gz_http_set_header (req, "Allow", strcmp (name, "requests") == 0 ? "GET, POST" : "GET");
+        s_error (req, 405, fmt, "method not allowed");
+    }
+    else
+        s_error (req, 404, fmt, "unknown resource");
+    free (name);
+}

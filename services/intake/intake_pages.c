@@ -1,0 +1,438 @@
+/*  intake_pages: the resident-facing pages, in Simplified Chinese.
+
+    /q/{building}  码上办: the page behind a building's QR code. Knows the
+                   building; asks category, description, optional phone
+                   and photo link. POST files it (idempotent per form:
+                   a hidden nonce is the idempotency key, so a double tap
+                   or a reload files once) and shows the request number.
+    /r/{id}        the status page with the request's timeline; with the
+                   secret from the link (?t=) it also shows the masked
+                   phone on record.
+    Plain HTML and CSS, no JavaScript: works on any phone browser.  */
+#include "intake.h"
+#include "gz_log.h"
+#include "gz_text.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ISO_LOCAL(col) "to_char(" col " AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')"
+
+static const char *s_head =
+    "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+    "<title>%s</title><style>"
+    "body{margin:0;font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;"
+    "background:#f4f5f7;color:#1f2329;font-size:16px;line-height:1.6}"
+    "header{background:#c8102e;color:#fff;padding:14px 18px}"
+    "header h1{margin:0;font-size:20px}header p{margin:2px 0 0;font-size:13px;opacity:.9}"
+    "main{max-width:560px;margin:0 auto;padding:14px}"
+    ".card{background:#fff;border-radius:10px;padding:16px;margin-bottom:14px;"
+    "box-shadow:0 1px 3px rgba(0,0,0,.08)}"
+    "label{display:block;font-weight:600;margin:12px 0 4px}"
+    "select,textarea,input{width:100%%;box-sizing:border-box;font-size:16px;padding:10px;"
+    "border:1px solid #c9cdd4;border-radius:8px;background:#fff}"
+    "textarea{min-height:120px}small{color:#646a73}"
+    "button{width:100%%;margin-top:18px;padding:14px;font-size:18px;border:0;"
+    "border-radius:8px;background:#c8102e;color:#fff}"
+    ".err{background:#fff1f0;border:1px solid #ffa39e;color:#a8071a;padding:10px;"
+    "border-radius:8px}.ok{font-size:15px}.num{font-size:28px;font-weight:700;"
+    "color:#c8102e;letter-spacing:1px}ol.tl{padding-left:20px}ol.tl li{margin:6px 0}"
+    ".muted{color:#646a73;font-size:13px}a{color:#1456f0}"
+    "footer{text-align:center;color:#8f959e;font-size:12px;padding:16px}"
+    "</style></head><body>";
+
+static const char *s_foot =
+    "<footer>共治 · 基层治理服务平台<br>您的电话号码仅用于核实诉求，不会公开。"
+    "</footer></main></body></html>";
+
+//  A growing HTML page.
+typedef struct {
+    zchunk_t *buf;
+} s_page_t;
+
+static void s_put (s_page_t *p, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_put (s_page_t *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    char *text = NULL;
+    int n = vasprintf (&text, fmt, ap);
+    va_end (ap);
+    if (n > 0)
+        zchunk_extend (p->buf, text, (size_t) n);
+    free (text);
+}
+
+//  Escaped copy that s_put can print; freed with the page by the caller.
+static char *
+s_esc (const char *s)
+{
+    return gz_html_escape (s ? s : "");
+}
+
+static void
+s_send (gz_http_req_t *req, int status, s_page_t *p)
+{
+    gz_http_reply (req, status, "text/html; charset=utf-8", (char *) zchunk_data (p->buf),
+                   zchunk_size (p->buf));
+    zchunk_destroy (&p->buf);
+}
+
+static void
+s_page_begin (s_page_t *p, const char *title, const char *subtitle)
+{
+    p->buf = zchunk_new (NULL, 8192);
+    char *t = s_esc (title), *s = s_esc (subtitle);
+    s_put (p, s_head, t);
+    s_put (p, "<header><h1>%s</h1><p>%s</p></header><main>", t, s);
+    free (t);
+    free (s);
+}
+
+static void
+s_not_found (gz_http_req_t *req, const char *what)
+{
+    s_page_t p;
+    s_page_begin (&p, "未找到", "码上办 · 基层治理");
+    char *w = s_esc (what);
+    s_put (&p,
+           "<div class=\"card\"><p>%s</p><p class=\"muted\">请确认二维码或链接是否完整，"
+           "或拨打 12345 热线反映。</p></div>",
+           w);
+    free (w);
+    s_put (&p, "%s", s_foot);
+    s_send (req, 404, &p);
+}
+
+//  ---------------------------------------------------------------- QR page
+
+typedef struct {
+    const char *service_code, *description, *phone, *media_url, *nonce;
+} s_form_t;
+
+static void
+s_qr_form (intake_t *ctx, gz_http_req_t *req, const gz_building_t *b, const s_form_t *f,
+           const char *error, int status)
+{
+    (void) ctx;
+    s_page_t p;
+    char *bname = s_esc (b->name), *addr = s_esc (b->address ? b->address : "");
+    char *community = s_esc (gz_org_unit_name (ctx->org, b->community_code));
+    char *code = s_esc (b->code);
+    s_page_begin (&p, "码上办 · 扫码反映问题", "有事扫一扫，马上就来办");
+    s_put (&p,
+           "<div class=\"card\"><div class=\"muted\">您所在的位置</div><div><b>%s</b></div>"
+           "<div class=\"muted\">%s · %s</div></div>",
+           bname, community, addr);
+    if (error) {
+        char *e = s_esc (error);
+        s_put (&p, "<div class=\"err\" role=\"alert\">%s</div>", e);
+        free (e);
+    }
+    char *nonce = s_esc (f->nonce);
+    s_put (&p,
+           "<form class=\"card\" method=\"post\" action=\"/q/%s\" accept-charset=\"utf-8\">"
+           "<input type=\"hidden\" name=\"nonce\" value=\"%s\">"
+           "<label for=\"c\">问题类别</label><select id=\"c\" name=\"service_code\" required>"
+           "<option value=\"\">请选择</option>",
+           code, nonce);
+    size_t n;
+    const gz_category_t *all = gz_category_all (&n);
+    for (size_t i = 0; i < n; i++) {
+        bool sel = f->service_code && strcmp (f->service_code, all[i].code) == 0;
+        s_put (&p, "<option value=\"%s\"%s>%s — %s</option>", all[i].code, sel ? " selected" : "",
+               all[i].name, all[i].description);
+    }
+    char *desc = s_esc (f->description), *phone = s_esc (f->phone), *media = s_esc (f->media_url);
+    s_put (&p,
+           "</select><label for=\"d\">问题描述</label>"
+           "<textarea id=\"d\" name=\"description\" maxlength=\"4000\" required "
+           "placeholder=\"请描述遇到的问题，例如：3单元5楼楼道灯不亮已一周\">%s</textarea>",
+           desc);
+    //  Category-specific questions: shown for all, sent only for the chosen one.
+    for (size_t i = 0; i < n; i++)
+        for (const gz_attr_t *a = all[i].attrs; a && a->code; a++) {
+            if (strcmp (a->datatype, "singlevaluelist") != 0)
+                continue;
+            s_put (&p,
+                   "<label for=\"a_%s_%s\">%s：%s<small>（仅“%s”类别%s）</small></label>"
+                   "<select id=\"a_%s_%s\" name=\"attr_%s_%s\"><option value=\"\">—</option>",
+                   all[i].code, a->code, all[i].name, a->description, all[i].name,
+                   a->required ? "必填" : "选填", all[i].code, a->code, all[i].code, a->code);
+            for (const gz_attr_value_t *v = a->values; v && v->key; v++) {
+                char field[128];
+                snprintf (field, sizeof field, "attr_%s_%s", all[i].code, a->code);
+                const char *cur = gz_http_form (req, field);
+                s_put (&p, "<option value=\"%s\"%s>%s</option>", v->key,
+                       cur && strcmp (cur, v->key) == 0 ? " selected" : "", v->name);
+            }
+            s_put (&p, "</select>");
+        }
+    s_put (&p,
+           "<label for=\"p\">联系电话 <small>（选填，便于网格员电话核实）</small></label>"
+           "<input id=\"p\" name=\"phone\" type=\"tel\" inputmode=\"tel\" maxlength=\"20\" "
+           "value=\"%s\" placeholder=\"例如 13800001234\">"
+           "<label for=\"m\">照片链接 <small>（选填）</small></label>"
+           "<input id=\"m\" name=\"media_url\" type=\"url\" maxlength=\"1000\" value=\"%s\" "
+           "placeholder=\"https://\">"
+           "<button type=\"submit\">提交</button>"
+           "<p class=\"muted\">提交后会显示诉求编号，可随时查看办理进度。</p></form>",
+           phone, media);
+    s_put (&p, "%s", s_foot);
+    free (desc);
+    free (phone);
+    free (media);
+    free (nonce);
+    free (bname);
+    free (addr);
+    free (community);
+    free (code);
+    s_send (req, status, &p);
+}
+
+static const char *
+s_error_zh (const intake_err_t *err)
+{
+    switch (err->error) {
+        case GONGZHI__V1__ERROR_CODE__UNKNOWN_SERVICE:
+            return "请选择问题类别。";
+        case GONGZHI__V1__ERROR_CODE__BAD_DESCRIPTION:
+            return strstr (err->message, "longer") ? "问题描述不能超过4000字。"
+                                                   : "请填写问题描述。";
+        case GONGZHI__V1__ERROR_CODE__BAD_UTF8:
+            return "提交的内容包含无法识别的字符，请检查后重试。";
+        default:
+            break;
+    }
+    if (err->field && strcmp (err->field, "phone") == 0)
+        return "联系电话格式不正确，请填写手机或座机号码。";
+    if (err->field && strcmp (err->field, "media_url") == 0)
+        return "照片链接须以 http:// 或 https:// 开头。";
+    if (err->field && strcmp (err->field, "attribute") == 0)
+        return "请补充所选类别需要的信息。";
+    return "提交的信息有误，请检查后重试。";
+}
+
+static void
+s_qr_success (gz_http_req_t *req, const gz_building_t *b, const intake_sub_t *sub)
+{
+    s_page_t p;
+    s_page_begin (&p, "提交成功", "码上办 · 基层治理");
+    char *bname = s_esc (b->name);
+    s_put (&p,
+           "<div class=\"card ok\"><p>您的诉求已受理。</p><p>诉求编号</p>"
+           "<p class=\"num\">%lld</p><p>网格员将尽快与您电话核实，并上门处置。"
+           "请保存下面的链接，随时查看办理进度，办结后可以评价。</p>"
+           "<p><a href=\"/r/%lld?t=%s\">查看办理进度</a></p>"
+           "<p class=\"muted\">位置：%s</p></div>",
+           (long long) sub->id, (long long) sub->id, sub->secret, bname);
+    s_put (&p, "%s", s_foot);
+    free (bname);
+    s_send (req, 201, &p);
+}
+
+void
+intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
+{
+    const gz_building_t *b = gz_org_building (ctx->org, building_code);
+    if (!b) {
+        s_not_found (req, "未找到该楼栋的二维码信息。");
+        return;
+    }
+    const char *method = gz_http_method (req);
+    if (strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0) {
+        char nonce[37];
+        gz_uuid (nonce);
+        s_form_t f = {NULL, NULL, NULL, NULL, nonce};
+        s_qr_form (ctx, req, b, &f, NULL, 200);
+        return;
+    }
+    if (strcmp (method, "POST") != 0) {
+        gz_http_set_header (req, "Allow", "GET, POST");
+        gz_http_reply_error (req, 405, "method_not_allowed", "use GET or POST");
+        return;
+    }
+    char nonce[37];
+    gz_uuid (nonce);
+    s_form_t empty = {NULL, NULL, NULL, NULL, nonce};
+    if (gz_http_too_large (req)) {
+        s_qr_form (ctx, req, b, &empty, "提交的内容过长，请精简后重试。", 413);
+        return;
+    }
+    if (!gz_http_form_parse (req)) {
+        s_qr_form (ctx, req, b, &empty, "提交的表单无法识别，请重新填写。", 400);
+        return;
+    }
+    char client[96];
+    snprintf (client, sizeof client, "ip:%s", gz_http_client_ip (req));
+    if (intake_rate_limited (ctx, req, client, 2))
+        return;
+    s_form_t f = {gz_http_form (req, "service_code"), gz_http_form (req, "description"),
+                  gz_http_form (req, "phone"), gz_http_form (req, "media_url"),
+                  gz_http_form (req, "nonce")};
+    //  Only the chosen category's questions, and only answered ones.
+    const char *codes[8], *vals[8];
+    size_t na = 0;
+    const gz_category_t *cat = gz_category_find (f.service_code);
+    for (const gz_attr_t *a = cat ? cat->attrs : NULL; a && a->code && na < 8; a++) {
+        char field[128];
+        snprintf (field, sizeof field, "attr_%s_%s", cat->code, a->code);
+        const char *v = gz_http_form (req, field);
+        if (v && *v) {
+            codes[na] = a->code;
+            vals[na++] = v;
+        }
+    }
+    char idem[80] = "";
+    bool nonce_ok = f.nonce && strlen (f.nonce) <= 64;
+    for (const char *q = f.nonce; nonce_ok && *q; q++)
+        nonce_ok = isalnum ((unsigned char) *q) || *q == '-';
+    if (nonce_ok)
+        snprintf (idem, sizeof idem, "qr-form:%s", f.nonce);
+    intake_raw_t raw = {0};
+    raw.channel = GONGZHI__V1__CHANNEL__QR;
+    raw.service_code = f.service_code;
+    raw.description = f.description;
+    raw.address_id = b->code;
+    raw.phone = f.phone;
+    raw.media_url = f.media_url;
+    raw.client_id = "qr";
+    raw.idempotency_key = nonce_ok ? idem : NULL;
+    raw.attr_codes = codes;
+    raw.attr_values = vals;
+    raw.nattrs = na;
+    intake_err_t err;
+    intake_sub_t *sub = intake_sub_new (ctx, &raw, &err);
+    s_form_t keep = f;
+    if (!nonce_ok)
+        keep.nonce = nonce;
+    if (!sub) {
+        gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                        "channel=\"qr\",outcome=\"rejected\"", 1);
+        //  Never echo text that is not valid UTF-8 back into the page.
+        if (err.error == GONGZHI__V1__ERROR_CODE__BAD_UTF8)
+            keep = empty;
+        s_qr_form (ctx, req, b, &keep, s_error_zh (&err), 422);
+        return;
+    }
+    int rc = intake_submit_wait (ctx, sub);
+    if (rc == -2)
+        sub = NULL;
+    if (rc) {
+        intake_sub_destroy (&sub);
+        s_qr_form (ctx, req, b, &keep, "系统繁忙，请稍后再次提交（不会重复登记）。", 503);
+        return;
+    }
+    s_qr_success (req, b, sub);
+    intake_sub_destroy (&sub);
+}
+
+//  ---------------------------------------------------------------- status page
+
+static const char *
+s_kind_zh (const char *kind)
+{
+    static const char *map[][2] = {{"submitted", "已提交，等待分派"},
+                                   {"routed", "已分派"},
+                                   {"accepted", "已签收"},
+                                   {"verified", "已电话核实"},
+                                   {"started", "正在上门处置"},
+                                   {"resolved", "已办结"},
+                                   {"rated", "已评价"},
+                                   {"reopened", "已重新办理"},
+                                   {"closed", "已关闭"},
+                                   {"escalated", "已升级督办"},
+                                   {"merged", "已合并到相同诉求"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp (map[i][0], kind) == 0)
+            return map[i][1];
+    return kind;
+}
+
+static void
+s_prepare_status (gz_db_t *db, const char *schema)
+{
+    char *q = gz_db_ident (schema);
+    char sql[1024];
+    snprintf (sql, sizeof sql,
+              "SELECT r.id::text, r.service_code, r.description, r.status, r.address, " ISO_LOCAL (
+                  "r.submitted_at") ", r.secret, c.phone, r.building_code "
+                                    "FROM %1$s.requests r LEFT JOIN %1$s.contacts c ON "
+                                    "c.request_id = r.id "
+                                    "WHERE r.id = $1::bigint",
+              q);
+    gz_db_prepare (db, "status_request", sql);
+    snprintf (sql, sizeof sql,
+              "SELECT " ISO_LOCAL ("at") ", kind, note FROM %1$s.timeline "
+                                         "WHERE request_id = $1::bigint ORDER BY at, kind",
+              q);
+    gz_db_prepare (db, "status_timeline", sql);
+    free (q);
+}
+
+void
+intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
+{
+    bool digits = *id && strlen (id) < 19;
+    for (const char *p = id; *p && digits; p++)
+        digits = isdigit ((unsigned char) *p);
+    if (!digits) {
+        s_not_found (req, "未找到该诉求。");
+        return;
+    }
+    gz_db_t *db = intake_pool_get (ctx);
+    s_prepare_status (db, ctx->cfg->schema);
+    const char *v[1] = {id};
+    PGresult *r = gz_db_exec (db, "status_request", 1, v);
+    PGresult *t = r && PQntuples (r) == 1 ? gz_db_exec (db, "status_timeline", 1, v) : NULL;
+    intake_pool_put (ctx, db);
+    if (!r || (PQntuples (r) == 1 && !t)) {
+        PQclear (r);
+        gz_metrics_add (ctx->metrics, "gz_db_errors_total", NULL, 1);
+        gz_http_reply (req, 503, "text/html; charset=utf-8", "<p>系统繁忙，请稍后再试。</p>",
+                       strlen ("<p>系统繁忙，请稍后再试。</p>"));
+        return;
+    }
+    if (PQntuples (r) != 1) {
+        PQclear (r);
+        s_not_found (req, "未找到该诉求。");
+        return;
+    }
+    const char *token = gz_http_query (req, "t");
+    bool owner = token && strcmp (token, PQgetvalue (r, 0, 6)) == 0;
+    const gz_category_t *cat = gz_category_find (PQgetvalue (r, 0, 1));
+    bool closed = strcmp (PQgetvalue (r, 0, 3), "closed") == 0;
+    s_page_t p;
+    s_page_begin (&p, "办理进度", "码上办 · 基层治理");
+    char *desc = s_esc (PQgetvalue (r, 0, 2)), *addr = s_esc (PQgetvalue (r, 0, 4));
+    s_put (&p,
+           "<div class=\"card\"><div class=\"muted\">诉求编号</div><div class=\"num\">%s</div>"
+           "<p><b>状态：</b>%s</p><p><b>类别：</b>%s</p><p><b>位置：</b>%s</p>"
+           "<p><b>提交时间：</b>%s</p><p><b>问题描述：</b>%s</p>",
+           PQgetvalue (r, 0, 0), closed ? "已办结" : "办理中", cat ? cat->name : "其他", addr,
+           PQgetvalue (r, 0, 5), desc);
+    if (owner && !PQgetisnull (r, 0, 7)) {
+        char *masked = gz_phone_mask (PQgetvalue (r, 0, 7));
+        s_put (&p, "<p><b>联系电话：</b>%s</p>", masked);
+        free (masked);
+    }
+    s_put (&p, "</div><div class=\"card\"><b>办理过程</b><ol class=\"tl\">");
+    for (int i = 0; i < PQntuples (t); i++) {
+        char *note = s_esc (PQgetvalue (t, i, 2));
+        s_put (&p, "<li><span class=\"muted\">%s</span><br>%s%s%s</li>", PQgetvalue (t, i, 0),
+               s_kind_zh (PQgetvalue (t, i, 1)), *note ? "：" : "", note);
+        free (note);
+    }
+    s_put (&p, "</ol></div>%s", s_foot);
+    free (desc);
+    free (addr);
+    PQclear (r);
+    PQclear (t);
+    s_send (req, 200, &p);
+}

@@ -1,0 +1,42 @@
+/*  intake_server: the intake service as a CZMQ actor.
+
+    Takes requests (诉求) in three ways - Open311 GeoReport v2 over HTTP,
+    the 码上办 QR phone page, and SubmitRequest commands on a ROUTER
+    socket - validates them, commits them to PostgreSQL in shared
+    transactions (group commit: concurrent submissions share one commit),
+    then announces each as a RequestSubmitted event on the durable bus.
+
+    Pipe commands: $TERM (drain and stop), PORT (replies the HTTP port as a
+    string), BUSPORT (ROUTER port), EVENTSPORT (PUB port).  */
+#ifndef INTAKE_SERVER_H_INCLUDED
+#define INTAKE_SERVER_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+
+typedef struct {
+    char *database_url;
+    char *schema;          //  GZ_INTAKE_SCHEMA, default "intake"
+    char *http_bind;       //  GZ_HTTP_BIND, default "0.0.0.0"
+    int http_port;         //  GZ_INTAKE_HTTP_PORT, default base+0 (0 = any)
+    char *bus_endpoint;    //  GZ_INTAKE_BUS (ROUTER bind), default tcp://127.0.0.1:base+10
+    char *events_endpoint; //  GZ_INTAKE_EVENTS (PUB bind), default tcp://127.0.0.1:base+11
+    char *public_url;      //  GZ_PUBLIC_URL, for links in pages; default http://127.0.0.1:port
+    char *api_keys;        //  GZ_API_KEYS "name=key,name=key" plus GZ_DEMO_API_KEY as "demo"
+    double rate;           //  GZ_INTAKE_RATE submissions/s per client (default 50; 0 = off)
+    double burst;          //  GZ_INTAKE_BURST (default 200)
+    double area_radius_m;  //  GZ_AREA_RADIUS_M: a lat/long farther than this from
+                           //  every building is outside the served area (default 1000)
+    int read_conns;        //  GZ_INTAKE_READ_CONNS (default 4)
+    int max_batch;         //  GZ_INTAKE_MAX_BATCH (default 512)
+} intake_config_t;
+
+//  Configuration from GZ_* variables. Free with intake_config_destroy.
+intake_config_t *intake_config_from_env (void);
+void intake_config_destroy (intake_config_t **self_p);
+
+//  The actor. args is an intake_config_t * (borrowed until the actor
+//  signals ready). Signals 0 when ready, -1 on a failed start.
+void intake_server (zsock_t *pipe, void *args);
+
+#endif

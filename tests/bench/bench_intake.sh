@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Intake benchmark (not a timed test). In one run on this machine:
+#  1. pgbench's rate for single-row durable INSERTs at 64 clients
+#     (fsync=on, synchronous_commit=on: the default cluster settings);
+#  2. 64 concurrent Open311 POSTs at a real intake (gz-intake) for
+#     $DURATION seconds (wrk), against the same cluster;
+# and prints requests/s, p50/p99 latency and the ratio to pgbench.
+# Usage: tests/bench/bench_intake.sh [seconds]   (default 30)
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/lib.sh"
+cd "$GZ_ROOT"
+DURATION=${1:-30}
+CLIENTS=64
+GZ_PACKAGES="$GZ_PACKAGES wrk" gz_deps
+gz_build build >/dev/null
+
+tmp=$(mktemp -d /tmp/gz-bench.XXXXXX); chmod 755 "$tmp"
+pgport=$(( 30000 + RANDOM % 10000 )); base=$(( 40000 + RANDOM % 10000 ))
+pid=""
+cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; gz_pg_stop "$tmp/pg"; rm -rf "$tmp"; }
+trap cleanup EXIT
+gz_pg_start "$tmp/pg" "$pgport"   # durable: fsync and synchronous_commit on
+url="postgresql://gongzhi@127.0.0.1:$pgport/gongzhi"
+psql "$url" -qAt -c "SHOW fsync" -c "SHOW synchronous_commit" | paste -sd' ' | sed 's/^/fsync, synchronous_commit: /'
+
+echo "== pgbench: single-row INSERT, $CLIENTS clients, ${DURATION}s"
+psql "$url" -q -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, v int, t text, at timestamptz DEFAULT now())"
+echo "INSERT INTO bench_insert (v, t) VALUES (random() * 1000, 'x');" >"$tmp/insert.sql"
+pgbench -n -h 127.0.0.1 -p "$pgport" -U gongzhi -c $CLIENTS -j 2 -T "$DURATION" -f "$tmp/insert.sql" gongzhi >"$tmp/pgbench.out" 2>&1
+pg_tps=$(grep -Eo 'tps = [0-9.]+' "$tmp/pgbench.out" | head -1 | awk '{print $3}')
+echo "pgbench tps: $pg_tps"
+
+echo "== intake: $CLIENTS concurrent Open311 POSTs, ${DURATION}s"
+export GZ_DATABASE_URL=$url GZ_PORT_BASE=$base GZ_INTAKE_RATE=0 GZ_API_KEYS=bench=bench-key GZ_LOG_LEVEL=warn
+build/services/gzctl migrate >/dev/null
+build/services/gzctl seed huaguoyuan >/dev/null
+build/services/gz-intake 2>"$tmp/intake.log" &
+pid=$!
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+building=$(psql "$url" -qAt -c "SELECT code FROM org.buildings ORDER BY code LIMIT 1")
+cat >"$tmp/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.body = "api_key=bench-key&service_code=property&address_id=$building&description=%E6%A5%BC%E9%81%93%E7%81%AF%E5%9D%8F%E4%BA%86&phone=13800001234"
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT rps=%.1f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d total=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, summary.errors.status, summary.requests))
+end
+LUA
+wrk -t2 -c$CLIENTS -d"${DURATION}s" --latency -s "$tmp/post.lua" "http://127.0.0.1:$base/open311/v2/requests.json" >"$tmp/wrk.out" 2>&1
+cat "$tmp/wrk.out" | grep -E 'Latency|Requests/sec|RESULT|Non-2xx|Socket'
+result=$(grep RESULT "$tmp/wrk.out")
+rps=$(echo "$result" | sed -E 's/.*rps=([0-9.]+).*/\1/')
+stored=$(psql "$url" -qAt -c "SELECT count(*) FROM intake.requests")
+echo "requests stored: $stored"
+echo "== summary"
+echo "pgbench single-row INSERT tps (64 clients): $pg_tps"
+echo "intake Open311 POST/s (64 clients):         $rps"
+echo "$result" | sed -E 's/.*p50_ms=([0-9.]+) p99_ms=([0-9.]+).*/intake latency p50 \1 ms, p99 \2 ms/'
+awk -v a="$rps" -v b="$pg_tps" 'BEGIN { printf "ratio intake/pgbench: %.2f\n", a / b }'

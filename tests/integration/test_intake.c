@@ -1,0 +1,715 @@
+/*  Integration tests for intake: the real actor against a fresh
+    PostgreSQL database, spoken to over real HTTP (libcurl) and real
+    ZeroMQ sockets. Covers Open311 (every endpoint, both formats, valid,
+    idempotent, every bad input), the QR page round trip, the status page,
+    bus submits, events on the bus, phone masking and metrics.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <unistd.h>
+
+#include "gz_bus.h"
+#include "gz_codec.h"
+#include "gz_db.h"
+#include "gz_org.h"
+#include "gz_testdb.h"
+#include "gz_testhttp.h"
+#include "intake_server.h"
+
+#define KEY "test-key-123"
+#define PHONE "13812348000"
+
+typedef struct {
+    gz_testdb_t *tdb;
+    gz_db_t *db;
+    intake_config_t *cfg;
+    zactor_t *intake;
+    int http_port, bus_port, events_port;
+    char base[64];
+} fixture_t;
+
+static fixture_t F;
+
+static long
+s_scalar (const char *sql)
+{
+    PGresult *r = PQexec (gz_db_conn (F.db), sql);
+    assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
+    long v = atol (PQgetvalue (r, 0, 0));
+    PQclear (r);
+    return v;
+}
+
+static long
+s_count (void)
+{
+    return s_scalar ("SELECT count(*) FROM intake.requests");
+}
+
+static void
+s_exec (const char *sql)
+{
+    assert_int_equal (gz_db_command (F.db, sql), 0);
+}
+
+static int
+s_port (zactor_t *actor, const char *cmd)
+{
+    zstr_send (actor, cmd);
+    char *p = zstr_recv (actor);
+    int port = atoi (p);
+    free (p);
+    return port;
+}
+
+static zactor_t *
+s_start (intake_config_t *cfg, int *http, int *bus, int *events)
+{
+    zactor_t *a = zactor_new (intake_server, cfg);
+    assert_non_null (a);
+    *http = s_port (a, "PORT");
+    assert_true (*http > 0);
+    *bus = s_port (a, "BUSPORT");
+    *events = s_port (a, "EVENTSPORT");
+    return a;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    setenv ("GZ_BUS_HEARTBEAT_MS", "100", 1);
+    F.tdb = gz_testdb_new ("intake");
+    F.db = gz_db_new (gz_testdb_url (F.tdb), "test");
+    assert_int_equal (gz_db_migrate (F.db, "org", gz_org_migrations), 0);
+    //  A tiny area: one grid, two buildings near the Huaguoyuan centre.
+    s_exec ("INSERT INTO org.units (code, level, parent_code, name) VALUES"
+            " ('D1','district',NULL,'示例区'), ('S1','subdistrict','D1','示例街道1'),"
+            " ('C1','community','S1','示例社区1'), ('G1','grid','C1','示例网格1')");
+    s_exec ("INSERT INTO org.buildings (code, grid_code, name, address, lat, lon) VALUES"
+            " ('B1','G1','示例小区1 1栋','示例路1号',26.5650,106.6900),"
+            " ('B2','G1','示例小区1 2栋','示例路2号',26.5660,106.6910)");
+    F.cfg = intake_config_from_env ();
+    free (F.cfg->database_url);
+    F.cfg->database_url = strdup (gz_testdb_url (F.tdb));
+    F.cfg->http_port = 0;
+    free (F.cfg->http_bind);
+    F.cfg->http_bind = strdup ("127.0.0.1");
+    free (F.cfg->bus_endpoint);
+    F.cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->events_endpoint);
+    F.cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->api_keys);
+    F.cfg->api_keys = strdup ("district=" KEY);
+    F.cfg->rate = 0; //  unlimited here; the rate test starts its own actor
+    F.intake = s_start (F.cfg, &F.http_port, &F.bus_port, &F.events_port);
+    snprintf (F.base, sizeof F.base, "http://127.0.0.1:%d", F.http_port);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    zactor_destroy (&F.intake);
+    intake_config_destroy (&F.cfg);
+    gz_db_destroy (&F.db);
+    gz_testdb_destroy (&F.tdb);
+    return 0;
+}
+
+static long
+s_post (const char *path, const char *body, const char *idem, gz_testhttp_t *out)
+{
+    char url[256];
+    snprintf (url, sizeof url, "%s%s", F.base, path);
+    char h[256];
+    snprintf (h, sizeof h, "Idempotency-Key: %s", idem ? idem : "");
+    const char *headers[] = {h, NULL};
+    assert_int_equal (
+        gz_testhttp ("POST", url, body, strlen (body), NULL, idem ? headers : NULL, out), 0);
+    return out->status;
+}
+
+static long
+s_get (const char *path, gz_testhttp_t *out)
+{
+    char url[512];
+    snprintf (url, sizeof url, "%s%s", F.base, path);
+    assert_int_equal (gz_testhttp_get (url, out), 0);
+    return out->status;
+}
+
+//  service_request_id from a JSON POST answer (caller frees).
+static char *
+s_request_id (const char *body)
+{
+    json_t *j = json_loads (body, 0, NULL);
+    assert_non_null (j);
+    const char *id =
+        json_string_value (json_object_get (json_array_get (j, 0), "service_request_id"));
+    assert_non_null (id);
+    char *copy = strdup (id);
+    json_decref (j);
+    return copy;
+}
+
+//  ---------------------------------------------------------------- tests
+
+static void
+test_discovery_and_services (void **state)
+{
+    (void) state;
+    gz_testhttp_t r;
+    assert_int_equal (s_get ("/open311/v2/discovery.json", &r), 200);
+    assert_non_null (strstr (r.body, "\"specification\":\"http://wiki.open311.org/GeoReport_v2\""));
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/discovery.xml", &r), 200);
+    assert_non_null (strstr (r.body, "<discovery><changeset>"));
+    assert_non_null (strstr (r.body, "<formats><format>text/xml</format>"));
+    gz_testhttp_free (&r);
+
+    assert_int_equal (s_get ("/open311/v2/services.json", &r), 200);
+    json_t *j = json_loads (r.body, 0, NULL);
+    assert_true (json_array_size (j) >= 12);
+    bool saw_utilities = false;
+    size_t i;
+    json_t *s;
+    json_array_foreach (j, i, s)
+    {
+        const char *code = json_string_value (json_object_get (s, "service_code"));
+        assert_non_null (json_object_get (s, "service_name"));
+        if (strcmp (code, "utilities") == 0) {
+            saw_utilities = true;
+            assert_true (json_is_true (json_object_get (s, "metadata")));
+            assert_string_equal (json_string_value (json_object_get (s, "service_name")),
+                                 "水电气暖");
+        }
+    }
+    assert_true (saw_utilities);
+    json_decref (j);
+    gz_testhttp_free (&r);
+
+    assert_int_equal (s_get ("/open311/v2/services.xml", &r), 200);
+    assert_non_null (strstr (r.body, "<services><service><service_code>road</service_code>"));
+    assert_non_null (strstr (r.content_type, "text/xml"));
+    gz_testhttp_free (&r);
+
+    assert_int_equal (s_get ("/open311/v2/services/utilities.json", &r), 200);
+    assert_non_null (strstr (r.body, "\"code\":\"utility_type\""));
+    assert_non_null (strstr (r.body, "\"datatype\":\"singlevaluelist\""));
+    assert_non_null (strstr (r.body, "\"key\":\"water\""));
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/services/utilities.xml", &r), 200);
+    assert_non_null (strstr (r.body, "<service_definition><service_code>utilities"));
+    assert_non_null (strstr (r.body, "<values><value><key>water</key><name>供水</name>"));
+    gz_testhttp_free (&r);
+
+    assert_int_equal (s_get ("/open311/v2/services/nope.json", &r), 404);
+    assert_non_null (strstr (r.body, "[{\"code\":404,\"description\":"));
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/services/nope.xml", &r), 404);
+    assert_non_null (strstr (r.body, "<errors><error><code>404</code><description>"));
+    gz_testhttp_free (&r);
+}
+
+static void
+test_post_and_get_request (void **state)
+{
+    (void) state;
+    gz_testhttp_t r;
+    long before = s_count ();
+    assert_int_equal (
+        s_post ("/open311/v2/requests.json",
+                "api_key=" KEY "&service_code=property&lat=26.5651&long=106.6901"
+                "&description=%E6%A5%BC%E9%81%93%E7%81%AF%E5%9D%8F%E4%BA%86&phone=" PHONE
+                "&first_name=%E5%BC%A0&email=a%40b.cn",
+                NULL, &r),
+        201);
+    char *id = s_request_id (r.body);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_count (), before + 1);
+
+    char path[128];
+    snprintf (path, sizeof path, "/open311/v2/requests/%s.json", id);
+    assert_int_equal (s_get (path, &r), 200);
+    json_t *j = json_loads (r.body, 0, NULL);
+    json_t *o = json_array_get (j, 0);
+    assert_string_equal (json_string_value (json_object_get (o, "service_request_id")), id);
+    assert_string_equal (json_string_value (json_object_get (o, "status")), "open");
+    assert_string_equal (json_string_value (json_object_get (o, "service_code")), "property");
+    assert_string_equal (json_string_value (json_object_get (o, "description")), "楼道灯坏了");
+    assert_string_equal (json_string_value (json_object_get (o, "address_id")), "B1");
+    const char *ts = json_string_value (json_object_get (o, "requested_datetime"));
+    assert_non_null (ts);
+    assert_int_equal (strlen (ts), 25); //  2026-11-29T10:00:00+08:00
+    assert_string_equal (ts + 19, "+08:00");
+    assert_true (json_real_value (json_object_get (o, "lat")) > 26.56);
+    assert_null (strstr (r.body, PHONE));
+    assert_null (strstr (r.body, "a@b.cn"));
+    json_decref (j);
+    gz_testhttp_free (&r);
+
+    snprintf (path, sizeof path, "/open311/v2/requests/%s.xml", id);
+    assert_int_equal (s_get (path, &r), 200);
+    char want[128];
+    snprintf (want, sizeof want, "<service_requests><request><service_request_id>%s<", id);
+    assert_non_null (strstr (r.body, want));
+    assert_non_null (strstr (r.body, "<status>open</status>"));
+    gz_testhttp_free (&r);
+
+    //  The phone is stored apart and only there.
+    char sql[256];
+    snprintf (sql, sizeof sql,
+              "SELECT count(*) FROM intake.contacts WHERE request_id = %s"
+              " AND phone = '" PHONE "'",
+              id);
+    assert_int_equal (s_scalar (sql), 1);
+    assert_int_equal (
+        s_scalar ("SELECT count(*) FROM intake.requests WHERE requests::text LIKE '%" PHONE "%'"),
+        0);
+    free (id);
+
+    assert_int_equal (s_get ("/open311/v2/requests/999999999.json", &r), 404);
+    gz_testhttp_free (&r);
+}
+
+static void
+test_idempotency (void **state)
+{
+    (void) state;
+    gz_testhttp_t r;
+    const char *body = "api_key=" KEY "&service_code=noise&address_id=B2&description=noise";
+    long before = s_count ();
+    assert_int_equal (s_post ("/open311/v2/requests.json", body, "idem-1", &r), 201);
+    char *a = s_request_id (r.body);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_post ("/open311/v2/requests.json", body, "idem-1", &r), 200);
+    char *b = s_request_id (r.body);
+    gz_testhttp_free (&r);
+    assert_string_equal (a, b);
+    assert_int_equal (s_count (), before + 1);
+    assert_int_equal (s_post ("/open311/v2/requests.json", body, "idem-2", &r), 201);
+    char *c = s_request_id (r.body);
+    gz_testhttp_free (&r);
+    assert_string_not_equal (a, c);
+    assert_int_equal (s_count (), before + 2);
+    free (a);
+    free (b);
+    free (c);
+}
+
+typedef struct {
+    const char *body;
+    long status;
+    const char *needle;
+} s_bad_t;
+
+static void
+test_bad_input_changes_nothing (void **state)
+{
+    (void) state;
+    static char big[70 * 1024];
+    memset (big, 'a', sizeof big - 1);
+    memcpy (big, "api_key=" KEY "&service_code=road&address_id=B1&description=", 61);
+    //  4,001 Chinese characters: too long (each %E6%A5%BC is one character).
+    size_t n4001 = 4001 * 9 + 128;
+    char *long_desc = malloc (n4001);
+    strcpy (long_desc, "api_key=" KEY "&service_code=road&address_id=B1&description=");
+    for (int i = 0; i < 4001; i++)
+        strcat (long_desc, "%E6%A5%BC");
+    s_bad_t cases[] = {
+        {"service_code=road&address_id=B1&description=x", 403, "api_key is required"},
+        {"api_key=wrong&service_code=road&address_id=B1&description=x", 403, "not valid"},
+        {"api_key=" KEY "&service_code=bogus&address_id=B1&description=x", 400, "service_code"},
+        {"api_key=" KEY "&address_id=B1&description=x", 400, "service_code"},
+        {"api_key=" KEY "&service_code=road&description=x", 400, "location"},
+        {"api_key=" KEY "&service_code=road&lat=39.9&long=116.4&description=x", 422,
+         "outside the served area"},
+        {"api_key=" KEY "&service_code=road&lat=26.565&description=x", 400, "together"},
+        {"api_key=" KEY "&service_code=road&lat=abc&long=106.69&description=x", 400, "lat"},
+        {"api_key=" KEY "&service_code=road&address_id=NOPE&description=x", 400, "address_id"},
+        {"api_key=" KEY "&service_code=road&address_id=B1&description=", 400, "description"},
+        {"api_key=" KEY "&service_code=road&address_id=B1&description=%20%20", 400, "description"},
+        {long_desc, 400, "4000"},
+        {"api_key=" KEY "&service_code=road&address_id=B1&description=%FF%FE", 400, "UTF-8"},
+        {"api_key=" KEY "&service_code=road&address_id=B1&description=%ZZ", 400,
+         "x-www-form-urlencoded"},
+        {"api_key=" KEY "&service_code=road&address_id=B1&description=x&phone=abc", 400, "phone"},
+        {"api_key=" KEY "&service_code=road&address_id=B1&description=x&media_url=ftp://x", 400,
+         "media_url"},
+        {"api_key=" KEY "&service_code=utilities&address_id=B1&description=x", 400, "utility_type"},
+        {"api_key=" KEY
+         "&service_code=utilities&address_id=B1&description=x&attribute[utility_type]=beer",
+         400, "utility_type"},
+        {big, 413, "64 KiB"},
+    };
+    long before = s_count ();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gz_testhttp_t r;
+        long st = s_post ("/open311/v2/requests.json", cases[i].body, NULL, &r);
+        if (st != cases[i].status || !strstr (r.body, cases[i].needle))
+            fprintf (stderr, "case %zu: status %ld body %s\n", i, st, r.body);
+        assert_int_equal (st, cases[i].status);
+        assert_non_null (strstr (r.body, cases[i].needle));
+        assert_non_null (strstr (r.body, "[{\"code\":"));
+        gz_testhttp_free (&r);
+    }
+    //  XML errors use the spec's element names.
+    gz_testhttp_t r;
+    assert_int_equal (s_post ("/open311/v2/requests.xml", "service_code=road", NULL, &r), 403);
+    assert_non_null (strstr (r.body, "<errors><error><code>403</code>"));
+    gz_testhttp_free (&r);
+    //  A valid 4,000-character description is accepted.
+    long_desc[strlen (long_desc) - 9] = 0;
+    assert_int_equal (s_post ("/open311/v2/requests.json", long_desc, NULL, &r), 201);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_count (), before + 1);
+    free (long_desc);
+}
+
+static void
+test_get_filters (void **state)
+{
+    (void) state;
+    gz_testhttp_t r;
+    assert_int_equal (s_post ("/open311/v2/requests.json",
+                              "api_key=" KEY "&service_code=parking&address_id=B2"
+                              "&description=car&attribute[x]=",
+                              NULL, &r),
+                      400); //  unknown attribute
+    gz_testhttp_free (&r);
+    assert_int_equal (s_post ("/open311/v2/requests.json",
+                              "api_key=" KEY "&service_code=parking&address_id=B2"
+                              "&description=car",
+                              NULL, &r),
+                      201);
+    char *id = s_request_id (r.body);
+    gz_testhttp_free (&r);
+
+    assert_int_equal (s_get ("/open311/v2/requests.json?service_code=parking", &r), 200);
+    json_t *j = json_loads (r.body, 0, NULL);
+    assert_int_equal (json_array_size (j), 1);
+    json_decref (j);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/requests.json?service_code=parking,noise", &r), 200);
+    j = json_loads (r.body, 0, NULL);
+    assert_true (json_array_size (j) >= 2);
+    json_decref (j);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/requests.json?status=closed", &r), 200);
+    assert_string_equal (r.body, "[]");
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/requests.json?start_date=2099-01-01T00:00:00Z", &r), 200);
+    assert_string_equal (r.body, "[]");
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/requests.json?start_date=2020-01-01T00:00:00%2B08:00"
+                             "&end_date=2099-01-01T00:00:00Z&service_code=parking",
+                             &r),
+                      200);
+    assert_non_null (strstr (r.body, id));
+    gz_testhttp_free (&r);
+    char path[128];
+    snprintf (path, sizeof path, "/open311/v2/requests.json?service_request_id=%s,1", id);
+    assert_int_equal (s_get (path, &r), 200);
+    j = json_loads (r.body, 0, NULL);
+    assert_int_equal (json_array_size (j), 1);
+    json_decref (j);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/requests.json?start_date=yesterday-ish", &r), 400);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/requests.json?status=lost", &r), 400);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/requests.json?service_request_id=1;drop", &r), 400);
+    gz_testhttp_free (&r);
+    free (id);
+}
+
+static void
+test_qr_page_round_trip (void **state)
+{
+    (void) state;
+    gz_testhttp_t r;
+    assert_int_equal (s_get ("/q/B1", &r), 200);
+    assert_non_null (strstr (r.content_type, "text/html"));
+    assert_non_null (strstr (r.body, "示例小区1 1栋"));
+    assert_non_null (strstr (r.body, "name=\"service_code\""));
+    assert_null (strstr (r.body, "<script"));
+    //  The form carries a nonce: the idempotency key of this filing.
+    const char *n = strstr (r.body, "name=\"nonce\" value=\"");
+    assert_non_null (n);
+    char nonce[40] = "";
+    sscanf (n + strlen ("name=\"nonce\" value=\""), "%36[0-9a-f-]", nonce);
+    assert_int_equal (strlen (nonce), 36);
+    gz_testhttp_free (&r);
+
+    long before = s_count ();
+    char body[512];
+    snprintf (body, sizeof body,
+              "nonce=%s&service_code=utilities&attr_utilities_utility_type=water"
+              "&description=%%E5%%81%%9C%%E6%%B0%%B4%%E4%%BA%%86&phone=" PHONE,
+              nonce);
+    assert_int_equal (s_post ("/q/B1", body, NULL, &r), 201);
+    assert_non_null (strstr (r.body, "诉求编号"));
+    const char *link = strstr (r.body, "href=\"/r/");
+    assert_non_null (link);
+    char rpath[128] = "";
+    sscanf (link + 6, "%127[^\"]", rpath);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_count (), before + 1);
+    //  A double tap files once.
+    assert_int_equal (s_post ("/q/B1", body, NULL, &r), 201);
+    assert_non_null (strstr (r.body, rpath));
+    gz_testhttp_free (&r);
+    assert_int_equal (s_count (), before + 1);
+
+    //  The status page: timeline in Chinese, phone masked for the owner.
+    assert_int_equal (s_get (rpath, &r), 200);
+    assert_non_null (strstr (r.body, "已提交"));
+    assert_non_null (strstr (r.body, "停水了"));
+    assert_non_null (strstr (r.body, "138****8000"));
+    assert_null (strstr (r.body, PHONE));
+    gz_testhttp_free (&r);
+    char *q = strchr (rpath, '?');
+    *q = 0;
+    assert_int_equal (s_get (rpath, &r), 200);
+    assert_null (strstr (r.body, "138****8000"));
+    gz_testhttp_free (&r);
+
+    //  Errors re-show the form in Chinese and file nothing.
+    assert_int_equal (s_post ("/q/B1", "nonce=x&service_code=road&description=", NULL, &r), 422);
+    assert_non_null (strstr (r.body, "请填写问题描述"));
+    gz_testhttp_free (&r);
+    assert_int_equal (
+        s_post ("/q/B1", "nonce=y&service_code=road&description=x&phone=12", NULL, &r), 422);
+    assert_non_null (strstr (r.body, "联系电话格式不正确"));
+    gz_testhttp_free (&r);
+    assert_int_equal (s_post ("/q/B1", "description=%ZZ", NULL, &r), 400);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_count (), before + 1);
+    assert_int_equal (s_get ("/q/NOPE", &r), 404);
+    assert_non_null (strstr (r.body, "未找到"));
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/r/123abc", &r), 404);
+    gz_testhttp_free (&r);
+}
+
+//  Send one SubmitRequest over the bus and return the reply (caller frees).
+static Gongzhi__V1__SubmitReply *
+s_bus_submit (zsock_t *dealer, const char *credential, const char *idem,
+              Gongzhi__V1__SubmitRequest *req)
+{
+    zframe_t *f = gz_codec_envelope_frame ("SubmitRequest", NULL, idem, credential, &req->base);
+    assert_int_equal (zframe_send (&f, dealer, 0), 0);
+    zsock_set_rcvtimeo (dealer, 10000);
+    zframe_t *reply = zframe_recv (dealer);
+    assert_non_null (reply);
+    gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (reply), zframe_size (reply));
+    zframe_destroy (&reply);
+    assert_non_null (env);
+    assert_string_equal (env->type, "SubmitReply");
+    Gongzhi__V1__SubmitReply *out =
+        gongzhi__v1__submit_reply__unpack (NULL, env->payload.len, env->payload.data);
+    gz_codec_envelope_free (&env);
+    assert_non_null (out);
+    return out;
+}
+
+static void
+test_bus_submit_and_events (void **state)
+{
+    (void) state;
+    char ep[64];
+    //  Listen to intake's events first; wait for a heartbeat so we are joined.
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", F.events_port);
+    assert_int_equal (zsock_connect (sub, "%s", ep), 0);
+    zsock_set_subscribe (sub, "");
+    zsock_set_rcvtimeo (sub, 5000);
+    char *topic = NULL;
+    zframe_t *frame = NULL;
+    assert_int_equal (zsock_recv (sub, "sf", &topic, &frame), 0);
+    assert_non_null (strstr (topic, "Heartbeat/intake"));
+    free (topic);
+    zframe_destroy (&frame);
+
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", F.bus_port);
+    assert_int_equal (zsock_connect (dealer, "%s", ep), 0);
+
+    Gongzhi__V1__Location loc = GONGZHI__V1__LOCATION__INIT;
+    loc.building_code = "B2";
+    Gongzhi__V1__SubmitRequest req = GONGZHI__V1__SUBMIT_REQUEST__INIT;
+    req.service_code = "dispute";
+    req.description = "邻里纠纷";
+    req.location = &loc;
+    req.phone = PHONE;
+    req.external_id = "district-42";
+    long before = s_count ();
+    Gongzhi__V1__SubmitReply *rep = s_bus_submit (dealer, KEY, "bus-1", &req);
+    assert_true (rep->ok);
+    assert_false (rep->duplicate);
+    char *id = strdup (rep->service_request_id);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    rep = s_bus_submit (dealer, KEY, "bus-1", &req);
+    assert_true (rep->ok);
+    assert_true (rep->duplicate);
+    assert_string_equal (rep->service_request_id, id);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    assert_int_equal (s_count (), before + 1);
+
+    //  The event: RequestSubmitted with the ladder, and no phone number.
+    bool seen = false;
+    for (int i = 0; i < 50 && !seen; i++) {
+        assert_int_equal (zsock_recv (sub, "sf", &topic, &frame), 0);
+        gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (frame), zframe_size (frame));
+        assert_non_null (env);
+        if (strcmp (env->type, "RequestSubmitted") == 0 && strcmp (env->key, id) == 0) {
+            seen = true;
+            assert_string_equal (topic, "RequestSubmitted/S1/C1");
+            assert_true (env->position > 0);
+            assert_string_equal (env->stream, "intake");
+            assert_null (memmem (zframe_data (frame), zframe_size (frame), PHONE, strlen (PHONE)));
+            Gongzhi__V1__RequestSubmitted *ev =
+                gongzhi__v1__request_submitted__unpack (NULL, env->payload.len, env->payload.data);
+            assert_non_null (ev);
+            assert_string_equal (ev->grid_code, "G1");
+            assert_string_equal (ev->community_code, "C1");
+            assert_int_equal (ev->channel, GONGZHI__V1__CHANNEL__BUS);
+            assert_true (ev->has_phone);
+            assert_string_equal (ev->external_id, "district-42");
+            gongzhi__v1__request_submitted__free_unpacked (ev, NULL);
+        }
+        gz_codec_envelope_free (&env);
+        free (topic);
+        zframe_destroy (&frame);
+    }
+    assert_true (seen);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM intake.outbox WHERE position("
+                                "convert_to('" PHONE "', 'UTF8') IN payload) > 0"),
+                      0);
+
+    //  Typed errors.
+    rep = s_bus_submit (dealer, "wrong", "bus-2", &req);
+    assert_false (rep->ok);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__UNAUTHORIZED);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    req.description = "";
+    rep = s_bus_submit (dealer, KEY, "bus-3", &req);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__BAD_DESCRIPTION);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    req.description = "x";
+    loc.building_code = "";
+    loc.has_latlon = true;
+    loc.lat = 39.9;
+    loc.lon = 116.4;
+    rep = s_bus_submit (dealer, KEY, "bus-4", &req);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__OUT_OF_AREA);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    zstr_send (dealer, "not a protobuf envelope \xff\xff");
+    zframe_t *raw = zframe_recv (dealer);
+    assert_non_null (raw);
+    gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (raw), zframe_size (raw));
+    zframe_destroy (&raw);
+    rep = gongzhi__v1__submit_reply__unpack (NULL, env->payload.len, env->payload.data);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__BAD_MESSAGE);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    gz_codec_envelope_free (&env);
+    assert_int_equal (s_count (), before + 1);
+    free (id);
+    zsock_destroy (&dealer);
+    zsock_destroy (&sub);
+}
+
+static void
+test_rate_limit (void **state)
+{
+    (void) state;
+    intake_config_t *cfg = intake_config_from_env ();
+    free (cfg->database_url);
+    cfg->database_url = strdup (gz_testdb_url (F.tdb));
+    cfg->http_port = 0;
+    free (cfg->bus_endpoint);
+    cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->events_endpoint);
+    cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->api_keys);
+    cfg->api_keys = strdup ("district=" KEY);
+    cfg->rate = 1;
+    cfg->burst = 2;
+    int http, bus, events;
+    zactor_t *a = s_start (cfg, &http, &bus, &events);
+    char url[128];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/open311/v2/requests.json", http);
+    const char *body = "api_key=" KEY "&service_code=road&address_id=B1&description=x";
+    long st[3];
+    gz_testhttp_t r;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (gz_testhttp ("POST", url, body, strlen (body), NULL, NULL, &r), 0);
+        st[i] = r.status;
+        if (i == 2) {
+            assert_non_null (r.retry_after);
+            assert_true (atoi (r.retry_after) >= 1);
+            assert_non_null (strstr (r.body, "429"));
+        }
+        gz_testhttp_free (&r);
+    }
+    assert_int_equal (st[0], 201);
+    assert_int_equal (st[1], 201);
+    assert_int_equal (st[2], 429);
+    zactor_destroy (&a);
+    intake_config_destroy (&cfg);
+}
+
+static void
+test_ops_endpoints (void **state)
+{
+    (void) state;
+    gz_testhttp_t r;
+    assert_int_equal (s_get ("/healthz", &r), 200);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/readyz", &r), 200);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/metrics", &r), 200);
+    assert_non_null (
+        strstr (r.body, "gz_intake_submissions_total{channel=\"open311\",outcome=\"accepted\"}"));
+    assert_non_null (strstr (r.body, "gz_http_request_duration_seconds_bucket"));
+    assert_non_null (strstr (r.body, "gz_bus_published_total"));
+    //  promtool accepts it.
+    char path[] = "/tmp/gz-metrics-XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, r.body, r.len), (ssize_t) r.len);
+    close (fd);
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "promtool check metrics < %s", path);
+    assert_int_equal (system (cmd), 0);
+    unlink (path);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/nope", &r), 404);
+    assert_non_null (strstr (r.body, "\"error\""));
+    gz_testhttp_free (&r);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_discovery_and_services),
+        cmocka_unit_test (test_post_and_get_request),
+        cmocka_unit_test (test_idempotency),
+        cmocka_unit_test (test_bad_input_changes_nothing),
+        cmocka_unit_test (test_get_filters),
+        cmocka_unit_test (test_qr_page_round_trip),
+        cmocka_unit_test (test_bus_submit_and_events),
+        cmocka_unit_test (test_rate_limit),
+        cmocka_unit_test (test_ops_endpoints),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
