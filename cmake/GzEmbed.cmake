@@ -22,3 +22,15 @@ function(gz_embed_sql out_var symbol dir)
     configure_file(${out}.tmp ${out} COPYONLY)
     set(${out_var} ${out} PARENT_SCOPE)
 endfunction()
+
+# gz_embed_text(OUT_VAR SYMBOL FILE): one text file as `const char SYMBOL[]`
+# (e.g. a default configuration that must travel inside the binary).
+function(gz_embed_text out_var symbol file)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${file})
+    set(out ${CMAKE_BINARY_DIR}/embed/${symbol}.c)
+    file(READ ${file} hex HEX)
+    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+    file(WRITE ${out}.tmp "/* generated from ${file}; do not edit */\nconst char ${symbol}[] = {${hex} 0x00};\n")
+    configure_file(${out}.tmp ${out} COPYONLY)
+    set(${out_var} ${out} PARENT_SCOPE)
+endfunction()

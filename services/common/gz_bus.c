@@ -690,7 +690,8 @@ gz_bus_pub_republished (gz_bus_pub_t *self)
 //  ---------------------------------------------------------------- consumer
 
 struct _gz_bus_sub_t {
-    gz_db_t *db; //  borrowed: the owner's connection
+    gz_db_t *db;       //  borrowed: the owner's connection
+    gz_bus_pub_t *pub; //  borrowed: chained publisher (consume-transform-produce), or NULL
     char *consumer, *stream;
     zsock_t *sub;
     gz_bus_handler_fn *handler;
@@ -818,6 +819,22 @@ gz_bus_sub_destroy (gz_bus_sub_t **self_p)
     *self_p = NULL;
 }
 
+//  Roll back the consumer's transaction, and forget the events its
+//  handler staged on the chained publisher (their positions are void).
+static void
+s_sub_rollback (gz_bus_sub_t *self)
+{
+    gz_db_rollback (self->db);
+    if (self->pub)
+        gz_bus_pub_aborted (self->pub);
+}
+
+void
+gz_bus_sub_set_outbox (gz_bus_sub_t *self, gz_bus_pub_t *pub)
+{
+    self->pub = pub;
+}
+
 zsock_t *
 gz_bus_sub_sock (gz_bus_sub_t *self)
 {
@@ -847,7 +864,7 @@ s_sub_begin (gz_bus_sub_t *self, int64_t *cursor_p)
         if (!r)
             break;
     }
-    gz_db_rollback (self->db);
+    s_sub_rollback (self);
     return -1;
 }
 
@@ -890,7 +907,7 @@ s_sub_commit (gz_bus_sub_t *self, int64_t start, int64_t cursor)
     //  aborted, and COMMIT would then silently roll back.
     PGconn *conn = gz_db_conn (self->db);
     if (!conn || PQtransactionStatus (conn) != PQTRANS_INTRANS) {
-        gz_db_rollback (self->db);
+        s_sub_rollback (self);
         return -1;
     }
     if (cursor != start) {
@@ -900,14 +917,21 @@ s_sub_commit (gz_bus_sub_t *self, int64_t start, int64_t cursor)
         PGresult *r = gz_db_exec (self->db, self->st_cursor_set, 3, v);
         PQclear (r);
         if (!r) {
-            gz_db_rollback (self->db);
+            s_sub_rollback (self);
             return -1;
         }
     }
-    if (gz_db_commit (self->db)) {
-        gz_db_rollback (self->db);
+    //  Events the handler staged commit with its effects, then go out.
+    if (self->pub && gz_bus_pub_write (self->pub)) {
+        s_sub_rollback (self);
         return -1;
     }
+    if (gz_db_commit (self->db)) {
+        s_sub_rollback (self);
+        return -1;
+    }
+    if (self->pub)
+        gz_bus_pub_committed (self->pub);
     return 0;
 }
 
@@ -922,7 +946,7 @@ s_sub_batch (gz_bus_sub_t *self, gz_envelope_t *const *envs, size_t n, bool *gap
         return -1;
     int64_t cursor = start;
     if (s_sub_apply (self, envs, n, &cursor, applied_p, gap_p)) {
-        gz_db_rollback (self->db);
+        s_sub_rollback (self);
         return -1;
     }
     if (s_sub_commit (self, start, cursor))
@@ -948,7 +972,7 @@ s_sub_catchup (gz_bus_sub_t *self)
         const char *v[3] = {self->stream, pos, lim};
         PGresult *r = gz_db_exec (self->db, self->st_outbox, 3, v);
         if (!r) {
-            gz_db_rollback (self->db);
+            s_sub_rollback (self);
             return -1;
         }
         int n = PQntuples (r);
@@ -969,7 +993,7 @@ s_sub_catchup (gz_bus_sub_t *self)
         if (rc == 0)
             rc = s_sub_commit (self, start, cursor);
         else
-            gz_db_rollback (self->db);
+            s_sub_rollback (self);
         for (int i = 0; i < n; i++)
             PQfreemem (payloads[i]);
         free (payloads);

@@ -123,6 +123,13 @@ gz_bus_sub_t *gz_bus_sub_new (gz_db_t *db, const char *consumer, const char *con
                               gz_bus_handler_fn *handler, void *arg);
 void gz_bus_sub_destroy (gz_bus_sub_t **self_p);
 
+//  Chain a publisher (consume-transform-produce): events the handler
+//  stages on pub are written to pub's outbox inside the consumer's
+//  transaction, sent after its COMMIT, and forgotten after a ROLLBACK. So
+//  an applied input and the events it caused commit together, once. pub
+//  must use the same gz_db_t. Borrowed; NULL unchains.
+void gz_bus_sub_set_outbox (gz_bus_sub_t *self, gz_bus_pub_t *pub);
+
 //  The SUB socket, to add to the owner's poller. Borrowed.
 zsock_t *gz_bus_sub_sock (gz_bus_sub_t *self);
 

@@ -141,6 +141,10 @@ int intake_submit_wait (intake_t *ctx, intake_sub_t *sub);
 gz_db_t *intake_pool_get (intake_t *ctx);
 void intake_pool_put (intake_t *ctx, gz_db_t *db);
 
+//  ---- intake_follow.c: routing's updates applied to intake's view
+void intake_follow_prepare (gz_db_t *db, const char *schema);
+int intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg);
+
 //  ---- intake_http.c
 void intake_http_handler (gz_http_req_t *req, void *arg);
 

@@ -27,10 +27,11 @@ enum { FMT_JSON = 0, FMT_XML = 1 };
 static const char *
 s_child_name (const char *array_name)
 {
-    static const char *map[][2] = {{"attributes", "attribute"}, {"values", "value"},
-                                   {"endpoints", "endpoint"},   {"formats", "format"},
-                                   {"services", "service"},     {"service_requests", "request"},
-                                   {"errors", "error"}};
+    static const char *map[][2] = {
+        {"attributes", "attribute"}, {"values", "value"},
+        {"endpoints", "endpoint"},   {"formats", "format"},
+        {"services", "service"},     {"service_requests", "request"},
+        {"errors", "error"},         {"service_requests_updates", "request_update"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp (map[i][0], array_name) == 0)
             return map[i][1];
@@ -289,6 +290,15 @@ s_prepare_reads (gz_db_t *db, const char *schema)
                               " ORDER BY submitted_at DESC, id DESC LIMIT $5::int",
               q);
     gz_db_prepare (db, "o311_search", sql);
+    snprintf (sql, sizeof sql,
+              "SELECT update_id::text, request_id::text, status, " ISO_TS (
+                  "at") ", coalesce(note, ''), coalesce(media_url, '') FROM %1$s.request_updates"
+                        " WHERE at >= coalesce($1::timestamptz,"
+                        "  coalesce($2::timestamptz, now()) - interval '90 days')"
+                        " AND ($2::timestamptz IS NULL OR at <= $2::timestamptz)"
+                        " ORDER BY update_id LIMIT $3::int",
+              q);
+    gz_db_prepare (db, "o311_updates", sql);
     free (q);
 }
 
@@ -444,6 +454,49 @@ s_get_requests (intake_t *ctx, gz_http_req_t *req, int fmt, const char *single_i
     s_reply (req, 200, fmt, "service_requests", list);
 }
 
+//  mySociety's extension (FixMyStreet): GET servicerequestupdates with
+//  start_date/end_date; JSON {"service_request_updates": [...]}, XML
+//  <service_requests_updates><request_update>...
+static void
+s_get_updates (intake_t *ctx, gz_http_req_t *req, int fmt)
+{
+    const char *start = gz_http_query (req, "start_date"), *end = gz_http_query (req, "end_date");
+    if ((start && (!*start || strlen (start) > 64)) || (end && (!*end || strlen (end) > 64))) {
+        s_error (req, 400, fmt, "start_date/end_date must be ISO 8601 datetimes");
+        return;
+    }
+    char limit[16];
+    snprintf (limit, sizeof limit, "%ld",
+              (long) gz_config_int ("GZ_OPEN311_MAX_RESULTS", 1000, 1, 100000));
+    const char *params[3] = {start, end, limit};
+    gz_db_t *db = intake_pool_get (ctx);
+    s_prepare_reads (db, ctx->cfg->schema);
+    PGresult *r = gz_db_exec (db, "o311_updates", 3, params);
+    char state[6];
+    snprintf (state, sizeof state, "%s", gz_db_sqlstate (db));
+    intake_pool_put (ctx, db);
+    if (!r) {
+        if (strncmp (state, "22", 2) == 0)
+            s_error (req, 400, fmt, "start_date/end_date must be ISO 8601 datetimes");
+        else
+            s_error (req, 503, fmt, "temporarily unavailable");
+        return;
+    }
+    json_t *list = json_array ();
+    for (int i = 0; i < PQntuples (r); i++)
+        json_array_append_new (list,
+                               json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s}", "update_id",
+                                          PQgetvalue (r, i, 0), "service_request_id",
+                                          PQgetvalue (r, i, 1), "status", PQgetvalue (r, i, 2),
+                                          "updated_datetime", PQgetvalue (r, i, 3), "description",
+                                          PQgetvalue (r, i, 4), "media_url", PQgetvalue (r, i, 5)));
+    PQclear (r);
+    if (fmt == FMT_XML)
+        s_reply (req, 200, fmt, "service_requests_updates", list);
+    else
+        s_reply (req, 200, fmt, "", json_pack ("{s:o}", "service_request_updates", list));
+}
+
 //  ---------------------------------------------------------------- dispatch
 
 //  Split "name.json" / "name.xml": returns the format, or -1; *stem_len
@@ -487,6 +540,8 @@ intake_open311 (intake_t *ctx, gz_http_req_t *req, const char *rest)
         else
             s_error (req, 404, fmt, "service_code not found");
     }
+    else if (strcmp (name, "servicerequestupdates") == 0 && get)
+        s_get_updates (ctx, req, fmt);
     else if (strcmp (name, "requests") == 0 && post)
         s_post_request (ctx, req, fmt);
     else if (strcmp (name, "requests") == 0 && get)

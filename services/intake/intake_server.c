@@ -51,6 +51,8 @@ intake_config_from_env (void)
     self->area_radius_m = (double) gz_config_int ("GZ_AREA_RADIUS_M", 1000, 1, 100000);
     self->read_conns = (int) gz_config_int ("GZ_INTAKE_READ_CONNS", 4, 1, 64);
     self->max_batch = (int) gz_config_int ("GZ_INTAKE_MAX_BATCH", 512, 1, 10000);
+    self->routing_events = gz_config_endpoint ("GZ_ROUTING_EVENTS", GZ_PORT_ROUTING_EVENTS);
+    self->routing_schema = strdup (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
     return self;
 }
 
@@ -67,6 +69,8 @@ s_config_dup (const intake_config_t *c)
     self->events_endpoint = strdup (c->events_endpoint);
     self->public_url = strdup (c->public_url);
     self->api_keys = strdup (c->api_keys ? c->api_keys : "");
+    self->routing_events = strdup (c->routing_events ? c->routing_events : "");
+    self->routing_schema = strdup (c->routing_schema ? c->routing_schema : "routing");
     return self;
 }
 
@@ -83,6 +87,8 @@ intake_config_destroy (intake_config_t **self_p)
     free (self->events_endpoint);
     free (self->public_url);
     free (self->api_keys);
+    free (self->routing_events);
+    free (self->routing_schema);
     free (self);
     *self_p = NULL;
 }
@@ -168,6 +174,8 @@ typedef struct {
     intake_config_t *cfg;
     gz_db_t *db; //  writer connection (this thread only)
     gz_bus_pub_t *pub;
+    gz_bus_sub_t *follow; //  routing's stream, once routing's schema exists
+    uint64_t consumed_seen, caught_up_seen, duplicates_seen;
     zsock_t *router;
     gz_http_t *http;
     int64_t next_tick_ms;
@@ -190,9 +198,10 @@ static const char *s_insert_sql =
     "  WHERE coalesce($18::text, $19::text, $20::text) IS NOT NULL),"
     " t AS (INSERT INTO %1$s.timeline (request_id, at, kind)"
     "  SELECT id, submitted_at, 'submitted' FROM ins)"
-    " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, true FROM ins"
+    " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, true,"
+    "  encode(sha256(convert_to(secret, 'UTF8')), 'hex') FROM ins"
     " UNION ALL"
-    " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, false"
+    " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, false, NULL"
     " FROM %1$s.requests WHERE client_id = $15 AND idempotency_key = $16"
     " AND NOT EXISTS (SELECT 1 FROM ins)";
 
@@ -200,7 +209,7 @@ static void
 s_prepare_writer (self_t *self)
 {
     char *q = gz_db_ident (self->cfg->schema);
-    char sql[2048];
+    char sql[4096];
     snprintf (sql, sizeof sql, s_insert_sql, q);
     gz_db_prepare (self->db, "intake_insert", sql);
     free (q);
@@ -219,7 +228,8 @@ s_attrs_json (const intake_sub_t *sub)
 
 //  Stage the RequestSubmitted event for a newly inserted request.
 static void
-s_stage_event (self_t *self, const intake_sub_t *sub, int64_t submitted_us)
+s_stage_event (self_t *self, const intake_sub_t *sub, int64_t submitted_us,
+               const char *token_sha256)
 {
     Gongzhi__V1__RequestSubmitted ev = GONGZHI__V1__REQUEST_SUBMITTED__INIT;
     char id[32];
@@ -241,6 +251,7 @@ s_stage_event (self_t *self, const intake_sub_t *sub, int64_t submitted_us)
     ev.has_phone = sub->phone != NULL;
     ev.meeting_id = sub->meeting_id ? sub->meeting_id : "";
     ev.external_id = sub->external_id ? sub->external_id : "";
+    ev.resident_token_sha256 = (char *) token_sha256;
     Gongzhi__V1__Attribute *attrs = calloc (sub->nattrs + 1, sizeof *attrs);
     Gongzhi__V1__Attribute **ptrs = calloc (sub->nattrs + 1, sizeof *ptrs);
     assert (attrs && ptrs);
@@ -303,7 +314,7 @@ s_insert (self_t *self, intake_sub_t *sub)
             int64_t us = strtoll (PQgetvalue (r, 0, 2), NULL, 10);
             sub->duplicate = PQgetvalue (r, 0, 3)[0] != 't';
             if (!sub->duplicate)
-                s_stage_event (self, sub, us);
+                s_stage_event (self, sub, us, PQgetvalue (r, 0, 4));
             rc = 0;
         }
         PQclear (r);
@@ -571,16 +582,62 @@ s_describe_metrics (gz_metrics_t *m)
     gz_metrics_describe (m, "gz_bus_head_position", GZ_GAUGE,
                          "Last committed position of the stream");
     gz_metrics_describe (m, "gz_bus_consumed_total", GZ_COUNTER,
-                         "Events applied from the bus (intake consumes none yet)");
+                         "Events applied from the bus (intake follows routing)");
     gz_metrics_describe (m, "gz_bus_caught_up_total", GZ_COUNTER,
-                         "Events read from PostgreSQL to fill gaps (intake consumes none yet)");
+                         "Events read from PostgreSQL to fill gaps or catch up");
+    gz_metrics_describe (m, "gz_bus_duplicates_total", GZ_COUNTER,
+                         "Events dropped as already applied");
     gz_metrics_describe (m, "gz_decode_errors_total", GZ_COUNTER,
                          "Messages that did not decode, by source");
     gz_metrics_describe (m, "gz_db_errors_total", GZ_COUNTER, "Database failures");
     gz_metrics_add (m, "gz_db_errors_total", NULL, 0);
     gz_metrics_add (m, "gz_decode_errors_total", "source=\"bus\"", 0);
-    gz_metrics_add (m, "gz_bus_consumed_total", "stream=\"none\"", 0);
-    gz_metrics_add (m, "gz_bus_caught_up_total", "stream=\"none\"", 0);
+    gz_metrics_add (m, "gz_bus_consumed_total", "stream=\"routing\"", 0);
+    gz_metrics_add (m, "gz_bus_caught_up_total", "stream=\"routing\"", 0);
+    gz_metrics_add (m, "gz_bus_duplicates_total", "stream=\"routing\"", 0);
+    gz_metrics_add (m, "gz_decode_errors_total", "source=\"routing\"", 0);
+}
+
+//  Start following routing's stream once routing has created its outbox
+//  (in the all-in-one binary both start together; in containers either
+//  may come first).
+static void
+s_follow_start (self_t *self)
+{
+    if (self->follow || !*self->cfg->routing_events || !gz_db_ok (self->db))
+        return;
+    char name[256];
+    snprintf (name, sizeof name, "%s.outbox", self->cfg->routing_schema);
+    const char *v[1] = {name};
+    PGresult *r = gz_db_exec (self->db, "follow_exists", 1, v);
+    bool exists = r && PQgetvalue (r, 0, 0)[0] == 't';
+    PQclear (r);
+    if (!exists)
+        return;
+    intake_follow_prepare (self->db, self->cfg->schema);
+    self->follow =
+        gz_bus_sub_new (self->db, "intake", self->cfg->schema, self->cfg->routing_schema, "routing",
+                        self->cfg->routing_events, intake_follow_handler, &self->ctx);
+    if (self->follow)
+        gz_info (SVC, "msg=\"following routing\" endpoint=%s", self->cfg->routing_events);
+}
+
+static void
+s_follow_metrics (self_t *self)
+{
+    if (!self->follow)
+        return;
+    uint64_t c = gz_bus_sub_consumed (self->follow), u = gz_bus_sub_caught_up (self->follow),
+             d = gz_bus_sub_duplicates (self->follow);
+    gz_metrics_add (self->ctx.metrics, "gz_bus_consumed_total", "stream=\"routing\"",
+                    (double) (c - self->consumed_seen));
+    gz_metrics_add (self->ctx.metrics, "gz_bus_caught_up_total", "stream=\"routing\"",
+                    (double) (u - self->caught_up_seen));
+    gz_metrics_add (self->ctx.metrics, "gz_bus_duplicates_total", "stream=\"routing\"",
+                    (double) (d - self->duplicates_seen));
+    self->consumed_seen = c;
+    self->caught_up_seen = u;
+    self->duplicates_seen = d;
 }
 
 static void
@@ -588,6 +645,10 @@ s_tick (self_t *self)
 {
     if (gz_db_ensure (self->db) == 0 && gz_bus_pub_tick (self->pub) != 0)
         gz_metrics_add (self->ctx.metrics, "gz_db_errors_total", NULL, 1);
+    s_follow_start (self);
+    if (self->follow && gz_bus_sub_tick (self->follow) != 0)
+        gz_metrics_add (self->ctx.metrics, "gz_db_errors_total", NULL, 1);
+    s_follow_metrics (self);
     uint64_t p = gz_bus_pub_published (self->pub), r = gz_bus_pub_republished (self->pub);
     gz_metrics_add (self->ctx.metrics, "gz_bus_published_total", "stream=\"intake\"",
                     (double) (p - self->published_seen));
@@ -685,6 +746,7 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
         gz_warn (SVC, "msg=\"org directory has no buildings; run gzctl seed huaguoyuan or "
                       "gzctl org import\"");
     s_prepare_writer (self);
+    gz_db_prepare (self->db, "follow_exists", "SELECT to_regclass($1) IS NOT NULL");
     self->pub = gz_bus_pub_new (self->db, self->cfg->schema, "intake", self->cfg->events_endpoint);
     if (!self->pub)
         goto failed;
@@ -729,6 +791,7 @@ s_self_destroy (self_t **self_p)
     intake_t *ctx = &self->ctx;
     gz_http_destroy (&self->http);
     zsock_destroy (&self->router);
+    gz_bus_sub_destroy (&self->follow);
     gz_bus_pub_destroy (&self->pub);
     gz_db_destroy (&self->db);
     for (int i = 0; i < ctx->pool.size; i++)
@@ -815,10 +878,12 @@ intake_server (zsock_t *pipe, void *args)
             if ((empty && atomic_load (&self->ctx.inflight) == 0) || now > term_deadline)
                 break;
         }
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (self->router), 0, ZMQ_POLLIN, 0},
             {NULL, self->ctx.wake_fd, ZMQ_POLLIN, 0},
+            {self->follow ? zsock_resolve (gz_bus_sub_sock (self->follow)) : NULL, 0, ZMQ_POLLIN,
+             0},
         };
         long timeout = (long) (self->next_tick_ms - now);
         pthread_mutex_lock (&self->ctx.lock);
@@ -828,7 +893,7 @@ intake_server (zsock_t *pipe, void *args)
             timeout = 0;
         else if (self->terminated)
             timeout = 10;
-        int rc = zmq_poll (items, 3, timeout < 0 ? 0 : timeout);
+        int rc = zmq_poll (items, self->follow ? 4 : 3, timeout < 0 ? 0 : timeout);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -836,6 +901,9 @@ intake_server (zsock_t *pipe, void *args)
         }
         if (items[0].revents & ZMQ_POLLIN)
             s_on_pipe (self);
+        if (self->follow && (items[3].revents & ZMQ_POLLIN) &&
+            gz_bus_sub_on_readable (self->follow) != 0)
+            gz_metrics_add (self->ctx.metrics, "gz_db_errors_total", NULL, 1);
         if (items[2].revents & ZMQ_POLLIN) {
             uint64_t count;
             if (read (self->ctx.wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)

@@ -22,6 +22,8 @@
 #include "gz_testhttp.h"
 #include "intake_server.h"
 
+#include "gongzhi/v1/routing.pb-c.h"
+
 #define KEY "test-key-123"
 #define PHONE "13812348000"
 
@@ -584,6 +586,7 @@ test_bus_submit_and_events (void **state)
             assert_int_equal (ev->channel, GONGZHI__V1__CHANNEL__BUS);
             assert_true (ev->has_phone);
             assert_string_equal (ev->external_id, "district-42");
+            assert_int_equal (strlen (ev->resident_token_sha256), 64);
             gongzhi__v1__request_submitted__free_unpacked (ev, NULL);
         }
         gz_codec_envelope_free (&env);
@@ -697,6 +700,130 @@ test_ops_endpoints (void **state)
     gz_testhttp_free (&r);
 }
 
+//  Publish one routing update the way routing does: outbox in a
+//  transaction, then the live send.
+static void
+s_routing_update (gz_db_t *db, gz_bus_pub_t *pub, const char *type, const char *id,
+                  const char *kind, const char *state, const char *note)
+{
+    Gongzhi__V1__Assignee who = GONGZHI__V1__ASSIGNEE__INIT;
+    who.unit_name = "示例社区1";
+    who.staff_name = "示例网格员";
+    Gongzhi__V1__RequestUpdate u = GONGZHI__V1__REQUEST_UPDATE__INIT;
+    u.request_id = (char *) id;
+    u.kind = (char *) kind;
+    u.state = (char *) state;
+    u.note = (char *) note;
+    u.assignee = &who;
+    u.at_us = gz_now_us ();
+    u.resolve_due_us = gz_now_us () + 72LL * 3600 * 1000000;
+    assert_int_equal (gz_db_begin (db), 0);
+    gz_bus_pub_stage_msg (pub, type, id, type, &u.base);
+    assert_int_equal (gz_bus_pub_write (pub), 0);
+    assert_int_equal (gz_db_commit (db), 0);
+    gz_bus_pub_committed (pub);
+}
+
+static void
+test_follows_routing (void **state)
+{
+    (void) state;
+    //  A stand-in for routing: its schema, outbox and PUB socket.
+    gz_db_t *rdb = gz_db_new (gz_testdb_url (F.tdb), "routing-standin");
+    assert_int_equal (gz_db_migrate (rdb, "routing", gz_bus_migrations ()), 0);
+    gz_bus_pub_t *pub = gz_bus_pub_new (rdb, "routing", "routing", "tcp://127.0.0.1:*");
+    assert_non_null (pub);
+    intake_config_t *cfg = intake_config_from_env ();
+    free (cfg->database_url);
+    cfg->database_url = strdup (gz_testdb_url (F.tdb));
+    cfg->http_port = 0;
+    free (cfg->bus_endpoint);
+    cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->events_endpoint);
+    cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->api_keys);
+    cfg->api_keys = strdup ("district=" KEY);
+    free (cfg->routing_events);
+    char ep[64];
+    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", gz_bus_pub_port (pub));
+    cfg->routing_events = strdup (ep);
+    int http, bus, events;
+    zactor_t *a = s_start (cfg, &http, &bus, &events);
+    char base[64];
+    snprintf (base, sizeof base, "http://127.0.0.1:%d", http);
+
+    gz_testhttp_t r;
+    char url[256];
+    snprintf (url, sizeof url, "%s/open311/v2/requests.json", base);
+    const char *body = "api_key=" KEY "&service_code=property&address_id=B1&description=light";
+    assert_int_equal (gz_testhttp ("POST", url, body, strlen (body), NULL, NULL, &r), 0);
+    assert_int_equal (r.status, 201);
+    char *id = s_request_id (r.body);
+    gz_testhttp_free (&r);
+
+    s_routing_update (rdb, pub, "RequestRouted", id, "routed", "assigned", "已分派给网格员");
+    s_routing_update (rdb, pub, "DeadlineWarning", id, "deadline_warning", "accepted",
+                      "INTERNAL-WARNING");
+    s_routing_update (rdb, pub, "RequestResolved", id, "resolved", "resolved", "已更换灯泡");
+
+    //  Intake's view follows: closed, with notes, agency and deadline.
+    snprintf (url, sizeof url, "%s/open311/v2/requests/%s.json", base, id);
+    bool closed = false;
+    for (int i = 0; i < 200 && !closed; i++) {
+        assert_int_equal (gz_testhttp_get (url, &r), 0);
+        closed = strstr (r.body, "\"status\":\"closed\"") != NULL;
+        if (!closed)
+            gz_testhttp_free (&r);
+        else
+            break;
+        zclock_sleep (50);
+    }
+    assert_true (closed);
+    assert_non_null (strstr (r.body, "\"status_notes\":\"已更换灯泡\""));
+    assert_non_null (strstr (r.body, "\"agency_responsible\":\"示例社区1\""));
+    assert_null (strstr (r.body, "\"expected_datetime\":null"));
+    gz_testhttp_free (&r);
+
+    snprintf (url, sizeof url, "%s/open311/v2/servicerequestupdates.json", base);
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    assert_int_equal (r.status, 200);
+    json_t *j = json_loads (r.body, 0, NULL);
+    json_t *list = json_object_get (j, "service_request_updates");
+    assert_int_equal (json_array_size (list), 2); //  the warning is not public
+    json_t *last = json_array_get (list, 1);
+    assert_string_equal (json_string_value (json_object_get (last, "service_request_id")), id);
+    assert_string_equal (json_string_value (json_object_get (last, "status")), "fixed");
+    assert_string_equal (json_string_value (json_object_get (last, "description")), "已更换灯泡");
+    json_decref (j);
+    gz_testhttp_free (&r);
+    snprintf (url, sizeof url,
+              "%s/open311/v2/servicerequestupdates.xml?start_date=2020-01-01T00:00:00Z", base);
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    assert_non_null (strstr (r.body, "<service_requests_updates><request_update><update_id>"));
+    gz_testhttp_free (&r);
+    snprintf (url, sizeof url, "%s/open311/v2/servicerequestupdates.json?end_date=nonsense", base);
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    assert_int_equal (r.status, 400);
+    gz_testhttp_free (&r);
+
+    snprintf (url, sizeof url, "%s/r/%s", base, id);
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    assert_non_null (strstr (r.body, "已办结"));
+    assert_non_null (strstr (r.body, "已更换灯泡"));
+    assert_null (strstr (r.body, "INTERNAL-WARNING"));
+    gz_testhttp_free (&r);
+    //  Applied once, even with two intakes following the same stream.
+    char sql[256];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM intake.timeline WHERE request_id = %s", id);
+    assert_int_equal (s_scalar (sql), 3); //  submitted, routed, resolved
+
+    free (id);
+    zactor_destroy (&a);
+    intake_config_destroy (&cfg);
+    gz_bus_pub_destroy (&pub);
+    gz_db_destroy (&rdb);
+}
+
 int
 main (void)
 {
@@ -710,6 +837,7 @@ main (void)
         cmocka_unit_test (test_bus_submit_and_events),
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_ops_endpoints),
+        cmocka_unit_test (test_follows_routing),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
