@@ -17,14 +17,14 @@ cleanup() {
 }
 trap cleanup EXIT
 psql "$admin" -qAt -c "CREATE DATABASE $db" >/dev/null
-export GZ_DATABASE_URL=$url GZ_PORT_BASE=$(( 30000 + RANDOM % 20000 )) GZ_INTAKE_RATE=0 \
+export GZ_DATABASE_URL=$url GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_INTAKE_RATE=0 \
        GZ_API_KEYS=t=sigterm-key GZ_LOG_LEVEL=warn
 "$GZ_BUILD_DIR/services/gzctl" seed huaguoyuan >/dev/null
 "$GZ_BUILD_DIR/services/gz-intake" 2>"$tmp/intake.log" &
 pid=$!
 base="http://127.0.0.1:$GZ_PORT_BASE"
-for _ in $(seq 1 200); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
-curl -fsS "$base/readyz" >/dev/null
+for _ in $(seq 1 600); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+curl -fsS "$base/readyz" >/dev/null || { echo "FAIL: intake not ready"; cat "$tmp/intake.log"; exit 1; }
 
 post() {
     curl -s -o /dev/null -w "%{http_code} $1\n" -H "Idempotency-Key: k$1" \
