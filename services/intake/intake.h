@@ -157,6 +157,9 @@ const char *intake_api_key_name (intake_t *ctx, const char *key);
 //  ---- intake_pages.c
 void intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code);
 void intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id);
+//  POST /r/{id}/rate and /r/{id}/reopen: the resident's forms, passed on to
+//  routing's API with the status-link secret.
+void intake_page_resident (intake_t *ctx, gz_http_req_t *req, const char *id, const char *action);
 
 //  Is client over its submission rate? Answers 429 with Retry-After
 //  (JSON or HTML per html flag) and returns true when limited.

@@ -20,7 +20,7 @@ intake_follow_prepare (gz_db_t *db, const char *schema)
     char *q = gz_db_ident (schema);
     char sql[1024];
     snprintf (sql, sizeof sql,
-              "UPDATE %1$s.requests SET status = $2,"
+              "UPDATE %1$s.requests SET status = $2, state = $7,"
               " status_notes = coalesce($3, status_notes),"
               " agency_responsible = coalesce($4, agency_responsible),"
               " expected_at = coalesce(to_timestamp($5::bigint / 1e6), expected_at),"
@@ -97,9 +97,10 @@ intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
     snprintf (pos, sizeof pos, "%lld", (long long) env->position);
     const char *agency = u->assignee && *u->assignee->unit_name ? u->assignee->unit_name : NULL;
     const char *note = *u->note ? u->note : NULL;
-    const char *v1[6] = {u->request_id, s_open311_status (u->state),    note,
-                         agency,        u->resolve_due_us ? due : NULL, at};
-    PGresult *r = gz_db_exec (db, "follow_request", 6, v1);
+    const char *v1[7] = {u->request_id, s_open311_status (u->state),    note,
+                         agency,        u->resolve_due_us ? due : NULL, at,
+                         u->state};
+    PGresult *r = gz_db_exec (db, "follow_request", 7, v1);
     if (!r) {
         rc = -1;
         goto done;

@@ -59,8 +59,18 @@ intake_http_handler (gz_http_req_t *req, void *arg)
         intake_open311 (ctx, req, path + 12);
     else if (strcmp (route, "qr") == 0)
         intake_page_qr (ctx, req, path + 3);
-    else if (strcmp (route, "status") == 0)
-        intake_page_status (ctx, req, path + 3);
+    else if (strcmp (route, "status") == 0) {
+        const char *slash = strchr (path + 3, '/');
+        if (slash) {
+            char id[32] = "";
+            size_t n = (size_t) (slash - (path + 3));
+            if (n < sizeof id)
+                memcpy (id, path + 3, n);
+            intake_page_resident (ctx, req, id, slash + 1);
+        }
+        else
+            intake_page_status (ctx, req, path + 3);
+    }
     else if (strcmp (path, "/healthz") == 0)
         gz_http_reply_json (req, 200, json_pack ("{s:s}", "status", "ok"));
     else if (strcmp (path, "/readyz") == 0)

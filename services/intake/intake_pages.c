@@ -14,6 +14,7 @@
 #include "gz_text.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,7 +363,7 @@ s_prepare_status (gz_db_t *db, const char *schema)
     char sql[1024];
     snprintf (sql, sizeof sql,
               "SELECT r.id::text, r.service_code, r.description, r.status, r.address, " ISO_LOCAL (
-                  "r.submitted_at") ", r.secret, c.phone, r.building_code "
+                  "r.submitted_at") ", r.secret, c.phone, r.building_code, r.state "
                                     "FROM %1$s.requests r LEFT JOIN %1$s.contacts c ON "
                                     "c.request_id = r.id "
                                     "WHERE r.id = $1::bigint",
@@ -422,6 +423,36 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
         s_put (&p, "<p><b>联系电话：</b>%s</p>", masked);
         free (masked);
     }
+    const char *state = PQgetvalue (r, 0, 9);
+    if (owner && strcmp (state, "resolved") == 0) {
+        char *t = s_esc (token);
+        s_put (&p,
+               "</div><form class=\"card\" method=\"post\" action=\"/r/%s/rate?t=%s\">"
+               "<b>请您评价办理结果</b><label>满意程度</label>"
+               "<select name=\"score\" required><option value=\"\">请选择</option>"
+               "<option value=\"5\">5 非常满意</option><option value=\"4\">4 满意</option>"
+               "<option value=\"3\">3 基本满意</option><option value=\"2\">2 不满意</option>"
+               "<option value=\"1\">1 很不满意</option></select>"
+               "<label>问题解决了吗？</label><select name=\"satisfied\" required>"
+               "<option value=\"yes\">已解决，满意</option>"
+               "<option value=\"no\">未解决，不满意</option></select>"
+               "<label>意见建议 <small>（选填）</small></label>"
+               "<textarea name=\"comment\" maxlength=\"500\"></textarea>"
+               "<button type=\"submit\">提交评价</button></form>"
+               "<div class=\"card\">",
+               PQgetvalue (r, 0, 0), t);
+        free (t);
+    }
+    if (owner && (strcmp (state, "resolved") == 0 || strcmp (state, "rated") == 0)) {
+        char *t = s_esc (token);
+        s_put (&p,
+               "<form method=\"post\" action=\"/r/%s/reopen?t=%s\">"
+               "<b>问题没有解决？</b><p class=\"muted\">办结后7天内可以申请重新办理。</p>"
+               "<textarea name=\"reason\" maxlength=\"500\" placeholder=\"请说明原因\">"
+               "</textarea><button type=\"submit\">申请重新办理</button></form>",
+               PQgetvalue (r, 0, 0), t);
+        free (t);
+    }
     s_put (&p, "</div><div class=\"card\"><b>办理过程</b><ol class=\"tl\">");
     for (int i = 0; i < PQntuples (t); i++) {
         char *note = s_esc (PQgetvalue (t, i, 2));
@@ -435,4 +466,155 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
     PQclear (r);
     PQclear (t);
     s_send (req, 200, &p);
+}
+
+//  ---------------------------------------------------------------- resident actions
+
+typedef struct {
+    char *buf;
+    size_t len;
+} s_sink_t;
+
+static size_t
+s_sink (char *data, size_t size, size_t n, void *arg)
+{
+    s_sink_t *sink = arg;
+    size_t add = size * n;
+    if (sink->len + add > 64 * 1024)
+        return 0; //  routing's answers are small; refuse anything else
+    char *grown = realloc (sink->buf, sink->len + add + 1);
+    if (!grown)
+        return 0;
+    sink->buf = grown;
+    memcpy (sink->buf + sink->len, data, add);
+    sink->len += add;
+    sink->buf[sink->len] = 0;
+    return add;
+}
+
+//  POST json to routing's API; returns the HTTP status, or 0 when routing
+//  could not be reached.
+static long
+s_routing_post (intake_t *ctx, const char *id, const char *action, json_t *json)
+{
+    char url[512];
+    snprintf (url, sizeof url, "%s/api/v1/requests/%s/%s", ctx->cfg->routing_url, id, action);
+    char *body = json_dumps (json, JSON_COMPACT);
+    CURL *c = curl_easy_init ();
+    long status = 0;
+    s_sink_t sink = {NULL, 0};
+    if (c && body) {
+        struct curl_slist *h = curl_slist_append (NULL, "Content-Type: application/json");
+        curl_easy_setopt (c, CURLOPT_URL, url);
+        curl_easy_setopt (c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt (c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt (c, CURLOPT_TIMEOUT, 10L);
+        curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, s_sink);
+        curl_easy_setopt (c, CURLOPT_WRITEDATA, &sink);
+        if (curl_easy_perform (c) == CURLE_OK)
+            curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, &status);
+        else
+            gz_warn ("intake", "msg=\"routing unreachable\" url=%s", ctx->cfg->routing_url);
+        curl_slist_free_all (h);
+    }
+    if (c)
+        curl_easy_cleanup (c);
+    free (body);
+    free (sink.buf);
+    return status;
+}
+
+static void
+s_resident_result (gz_http_req_t *req, int status, const char *title, const char *message,
+                   const char *id, const char *token)
+{
+    s_page_t p;
+    s_page_begin (&p, title, "码上办 · 基层治理");
+    char *m = s_esc (message), *t = s_esc (token ? token : "");
+    s_put (&p, "<div class=\"card\"><p>%s</p><p><a href=\"/r/%s?t=%s\">返回办理进度</a></p></div>",
+           m, id, t);
+    free (m);
+    free (t);
+    s_put (&p, "%s", s_foot);
+    s_send (req, status, &p);
+}
+
+void
+intake_page_resident (intake_t *ctx, gz_http_req_t *req, const char *id, const char *action)
+{
+    bool digits = *id && strlen (id) < 19;
+    for (const char *q = id; *q && digits; q++)
+        digits = isdigit ((unsigned char) *q);
+    bool rate = strcmp (action, "rate") == 0, reopen = strcmp (action, "reopen") == 0;
+    if (!digits || (!rate && !reopen)) {
+        s_not_found (req, "未找到该页面。");
+        return;
+    }
+    if (strcmp (gz_http_method (req), "POST") != 0) {
+        gz_http_set_header (req, "Allow", "POST");
+        gz_http_reply_error (req, 405, "method_not_allowed", "use POST");
+        return;
+    }
+    if (gz_http_too_large (req) || !gz_http_form_parse (req)) {
+        s_resident_result (req, 400, "提交失败", "提交的表单无法识别，请返回重试。", id, NULL);
+        return;
+    }
+    const char *token = gz_http_query (req, "t");
+    if (!token)
+        token = gz_http_form (req, "t");
+    //  The secret must match before anything goes to routing.
+    gz_db_t *db = intake_pool_get (ctx);
+    s_prepare_status (db, ctx->cfg->schema);
+    const char *v[1] = {id};
+    PGresult *r = gz_db_exec (db, "status_request", 1, v);
+    intake_pool_put (ctx, db);
+    bool owner = r && PQntuples (r) == 1 && token && strcmp (token, PQgetvalue (r, 0, 6)) == 0;
+    PQclear (r);
+    if (!owner) {
+        s_resident_result (req, 403, "无法操作", "链接无效：请使用提交诉求后收到的办理进度链接。",
+                           id, NULL);
+        return;
+    }
+    json_t *body = json_pack ("{s:s}", "token", token);
+    if (rate) {
+        const char *score = gz_http_form (req, "score"), *sat = gz_http_form (req, "satisfied");
+        const char *comment = gz_http_form (req, "comment");
+        int n = score && strlen (score) == 1 ? score[0] - '0' : 0;
+        if (n < 1 || n > 5 || !sat || (strcmp (sat, "yes") && strcmp (sat, "no")) ||
+            (comment && (!gz_utf8_valid (comment, strlen (comment)) ||
+                         gz_utf8_chars (comment, strlen (comment)) > 500))) {
+            json_decref (body);
+            s_resident_result (req, 422, "提交失败", "请选择满意程度，并确认意见不超过500字。", id,
+                               token);
+            return;
+        }
+        json_object_set_new (body, "score", json_integer (n));
+        json_object_set_new (body, "satisfied", json_boolean (strcmp (sat, "yes") == 0));
+        json_object_set_new (body, "comment", json_string (comment ? comment : ""));
+    }
+    else {
+        const char *reason = gz_http_form (req, "reason");
+        if (reason && (!gz_utf8_valid (reason, strlen (reason)) ||
+                       gz_utf8_chars (reason, strlen (reason)) > 500)) {
+            json_decref (body);
+            s_resident_result (req, 422, "提交失败", "原因请不超过500字。", id, token);
+            return;
+        }
+        json_object_set_new (body, "comment", json_string (reason ? reason : ""));
+    }
+    long status = s_routing_post (ctx, id, action, body);
+    json_decref (body);
+    if (status >= 200 && status < 300)
+        s_resident_result (req, 200, rate ? "感谢您的评价" : "已申请重新办理",
+                           rate ? "感谢您的评价！您的意见会反馈给办理人员。"
+                                : "已重新交办，网格员会尽快与您联系。",
+                           id, token);
+    else if (status == 409)
+        s_resident_result (req, 409, "暂时不能操作",
+                           rate ? "该诉求目前不能评价（尚未办结，或已经评价过）。"
+                                : "该诉求目前不能重新办理（尚未办结，或已超过7天）。",
+                           id, token);
+    else
+        s_resident_result (req, 503, "系统繁忙", "系统繁忙，请稍后再试。", id, token);
 }

@@ -53,6 +53,9 @@ intake_config_from_env (void)
     self->max_batch = (int) gz_config_int ("GZ_INTAKE_MAX_BATCH", 512, 1, 10000);
     self->routing_events = gz_config_endpoint ("GZ_ROUTING_EVENTS", GZ_PORT_ROUTING_EVENTS);
     self->routing_schema = strdup (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
+    snprintf (buf, sizeof buf, "http://127.0.0.1:%d",
+              gz_config_port ("GZ_ROUTING_HTTP_PORT", GZ_PORT_ROUTING_HTTP));
+    self->routing_url = strdup (gz_config_str ("GZ_ROUTING_URL", buf));
     return self;
 }
 
@@ -71,6 +74,7 @@ s_config_dup (const intake_config_t *c)
     self->api_keys = strdup (c->api_keys ? c->api_keys : "");
     self->routing_events = strdup (c->routing_events ? c->routing_events : "");
     self->routing_schema = strdup (c->routing_schema ? c->routing_schema : "routing");
+    self->routing_url = strdup (c->routing_url ? c->routing_url : "");
     return self;
 }
 
@@ -89,6 +93,7 @@ intake_config_destroy (intake_config_t **self_p)
     free (self->api_keys);
     free (self->routing_events);
     free (self->routing_schema);
+    free (self->routing_url);
     free (self);
     *self_p = NULL;
 }

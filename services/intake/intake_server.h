@@ -30,7 +30,8 @@ typedef struct {
     int read_conns;        //  GZ_INTAKE_READ_CONNS (default 4)
     int max_batch;         //  GZ_INTAKE_MAX_BATCH (default 512)
     char *routing_events;  //  GZ_ROUTING_EVENTS (connect), default tcp://127.0.0.1:base+13
-    char *routing_schema;  //  GZ_ROUTING_SCHEMA, default "routing": whose outbox to follow
+    char *routing_url;    //  GZ_ROUTING_URL, default http://127.0.0.1:base+1 (resident rate/reopen)
+    char *routing_schema; //  GZ_ROUTING_SCHEMA, default "routing": whose outbox to follow
 } intake_config_t;
 
 //  Configuration from GZ_* variables. Free with intake_config_destroy.

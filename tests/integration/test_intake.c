@@ -17,6 +17,7 @@
 #include "gz_bus.h"
 #include "gz_codec.h"
 #include "gz_db.h"
+#include "gz_http.h"
 #include "gz_org.h"
 #include "gz_testdb.h"
 #include "gz_testhttp.h"
@@ -724,6 +725,25 @@ s_routing_update (gz_db_t *db, gz_bus_pub_t *pub, const char *type, const char *
     gz_bus_pub_committed (pub);
 }
 
+//  A stand-in for routing's HTTP API: records the last call, answers with
+//  the status the test sets.
+typedef struct {
+    char path[256];
+    char body[1024];
+    int answer;
+} s_stub_t;
+
+static void
+s_stub_handler (gz_http_req_t *req, void *arg)
+{
+    s_stub_t *stub = arg;
+    size_t len = 0;
+    const char *body = gz_http_body (req, &len);
+    snprintf (stub->path, sizeof stub->path, "%s", gz_http_path (req));
+    snprintf (stub->body, sizeof stub->body, "%s", body ? body : "");
+    gz_http_reply_json (req, stub->answer, json_pack ("{s:s}", "state", "rated"));
+}
+
 static void
 test_follows_routing (void **state)
 {
@@ -743,6 +763,13 @@ test_follows_routing (void **state)
     cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
     free (cfg->api_keys);
     cfg->api_keys = strdup ("district=" KEY);
+    s_stub_t stub = {"", "", 200};
+    gz_http_t *routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &stub);
+    assert_non_null (routing_api);
+    free (cfg->routing_url);
+    char rurl[64];
+    snprintf (rurl, sizeof rurl, "http://127.0.0.1:%d", gz_http_port (routing_api));
+    cfg->routing_url = strdup (rurl);
     free (cfg->routing_events);
     char ep[64];
     snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", gz_bus_pub_port (pub));
@@ -811,7 +838,61 @@ test_follows_routing (void **state)
     assert_non_null (strstr (r.body, "已办结"));
     assert_non_null (strstr (r.body, "已更换灯泡"));
     assert_null (strstr (r.body, "INTERNAL-WARNING"));
+    assert_null (strstr (r.body, "提交评价")); //  no form without the secret
     gz_testhttp_free (&r);
+
+    //  The resident (with the secret) rates from the page; intake passes it on.
+    char sql0[160];
+    snprintf (sql0, sizeof sql0, "SELECT secret FROM intake.requests WHERE id = %s", id);
+    PGresult *sr = PQexec (gz_db_conn (F.db), sql0);
+    char *secret = strdup (PQgetvalue (sr, 0, 0));
+    PQclear (sr);
+    snprintf (url, sizeof url, "%s/r/%s?t=%s", base, id, secret);
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    assert_non_null (strstr (r.body, "提交评价"));
+    assert_non_null (strstr (r.body, "申请重新办理"));
+    gz_testhttp_free (&r);
+    snprintf (url, sizeof url, "%s/r/%s/rate?t=%s", base, id, secret);
+    const char *rate = "score=4&satisfied=yes&comment=%E5%BE%88%E5%BF%AB";
+    assert_int_equal (gz_testhttp ("POST", url, rate, strlen (rate), NULL, NULL, &r), 0);
+    assert_int_equal (r.status, 200);
+    assert_non_null (strstr (r.body, "感谢您的评价"));
+    gz_testhttp_free (&r);
+    char want[128];
+    snprintf (want, sizeof want, "/api/v1/requests/%s/rate", id);
+    assert_string_equal (stub.path, want);
+    json_t *sent = json_loads (stub.body, 0, NULL);
+    assert_string_equal (json_string_value (json_object_get (sent, "token")), secret);
+    assert_int_equal (json_integer_value (json_object_get (sent, "score")), 4);
+    assert_true (json_is_true (json_object_get (sent, "satisfied")));
+    assert_string_equal (json_string_value (json_object_get (sent, "comment")), "很快");
+    json_decref (sent);
+    //  Routing refuses (already rated): the resident is told why.
+    stub.answer = 409;
+    assert_int_equal (gz_testhttp ("POST", url, rate, strlen (rate), NULL, NULL, &r), 0);
+    assert_int_equal (r.status, 409);
+    assert_non_null (strstr (r.body, "不能评价"));
+    gz_testhttp_free (&r);
+    //  A wrong secret or a bad score never reaches routing.
+    stub.path[0] = 0;
+    snprintf (url, sizeof url, "%s/r/%s/rate?t=wrong", base, id);
+    assert_int_equal (gz_testhttp ("POST", url, rate, strlen (rate), NULL, NULL, &r), 0);
+    assert_int_equal (r.status, 403);
+    gz_testhttp_free (&r);
+    snprintf (url, sizeof url, "%s/r/%s/rate?t=%s", base, id, secret);
+    assert_int_equal (gz_testhttp ("POST", url, "score=9&satisfied=yes", 21, NULL, NULL, &r), 0);
+    assert_int_equal (r.status, 422);
+    gz_testhttp_free (&r);
+    assert_string_equal (stub.path, "");
+    snprintf (url, sizeof url, "%s/r/%s/reopen?t=%s", base, id, secret);
+    stub.answer = 200;
+    assert_int_equal (
+        gz_testhttp ("POST", url, "reason=%E6%B2%A1%E4%BF%AE%E5%A5%BD", 34, NULL, NULL, &r), 0);
+    assert_int_equal (r.status, 200);
+    gz_testhttp_free (&r);
+    snprintf (want, sizeof want, "/api/v1/requests/%s/reopen", id);
+    assert_string_equal (stub.path, want);
+    free (secret);
     //  Applied once, even with two intakes following the same stream.
     char sql[256];
     snprintf (sql, sizeof sql, "SELECT count(*) FROM intake.timeline WHERE request_id = %s", id);
@@ -819,6 +900,7 @@ test_follows_routing (void **state)
 
     free (id);
     zactor_destroy (&a);
+    gz_http_destroy (&routing_api);
     intake_config_destroy (&cfg);
     gz_bus_pub_destroy (&pub);
     gz_db_destroy (&rdb);
