@@ -743,6 +743,83 @@ test_handler_failure_rolls_back (void **state)
     free (ep);
 }
 
+//  Consume-transform-produce: a handler that stages a derived event on a
+//  publisher chained with gz_bus_sub_set_outbox.
+typedef struct {
+    handler_t h;
+    gz_bus_pub_t *out;
+} chain_t;
+
+static int
+s_chain_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
+{
+    chain_t *c = arg;
+    if (s_handler (db, env, &c->h))
+        return -1;
+    char payload[24];
+    snprintf (payload, sizeof payload, "from %lld", (long long) env->position);
+    gz_bus_pub_stage (c->out, "Derived", env->key, NULL, (const uint8_t *) payload,
+                      strlen (payload), NULL, NULL);
+    return 0;
+}
+
+//  Events staged by the handler commit with the cursor and are sent after
+//  the commit; a rolled-back batch leaves no outbox rows and sends nothing.
+static void
+test_outbox_chain (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    char *ep = s_endpoint_of (pub);
+    chain_t c = {{0}, NULL};
+    c.out = gz_bus_pub_new (fx->cdb, "cons", "out", LOCAL);
+    assert_non_null (c.out);
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_chain_handler, &c);
+    assert_non_null (sub);
+    gz_bus_sub_set_outbox (sub, c.out);
+    s_wait_link (pub, sub);
+    gz_bus_sub_tick (sub);
+
+    s_produce (fx->pdb, pub, 3, true);
+    assert_true (s_pump (pub, sub, NULL, false, 3, 10000));
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM cons.outbox WHERE stream = 'out'"), 3);
+    assert_int_equal (s_q (fx, "SELECT max(position) FROM cons.outbox WHERE stream = 'out'"), 3);
+    assert_int_equal (gz_bus_pub_published (c.out), 3);
+    assert_int_equal (gz_bus_pub_head (c.out), 3);
+
+    //  A batch that fails on its 3rd event rolls back whole: none of its
+    //  derived events stays in the outbox or goes out.
+    c.h.fail_call = c.h.calls + 3;
+    s_produce (fx->pdb, pub, 10, true);
+    zpoller_t *poller = zpoller_new (gz_bus_sub_sock (sub), NULL);
+    int64_t deadline = zclock_mono () + 5000;
+    while (c.h.failed_pos == 0 && zclock_mono () < deadline)
+        if (zpoller_wait (poller, 20))
+            gz_bus_sub_on_readable (sub);
+    zpoller_destroy (&poller);
+    assert_true (c.h.failed_pos > 3);
+    int64_t at = gz_bus_sub_position (sub);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM cons.outbox WHERE stream = 'out'"), at);
+    assert_int_equal ((int64_t) gz_bus_pub_published (c.out), at);
+    assert_int_equal (s_q (fx, "SELECT head FROM cons.bus_stream WHERE stream = 'out'"), at);
+
+    //  Retried: every input once, every derived event once, gap-free.
+    assert_true (s_pump (pub, sub, NULL, true, 13, 10000));
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM cons.outbox WHERE stream = 'out'"), 13);
+    assert_int_equal (s_q (fx, "SELECT max(position) FROM cons.outbox WHERE stream = 'out'"), 13);
+    assert_int_equal (s_q (fx, "SELECT count(DISTINCT payload) FROM cons.outbox"
+                               " WHERE stream = 'out'"),
+                      13);
+    assert_int_equal (gz_bus_pub_published (c.out), 13);
+    s_assert_applied (fx, 13);
+    gz_bus_sub_destroy (&sub);
+    gz_bus_pub_destroy (&c.out);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
 //  Two replicas of one consumer share its cursor: every position is
 //  applied once in all, whoever gets it first.
 static void
@@ -856,6 +933,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_publisher_crash_republished, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_handler_failure_rolls_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_replicas_apply_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_outbox_chain, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_database_lost, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

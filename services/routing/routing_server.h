@@ -1,0 +1,53 @@
+/*  routing_server: the routing service as a CZMQ actor (the closed loop:
+    分类分级、派单、时限、督办、反馈).
+
+    Consumes RequestSubmitted from intake's stream, classifies each request
+    with the rules (routing_rules.h), merges it into an open duplicate or
+    assigns it to a named person with two deadlines, and then runs its
+    lifecycle: worker commands over HTTP (GZ_ROUTING_HTTP_PORT) and the bus
+    (WorkerCommand on a ROUTER), resident ratings and reopens, and durable
+    deadline timers that warn at 80% and escalate past due. Every
+    transition is one event on stream "routing" and one timeline row,
+    committed together with the state change.
+
+    Pipe commands: $TERM; PORT, BUSPORT, EVENTSPORT (reply the port as a
+    string); CLOCK <unix-microseconds> (set the test clock, then check the
+    timers; signals 0); TOKEN <staff_id> <token> (install a staff bearer
+    token; signals 0 or -1); RELOAD (re-read the rules and the org
+    directory; a bad rules file is logged and the old rules stay; signals 0
+    or -1); STATS (replies "consumed published fired").  */
+#ifndef ROUTING_SERVER_H_INCLUDED
+#define ROUTING_SERVER_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+
+typedef struct {
+    char *database_url;
+    char *schema;          //  GZ_ROUTING_SCHEMA, default "routing"
+    char *intake_schema;   //  GZ_INTAKE_SCHEMA, default "intake" (the producer's
+                           //  outbox)
+    char *intake_events;   //  GZ_INTAKE_EVENTS (SUB connect), default
+                           //  tcp://127.0.0.1:base+11
+    char *http_bind;       //  GZ_HTTP_BIND, default "0.0.0.0"
+    int http_port;         //  GZ_ROUTING_HTTP_PORT, default base+1 (0 = any)
+    char *bus_endpoint;    //  GZ_ROUTING_BUS (ROUTER bind), default
+                           //  tcp://127.0.0.1:base+12
+    char *events_endpoint; //  GZ_ROUTING_EVENTS (PUB bind), default
+                           //  tcp://127.0.0.1:base+13
+    char *rules_path;      //  GZ_ROUTING_RULES, NULL = the embedded defaults
+    char *operator_token;  //  GZ_DEMO_OPERATOR_TOKEN, NULL = none
+    int read_conns;        //  GZ_ROUTING_READ_CONNS (default 4)
+    int timer_ms;          //  GZ_ROUTING_TIMER_MS: how often timers are checked (default
+                           //  200)
+} routing_config_t;
+
+//  Configuration from GZ_* variables. Free with routing_config_destroy.
+routing_config_t *routing_config_from_env (void);
+void routing_config_destroy (routing_config_t **self_p);
+
+//  The actor. args is a routing_config_t * (borrowed until the actor
+//  signals ready). Signals 0 when ready, -1 on a failed start.
+void routing_server (zsock_t *pipe, void *args);
+
+#endif

@@ -1,0 +1,698 @@
+/*  Integration tests for routing: the real actor against a fresh
+    PostgreSQL database, fed RequestSubmitted events by a stand-in intake
+    publisher (a gz_bus_pub on schema "intake", exactly what intake
+    writes), spoken to over real HTTP and ZeroMQ. Covers routing per tier,
+    least-loaded and off-duty assignment, merge, idempotent replays, the
+    whole loop over the worker API (every transition legal and illegal,
+    authorisation, resident rate/reopen), the bus commands, deadline
+    warnings and escalation with the test clock, and a restart that loses
+    no timer and fires none twice.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <unistd.h>
+
+#include "gongzhi/v1/routing.pb-c.h"
+#include "gz_bus.h"
+#include "gz_codec.h"
+#include "gz_db.h"
+#include "gz_org.h"
+#include "gz_testdb.h"
+#include "gz_testhttp.h"
+#include "routing_server.h"
+
+#define OPTOKEN "op-token-1"
+//  2100-01-01T00:00:00Z: ahead of the real clock, so an actor that runs
+//  on real time before a test sets its clock fires nothing.
+#define T0 4102444800000000LL
+#define HOUR 3600000000LL
+
+typedef struct {
+    gz_testdb_t *tdb;
+    gz_db_t *db;  //  the test's own connection (checks)
+    gz_db_t *pdb; //  the stand-in intake's connection
+    gz_bus_pub_t *intake;
+    routing_config_t *cfg;
+    zactor_t *routing;
+    int http_port;
+    char base[64];
+    char rules_path[128];
+} fixture_t;
+
+static fixture_t F;
+
+static long
+s_scalar (const char *sql)
+{
+    PGresult *r = PQexec (gz_db_conn (F.db), sql);
+    assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
+    long v = PQntuples (r) ? atol (PQgetvalue (r, 0, 0)) : -1;
+    PQclear (r);
+    return v;
+}
+
+//  The first column of the first row as text (caller frees), "" if none.
+static char *
+s_text (const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (sql, sizeof sql, fmt, ap);
+    va_end (ap);
+    PGresult *r = PQexec (gz_db_conn (F.db), sql);
+    assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
+    char *v = strdup (PQntuples (r) && !PQgetisnull (r, 0, 0) ? PQgetvalue (r, 0, 0) : "");
+    PQclear (r);
+    return v;
+}
+
+static void
+s_exec (const char *sql)
+{
+    assert_int_equal (gz_db_command (F.db, sql), 0);
+}
+
+static void
+s_expect (const char *expected, const char *fmt, const char *id)
+{
+    char *v = s_text (fmt, id);
+    assert_string_equal (v, expected);
+    free (v);
+}
+
+static int
+s_port (zactor_t *actor, const char *cmd)
+{
+    zstr_send (actor, cmd);
+    char *p = zstr_recv (actor);
+    int port = atoi (p);
+    free (p);
+    return port;
+}
+
+static void
+s_start_routing (void)
+{
+    F.routing = zactor_new (routing_server, F.cfg);
+    assert_non_null (F.routing);
+    F.http_port = s_port (F.routing, "PORT");
+    assert_true (F.http_port > 0);
+    snprintf (F.base, sizeof F.base, "http://127.0.0.1:%d", F.http_port);
+}
+
+static void
+s_token (const char *staff, const char *token)
+{
+    zstr_sendx (F.routing, "TOKEN", staff, token, NULL);
+    assert_int_equal (zsock_wait (F.routing), 0);
+}
+
+static void
+s_clock (int64_t us)
+{
+    zstr_sendf (F.routing, "CLOCK %lld", (long long) us);
+    //  zstr_sendf sends one frame: "CLOCK <us>" must be two frames.
+    (void) us;
+}
+
+static void
+s_set_clock (int64_t us)
+{
+    char t[32];
+    snprintf (t, sizeof t, "%lld", (long long) us);
+    zstr_sendx (F.routing, "CLOCK", t, NULL);
+    assert_int_equal (zsock_wait (F.routing), 0);
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    (void) s_clock;
+    setenv ("GZ_BUS_HEARTBEAT_MS", "100", 1);
+    F.tdb = gz_testdb_new ("routing");
+    F.db = gz_db_new (gz_testdb_url (F.tdb), "test");
+    assert_int_equal (gz_db_migrate (F.db, "org", gz_org_migrations), 0);
+    s_exec ("INSERT INTO org.units (code, level, parent_code, name) VALUES"
+            " ('D1','district',NULL,'示例区'), ('S1','subdistrict','D1','示例街道'),"
+            " ('C1','community','S1','示例社区'), ('G1','grid','C1','示例网格1'),"
+            " ('G2','grid','C1','示例网格2'), ('DEP1','department','D1','住建局'),"
+            " ('DEP2','department','D1','司法局')");
+    s_exec ("INSERT INTO org.buildings (code, grid_code, name, address, lat, lon) VALUES"
+            " ('B1','G1','示例小区 1栋','示例路1号',26.5650,106.6900),"
+            " ('B2','G2','示例小区 2栋','示例路2号',26.5660,106.6910)");
+    s_exec ("INSERT INTO org.staff (id, name, role, unit_code, on_duty, max_open, sort_order)"
+            " VALUES ('w1','网格员甲','grid_worker','G1',true,NULL,1),"
+            " ('w1b','网格员乙','grid_worker','G1',true,2,2),"
+            " ('w2','网格员丙','grid_worker','G2',false,NULL,1),"
+            " ('duty1','值班员','community_duty','C1',true,NULL,1),"
+            " ('coord1','街道协调员','subdistrict_coordinator','S1',true,NULL,1),"
+            " ('dc1','住建联络员','department_contact','DEP1',true,NULL,1),"
+            " ('dc2','司法联络员','department_contact','DEP2',true,NULL,1)");
+    s_exec ("INSERT INTO org.pairings (department_code, community_code) VALUES ('DEP1','C1')");
+    snprintf (F.rules_path, sizeof F.rules_path, "/tmp/gz_test_routing_%d.rules", (int) getpid ());
+    FILE *f = fopen (F.rules_path, "w");
+    assert_non_null (f);
+    fputs ("property  物业纠纷  *  hard  dept:DEP1  dept:DEP2  4h  30d\n"
+           "noise     夜间施工  *  upper subdistrict  -  2h  72h\n"
+           "*         *         *  local grid  -  10h  100h\n"
+           "set merge_window 24h\n"
+           "set warn_at 80%\n",
+           f);
+    fclose (f);
+
+    //  The stand-in intake: its bus tables and publisher.
+    F.pdb = gz_db_new (gz_testdb_url (F.tdb), "test-intake");
+    assert_int_equal (gz_db_migrate (F.pdb, "intake", gz_bus_migrations ()), 0);
+    F.intake = gz_bus_pub_new (F.pdb, "intake", "intake", "tcp://127.0.0.1:*");
+    assert_non_null (F.intake);
+
+    F.cfg = routing_config_from_env ();
+    free (F.cfg->database_url);
+    F.cfg->database_url = strdup (gz_testdb_url (F.tdb));
+    F.cfg->http_port = 0;
+    free (F.cfg->http_bind);
+    F.cfg->http_bind = strdup ("127.0.0.1");
+    free (F.cfg->bus_endpoint);
+    F.cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->events_endpoint);
+    F.cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->intake_events);
+    char ep[64];
+    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", gz_bus_pub_port (F.intake));
+    F.cfg->intake_events = strdup (ep);
+    free (F.cfg->rules_path);
+    F.cfg->rules_path = strdup (F.rules_path);
+    free (F.cfg->operator_token);
+    F.cfg->operator_token = strdup (OPTOKEN);
+    s_start_routing ();
+    s_set_clock (T0);
+    s_token ("w1", "tok-w1");
+    s_token ("w1b", "tok-w1b");
+    s_token ("w2", "tok-w2");
+    s_token ("duty1", "tok-duty1");
+    s_token ("coord1", "tok-coord1");
+    s_token ("dc2", "tok-dc2");
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    zactor_destroy (&F.routing);
+    routing_config_destroy (&F.cfg);
+    gz_bus_pub_destroy (&F.intake);
+    gz_db_destroy (&F.pdb);
+    gz_db_destroy (&F.db);
+    gz_testdb_destroy (&F.tdb);
+    unlink (F.rules_path);
+    return 0;
+}
+
+//  Publish RequestSubmitted as intake does (outbox + PUB), committed.
+static void
+s_submit (const char *id, const char *category, const char *building, const char *description,
+          const char *secret)
+{
+    Gongzhi__V1__RequestSubmitted ev = GONGZHI__V1__REQUEST_SUBMITTED__INIT;
+    ev.request_id = (char *) id;
+    ev.service_code = (char *) category;
+    ev.description = (char *) description;
+    ev.channel = GONGZHI__V1__CHANNEL__QR;
+    bool b1 = building && strcmp (building, "B1") == 0;
+    ev.building_code = (char *) (building ? building : "");
+    ev.grid_code = (char *) (building ? (b1 ? "G1" : "G2") : "");
+    ev.community_code = (char *) (building ? "C1" : "");
+    ev.subdistrict_code = (char *) (building ? "S1" : "");
+    ev.submitted_at_us = T0;
+    char *hash = s_text ("SELECT encode(sha256(convert_to('%s','UTF8')),'hex')", secret);
+    ev.resident_token_sha256 = hash;
+    char topic[128];
+    snprintf (topic, sizeof topic, "RequestSubmitted/%s/%s", ev.subdistrict_code,
+              ev.community_code);
+    assert_int_equal (gz_db_begin (F.pdb), 0);
+    gz_bus_pub_stage_msg (F.intake, "RequestSubmitted", id, topic, &ev.base);
+    assert_int_equal (gz_bus_pub_write (F.intake), 0);
+    assert_int_equal (gz_db_commit (F.pdb), 0);
+    gz_bus_pub_committed (F.intake);
+    free (hash);
+}
+
+//  Wait until the routing row for id exists (tick the stand-in intake so
+//  heartbeats flow).
+static void
+s_wait_routed (const char *id)
+{
+    char sql[256];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM routing.requests WHERE id = '%s'", id);
+    for (int i = 0; i < 500; i++) {
+        long n = 0;
+        PGresult *r = PQexec (gz_db_conn (F.db), sql);
+        if (PQresultStatus (r) == PGRES_TUPLES_OK)
+            n = atol (PQgetvalue (r, 0, 0));
+        PQclear (r);
+        if (n == 1)
+            return;
+        gz_bus_pub_tick (F.intake);
+        zclock_sleep (10);
+    }
+    fail_msg ("request %s was not routed", id);
+}
+
+static long
+s_call (const char *method, const char *path, const char *token, const char *body, json_t **out)
+{
+    char url[512];
+    snprintf (url, sizeof url, "%s%s", F.base, path);
+    char h[128];
+    snprintf (h, sizeof h, "Authorization: Bearer %s", token ? token : "");
+    const char *headers[] = {h, NULL};
+    gz_testhttp_t r;
+    assert_int_equal (gz_testhttp (method, url, body, body ? strlen (body) : 0,
+                                   body ? "application/json" : NULL, token ? headers : NULL, &r),
+                      0);
+    long status = r.status;
+    if (out) {
+        *out = json_loads (r.body, 0, NULL);
+        assert_non_null (*out);
+    }
+    gz_testhttp_free (&r);
+    return status;
+}
+
+static long
+s_act (const char *id, const char *action, const char *token, const char *body)
+{
+    char path[256];
+    snprintf (path, sizeof path, "/api/v1/requests/%s/%s", id, action);
+    return s_call ("POST", path, token, body ? body : "{}", NULL);
+}
+
+static const char *
+s_state_of (json_t *j)
+{
+    return json_string_value (json_object_get (j, "state"));
+}
+
+//  ---------------------------------------------------------------- tests
+
+static void
+test_route_tiers_merge_idempotent (void **state)
+{
+    (void) state;
+    s_submit ("101", "road", "B1", "路灯坏了", "s101");
+    s_wait_routed ("101");
+    s_expect ("assigned", "SELECT state FROM routing.requests WHERE id = '%s'", "101");
+    s_expect ("w1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "101");
+    s_expect ("1", "SELECT tier FROM routing.requests WHERE id = '%s'", "101");
+    //  Deadlines from the rule (10h / 100h) on the test clock.
+    assert_int_equal (s_scalar ("SELECT response_due_us - routed_at_us FROM routing.requests"
+                                " WHERE id = '101'"),
+                      10 * HOUR);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timers WHERE request_id = '101'"), 4);
+
+    //  Least-loaded: w1 has one open request, so the next goes to w1b.
+    s_submit ("102", "noise", "B1", "楼下广场舞声音很大", "s102");
+    s_wait_routed ("102");
+    s_expect ("w1b", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "102");
+
+    //  Upper tier: the sub-district coordinator.
+    s_submit ("103", "noise", "B2", "夜间施工太吵", "s103");
+    s_wait_routed ("103");
+    s_expect ("coord1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "103");
+    s_expect ("2", "SELECT tier FROM routing.requests WHERE id = '%s'", "103");
+
+    //  Hard tier: the lead department and its co-handlers.
+    s_submit ("104", "property", "B1", "物业纠纷多年", "s104");
+    s_wait_routed ("104");
+    s_expect ("dc1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "104");
+    s_expect ("3", "SELECT tier FROM routing.requests WHERE id = '%s'", "104");
+    s_expect ("dc2", "SELECT staff_id FROM routing.co_handlers WHERE request_id = '%s'", "104");
+
+    //  Grid worker off duty: the community duty officer.
+    s_submit ("105", "road", "B2", "井盖松动", "s105");
+    s_wait_routed ("105");
+    s_expect ("duty1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "105");
+
+    //  No building: the dispatcher (first sub-district coordinator).
+    s_submit ("106", "other", NULL, "不知道在哪里", "s106");
+    s_wait_routed ("106");
+    s_expect ("coord1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "106");
+
+    //  A duplicate (same building and category, open): merged, both visible.
+    s_submit ("107", "road", "B1", "路灯还是坏的", "s107");
+    s_wait_routed ("107");
+    s_expect ("merged", "SELECT state FROM routing.requests WHERE id = '%s'", "107");
+    s_expect ("101", "SELECT merged_into FROM routing.requests WHERE id = '%s'", "107");
+    s_expect ("1", "SELECT followers FROM routing.requests WHERE id = '%s'", "101");
+    json_t *j;
+    assert_int_equal (s_call ("GET", "/api/v1/requests/101", "tok-w1", NULL, &j), 200);
+    assert_int_equal (json_integer_value (json_object_get (j, "followers")), 1);
+    assert_string_equal (json_string_value (json_object_get (j, "tier")), "local");
+    json_decref (j);
+    assert_int_equal (s_call ("GET", "/api/v1/requests/107?t=s107", NULL, NULL, &j), 200);
+    assert_string_equal (s_state_of (j), "merged");
+    assert_string_equal (json_string_value (json_object_get (j, "merged_into")), "101");
+    json_decref (j);
+
+    //  A replayed event (same request id) routes nothing twice.
+    long events = s_scalar ("SELECT count(*) FROM routing.outbox");
+    assert_int_equal (events, 7);
+    s_submit ("101", "road", "B1", "路灯坏了", "s101");
+    s_submit ("108", "road", "B2", "another", "s108");
+    s_wait_routed ("108");
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.outbox"), 8);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timeline WHERE request_id = '101'"),
+                      1);
+    s_expect ("RequestRouted", "SELECT type FROM routing.outbox WHERE key = '%s'", "101");
+    s_expect ("RequestMerged", "SELECT type FROM routing.outbox WHERE key = '%s'", "107");
+    assert_int_equal (
+        s_scalar ("SELECT position FROM routing.bus_cursor WHERE consumer = 'routing'"), 9);
+}
+
+static void
+test_worker_loop (void **state)
+{
+    (void) state;
+    s_submit ("201", "road", "B1", "路灯坏了", "secret201");
+    s_wait_routed ("201");
+    json_t *j;
+    //  401 without a token, with a bad one; 403 for another unit; 404.
+    assert_int_equal (s_act ("201", "accept", NULL, NULL), 401);
+    assert_int_equal (s_act ("201", "accept", "nope", NULL), 401);
+    assert_int_equal (s_act ("201", "accept", "tok-w2", NULL), 403);
+    assert_int_equal (s_act ("999", "accept", "tok-w1", NULL), 404);
+    assert_int_equal (s_act ("201", "fly", "tok-w1", NULL), 404);
+    //  Illegal transitions: 409 with the current state.
+    assert_int_equal (s_call ("POST", "/api/v1/requests/201/start", "tok-w1", "{}", &j), 409);
+    assert_string_equal (
+        json_string_value (json_object_get (json_object_get (j, "error"), "state")), "assigned");
+    json_decref (j);
+    assert_int_equal (s_act ("201", "resolve", "tok-w1", "{\"result\":\"修好了\"}"), 409);
+    assert_int_equal (
+        s_act ("201", "rate", NULL, "{\"score\":5,\"satisfied\":true,\"token\":\"secret201\"}"),
+        409);
+    //  400: bad JSON, bad fields.
+    assert_int_equal (s_act ("201", "accept", "tok-w1", "{not json"), 400);
+    assert_int_equal (s_act ("201", "verify", "tok-w1", "{\"outcome\":\"maybe\"}"), 400);
+    assert_int_equal (s_act ("201", "resolve", "tok-w1", "{}"), 400);
+    //  The loop.
+    assert_int_equal (s_act ("201", "accept", "tok-w1", NULL), 200);
+    assert_int_equal (s_act ("201", "accept", "tok-w1", NULL), 409);
+    assert_int_equal (s_act ("201", "verify", "tok-w1", "{\"outcome\":\"not_reached\"}"), 200);
+    s_expect ("accepted", "SELECT state FROM routing.requests WHERE id = '%s'", "201");
+    assert_int_equal (s_act ("201", "verify", "tok-w1", "{\"outcome\":\"reached\"}"), 200);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timers WHERE request_id = '201'"
+                                " AND kind LIKE 'response%' AND fired_at_us IS NULL"),
+                      0);
+    assert_int_equal (s_act ("201", "start", "tok-w1", NULL), 200);
+    assert_int_equal (s_act ("201", "note", "tok-w1",
+                             "{\"text\":\"已买灯泡\",\"media_url\":\"https://x/1.jpg\"}"),
+                      200);
+    assert_int_equal (s_act ("201", "resolve", "tok-w1", "{\"result\":\"已更换灯泡\"}"), 200);
+    //  Residents: wrong secret 401, staff 403, bad score 400.
+    assert_int_equal (
+        s_act ("201", "rate", NULL, "{\"score\":5,\"satisfied\":true,\"token\":\"wrong\"}"), 401);
+    assert_int_equal (s_act ("201", "rate", "tok-w1", "{\"score\":5,\"satisfied\":true}"), 403);
+    assert_int_equal (
+        s_act ("201", "rate", NULL, "{\"score\":9,\"satisfied\":true,\"token\":\"secret201\"}"),
+        400);
+    assert_int_equal (s_call ("POST", "/api/v1/requests/201/rate?t=secret201", NULL,
+                              "{\"score\":5,\"satisfied\":true,\"comment\":\"很快\"}", &j),
+                      200);
+    assert_string_equal (s_state_of (j), "closed");
+    json_t *tl = json_object_get (j, "timeline");
+    assert_int_equal (json_array_size (tl), 9); //  routed .. rated, closed
+    assert_string_equal (json_string_value (json_object_get (json_array_get (tl, 0), "kind")),
+                         "routed");
+    assert_non_null (
+        strstr (json_string_value (json_object_get (json_object_get (j, "deadlines"), "response")),
+                "+08:00"));
+    json_decref (j);
+    assert_int_equal (s_act ("201", "reopen", NULL, "{\"token\":\"secret201\"}"), 409);
+    const char *kinds[] = {"RequestRouted",   "RequestAccepted", "RequestVerified",
+                           "RequestVerified", "RequestStarted",  "NoteAdded",
+                           "RequestResolved", "RequestRated",    "RequestClosed"};
+    PGresult *r = PQexec (gz_db_conn (F.db),
+                          "SELECT type FROM routing.outbox WHERE key = '201' ORDER BY position");
+    assert_int_equal (PQntuples (r), 9);
+    for (int i = 0; i < 9; i++)
+        assert_string_equal (PQgetvalue (r, i, 0), kinds[i]);
+    PQclear (r);
+
+    //  Not satisfied, reopen: back to the same assignee, counted.
+    s_submit ("202", "sanitation", "B1", "垃圾没人收", "secret202");
+    s_wait_routed ("202");
+    char *who = s_text ("SELECT assignee_staff FROM routing.requests WHERE id = '202'");
+    char tok[32];
+    snprintf (tok, sizeof tok, "tok-%s", who);
+    assert_int_equal (s_act ("202", "accept", tok, NULL), 200);
+    assert_int_equal (s_act ("202", "verify", tok, "{\"outcome\":\"reached\"}"), 200);
+    assert_int_equal (s_act ("202", "start", tok, NULL), 200);
+    assert_int_equal (s_act ("202", "resolve", tok, "{\"result\":\"已清运\"}"), 200);
+    assert_int_equal (
+        s_act ("202", "rate", NULL, "{\"score\":2,\"satisfied\":false,\"token\":\"secret202\"}"),
+        200);
+    s_expect ("rated", "SELECT state FROM routing.requests WHERE id = '%s'", "202");
+    assert_int_equal (
+        s_act ("202", "reopen", NULL, "{\"token\":\"secret202\",\"comment\":\"又堆满了\"}"), 200);
+    s_expect ("accepted", "SELECT state FROM routing.requests WHERE id = '%s'", "202");
+    s_expect ("1", "SELECT reopen_count FROM routing.requests WHERE id = '%s'", "202");
+    s_expect (who, "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "202");
+    free (who);
+
+    //  Invalid on verify: rejected, closed.
+    s_submit ("203", "road", "B2", "测试", "secret203");
+    s_wait_routed ("203");
+    assert_int_equal (s_act ("203", "accept", "tok-duty1", NULL), 200);
+    assert_int_equal (s_act ("203", "verify", "tok-duty1", "{\"outcome\":\"invalid\"}"), 200);
+    s_expect ("rejected", "SELECT state FROM routing.requests WHERE id = '%s'", "203");
+    s_expect ("RequestRejected",
+              "SELECT type FROM routing.outbox WHERE key = '%s' ORDER BY position DESC LIMIT 1",
+              "203");
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timers WHERE request_id = '203'"
+                                " AND fired_at_us IS NULL"),
+                      0);
+
+    //  Transfer, escalate, return; the operator acts for any unit and
+    //  rates by phone.
+    s_submit ("204", "road", "B2", "路面坑洼", "secret204");
+    s_wait_routed ("204");
+    assert_int_equal (s_act ("204", "transfer", "tok-duty1", "{\"to_unit\":\"G1\"}"), 400);
+    assert_int_equal (
+        s_act ("204", "transfer", "tok-duty1", "{\"to_unit\":\"NOPE\",\"reason\":\"不是本社区\"}"),
+        422);
+    assert_int_equal (s_act ("204", "transfer", "tok-duty1",
+                             "{\"to_unit\":\"G1\",\"to_staff\":\"w1\",\"reason\":\"属于网格1\"}"),
+                      200);
+    s_expect ("w1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "204");
+    assert_int_equal (s_act ("204", "escalate", "tok-w1", "{\"reason\":\"需要社区协调\"}"), 200);
+    s_expect ("duty1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "204");
+    assert_int_equal (s_act ("204", "accept", "tok-w1", NULL), 403);
+    assert_int_equal (s_act ("204", "return", "tok-duty1", "{\"reason\":\"请重新派单\"}"), 200);
+    s_expect ("coord1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "204");
+    assert_int_equal (s_act ("204", "return", "tok-coord1", "{\"reason\":\"again\"}"), 422);
+    assert_int_equal (s_act ("204", "accept", OPTOKEN, NULL), 200);
+    assert_int_equal (s_act ("204", "verify", OPTOKEN, "{\"outcome\":\"reached\"}"), 200);
+    assert_int_equal (s_act ("204", "start", OPTOKEN, NULL), 200);
+    assert_int_equal (s_act ("204", "resolve", OPTOKEN, "{\"result\":\"已修补\"}"), 200);
+    assert_int_equal (s_act ("204", "rate", OPTOKEN, "{\"score\":4,\"satisfied\":true}"), 200);
+    s_expect ("closed", "SELECT state FROM routing.requests WHERE id = '%s'", "204");
+
+    //  Hard tier: a co-handler reports by note, cannot resolve.
+    s_submit ("205", "property", "B1", "物业纠纷", "secret205");
+    s_wait_routed ("205");
+    assert_int_equal (s_act ("205", "note", "tok-dc2", "{\"text\":\"司法局已调解\"}"), 200);
+    assert_int_equal (s_act ("205", "accept", "tok-dc2", NULL), 403);
+    s_expect ("t", "SELECT reported::text::char FROM routing.co_handlers WHERE request_id = '%s'",
+              "205");
+
+    //  The queue: the caller's open work, most urgent first.
+    assert_int_equal (s_call ("GET", "/api/v1/queue", OPTOKEN, NULL, &j), 200);
+    json_t *items = json_object_get (j, "requests");
+    assert_true (json_array_size (items) >= 2);
+    json_decref (j);
+    assert_int_equal (s_call ("GET", "/api/v1/queue", NULL, NULL, &j), 401);
+    json_decref (j);
+    //  GET: staff, resident with ?t=, else 401; bodies over 64 KiB 413.
+    assert_int_equal (s_call ("GET", "/api/v1/requests/205", NULL, NULL, &j), 401);
+    json_decref (j);
+    assert_int_equal (s_call ("GET", "/api/v1/requests/205?t=secret205", NULL, NULL, &j), 200);
+    assert_int_equal (json_array_size (json_object_get (j, "co_handlers")), 1);
+    json_decref (j);
+    char *big = malloc (70000);
+    memset (big, ' ', 69999);
+    big[0] = '{';
+    big[69998] = '}';
+    big[69999] = 0;
+    assert_int_equal (s_act ("205", "note", "tok-dc1", big), 413);
+    free (big);
+    assert_int_equal (s_call ("GET", "/metrics", NULL, NULL, NULL), 200);
+}
+
+static void
+test_bus_commands (void **state)
+{
+    (void) state;
+    s_submit ("301", "road", "B1", "路灯坏了", "secret301");
+    s_wait_routed ("301");
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    char ep[64];
+    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", s_port (F.routing, "BUSPORT"));
+    assert_int_equal (zsock_connect (dealer, "%s", ep), 0);
+    const char *actions[][3] = {{"accept", "tok-w1", ""},
+                                {"start", "tok-w1", ""},
+                                {"accept", "tok-w2", ""},
+                                {"accept", "", ""},
+                                {"verify", "tok-w1", "reached"}};
+    const char *expect[][2] = {{"", "accepted"},
+                               {"conflict", "accepted"},
+                               {"forbidden", ""},
+                               {"unauthorized", ""},
+                               {"", "verified"}};
+    for (int i = 0; i < 5; i++) {
+        Gongzhi__V1__WorkerCommand wc = GONGZHI__V1__WORKER_COMMAND__INIT;
+        wc.request_id = "301";
+        wc.action = (char *) actions[i][0];
+        wc.outcome = (char *) actions[i][2];
+        zframe_t *f =
+            gz_codec_envelope_frame ("WorkerCommand", "301", NULL, actions[i][1], &wc.base);
+        zframe_send (&f, dealer, 0);
+        zsock_set_rcvtimeo (dealer, 5000);
+        zframe_t *reply = zframe_recv (dealer);
+        assert_non_null (reply);
+        gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (reply), zframe_size (reply));
+        assert_non_null (env);
+        assert_string_equal (env->type, "CommandReply");
+        Gongzhi__V1__CommandReply *cr =
+            gongzhi__v1__command_reply__unpack (NULL, env->payload.len, env->payload.data);
+        assert_non_null (cr);
+        assert_string_equal (cr->error, expect[i][0]);
+        assert_string_equal (cr->state, expect[i][1]);
+        assert_int_equal (cr->ok, *expect[i][0] == 0);
+        gongzhi__v1__command_reply__free_unpacked (cr, NULL);
+        gz_codec_envelope_free (&env);
+        zframe_destroy (&reply);
+    }
+    zsock_destroy (&dealer);
+}
+
+static void
+test_timers_escalate_restart (void **state)
+{
+    (void) state;
+    s_submit ("401", "road", "B1", "路灯坏了", "s401"); //  10h response, 100h resolve
+    s_wait_routed ("401");
+    //  7h: nothing. 8h (80%): a warning. Restart. 10h: past due, the
+    //  community duty officer is named, a new 10h deadline.
+    s_set_clock (T0 + 7 * HOUR);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.outbox WHERE key = '401'"), 1);
+    s_set_clock (T0 + 8 * HOUR);
+    s_expect ("DeadlineWarning",
+              "SELECT type FROM routing.outbox WHERE key = '%s' ORDER BY position DESC LIMIT 1",
+              "401");
+    s_set_clock (T0 + 9 * HOUR);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.outbox WHERE key = '401'"), 2);
+
+    //  Restart: the clock is the actor's, set it again after.
+    zactor_destroy (&F.routing);
+    s_start_routing ();
+    s_set_clock (T0 + 9 * HOUR);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.outbox WHERE key = '401'"), 2);
+    s_set_clock (T0 + 10 * HOUR);
+    s_expect ("RequestEscalated",
+              "SELECT type FROM routing.outbox WHERE key = '%s' ORDER BY position DESC LIMIT 1",
+              "401");
+    s_expect ("duty1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "401");
+    s_expect ("1", "SELECT level FROM routing.requests WHERE id = '%s'", "401");
+    assert_int_equal (s_scalar ("SELECT (response_due_us - 4102444800000000) / 3600000000"
+                                " FROM routing.requests WHERE id = '401'"),
+                      20);
+    //  Each timer fired once.
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timers WHERE request_id = '401'"
+                                " AND fired_at_us IS NOT NULL"),
+                      2);
+    //  Next rung: the sub-district coordinator at 20h, then the paired
+    //  department at 30h; then it stays at the top with a warning.
+    s_set_clock (T0 + 20 * HOUR);
+    s_expect ("coord1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "401");
+    s_set_clock (T0 + 30 * HOUR);
+    s_expect ("dc1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "401");
+    s_expect ("3", "SELECT level FROM routing.requests WHERE id = '%s'", "401");
+    assert_int_equal (
+        s_scalar (
+            "SELECT count(*) FROM routing.outbox WHERE key = '401' AND type = 'RequestEscalated'"),
+        3);
+    //  The department accepts and verifies: the response deadline is met.
+    s_token ("dc1", "tok-dc1");
+    assert_int_equal (s_act ("401", "accept", "tok-dc1", NULL), 200);
+    assert_int_equal (s_act ("401", "verify", "tok-dc1", "{\"outcome\":\"reached\"}"), 200);
+    long before = s_scalar ("SELECT count(*) FROM routing.outbox WHERE key = '401'");
+    s_set_clock (T0 + 79 * HOUR);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.outbox WHERE key = '401'"), before);
+    s_set_clock (T0 + 80 * HOUR); //  80% of the 100h resolve deadline
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.outbox WHERE key = '401'"),
+                      before + 1);
+    s_expect ("resolve",
+              "SELECT detail->>'deadline' FROM routing.timeline WHERE request_id = '%s'"
+              " ORDER BY seq DESC LIMIT 1",
+              "401");
+    //  No timer is fired twice, none is left behind unfired in the past.
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timers WHERE fired_at_us IS NULL"
+                                " AND fire_at_us <= 4102444800000000 + 80 * 3600000000::bigint"),
+                      0);
+}
+
+static void
+s_write_rules (const char *text)
+{
+    FILE *f = fopen (F.rules_path, "w");
+    assert_non_null (f);
+    fputs (text, f);
+    fclose (f);
+}
+
+//  RELOAD (SIGHUP in gz-routing): a bad file or an unknown department is
+//  refused and the old rules stay in force; a good file takes over.
+static void
+test_rules_reload (void **state)
+{
+    (void) state;
+    s_write_rules ("noise * * upper subdistrict - 2h\n");
+    zstr_send (F.routing, "RELOAD");
+    assert_int_equal (zsock_wait (F.routing), 1);
+    s_write_rules ("property * * hard dept:NOPE - 4h 30d\n* * * local grid - 10h 100h\n");
+    zstr_send (F.routing, "RELOAD");
+    assert_int_equal (zsock_wait (F.routing), 1);
+    s_submit ("501", "noise", "B1", "夜间施工", "s501");
+    s_wait_routed ("501");
+    s_expect ("coord1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "501");
+    s_write_rules ("* * * local grid - 1h 10h\n");
+    zstr_send (F.routing, "RELOAD");
+    assert_int_equal (zsock_wait (F.routing), 0);
+    s_submit ("502", "noise", "B2", "夜间施工", "s502");
+    s_wait_routed ("502");
+    s_expect ("1", "SELECT tier FROM routing.requests WHERE id = '%s'", "502");
+    assert_int_equal (s_scalar ("SELECT resolve_s FROM routing.requests WHERE id = '502'"), 36000);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_route_tiers_merge_idempotent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_worker_loop, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bus_commands, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_timers_escalate_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rules_reload, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
