@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The whole closed loop through the real all-in-one binary, as a resident and
+# a grid worker would live it: file on the QR page -> routed to the building's
+# grid worker -> accept, verify (call-back reached), start, resolve through
+# the worker API -> the resident rates on the status page -> closed; Open311
+# and the updates feed show it. Then SIGTERM stops everything cleanly.
+set -euo pipefail
+: "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
+db="gzt_loop_$$_$RANDOM"
+admin=$GZ_TEST_DATABASE_URL
+url="${admin%/*}/$db"
+tmp=$(mktemp -d /tmp/gz-loop.XXXXXX)
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    psql "$admin" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; echo "--- gongzhi log"; tail -n 30 "$tmp/gongzhi.log"; exit 1; }
+psql "$admin" -qAt -c "CREATE DATABASE $db" >/dev/null
+export GZ_DATABASE_URL=$url GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) \
+       GZ_DEMO_API_KEY=loop-key GZ_DEMO_OPERATOR_TOKEN=loop-operator GZ_BUS_HEARTBEAT_MS=200
+"$GZ_BUILD_DIR/services/gzctl" seed huaguoyuan >/dev/null
+"$GZ_BUILD_DIR/services/gongzhi" 2>"$tmp/gongzhi.log" &
+pid=$!
+web="http://127.0.0.1:$GZ_PORT_BASE"
+api="http://127.0.0.1:$((GZ_PORT_BASE + 1))/api/v1"
+auth="Authorization: Bearer loop-operator"
+for _ in $(seq 1 600); do
+    curl -fsS "$web/readyz" >/dev/null 2>&1 && curl -fsS "${api%/api/v1}/readyz" >/dev/null 2>&1 && break
+    sleep 0.05
+done
+curl -fsS "${api%/api/v1}/readyz" >/dev/null || fail "not ready"
+
+# 1. The resident scans the QR code of building HGY-B0001 and files a request.
+page=$(curl -fsS "$web/q/HGY-B0001")
+nonce=$(grep -o 'name="nonce" value="[0-9a-f-]*"' <<<"$page" | sed 's/.*value="//; s/"$//')
+[ -n "$nonce" ] || fail "no nonce on the QR page"
+done_page=$(curl -sS -w '\n%{http_code}' --data-urlencode "nonce=$nonce" -d service_code=property \
+    --data-urlencode "description=3单元楼道灯不亮" -d phone=13800001234 "$web/q/HGY-B0001")
+[ "$(tail -n 1 <<<"$done_page")" = 201 ] || fail "QR submit: $(tail -n 1 <<<"$done_page")"
+link=$(grep -o 'href="/r/[0-9]*?t=[0-9a-f]*"' <<<"$done_page" | head -1 | sed 's/href="//; s/"$//')
+id=$(sed 's|/r/||; s|?.*||' <<<"$link")
+[ -n "$id" ] || fail "no status link"
+echo "filed request $id"
+
+# 2. Routing assigns it to the grid worker of the building's grid.
+state=""
+for _ in $(seq 1 200); do
+    view=$(curl -sS -H "$auth" "$api/requests/$id")
+    state=$(jq -r '.state // empty' <<<"$view")
+    [ "$state" = assigned ] && break
+    sleep 0.05
+done
+[ "$state" = assigned ] || fail "not routed: $view"
+[ "$(jq -r .tier <<<"$view")" = local ] || fail "tier: $view"
+[ "$(jq -r .assignee.role <<<"$view")" = grid_worker ] || fail "assignee: $view"
+grid=$(psql "$url" -qAt -c "SELECT grid_code FROM org.buildings WHERE code = 'HGY-B0001'")
+[ "$(jq -r .assignee.unit_code <<<"$view")" = "$grid" ] || fail "wrong grid: $view"
+echo "routed to $(jq -r .assignee.staff_id <<<"$view") ($grid)"
+
+# 3. The worker signs, calls back, goes on site and resolves it.
+post() { curl -sS -o "$tmp/out" -w '%{http_code}' -H "$auth" -H 'Content-Type: application/json' \
+    -d "$2" "$api/requests/$id/$1"; }
+[ "$(post accept '{}')" = 200 ] || fail "accept: $(cat "$tmp/out")"
+[ "$(post start '{}')" = 409 ] || fail "start before verify should be 409: $(cat "$tmp/out")"
+[ "$(post verify '{"outcome":"reached"}')" = 200 ] || fail "verify: $(cat "$tmp/out")"
+[ "$(post start '{}')" = 200 ] || fail "start: $(cat "$tmp/out")"
+[ "$(post resolve '{"result":"已更换楼道灯"}')" = 200 ] || fail "resolve: $(cat "$tmp/out")"
+
+# 4. The resident sees it resolved and rates it on the status page.
+form=""
+for _ in $(seq 1 200); do
+    form=$(curl -fsS "$web$link")
+    grep -q '提交评价' <<<"$form" && break
+    sleep 0.05
+done
+grep -q '提交评价' <<<"$form" || fail "no rating form on the status page"
+grep -q '已更换楼道灯' <<<"$form" || fail "result not on the status page"
+code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -d score=5 -d satisfied=yes \
+    "$web/r/$id/rate?${link#*\?}")
+[ "$code" = 200 ] || fail "rate: $code $(cat "$tmp/out")"
+
+# 5. Closed everywhere.
+for _ in $(seq 1 200); do
+    state=$(curl -sS -H "$auth" "$api/requests/$id" | jq -r .state)
+    [ "$state" = closed ] && break
+    sleep 0.05
+done
+[ "$state" = closed ] || fail "not closed: $state"
+o311=""
+for _ in $(seq 1 200); do
+    o311=$(curl -fsS "$web/open311/v2/requests/$id.json")
+    [ "$(jq -r '.[0].status' <<<"$o311")" = closed ] && break
+    sleep 0.05
+done
+[ "$(jq -r '.[0].status' <<<"$o311")" = closed ] || fail "Open311 status: $o311"
+curl -fsS "$web/open311/v2/servicerequestupdates.json" |
+    jq -e --arg id "$id" '[.service_request_updates[] | select(.service_request_id == $id) | .status] | index("fixed") != null' >/dev/null ||
+    fail "no 'fixed' update in the feed"
+curl -fsS "$web$link" | grep -q '已评价' || fail "timeline lacks the rating"
+grep -q 13800001234 "$tmp/gongzhi.log" && fail "the phone number appears in the log"
+
+kill -TERM "$pid"; rc=0; wait "$pid" || rc=$?; pid=""
+[ $rc -eq 0 ] || fail "gongzhi exited $rc on SIGTERM"
+echo PASS
