@@ -42,7 +42,7 @@ gz_pg_bindir() {
 # Run a command as the unprivileged owner of the cluster (PostgreSQL refuses root).
 gz_pg_as() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u gzpg -- "$@"
+        (cd / && runuser -u gzpg -- "$@")
     else
         "$@"
     fi
