@@ -3,16 +3,20 @@
     libmicrohttpd threads: reads go to the read pool, commands are queued
     for the actor (routing_cmd_wait) and answered after its commit.
 
-      GET  /api/v1/requests/{id}            staff/operator bearer, or
-   ?t=<resident secret> GET  /api/v1/queue                    the caller's open
-   work, most urgent first POST /api/v1/requests/{id}/{action}   accept verify
-   start note resolve transfer escalate return (staff); rate reopen (resident
-   {"token"} or ?t=, or operator) Errors: {"error": {"code", "message"}} with
-   400 401 403 404 409 413 422 503.  */
+      GET  /api/v1/requests/{id}           staff/operator bearer, or ?t=<resident secret>
+      GET  /api/v1/queue                   the caller's open work, most urgent first
+      POST /api/v1/requests/{id}/{action}  accept verify start note resolve transfer
+                                           escalate return (staff); rate reopen
+                                           (resident {"token"} or ?t=, or operator)
+      POST /api/v1/meetings, GET /api/v1/meetings[/{id}]   逢四说事 (routing_meetings.c)
+
+    Errors: {"error": {"code", "message"}} with 400 401 403 404 405 409 413
+    422 503. docs/routing.md documents every endpoint.  */
 #include "gz_category.h"
 #include "gz_log.h"
 #include "gz_text.h"
 #include "routing.h"
+#include "routing_meetings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +97,7 @@ routing_http_prepare (gz_db_t *db, const char *schema)
         free (out);
     }
     free (q);
+    routing_meetings_prepare (db, schema);
 }
 
 //  ---------------------------------------------------------------- helpers
@@ -529,6 +534,8 @@ routing_http_handler (gz_http_req_t *req, void *arg)
                 s_post_action (ctx, req, id, slash + 1);
         }
     }
+    else if (routing_meetings_handle (ctx, req, path, method, &route))
+        ;
     else if (strcmp (path, "/api/v1/queue") == 0) {
         route = "queue";
         s_get_queue (ctx, req);
@@ -543,6 +550,7 @@ routing_http_handler (gz_http_req_t *req, void *arg)
     }
     else if (strcmp (path, "/metrics") == 0) {
         route = "metrics";
+        routing_meetings_describe (ctx->metrics);
         char *text = gz_metrics_render (ctx->metrics);
         gz_http_reply (req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen (text));
         free (text);
