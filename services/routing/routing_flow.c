@@ -80,9 +80,15 @@ static const struct {
                      " WHERE request_id = $1 AND kind = $2"},
     {"rt_timer_cancel", "DELETE FROM {s}.timers WHERE request_id = $1 AND fired_at_us IS NULL"
                         " AND kind = ANY ($2::text[])"},
-    {"rt_timers_due", "SELECT request_id, kind, generation FROM {s}.timers"
-                      " WHERE fired_at_us IS NULL AND fire_at_us <= $1"
-                      " ORDER BY fire_at_us, request_id, kind LIMIT 100 FOR UPDATE SKIP LOCKED"},
+    //  Locks the timers and their requests, skipping what another
+    //  transaction holds: a timer run then never waits for a request
+    //  locked by a replica's timer run (two runs that each locked one
+    //  request the other needs would deadlock), nor by a command.
+    {"rt_timers_due", "SELECT t.request_id, t.kind, t.generation FROM {s}.timers t"
+                      " JOIN {s}.requests r ON r.id = t.request_id"
+                      " WHERE t.fired_at_us IS NULL AND t.fire_at_us <= $1"
+                      " ORDER BY t.fire_at_us, t.request_id, t.kind LIMIT 100"
+                      " FOR UPDATE OF t, r SKIP LOCKED"},
     {"rt_timer_mark", "UPDATE {s}.timers SET fired_at_us = $4 WHERE request_id "
                       "= $1 AND kind = $2"
                       " AND generation = $3 AND fired_at_us IS NULL"},
@@ -1534,9 +1540,14 @@ routing_timers_run (routing_core_t *core)
         for (int i = 0; i < n && rc == 0; i++) {
             const char *mv[4] = {PQgetvalue (r, i, 0), PQgetvalue (r, i, 1), PQgetvalue (r, i, 2),
                                  now};
-            rc = s_run (core, "rt_timer_mark", 4, mv);
-            if (rc == 0)
+            //  Fire only a timer this transaction marked: one already
+            //  fired or cancelled (deleted) since the SELECT takes no effect.
+            PGresult *m = gz_db_exec (core->db, "rt_timer_mark", 4, mv);
+            rc = m ? 0 : -1;
+            if (m && strcmp (PQcmdTuples (m), "1") == 0)
                 rc = s_fire (core, mv[0], mv[1]);
+            if (m)
+                PQclear (m);
         }
         char kinds[100][16];
         for (int i = 0; i < n && i < 100; i++)
