@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define S_SVC "gzctl"
@@ -33,6 +34,10 @@ s_usage (void)
              "  org import FILE [--check]  replace the directory by FILE (docs/org-format.md);\n"
              "                             --check validates only\n"
              "  org stats                  count units per level, buildings, staff per role\n"
+             "  token issue STAFF_ID       issue a bearer token for a staff member of the org\n"
+             "                             directory (printed once; only its SHA-256 is kept)\n"
+             "  token operator LABEL       issue an operator token (may act for any unit)\n"
+             "  token revoke STAFF_ID|LABEL  revoke every token of a staff member or label\n"
              "  help                       this text\n"
              "\n"
              "database: GZ_DATABASE_URL (default: the private cluster, GZ_PG_PORT or 54320)\n");
@@ -176,6 +181,91 @@ s_org_stats (void)
     return rc ? 1 : 0;
 }
 
+//  A fresh random token: 32 URL-safe characters (192 bits).
+static void
+s_new_token (char out[33])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char raw[32];
+    if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw) {
+        fprintf (stderr, "gzctl: no randomness available\n");
+        exit (1);
+    }
+    for (int i = 0; i < 32; i++)
+        out[i] = alphabet[raw[i] & 63];
+    out[32] = 0;
+}
+
+//  gzctl token issue|operator|revoke: staff bearer tokens of the routing
+//  service (table <GZ_ROUTING_SCHEMA>.tokens, created when routing first
+//  starts). Only the SHA-256 of a token is stored.
+static int
+s_token (int argc, char **argv)
+{
+    if (argc != 2)
+        return s_usage ();
+    gz_db_t *db = s_connect (false);
+    if (!db)
+        return 1;
+    char *schema = gz_db_ident (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
+    char sql[512];
+    int rc = 1;
+    const char *what = argv[0], *arg = argv[1];
+    if (strcmp (what, "issue") == 0 || strcmp (what, "operator") == 0) {
+        bool staff = strcmp (what, "issue") == 0;
+        if (staff) {
+            gz_db_prepare (db, "staff", "SELECT name FROM org.staff WHERE id = $1");
+            const char *v[1] = {arg};
+            PGresult *r = gz_db_exec (db, "staff", 1, v);
+            bool known = r && PQntuples (r) == 1;
+            PQclear (r);
+            if (!known) {
+                fprintf (stderr, "gzctl: no staff member %s in the org directory\n", arg);
+                goto done;
+            }
+        }
+        char token[33];
+        s_new_token (token);
+        snprintf (sql, sizeof sql,
+                  "INSERT INTO %s.tokens (token_sha256, staff_id, role, label)"
+                  " VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), $2, $3, $4)",
+                  schema);
+        gz_db_prepare (db, "issue", sql);
+        const char *v[4] = {token, staff ? arg : NULL, staff ? "staff" : "operator", arg};
+        PGresult *r = gz_db_exec (db, "issue", 4, v);
+        if (!r) {
+            fprintf (stderr, "gzctl: cannot store the token (has routing started once?): %s\n",
+                     gz_db_error (db));
+            goto done;
+        }
+        PQclear (r);
+        printf ("%s\n", token);
+        rc = 0;
+    }
+    else if (strcmp (what, "revoke") == 0) {
+        snprintf (sql, sizeof sql,
+                  "DELETE FROM %s.tokens WHERE staff_id = $1 OR (staff_id IS NULL AND label = $1)",
+                  schema);
+        gz_db_prepare (db, "revoke", sql);
+        const char *v[1] = {arg};
+        PGresult *r = gz_db_exec (db, "revoke", 1, v);
+        if (!r) {
+            fprintf (stderr, "gzctl: cannot revoke: %s\n", gz_db_error (db));
+            goto done;
+        }
+        printf ("revoked %s token(s)\n", PQcmdTuples (r));
+        PQclear (r);
+        rc = 0;
+    }
+    else
+        rc = s_usage ();
+done:
+    free (schema);
+    gz_db_destroy (&db);
+    return rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -192,5 +282,7 @@ main (int argc, char **argv)
         if (strcmp (argv[2], "stats") == 0 && argc == 3)
             return s_org_stats ();
     }
+    if (strcmp (command, "token") == 0)
+        return s_token (argc - 2, argv + 2);
     return s_usage ();
 }

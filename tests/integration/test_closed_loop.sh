@@ -60,7 +60,16 @@ grid=$(psql "$url" -qAt -c "SELECT grid_code FROM org.buildings WHERE code = 'HG
 [ "$(jq -r .assignee.unit_code <<<"$view")" = "$grid" ] || fail "wrong grid: $view"
 echo "routed to $(jq -r .assignee.staff_id <<<"$view") ($grid)"
 
-# 3. The worker signs, calls back, goes on site and resolves it.
+# 3. The worker, with a token from gzctl, signs, calls back, goes on site and
+#    resolves it; a worker of another grid may not touch it.
+worker=$(jq -r .assignee.staff_id <<<"$view")
+wtoken=$("$GZ_BUILD_DIR/services/gzctl" token issue "$worker")
+other=$("$GZ_BUILD_DIR/services/gzctl" token issue HGY-W0002)
+"$GZ_BUILD_DIR/services/gzctl" token issue NO-SUCH-STAFF >/dev/null 2>&1 && fail "token for unknown staff"
+code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -H "Authorization: Bearer $other" -d '{}' \
+    "$api/requests/$id/accept")
+[ "$code" = 403 ] || fail "another grid's worker got $code: $(cat "$tmp/out")"
+auth="Authorization: Bearer $wtoken"
 post() { curl -sS -o "$tmp/out" -w '%{http_code}' -H "$auth" -H 'Content-Type: application/json' \
     -d "$2" "$api/requests/$id/$1"; }
 [ "$(post accept '{}')" = 200 ] || fail "accept: $(cat "$tmp/out")"
@@ -81,6 +90,11 @@ grep -q '已更换楼道灯' <<<"$form" || fail "result not on the status page"
 code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -d score=5 -d satisfied=yes \
     "$web/r/$id/rate?${link#*\?}")
 [ "$code" = 200 ] || fail "rate: $code $(cat "$tmp/out")"
+
+"$GZ_BUILD_DIR/services/gzctl" token revoke "$worker" | grep -q "revoked 1" || fail "revoke"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "$auth" "$api/queue")
+[ "$code" = 401 ] || fail "revoked token still works: $code"
+auth="Authorization: Bearer loop-operator"
 
 # 5. Closed everywhere.
 for _ in $(seq 1 200); do
