@@ -12,6 +12,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,14 +132,37 @@ intake_pool_put (intake_t *ctx, gz_db_t *db)
 
 //  ---------------------------------------------------------------- queue
 
+#define S_WAITER_STRIPES 64
+
+static unsigned
+s_waiter_stripe (const intake_sub_t *sub)
+{
+    return (unsigned) (((uintptr_t) sub * UINT64_C (0x9E3779B97F4A7C15)) >> 58);
+}
+
+static pthread_cond_t *s_waiter_cond (intake_t *ctx, const intake_sub_t *sub);
+
+//  Count a waiting HTTP submission in or out. The gauge moves by deltas,
+//  so it stays exact without holding ctx->lock (which every waiter and the
+//  actor contend for); tests watch it to know submissions are queued.
+static void
+s_waiting_add (intake_t *ctx, int delta)
+{
+    atomic_fetch_add (&ctx->inflight, delta);
+    gz_metrics_add (ctx->metrics, "gz_intake_waiting", NULL, (double) delta);
+}
+
 int
 intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
 {
     if (atomic_load (&ctx->closing))
         return -1;
-    atomic_fetch_add (&ctx->inflight, 1);
+    s_waiting_add (ctx, 1);
     pthread_mutex_lock (&ctx->lock);
     sub->next = NULL;
+    //  Only the first submission into an empty queue wakes the actor: it
+    //  takes the whole queue (and polls without waiting while any is left).
+    bool wake = ctx->head == NULL;
     if (ctx->tail)
         ctx->tail->next = sub;
     else
@@ -146,7 +170,7 @@ intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
     ctx->tail = sub;
     pthread_mutex_unlock (&ctx->lock);
     uint64_t one = 1;
-    if (write (ctx->wake_fd, &one, sizeof one) != sizeof one)
+    if (wake && write (ctx->wake_fd, &one, sizeof one) != sizeof one)
         gz_warn (SVC, "msg=\"eventfd write failed\"");
 
     struct timespec deadline;
@@ -155,7 +179,7 @@ intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
     pthread_mutex_lock (&ctx->lock);
     int rc = 0;
     while (sub->state == SUB_PENDING && rc == 0)
-        rc = pthread_cond_timedwait (&ctx->done, &ctx->lock, &deadline);
+        rc = pthread_cond_timedwait (s_waiter_cond (ctx, sub), &ctx->lock, &deadline);
     bool ok = sub->state == SUB_DONE;
     if (sub->state == SUB_PENDING) {
         //  Timed out while still queued or in a commit: the actor may still
@@ -163,11 +187,11 @@ intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
         //  retries with its idempotency key.
         sub->abandoned = true;
         pthread_mutex_unlock (&ctx->lock);
-        atomic_fetch_sub (&ctx->inflight, 1);
+        s_waiting_add (ctx, -1);
         return -2;
     }
     pthread_mutex_unlock (&ctx->lock);
-    atomic_fetch_sub (&ctx->inflight, 1);
+    s_waiting_add (ctx, -1);
     return ok ? 0 : -1;
 }
 
@@ -187,7 +211,21 @@ typedef struct {
     int heartbeat_ms;
     uint64_t published_seen, republished_seen;
     bool terminated;
+    //  HTTP waiters sleep on one of these, picked by their submission's
+    //  address, so a commit wakes (about) the threads it finished rather
+    //  than every waiter: one shared condition woke all 64 benchmark
+    //  threads per commit and cost more CPU than the inserts.
+    pthread_cond_t waiters[S_WAITER_STRIPES];
 } self_t;
+
+//  intake_t is embedded in self_t, so an HTTP thread holding ctx reaches
+//  the stripes. Guarded by ctx->lock like sub->state.
+static pthread_cond_t *
+s_waiter_cond (intake_t *ctx, const intake_sub_t *sub)
+{
+    self_t *self = (self_t *) ((char *) ctx - offsetof (self_t, ctx));
+    return &self->waiters[s_waiter_stripe (sub)];
+}
 
 static const char *s_insert_sql =
     "WITH ins AS ("
@@ -210,13 +248,64 @@ static const char *s_insert_sql =
     " FROM %1$s.requests WHERE client_id = $15 AND idempotency_key = $16"
     " AND NOT EXISTS (SELECT 1 FROM ins)";
 
+//  The whole batch in one statement: each column travels as one text[]
+//  parameter, unnest() WITH ORDINALITY turns them back into rows, and the
+//  result rows carry ord so they map back to submissions. A new row is
+//  joined back by its secret (random, so unique). A duplicate key inside
+//  the batch is skipped by ON CONFLICT and resolved from ins (the
+//  statement's snapshot cannot see rows it inserted itself); a duplicate
+//  of an earlier request is resolved from the table. A submission with no
+//  result row lost a race with another writer's uncommitted insert of the
+//  same key: s_insert asks again for it alone.
+static const char *s_insert_batch_sql =
+    "WITH input AS ("
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+    "  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],"
+    "  $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],"
+    "  $19::text[], $20::text[]) WITH ORDINALITY AS u (channel, service_code, description,"
+    "  building_code, grid_code, community_code, subdistrict_code, lat, lon, address,"
+    "  media_url, attributes, meeting_id, external_id, client_id, idempotency_key, secret,"
+    "  phone, name, email, ord)),"
+    " ins AS ("
+    " INSERT INTO %1$s.requests (channel, service_code, description, building_code,"
+    "  grid_code, community_code, subdistrict_code, lat, lon, address, media_url,"
+    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret)"
+    " SELECT channel, service_code, description, building_code, grid_code, community_code,"
+    "  subdistrict_code, lat::float8, lon::float8, address, media_url, attributes::jsonb,"
+    "  meeting_id, external_id, client_id, idempotency_key, secret FROM input ORDER BY ord"
+    " ON CONFLICT (client_id, idempotency_key) DO NOTHING"
+    " RETURNING id, client_id, idempotency_key, secret, submitted_at),"
+    " c AS (INSERT INTO %1$s.contacts (request_id, phone, name, email)"
+    "  SELECT ins.id, input.phone, input.name, input.email"
+    "  FROM ins JOIN input ON input.secret = ins.secret"
+    "  WHERE coalesce(input.phone, input.name, input.email) IS NOT NULL),"
+    " t AS (INSERT INTO %1$s.timeline (request_id, at, kind)"
+    "  SELECT id, submitted_at, 'submitted' FROM ins)"
+    " SELECT input.ord, ins.id, ins.secret,"
+    "  (extract(epoch FROM ins.submitted_at) * 1000000)::bigint, true,"
+    "  encode(sha256(convert_to(ins.secret, 'UTF8')), 'hex')"
+    " FROM ins JOIN input ON input.secret = ins.secret"
+    " UNION ALL"
+    " SELECT input.ord, d.id, d.secret, (extract(epoch FROM d.submitted_at) * 1000000)::bigint,"
+    "  false, NULL"
+    " FROM input CROSS JOIN LATERAL ("
+    "  SELECT id, secret, submitted_at FROM ins"
+    "  WHERE ins.client_id = input.client_id AND ins.idempotency_key = input.idempotency_key"
+    "  UNION ALL"
+    "  SELECT id, secret, submitted_at FROM %1$s.requests r"
+    "  WHERE r.client_id = input.client_id AND r.idempotency_key = input.idempotency_key"
+    "  LIMIT 1) d"
+    " WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.secret = input.secret)";
+
 static void
 s_prepare_writer (self_t *self)
 {
     char *q = gz_db_ident (self->cfg->schema);
-    char sql[4096];
+    char sql[8192];
     snprintf (sql, sizeof sql, s_insert_sql, q);
     gz_db_prepare (self->db, "intake_insert", sql);
+    snprintf (sql, sizeof sql, s_insert_batch_sql, q);
+    gz_db_prepare (self->db, "intake_insert_batch", sql);
     free (q);
 }
 
@@ -277,54 +366,206 @@ s_stage_event (self_t *self, const intake_sub_t *sub, int64_t submitted_us,
     free (ptrs);
 }
 
+#define S_COLUMNS 20 //  parameters of intake_insert and intake_insert_batch
+
+//  The parameters of one submission, in statement order. attrs is the
+//  caller's (from s_attrs_json); lat and lon are its buffers.
+static void
+s_values (const intake_sub_t *sub, const char *attrs, char lat[32], char lon[32],
+          const char *v[S_COLUMNS])
+{
+    snprintf (lat, 32, "%.7f", sub->lat);
+    snprintf (lon, 32, "%.7f", sub->lon);
+    const gz_building_t *b = sub->building;
+    const char *values[S_COLUMNS] = {intake_channel_name (sub->channel),
+                                     sub->service_code,
+                                     sub->description,
+                                     b ? b->code : NULL,
+                                     b ? b->grid_code : NULL,
+                                     b ? b->community_code : NULL,
+                                     b ? b->subdistrict_code : NULL,
+                                     sub->has_latlon ? lat : NULL,
+                                     sub->has_latlon ? lon : NULL,
+                                     sub->address,
+                                     sub->media_url,
+                                     attrs,
+                                     sub->meeting_id,
+                                     sub->external_id,
+                                     sub->client_id,
+                                     sub->idempotency_key,
+                                     sub->secret,
+                                     sub->phone,
+                                     sub->name,
+                                     sub->email};
+    memcpy (v, values, sizeof values);
+}
+
+//  A growing text[] literal: {"a","b\"c",NULL}.
+typedef struct {
+    char *data;
+    size_t len, cap;
+} s_array_t;
+
+static void
+s_array_reserve (s_array_t *a, size_t more)
+{
+    if (a->len + more + 1 <= a->cap)
+        return;
+    size_t cap = a->cap ? a->cap : 256;
+    while (cap < a->len + more + 1)
+        cap *= 2;
+    a->data = realloc (a->data, cap);
+    assert (a->data);
+    a->cap = cap;
+}
+
+//  Append one element (NULL = SQL NULL), quoted, with " and \ escaped.
+static void
+s_array_add (s_array_t *a, const char *value)
+{
+    char sep = a->len == 0 ? '{' : ',';
+    s_array_reserve (a, 2);
+    a->data[a->len++] = sep;
+    if (!value) {
+        s_array_reserve (a, 4);
+        memcpy (a->data + a->len, "NULL", 4);
+        a->len += 4;
+        return;
+    }
+    size_t n = strlen (value);
+    s_array_reserve (a, 2 * n + 2);
+    a->data[a->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (value[i] == '"' || value[i] == '\\')
+            a->data[a->len++] = '\\';
+        a->data[a->len++] = value[i];
+    }
+    a->data[a->len++] = '"';
+}
+
+static void
+s_array_end (s_array_t *a)
+{
+    s_array_reserve (a, 2);
+    if (a->len == 0)
+        a->data[a->len++] = '{';
+    a->data[a->len++] = '}';
+    a->data[a->len] = 0;
+}
+
+//  Record a result row (ord, id, secret, submitted_us, inserted, token)
+//  on sub; stage the event if it is new.
+static void
+s_take_row (self_t *self, intake_sub_t *sub, PGresult *r, int row, int col)
+{
+    sub->id = strtoll (PQgetvalue (r, row, col), NULL, 10);
+    snprintf (sub->secret, sizeof sub->secret, "%s", PQgetvalue (r, row, col + 1));
+    int64_t us = strtoll (PQgetvalue (r, row, col + 2), NULL, 10);
+    sub->duplicate = PQgetvalue (r, row, col + 3)[0] != 't';
+    if (!sub->duplicate)
+        s_stage_event (self, sub, us, PQgetvalue (r, row, col + 4));
+}
+
+//  A failed attempt may have marked sub a duplicate and given it the
+//  original's secret; if the original was inserted in that same (rolled
+//  back) attempt, the retry would carry one secret twice and the join by
+//  secret would pair both submissions with one row. So a retried
+//  duplicate gets a fresh secret of its own, as validation gave it.
+static void
+s_secret_renew (intake_sub_t *sub)
+{
+    char uuid[37];
+    gz_uuid (uuid);
+    size_t j = 0;
+    for (size_t i = 0; uuid[i] && j < sizeof sub->secret - 1; i++)
+        if (uuid[i] != '-')
+            sub->secret[j++] = uuid[i];
+    sub->secret[j] = 0;
+    sub->duplicate = false;
+}
+
 //  Insert one submission inside the open transaction. 0 ok, -1 failure.
 static int
 s_insert (self_t *self, intake_sub_t *sub)
 {
+    if (sub->duplicate)
+        s_secret_renew (sub);
     char lat[32], lon[32];
-    snprintf (lat, sizeof lat, "%.7f", sub->lat);
-    snprintf (lon, sizeof lon, "%.7f", sub->lon);
     char *attrs = s_attrs_json (sub);
-    const gz_building_t *b = sub->building;
-    const char *v[20] = {intake_channel_name (sub->channel),
-                         sub->service_code,
-                         sub->description,
-                         b ? b->code : NULL,
-                         b ? b->grid_code : NULL,
-                         b ? b->community_code : NULL,
-                         b ? b->subdistrict_code : NULL,
-                         sub->has_latlon ? lat : NULL,
-                         sub->has_latlon ? lon : NULL,
-                         sub->address,
-                         sub->media_url,
-                         attrs,
-                         sub->meeting_id,
-                         sub->external_id,
-                         sub->client_id,
-                         sub->idempotency_key,
-                         sub->secret,
-                         sub->phone,
-                         sub->name,
-                         sub->email};
+    const char *v[S_COLUMNS];
+    s_values (sub, attrs, lat, lon, v);
     int rc = -1;
     //  Zero rows means a concurrent transaction (another replica) held the
     //  same idempotency key and committed after our snapshot: ask again.
     for (int attempt = 0; attempt < 3 && rc < 0; attempt++) {
-        PGresult *r = gz_db_exec (self->db, "intake_insert", 20, v);
+        PGresult *r = gz_db_exec (self->db, "intake_insert", S_COLUMNS, v);
         if (!r)
             break;
         if (PQntuples (r) == 1) {
-            sub->id = strtoll (PQgetvalue (r, 0, 0), NULL, 10);
-            snprintf (sub->secret, sizeof sub->secret, "%s", PQgetvalue (r, 0, 1));
-            int64_t us = strtoll (PQgetvalue (r, 0, 2), NULL, 10);
-            sub->duplicate = PQgetvalue (r, 0, 3)[0] != 't';
-            if (!sub->duplicate)
-                s_stage_event (self, sub, us, PQgetvalue (r, 0, 4));
+            s_take_row (self, sub, r, 0, 0);
             rc = 0;
         }
         PQclear (r);
     }
     free (attrs);
+    return rc;
+}
+
+//  Insert a list of submissions inside the open transaction in one round
+//  trip (intake_insert_batch), then ask again one by one for any the batch
+//  could not resolve. Events are staged in list order. 0 ok, -1 failure.
+static int
+s_insert_batch (self_t *self, intake_sub_t *list)
+{
+    size_t count = 0;
+    for (intake_sub_t *s = list; s; s = s->next)
+        count++;
+    if (count == 1)
+        return s_insert (self, list);
+    intake_sub_t **subs = calloc (count, sizeof *subs);
+    int *rows = malloc (count * sizeof *rows);
+    s_array_t columns[S_COLUMNS] = {{0}};
+    assert (subs && rows);
+    size_t i = 0;
+    for (intake_sub_t *s = list; s; s = s->next, i++) {
+        subs[i] = s;
+        rows[i] = -1;
+        if (s->duplicate)
+            s_secret_renew (s);
+        char lat[32], lon[32];
+        char *attrs = s_attrs_json (s);
+        const char *v[S_COLUMNS];
+        s_values (s, attrs, lat, lon, v);
+        for (int c = 0; c < S_COLUMNS; c++)
+            s_array_add (&columns[c], v[c]);
+        free (attrs);
+    }
+    const char *v[S_COLUMNS];
+    for (int c = 0; c < S_COLUMNS; c++) {
+        s_array_end (&columns[c]);
+        v[c] = columns[c].data;
+    }
+    int rc = -1;
+    PGresult *r = gz_db_exec (self->db, "intake_insert_batch", S_COLUMNS, v);
+    if (r) {
+        rc = 0;
+        for (int row = 0; row < PQntuples (r); row++) {
+            long long ord = strtoll (PQgetvalue (r, row, 0), NULL, 10);
+            if (ord >= 1 && ord <= (long long) count)
+                rows[ord - 1] = row;
+        }
+        for (i = 0; i < count && rc == 0; i++) {
+            if (rows[i] >= 0)
+                s_take_row (self, subs[i], r, rows[i], 1);
+            else
+                rc = s_insert (self, subs[i]);
+        }
+        PQclear (r);
+    }
+    for (int c = 0; c < S_COLUMNS; c++)
+        free (columns[c].data);
+    free (rows);
+    free (subs);
     return rc;
 }
 
@@ -343,8 +584,8 @@ s_commit (self_t *self, intake_sub_t *list)
         if (gz_db_ensure (self->db))
             break;
         rc = gz_db_begin (self->db);
-        for (intake_sub_t *s = list; s && rc == 0; s = s->next)
-            rc = s_insert (self, s);
+        if (rc == 0)
+            rc = s_insert_batch (self, list);
         if (rc == 0)
             rc = gz_bus_pub_write (self->pub);
         if (rc == 0)
@@ -395,6 +636,7 @@ s_reply_bus (self_t *self, zframe_t **to_p, bool delim, const Gongzhi__V1__Submi
 static void
 s_finish (self_t *self, intake_sub_t *list, bool ok)
 {
+    uint64_t wake = 0; //  stripes with a finished waiter
     pthread_mutex_lock (&self->ctx.lock);
     while (list) {
         intake_sub_t *s = list;
@@ -423,11 +665,15 @@ s_finish (self_t *self, intake_sub_t *list, bool ok)
         }
         else if (s->abandoned)
             intake_sub_destroy (&s);
-        else
+        else {
             s->state = ok ? SUB_DONE : SUB_FAILED;
+            wake |= UINT64_C (1) << s_waiter_stripe (s);
+        }
     }
-    pthread_cond_broadcast (&self->ctx.done);
     pthread_mutex_unlock (&self->ctx.lock);
+    for (unsigned i = 0; i < S_WAITER_STRIPES; i++)
+        if (wake & (UINT64_C (1) << i))
+            pthread_cond_broadcast (&self->waiters[i]);
 }
 
 //  Take what HTTP threads queued, up to max, appending to *list.
@@ -576,6 +822,9 @@ s_describe_metrics (gz_metrics_t *m)
                          "Submissions by channel and outcome");
     gz_metrics_describe (m, "gz_intake_commits_total", GZ_COUNTER,
                          "Group-commit transactions committed");
+    gz_metrics_describe (m, "gz_intake_waiting", GZ_GAUGE,
+                         "HTTP submissions queued or in a commit, waiting for the answer");
+    gz_metrics_set (m, "gz_intake_waiting", NULL, 0);
     gz_metrics_describe (m, "gz_http_requests_total", GZ_COUNTER,
                          "HTTP requests by route and status code");
     gz_metrics_describe (m, "gz_http_request_duration_seconds", GZ_HISTOGRAM,
@@ -726,6 +975,8 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     ctx->wake_fd = -1;
     pthread_mutex_init (&ctx->lock, NULL);
     pthread_cond_init (&ctx->done, NULL);
+    for (int i = 0; i < S_WAITER_STRIPES; i++)
+        pthread_cond_init (&self->waiters[i], NULL);
     pthread_mutex_init (&ctx->pool.lock, NULL);
     pthread_cond_init (&ctx->pool.cond, NULL);
     ctx->metrics = gz_metrics_new ();
@@ -815,6 +1066,8 @@ s_self_destroy (self_t **self_p)
     free (ctx->keys);
     pthread_mutex_destroy (&ctx->lock);
     pthread_cond_destroy (&ctx->done);
+    for (int i = 0; i < S_WAITER_STRIPES; i++)
+        pthread_cond_destroy (&self->waiters[i]);
     pthread_mutex_destroy (&ctx->pool.lock);
     pthread_cond_destroy (&ctx->pool.cond);
     intake_config_destroy (&self->cfg);
