@@ -5,10 +5,13 @@
     DESIGN: HTTP runs on libmicrohttpd's threads; the actor thread owns the
     writer connection, the PUB and ROUTER sockets. An HTTP thread validates
     a submission, puts it on the shared queue, wakes the actor through an
-    eventfd and waits on a condition variable. The actor drains the queue
-    (and the ROUTER) into one transaction, commits, publishes, then wakes
-    every waiter. So 64 concurrent POSTs cost a handful of commits, not 64.
-    Reads (GET) use a small pool of their own connections.  */
+    eventfd (only when the queue was empty) and waits on one of 64
+    striped condition variables. The actor drains the queue (and the
+    ROUTER) into one transaction - one multi-row INSERT for the whole
+    batch, then the batch's events - commits, publishes, then wakes the
+    stripes of the waiters it finished. So 64 concurrent POSTs cost a
+    handful of commits and round trips, not 64. Reads (GET) borrow
+    connections from a gz_dbpool.  */
 #ifndef INTAKE_H_INCLUDED
 #define INTAKE_H_INCLUDED
 
@@ -20,6 +23,7 @@
 #include "gz_category.h"
 #include "gz_codec.h"
 #include "gz_db.h"
+#include "gz_dbpool.h"
 #include "gz_http.h"
 #include "gz_metrics.h"
 #include "gz_org.h"
@@ -68,14 +72,6 @@ typedef struct _intake_sub_t {
 } intake_sub_t;
 
 typedef struct {
-    gz_db_t **conns;
-    bool *busy;
-    int size;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-} intake_pool_t;
-
-typedef struct {
     char *name;
     char *key;
 } intake_key_t;
@@ -90,11 +86,10 @@ typedef struct {
     gz_ratelimit_t *ratelimit;
     intake_key_t *keys;
     size_t nkeys;
-    intake_pool_t pool;
+    gz_dbpool_t *pool; //  read connections for HTTP threads
     bool migrated;
     //  submission queue
     pthread_mutex_t lock;
-    pthread_cond_t done;
     intake_sub_t *head, *tail;
     int wake_fd; //  eventfd the actor polls
     atomic_bool closing;
@@ -136,10 +131,6 @@ const char *intake_channel_label (int channel); //  lowercase, for metrics
 //  -2 on timeout: the actor now owns sub and frees it, the caller must
 //  forget it and answer 503.
 int intake_submit_wait (intake_t *ctx, intake_sub_t *sub);
-
-//  Borrow a read connection (blocks until one is free) and give it back.
-gz_db_t *intake_pool_get (intake_t *ctx);
-void intake_pool_put (intake_t *ctx, gz_db_t *db);
 
 //  ---- intake_follow.c: routing's updates applied to intake's view
 void intake_follow_prepare (gz_db_t *db, const char *schema);

@@ -20,11 +20,11 @@ s_now (void)
 static void
 s_readyz (intake_t *ctx, gz_http_req_t *req)
 {
-    gz_db_t *db = intake_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     extern const gz_migration_t intake_migrations[];
     bool ok =
         ctx->migrated && gz_db_ok (db) && gz_db_migrated (db, ctx->cfg->schema, intake_migrations);
-    intake_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     if (ok)
         gz_http_reply_json (req, 200, json_pack ("{s:s}", "status", "ready"));
     else

@@ -425,12 +425,12 @@ s_get_requests (intake_t *ctx, gz_http_req_t *req, int fmt, const char *single_i
         free (a4);
         return;
     }
-    gz_db_t *db = intake_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     s_prepare_reads (db, ctx->cfg->schema);
     PGresult *r = gz_db_exec (db, stmt, strcmp (stmt, "o311_by_ids") == 0 ? 1 : 5, params);
     char state[6];
     snprintf (state, sizeof state, "%s", gz_db_sqlstate (db));
-    intake_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     free (a1);
     free (a4);
     if (!r) {
@@ -469,12 +469,12 @@ s_get_updates (intake_t *ctx, gz_http_req_t *req, int fmt)
     snprintf (limit, sizeof limit, "%ld",
               (long) gz_config_int ("GZ_OPEN311_MAX_RESULTS", 1000, 1, 100000));
     const char *params[3] = {start, end, limit};
-    gz_db_t *db = intake_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     s_prepare_reads (db, ctx->cfg->schema);
     PGresult *r = gz_db_exec (db, "o311_updates", 3, params);
     char state[6];
     snprintf (state, sizeof state, "%s", gz_db_sqlstate (db));
-    intake_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     if (!r) {
         if (strncmp (state, "22", 2) == 0)
             s_error (req, 400, fmt, "start_date/end_date must be ISO 8601 datetimes");

@@ -387,12 +387,12 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
         s_not_found (req, "未找到该诉求。");
         return;
     }
-    gz_db_t *db = intake_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     s_prepare_status (db, ctx->cfg->schema);
     const char *v[1] = {id};
     PGresult *r = gz_db_exec (db, "status_request", 1, v);
     PGresult *t = r && PQntuples (r) == 1 ? gz_db_exec (db, "status_timeline", 1, v) : NULL;
-    intake_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     if (!r || (PQntuples (r) == 1 && !t)) {
         PQclear (r);
         gz_metrics_add (ctx->metrics, "gz_db_errors_total", NULL, 1);
@@ -564,11 +564,11 @@ intake_page_resident (intake_t *ctx, gz_http_req_t *req, const char *id, const c
     if (!token)
         token = gz_http_form (req, "t");
     //  The secret must match before anything goes to routing.
-    gz_db_t *db = intake_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     s_prepare_status (db, ctx->cfg->schema);
     const char *v[1] = {id};
     PGresult *r = gz_db_exec (db, "status_request", 1, v);
-    intake_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     bool owner = r && PQntuples (r) == 1 && token && strcmp (token, PQgetvalue (r, 0, 6)) == 0;
     PQclear (r);
     if (!owner) {

@@ -99,37 +99,6 @@ intake_config_destroy (intake_config_t **self_p)
     *self_p = NULL;
 }
 
-//  ---------------------------------------------------------------- pool
-
-gz_db_t *
-intake_pool_get (intake_t *ctx)
-{
-    intake_pool_t *p = &ctx->pool;
-    pthread_mutex_lock (&p->lock);
-    for (;;) {
-        for (int i = 0; i < p->size; i++)
-            if (!p->busy[i]) {
-                p->busy[i] = true;
-                pthread_mutex_unlock (&p->lock);
-                gz_db_ensure (p->conns[i]);
-                return p->conns[i];
-            }
-        pthread_cond_wait (&p->cond, &p->lock);
-    }
-}
-
-void
-intake_pool_put (intake_t *ctx, gz_db_t *db)
-{
-    intake_pool_t *p = &ctx->pool;
-    pthread_mutex_lock (&p->lock);
-    for (int i = 0; i < p->size; i++)
-        if (p->conns[i] == db)
-            p->busy[i] = false;
-    pthread_cond_signal (&p->cond);
-    pthread_mutex_unlock (&p->lock);
-}
-
 //  ---------------------------------------------------------------- queue
 
 #define S_WAITER_STRIPES 64
@@ -974,11 +943,8 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     ctx->cfg = self->cfg;
     ctx->wake_fd = -1;
     pthread_mutex_init (&ctx->lock, NULL);
-    pthread_cond_init (&ctx->done, NULL);
     for (int i = 0; i < S_WAITER_STRIPES; i++)
         pthread_cond_init (&self->waiters[i], NULL);
-    pthread_mutex_init (&ctx->pool.lock, NULL);
-    pthread_cond_init (&ctx->pool.cond, NULL);
     ctx->metrics = gz_metrics_new ();
     s_describe_metrics (ctx->metrics);
     ctx->ratelimit = gz_ratelimit_new (self->cfg->rate, self->cfg->burst);
@@ -1017,12 +983,7 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     }
     ctx->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     assert (ctx->wake_fd >= 0);
-    ctx->pool.size = self->cfg->read_conns;
-    ctx->pool.conns = calloc ((size_t) ctx->pool.size, sizeof *ctx->pool.conns);
-    ctx->pool.busy = calloc ((size_t) ctx->pool.size, sizeof *ctx->pool.busy);
-    assert (ctx->pool.conns && ctx->pool.busy);
-    for (int i = 0; i < ctx->pool.size; i++)
-        ctx->pool.conns[i] = gz_db_new (self->cfg->database_url, SVC);
+    ctx->pool = gz_dbpool_new (self->cfg->database_url, SVC, self->cfg->read_conns);
     self->http = gz_http_new (self->cfg->http_bind, self->cfg->http_port, INTAKE_MAX_BODY,
                               intake_http_handler, ctx);
     if (!self->http) {
@@ -1050,10 +1011,7 @@ s_self_destroy (self_t **self_p)
     gz_bus_sub_destroy (&self->follow);
     gz_bus_pub_destroy (&self->pub);
     gz_db_destroy (&self->db);
-    for (int i = 0; i < ctx->pool.size; i++)
-        gz_db_destroy (&ctx->pool.conns[i]);
-    free (ctx->pool.conns);
-    free (ctx->pool.busy);
+    gz_dbpool_destroy (&ctx->pool);
     if (ctx->wake_fd >= 0)
         close (ctx->wake_fd);
     gz_org_destroy (&ctx->org);
@@ -1065,11 +1023,8 @@ s_self_destroy (self_t **self_p)
     }
     free (ctx->keys);
     pthread_mutex_destroy (&ctx->lock);
-    pthread_cond_destroy (&ctx->done);
     for (int i = 0; i < S_WAITER_STRIPES; i++)
         pthread_cond_destroy (&self->waiters[i]);
-    pthread_mutex_destroy (&ctx->pool.lock);
-    pthread_cond_destroy (&ctx->pool.cond);
     intake_config_destroy (&self->cfg);
     free (self);
     *self_p = NULL;
