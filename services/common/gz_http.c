@@ -18,7 +18,22 @@
     refused at once, then waits (up to GZ_HTTP_DRAIN_MS) until no request
     is between its first access call and its completion, and only then
     stops the daemon. Responses sent while draining carry
-    "Connection: close" so keep-alive clients go away.  */
+    "Connection: close" so keep-alive clients go away.
+
+    Pool servers (gz_http_new_pool) run libmicrohttpd's internal epoll
+    threads instead, with suspend/resume. gz_http_defer suspends the
+    connection and puts the request on the deferred list; whoever answers
+    first claims it (an atomic state change from DEFERRED to CLAIMED):
+    the owner (gz_http_reply* / gz_http_resume on the handle), the
+    watchdog thread (defer timeout) or destroy (drain over). The claimer
+    resumes the connection; the access handler then runs once more,
+    calls the resume function if no response is built yet, and queues
+    the response. A deferred request holds two references, one for
+    libmicrohttpd (dropped on completion) and one for the owner's handle
+    (dropped by the owner's answer), so a handle answered by the watchdog
+    stays valid until its owner lets go. In-flight counting is unchanged
+    (first access to completion), so destroy still waits for deferred
+    requests, and never stops the daemon with a connection suspended.  */
 #include "gz_http.h"
 #include "gz_log.h"
 
@@ -43,6 +58,10 @@
 #define GZ_HTTP_CONNECTION_TIMEOUT_S 30 //  idle or stalled connections
 #define GZ_HTTP_CONNECTION_LIMIT 1024   //  threads, hence connections
 #define GZ_HTTP_DRAIN_MS 15000          //  how long destroy waits for requests
+#define GZ_HTTP_CUT_MS 2000             //  then for requests it answered itself
+#define GZ_HTTP_WATCH_MS 100            //  watchdog period (defer timeouts)
+
+enum { S_INLINE = 0, S_DEFERRED, S_CLAIMED };
 
 typedef struct {
     char *name;
@@ -59,6 +78,16 @@ struct _gz_http_t {
     pthread_cond_t idle;   //  signalled when in_flight drops to 0
     size_t in_flight;
     atomic_bool draining;
+    int threads; //  0: thread per connection
+    int drain_ms;
+    int defer_timeout_ms; //  guarded by mutex
+    gz_http_handler_fn *timeout_fn;
+    void *timeout_arg;
+    gz_http_req_t *deferred; //  guarded by mutex: unclaimed deferred requests
+    pthread_t watchdog;
+    bool watchdog_started;
+    bool stopping; //  guarded by mutex
+    pthread_cond_t watch;
 };
 
 struct _gz_http_req_t {
@@ -80,6 +109,15 @@ struct _gz_http_req_t {
     bool replied;
     unsigned status;
     struct MHD_Response *response;
+    //  deferral
+    atomic_int state; //  S_INLINE, S_DEFERRED, S_CLAIMED
+    atomic_int refs;
+    bool queued; //  the response went to libmicrohttpd
+    int64_t deadline_ms;
+    gz_http_resume_fn *resume_fn;
+    void *resume_arg;
+    gz_http_req_t *prev, *next; //  on server->deferred
+    gz_http_req_t *target;      //  set on a handle from gz_http_defer: the request
 };
 
 //  ---- logging
@@ -136,6 +174,8 @@ s_req_new (gz_http_t *server, struct MHD_Connection *conn, const char *url, cons
     req->conn = conn;
     req->method = method;
     req->path = url;
+    atomic_init (&req->state, S_INLINE);
+    atomic_init (&req->refs, 1);
     s_client_ip (req);
     return req;
 }
@@ -170,6 +210,16 @@ s_req_destroy (gz_http_req_t **req_p)
         MHD_destroy_response (req->response);
     free (req);
     *req_p = NULL;
+}
+
+//  Drop one reference; the last frees the request.
+static void
+s_req_release (gz_http_req_t **req_p)
+{
+    gz_http_req_t *req = *req_p;
+    *req_p = NULL;
+    if (req && atomic_fetch_sub (&req->refs, 1) == 1)
+        s_req_destroy (&req);
 }
 
 static void
@@ -221,12 +271,10 @@ s_in_flight_add (gz_http_t *self, int delta)
     pthread_mutex_unlock (&self->mutex);
 }
 
-//  Run the handler and queue what it answered.
+//  Queue what the handler (or the resume function) answered.
 static enum MHD_Result
-s_respond (gz_http_t *self, gz_http_req_t *req)
+s_queue (gz_http_req_t *req)
 {
-    req->handled = true;
-    self->handler (req, self->arg);
     if (!req->replied) {
         gz_error ("http", "msg=\"handler did not reply\" status=500");
         gz_http_reply_error (req, 500, "internal", "handler did not reply");
@@ -236,7 +284,28 @@ s_respond (gz_http_t *self, gz_http_req_t *req)
     req->response = NULL;
     if (ret != MHD_YES)
         gz_warn ("http", "msg=\"could not queue response\" status=%u", req->status);
+    req->queued = true;
     return ret;
+}
+
+//  Run the handler; queue its answer unless it deferred.
+static enum MHD_Result
+s_respond (gz_http_t *self, gz_http_req_t *req)
+{
+    req->handled = true;
+    self->handler (req, self->arg);
+    if (atomic_load (&req->state) != S_INLINE)
+        return MHD_YES; //  suspended, or already claimed: s_access runs again on resume
+    return s_queue (req);
+}
+
+//  The access handler's call after a deferred request was resumed.
+static enum MHD_Result
+s_resumed (gz_http_req_t *req)
+{
+    if (!req->replied && req->resume_fn)
+        req->resume_fn (req, req->resume_arg);
+    return s_queue (req);
 }
 
 static enum MHD_Result
@@ -277,8 +346,11 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->handled)
+    if (req->handled) {
+        if (!req->queued && atomic_load (&req->state) == S_CLAIMED)
+            return s_resumed (req);
         return MHD_YES;
+    }
     return s_respond (self, req);
 }
 
@@ -292,7 +364,7 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
     gz_http_req_t *req = *con_cls;
     if (!req)
         return;
-    s_req_destroy (&req);
+    s_req_release (&req);
     *con_cls = NULL;
     s_in_flight_add (self, -1);
 }
@@ -327,8 +399,14 @@ s_resolve (const char *bind_addr, int port, struct sockaddr_storage *addr, sockl
 static struct MHD_Daemon *
 s_start (gz_http_t *self, unsigned int flags, int port, const struct sockaddr *addr)
 {
-    flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
-             MHD_USE_ERROR_LOG;
+    flags |= MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (self->threads > 0)
+        //  poll, not epoll: with libmicrohttpd 0.9.75's edge-triggered epoll
+        //  a client that hangs up in the middle of a body went unnoticed
+        //  (the request stayed in flight until the connection timeout).
+        flags |= MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    else
+        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
     //  The logger goes first so every message reaches it. An absent
     //  MHD_OPTION_SOCK_ADDR ends the list early instead (it must not be
     //  NULL).
@@ -337,12 +415,18 @@ s_start (gz_http_t *self, unsigned int flags, int port, const struct sockaddr *a
         self, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) GZ_HTTP_CONNECTION_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) GZ_HTTP_CONNECTION_LIMIT,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        //  A pool only for more than one thread (libmicrohttpd warns about
+        //  a pool of 0); otherwise the timeout again, which is harmless.
+        self->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int) (self->threads > 1 ? self->threads : GZ_HTTP_CONNECTION_TIMEOUT_S),
         addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr, MHD_OPTION_END);
 }
 
-gz_http_t *
-gz_http_new (const char *bind_addr, int port, size_t max_body, gz_http_handler_fn *handler,
-             void *arg)
+static void *s_watchdog (void *arg);
+
+static gz_http_t *
+s_new (const char *bind_addr, int port, size_t max_body, int threads, gz_http_handler_fn *handler,
+       void *arg)
 {
     assert (handler);
     if (port < 0 || port > 65535) {
@@ -353,6 +437,8 @@ gz_http_new (const char *bind_addr, int port, size_t max_body, gz_http_handler_f
     assert (self);
     self->handler = handler;
     self->arg = arg;
+    self->threads = threads;
+    self->drain_ms = GZ_HTTP_DRAIN_MS;
     //  Room for the terminating NUL without overflow.
     self->max_body = max_body < SIZE_MAX / 4 ? max_body : SIZE_MAX / 4;
     pthread_mutex_init (&self->mutex, NULL);
@@ -360,6 +446,7 @@ gz_http_new (const char *bind_addr, int port, size_t max_body, gz_http_handler_f
     pthread_condattr_init (&attr);
     pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
     pthread_cond_init (&self->idle, &attr);
+    pthread_cond_init (&self->watch, &attr);
     pthread_condattr_destroy (&attr);
     atomic_init (&self->draining, false);
 
@@ -387,7 +474,240 @@ gz_http_new (const char *bind_addr, int port, size_t max_body, gz_http_handler_f
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : port;
+    if (threads > 0) {
+        int rc = pthread_create (&self->watchdog, NULL, s_watchdog, self);
+        assert (rc == 0);
+        self->watchdog_started = true;
+    }
     return self;
+}
+
+gz_http_t *
+gz_http_new (const char *bind_addr, int port, size_t max_body, gz_http_handler_fn *handler,
+             void *arg)
+{
+    return s_new (bind_addr, port, max_body, 0, handler, arg);
+}
+
+gz_http_t *
+gz_http_new_pool (const char *bind_addr, int port, size_t max_body, int threads,
+                  gz_http_handler_fn *handler, void *arg)
+{
+    assert (threads >= 1);
+    return s_new (bind_addr, port, max_body, threads, handler, arg);
+}
+
+void
+gz_http_set_defer_timeout (gz_http_t *self, int timeout_ms, gz_http_handler_fn *fn, void *arg)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    self->defer_timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+    self->timeout_fn = fn;
+    self->timeout_arg = arg;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+void
+gz_http_set_drain_ms (gz_http_t *self, int drain_ms)
+{
+    assert (self);
+    self->drain_ms = drain_ms > 0 ? drain_ms : 0;
+}
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  ---- deferral
+
+static void
+s_unlink (gz_http_t *self, gz_http_req_t *req)
+{
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        self->deferred = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    req->prev = req->next = NULL;
+}
+
+//  Take a deferred request for answering. True if we won it.
+static bool
+s_claim (gz_http_req_t *req)
+{
+    int expected = S_DEFERRED;
+    return atomic_compare_exchange_strong (&req->state, &expected, S_CLAIMED);
+}
+
+gz_http_req_t *
+gz_http_defer (gz_http_req_t *req)
+{
+    assert (req);
+    gz_http_t *self = req->server;
+    assert (self->threads > 0); //  thread-per-connection servers cannot suspend
+    assert (!req->replied);
+    assert (atomic_load (&req->state) == S_INLINE);
+    //  The handle is a separate object, so a call on it is told apart from
+    //  a resume function's call on the request itself.
+    gz_http_req_t *handle = calloc (1, sizeof *handle);
+    assert (handle);
+    handle->server = self;
+    handle->target = req;
+    atomic_fetch_add (&req->refs, 1); //  the handle's
+    MHD_suspend_connection (req->conn);
+    pthread_mutex_lock (&self->mutex);
+    req->deadline_ms = self->defer_timeout_ms ? s_now_ms () + self->defer_timeout_ms : 0;
+    req->next = self->deferred;
+    if (req->next)
+        req->next->prev = req;
+    self->deferred = req;
+    atomic_store (&req->state, S_DEFERRED);
+    pthread_mutex_unlock (&self->mutex);
+    return handle;
+}
+
+//  Let go of a handle: the request it held may be freed.
+static gz_http_req_t *
+s_handle_take (gz_http_req_t **handle_p)
+{
+    gz_http_req_t *handle = *handle_p;
+    *handle_p = NULL;
+    gz_http_req_t *req = handle->target;
+    free (handle);
+    return req;
+}
+
+//  After a successful claim: off the list, hand the connection back to
+//  libmicrohttpd. The request must not be touched after this by anyone
+//  but libmicrohttpd's thread (and the owner's reference drop).
+static void
+s_wake (gz_http_req_t *req, bool unlink)
+{
+    gz_http_t *self = req->server;
+    if (unlink) {
+        pthread_mutex_lock (&self->mutex);
+        s_unlink (self, req);
+        pthread_mutex_unlock (&self->mutex);
+    }
+    MHD_resume_connection (req->conn);
+}
+
+int
+gz_http_resume (gz_http_req_t **req_p, gz_http_resume_fn *fn, void *arg)
+{
+    assert (req_p);
+    assert (*req_p && (*req_p)->target); //  a handle from gz_http_defer
+    assert (fn);
+    gz_http_req_t *req = s_handle_take (req_p);
+    int rc = -1;
+    if (s_claim (req)) {
+        req->resume_fn = fn;
+        req->resume_arg = arg;
+        s_wake (req, true);
+        rc = 0;
+    }
+    s_req_release (&req);
+    return rc;
+}
+
+static void
+s_timeout_default (gz_http_req_t *req, void *arg)
+{
+    (void) arg;
+    gz_http_reply_error (req, 503, "unavailable", "timed out; retry later");
+}
+
+static void
+s_timeout_resume (gz_http_req_t *req, void *arg)
+{
+    gz_http_t *self = arg;
+    gz_http_handler_fn *fn = self->timeout_fn ? self->timeout_fn : s_timeout_default;
+    fn (req, self->timeout_arg);
+}
+
+//  Claim every deferred request that is due (all when every is set) and
+//  answer it with the timeout handler. Returns how many.
+static size_t
+s_expire (gz_http_t *self, bool every)
+{
+    int64_t now = s_now_ms ();
+    gz_http_req_t *due = NULL;
+    size_t n = 0;
+    pthread_mutex_lock (&self->mutex);
+    gz_http_req_t *req = self->deferred;
+    while (req) {
+        gz_http_req_t *next = req->next;
+        if ((every || (req->deadline_ms && now >= req->deadline_ms)) && s_claim (req)) {
+            s_unlink (self, req);
+            req->next = due;
+            due = req;
+            n++;
+        }
+        req = next;
+    }
+    pthread_mutex_unlock (&self->mutex);
+    while (due) {
+        req = due;
+        due = req->next;
+        req->next = NULL;
+        req->resume_fn = s_timeout_resume;
+        req->resume_arg = self;
+        if (every)
+            gz_warn ("http", "msg=\"deferred request unanswered at stop\" status=timeout");
+        s_wake (req, false);
+    }
+    return n;
+}
+
+static void *
+s_watchdog (void *arg)
+{
+    gz_http_t *self = arg;
+    pthread_mutex_lock (&self->mutex);
+    while (!self->stopping) {
+        struct timespec ts;
+        clock_gettime (CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += GZ_HTTP_WATCH_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait (&self->watch, &self->mutex, &ts);
+        if (self->stopping || !self->deferred || !self->defer_timeout_ms)
+            continue;
+        pthread_mutex_unlock (&self->mutex);
+        s_expire (self, false);
+        pthread_mutex_lock (&self->mutex);
+    }
+    pthread_mutex_unlock (&self->mutex);
+    return NULL;
+}
+
+//  Wait up to ms for no request in flight; returns how many are left.
+static size_t
+s_wait_idle (gz_http_t *self, int ms)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += ms / 1000;
+    deadline.tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock (&self->mutex);
+    int rc = 0;
+    while (self->in_flight > 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait (&self->idle, &self->mutex, &deadline);
+    size_t left = self->in_flight;
+    pthread_mutex_unlock (&self->mutex);
+    return left;
 }
 
 void
@@ -408,22 +728,21 @@ gz_http_destroy (gz_http_t **self_p)
         if (fd != MHD_INVALID_SOCKET)
             shutdown (fd, SHUT_RDWR);
 
-        struct timespec deadline;
-        clock_gettime (CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += GZ_HTTP_DRAIN_MS / 1000;
-        deadline.tv_nsec += (long) (GZ_HTTP_DRAIN_MS % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock (&self->mutex);
-        int rc = 0;
-        while (self->in_flight > 0 && rc != ETIMEDOUT)
-            rc = pthread_cond_timedwait (&self->idle, &self->mutex, &deadline);
-        size_t left = self->in_flight;
-        pthread_mutex_unlock (&self->mutex);
+        size_t left = s_wait_idle (self, self->drain_ms);
+        //  Deferred requests nobody answered: answer them now (the daemon
+        //  must not stop with a connection suspended), then wait for those.
+        if (left > 0 && self->threads > 0 && s_expire (self, true) > 0)
+            left = s_wait_idle (self, GZ_HTTP_CUT_MS);
         if (left > 0)
             gz_warn ("http", "msg=\"drain timed out, cutting requests\" requests=%zu", left);
+        if (self->watchdog_started) {
+            pthread_mutex_lock (&self->mutex);
+            self->stopping = true;
+            pthread_cond_signal (&self->watch);
+            pthread_mutex_unlock (&self->mutex);
+            pthread_join (self->watchdog, NULL);
+            self->watchdog_started = false;
+        }
 
         MHD_stop_daemon (self->daemon);
         self->daemon = NULL;
@@ -431,6 +750,7 @@ gz_http_destroy (gz_http_t **self_p)
             close (fd);
     }
     pthread_cond_destroy (&self->idle);
+    pthread_cond_destroy (&self->watch);
     pthread_mutex_destroy (&self->mutex);
     free (self);
     *self_p = NULL;
@@ -693,6 +1013,7 @@ void
 gz_http_set_header (gz_http_req_t *req, const char *name, const char *value)
 {
     assert (req);
+    assert (!req->target); //  not on a deferred handle
     assert (name);
     assert (value);
     assert (!req->replied);
@@ -731,6 +1052,16 @@ gz_http_reply (gz_http_req_t *req, int status, const char *content_type, const c
                size_t len)
 {
     assert (req);
+    //  A handle from gz_http_defer, answered from any thread: claim the
+    //  request first.
+    bool remote = req->target != NULL;
+    if (remote) {
+        req = s_handle_take (&req);
+        if (!s_claim (req)) {
+            s_req_release (&req); //  the timeout handler answered it
+            return;
+        }
+    }
     assert (!req->replied); //  exactly one reply per request
     assert (status >= 200 && status <= 599);
     assert (body || len == 0);
@@ -753,6 +1084,10 @@ gz_http_reply (gz_http_req_t *req, int status, const char *content_type, const c
         s_add_header (req->response, "X-Content-Type-Options", "nosniff");
     if (atomic_load (&req->server->draining))
         s_add_header (req->response, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (remote) {
+        s_wake (req, true);
+        s_req_release (&req);
+    }
 }
 
 void

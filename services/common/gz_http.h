@@ -16,7 +16,15 @@
     Stopping (gz_http_destroy) stops accepting (new connections are
     refused at once), lets in-flight requests finish (up to 15 s; their
     responses carry "Connection: close"), then returns: that is how
-    SIGTERM drains HTTP.  */
+    SIGTERM drains HTTP.
+
+    A pool server (gz_http_new_pool) has no thread per connection: a few
+    threads serve every connection from one event loop each, so a handler
+    must not block for long. Instead it may defer: gz_http_defer() parks
+    the connection, the handler returns, and later any thread answers the
+    handle with gz_http_reply* or gz_http_resume. A deferred request that
+    stays unanswered past the defer timeout (or past destroy's drain) is
+    answered by the timeout handler (default: 503 "unavailable").  */
 #ifndef GZ_HTTP_H_INCLUDED
 #define GZ_HTTP_H_INCLUDED
 
@@ -34,6 +42,21 @@ typedef void (gz_http_handler_fn) (gz_http_req_t *req, void *arg);
 //  free one). NULL if it cannot listen (logged).
 gz_http_t *gz_http_new (const char *bind_addr, int port, size_t max_body,
                         gz_http_handler_fn *handler, void *arg);
+
+//  Like gz_http_new, but served by `threads` (>= 1) event-loop threads
+//  instead of a thread per connection; handlers may gz_http_defer.
+gz_http_t *gz_http_new_pool (const char *bind_addr, int port, size_t max_body, int threads,
+                             gz_http_handler_fn *handler, void *arg);
+
+//  A deferred request unanswered after timeout_ms (0 = never) is answered
+//  by fn (NULL: 503 {"error":{"code":"unavailable",...}}), which runs on
+//  an HTTP thread with the request's accessors valid and must reply. The
+//  same fn answers deferred requests still pending when destroy's drain
+//  ends. Set before the server sees traffic.
+void gz_http_set_defer_timeout (gz_http_t *self, int timeout_ms, gz_http_handler_fn *fn, void *arg);
+
+//  How long gz_http_destroy waits for in-flight requests (default 15 s).
+void gz_http_set_drain_ms (gz_http_t *self, int drain_ms);
 
 //  Drain in-flight requests, stop, free; nulls *self_p. Harmless on NULL.
 void gz_http_destroy (gz_http_t **self_p);
@@ -75,13 +98,31 @@ size_t gz_http_form_count (gz_http_req_t *req);
 const char *gz_http_form_name (gz_http_req_t *req, size_t i);
 const char *gz_http_form_value (gz_http_req_t *req, size_t i);
 
+//  ---- deferred replies (pool servers only)
+//  Called in the handler instead of replying: the connection is parked and
+//  the handler returns. Returns the handle to answer later, from any
+//  thread, with exactly one gz_http_reply* or gz_http_resume; the handle
+//  is gone after that call. Until then only those calls may touch it (no
+//  accessors, no gz_http_set_header: set headers before deferring). If the
+//  request was already answered by the timeout handler, that call only
+//  frees the handle.
+gz_http_req_t *gz_http_defer (gz_http_req_t *req);
+
+typedef void (gz_http_resume_fn) (gz_http_req_t *req, void *arg);
+//  Answer a deferred request on an HTTP thread: fn (req, arg) runs there,
+//  with the accessors valid again, and must reply (else 500). Returns 0;
+//  -1 when the request was already answered (timeout, destroy): fn is
+//  then not called and arg stays the caller's. Nulls *req_p either way.
+int gz_http_resume (gz_http_req_t **req_p, gz_http_resume_fn *fn, void *arg);
+
 //  ---- response
 //  Add a response header (before the reply). Copies. A header whose name
 //  is not an HTTP token or whose value holds CR, LF or another control
 //  character is dropped (logged), so data from outside cannot split the
 //  response.
 void gz_http_set_header (gz_http_req_t *req, const char *name, const char *value);
-//  Reply with a body (copied). content_type e.g. "text/html; charset=utf-8"
+//  Reply with a body (copied). On a deferred handle: from any thread, and
+//  the handle is gone after the call. content_type e.g. "text/html; charset=utf-8"
 //  (NULL: none, unless set as a header). status 200..599.
 void gz_http_reply (gz_http_req_t *req, int status, const char *content_type, const char *body,
                     size_t len);

@@ -2,16 +2,27 @@
     (intake_validate.c), the HTTP front (intake_http.c, intake_open311.c)
     and the resident pages (intake_pages.c). Not a public header.
 
-    DESIGN: HTTP runs on libmicrohttpd's threads; the actor thread owns the
-    writer connection, the PUB and ROUTER sockets. An HTTP thread validates
-    a submission, puts it on the shared queue, wakes the actor through an
-    eventfd (only when the queue was empty) and waits on one of 64
-    striped condition variables. The actor drains the queue (and the
-    ROUTER) into one transaction - one multi-row INSERT for the whole
-    batch, then the batch's events - commits, publishes, then wakes the
-    stripes of the waiters it finished. So 64 concurrent POSTs cost a
-    handful of commits and round trips, not 64. Reads (GET) borrow
-    connections from a gz_dbpool.  */
+    DESIGN: HTTP runs on a few libmicrohttpd event-loop threads (a
+    gz_http pool server, GZ_HTTP_THREADS, default 8); the actor thread
+    owns the writer connection, the PUB and ROUTER sockets. An HTTP
+    thread validates a submission, defers its request (gz_http_defer: the
+    connection is parked, the thread goes on serving others), puts the
+    submission with the deferred handle and its answer function on the
+    shared queue and wakes the actor through an eventfd (only when the
+    queue was empty). The actor drains the queue (and the ROUTER) into
+    one transaction - one multi-row INSERT for the whole batch, then the
+    batch's events - commits, publishes, then only marks each submission
+    done or failed and hands it back with gz_http_resume: the answer
+    (JSON, XML or the QR page) is rendered on an HTTP thread, so the
+    actor, the serial part, does no rendering. No thread sleeps per
+    request. So 64 concurrent POSTs cost a handful of commits and round
+    trips, not 64. A request deferred for 15 s (GZ_INTAKE_ANSWER_TIMEOUT_MS)
+    is answered 503 by
+    gz_http's watchdog (intake_http_timeout), even while the actor is
+    stuck in a commit; the actor frees the submission when it finishes
+    it. Reads (GET) borrow connections from a gz_dbpool and run inline on
+    the HTTP threads, as do the resident's forms (a call to routing): each
+    holds its thread meanwhile, so those must stay short.  */
 #ifndef INTAKE_H_INCLUDED
 #define INTAKE_H_INCLUDED
 
@@ -42,6 +53,8 @@ typedef struct {
 } intake_attr_t;
 
 //  One validated submission on its way to the database.
+struct _intake_t;
+
 typedef struct _intake_sub_t {
     //  input
     int channel; //  GONGZHI__V1__CHANNEL__*
@@ -68,6 +81,14 @@ typedef struct _intake_sub_t {
     bool reply_delim;
     //  set by an HTTP thread that stopped waiting: the actor frees it
     bool abandoned;
+    //  a deferred HTTP request (intake_submit_defer): the handle, and the
+    //  function that answers it on an HTTP thread once the actor is done
+    gz_http_req_t *http;
+    void (*answer) (gz_http_req_t *req, struct _intake_sub_t *sub);
+    int format;                       //  how to answer (the answerer's)
+    const gz_building_t *qr_building; //  QR page: the building (borrowed)
+    double http_start;                //  for the latency histogram
+    struct _intake_t *ctx;
     struct _intake_sub_t *next;
 } intake_sub_t;
 
@@ -79,7 +100,7 @@ typedef struct {
 //  State shared between the actor and HTTP threads. Everything here is
 //  either read-only after start, internally synchronised (metrics,
 //  ratelimit), or guarded by lock.
-typedef struct {
+typedef struct _intake_t {
     intake_config_t *cfg; //  read-only copy
     gz_org_t *org;        //  read-only after start
     gz_metrics_t *metrics;
@@ -132,21 +153,43 @@ const char *intake_channel_label (int channel); //  lowercase, for metrics
 //  forget it and answer 503.
 int intake_submit_wait (intake_t *ctx, intake_sub_t *sub);
 
+//  Called by the answer function of a deferred submission.
+typedef void (intake_answer_fn) (gz_http_req_t *req, intake_sub_t *sub);
+//  Queue sub for commit and defer req (the handler must return without
+//  replying): once the actor has finished sub (state DONE or FAILED),
+//  answer (req, sub) runs on an HTTP thread and must reply; sub is freed
+//  after it. Returns 0 and takes sub; -1 when closing (sub stays the
+//  caller's, req is not deferred: answer 503).
+int intake_submit_defer (intake_t *ctx, intake_sub_t **sub_p, gz_http_req_t *req,
+                         intake_answer_fn *answer);
+
 //  ---- intake_follow.c: routing's updates applied to intake's view
 void intake_follow_prepare (gz_db_t *db, const char *schema);
 int intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg);
 
 //  ---- intake_http.c
 void intake_http_handler (gz_http_req_t *req, void *arg);
+//  Answers a submission deferred too long (gz_http's defer timeout): 503
+//  in the format of its path. arg is the intake_t.
+void intake_http_timeout (gz_http_req_t *req, void *arg);
+//  Count a deferred request answered, with its latency since start.
+void intake_http_observe (intake_t *ctx, const char *route, double start);
+double intake_http_now (void);
 
 //  ---- intake_open311.c
-//  Handles /open311/v2/... (path relative after the prefix).
-void intake_open311 (intake_t *ctx, gz_http_req_t *req, const char *rest);
+//  Handles /open311/v2/... (path relative after the prefix). True when the
+//  request was deferred (a POST waiting for its commit).
+bool intake_open311 (intake_t *ctx, gz_http_req_t *req, const char *rest);
+//  The 503 answer for an Open311 path (rest as above).
+void intake_open311_unavailable (gz_http_req_t *req, const char *rest);
 //  Check an API key; returns the key's name (borrowed) or NULL.
 const char *intake_api_key_name (intake_t *ctx, const char *key);
 
 //  ---- intake_pages.c
-void intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code);
+//  True when the request was deferred (a POST waiting for its commit).
+bool intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code);
+//  The 503 page for a QR form POST (the form filled in again).
+void intake_page_qr_unavailable (intake_t *ctx, gz_http_req_t *req, const char *building_code);
 void intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id);
 //  POST /r/{id}/rate and /r/{id}/reopen: the resident's forms, passed on to
 //  routing's API with the status-link secret.

@@ -1,7 +1,8 @@
 /*  intake_http: the HTTP front door of intake. Dispatches by path to
     Open311 (/open311/v2/), the QR page (/q/), the status page (/r/), and
     the operational endpoints every service has (/healthz, /readyz,
-    /metrics). Runs on libmicrohttpd threads.  */
+    /metrics). Runs on libmicrohttpd's event-loop threads: submissions
+    are deferred (see intake.h), reads run inline.  */
 #include "intake.h"
 #include "gz_log.h"
 
@@ -9,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-static double
-s_now (void)
+double
+intake_http_now (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
@@ -51,14 +52,15 @@ void
 intake_http_handler (gz_http_req_t *req, void *arg)
 {
     intake_t *ctx = arg;
-    double start = s_now ();
+    double start = intake_http_now ();
+    bool deferred = false;
     const char *path = gz_http_path (req);
     const char *method = gz_http_method (req);
     const char *route = s_route (path);
     if (strcmp (route, "open311") == 0 && strncmp (path, "/open311/v2/", 12) == 0)
-        intake_open311 (ctx, req, path + 12);
+        deferred = intake_open311 (ctx, req, path + 12);
     else if (strcmp (route, "qr") == 0)
-        intake_page_qr (ctx, req, path + 3);
+        deferred = intake_page_qr (ctx, req, path + 3);
     else if (strcmp (route, "status") == 0) {
         const char *slash = strchr (path + 3, '/');
         if (slash) {
@@ -87,10 +89,34 @@ intake_http_handler (gz_http_req_t *req, void *arg)
     else
         gz_http_reply_error (req, 404, "not_found", "no such resource");
     (void) method;
+    //  A deferred request (req is no longer ours) is counted when answered.
+    if (!deferred)
+        intake_http_observe (ctx, route, start);
+}
+
+void
+intake_http_observe (intake_t *ctx, const char *route, double start)
+{
     char labels[64];
     snprintf (labels, sizeof labels, "route=\"%s\"", route);
-    gz_metrics_observe (ctx->metrics, "gz_http_request_duration_seconds", labels, s_now () - start);
+    gz_metrics_observe (ctx->metrics, "gz_http_request_duration_seconds", labels,
+                        intake_http_now () - start);
     gz_metrics_add (ctx->metrics, "gz_http_requests_total", labels, 1);
+}
+
+void
+intake_http_timeout (gz_http_req_t *req, void *arg)
+{
+    intake_t *ctx = arg;
+    const char *path = gz_http_path (req);
+    bool qr = strncmp (path, "/q/", 3) == 0;
+    if (qr)
+        intake_page_qr_unavailable (ctx, req, path + 3);
+    else
+        intake_open311_unavailable (req, strncmp (path, "/open311/v2/", 12) == 0 ? path + 12 : "");
+    //  Counted, not observed: its start time is with the submission.
+    gz_metrics_add (ctx->metrics, "gz_http_requests_total",
+                    qr ? "route=\"qr\"" : "route=\"open311\"", 1);
 }
 
 bool

@@ -170,20 +170,39 @@ s_status_for (int error)
     }
 }
 
+//  Runs on an HTTP thread once the actor has finished sub.
 static void
+s_post_answer (gz_http_req_t *req, intake_sub_t *sub)
+{
+    if (sub->state != SUB_DONE)
+        s_error (req, 503, sub->format,
+                 "temporarily unavailable; retry with the same Idempotency-Key");
+    else {
+        char id[32];
+        snprintf (id, sizeof id, "%lld", (long long) sub->id);
+        json_t *out = json_pack ("[{s:s,s:s,s:n}]", "service_request_id", id, "service_notice",
+                                 "诉求已受理，网格员将尽快与您电话核实。", "account_id");
+        s_reply (req, sub->duplicate ? 200 : 201, sub->format, "service_requests", out);
+    }
+    intake_http_observe (sub->ctx, "open311", sub->http_start);
+}
+
+//  True when req was deferred (the submission is queued).
+static bool
 s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
 {
+    double start = intake_http_now ();
     if (gz_http_too_large (req)) {
         s_error (req, 413, fmt, "request body is larger than 64 KiB");
         gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
                         "channel=\"open311\",outcome=\"rejected\"", 1);
-        return;
+        return false;
     }
     if (!gz_http_form_parse (req)) {
         s_error (req, 400, fmt, "body must be application/x-www-form-urlencoded");
         gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
                         "channel=\"open311\",outcome=\"rejected\"", 1);
-        return;
+        return false;
     }
     const char *key = gz_http_form (req, "api_key");
     if (!key)
@@ -193,12 +212,12 @@ s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
         s_error (req, 403, fmt, key ? "api_key is not valid" : "api_key is required");
         gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
                         "channel=\"open311\",outcome=\"rejected\"", 1);
-        return;
+        return false;
     }
     char client[160];
     snprintf (client, sizeof client, "apikey:%s", keyname);
     if (intake_rate_limited (ctx, req, client, fmt))
-        return;
+        return false;
 
     //  attribute[code]=value fields
     size_t nf = gz_http_form_count (req), na = 0;
@@ -249,22 +268,15 @@ s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
         gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
                         "channel=\"open311\",outcome=\"rejected\"", 1);
         s_error (req, s_status_for (err.error), fmt, err.message);
-        return;
+        return false;
     }
-    int rc = intake_submit_wait (ctx, sub);
-    if (rc == -2)
-        sub = NULL; //  the actor owns it now
-    if (rc) {
-        s_error (req, 503, fmt, "temporarily unavailable; retry with the same Idempotency-Key");
-        intake_sub_destroy (&sub);
-        return;
-    }
-    char id[32];
-    snprintf (id, sizeof id, "%lld", (long long) sub->id);
-    json_t *out = json_pack ("[{s:s,s:s,s:n}]", "service_request_id", id, "service_notice",
-                             "诉求已受理，网格员将尽快与您电话核实。", "account_id");
-    s_reply (req, sub->duplicate ? 200 : 201, fmt, "service_requests", out);
+    sub->format = fmt;
+    sub->http_start = start;
+    if (intake_submit_defer (ctx, &sub, req, s_post_answer) == 0)
+        return true;
+    s_error (req, 503, fmt, "temporarily unavailable; retry with the same Idempotency-Key");
     intake_sub_destroy (&sub);
+    return false;
 }
 
 //  ---------------------------------------------------------------- GET requests
@@ -517,14 +529,24 @@ s_format (const char *rest, size_t *stem_len)
 }
 
 void
+intake_open311_unavailable (gz_http_req_t *req, const char *rest)
+{
+    size_t stem = 0;
+    int fmt = s_format (rest, &stem);
+    s_error (req, 503, fmt == FMT_XML ? FMT_XML : FMT_JSON,
+             "temporarily unavailable; retry with the same Idempotency-Key");
+}
+
+bool
 intake_open311 (intake_t *ctx, gz_http_req_t *req, const char *rest)
 {
     size_t stem = 0;
     int fmt = s_format (rest, &stem);
     if (fmt < 0) {
         s_error (req, 404, FMT_JSON, "unknown resource: add .json or .xml");
-        return;
+        return false;
     }
+    bool deferred = false;
     char *name = strndup (rest, stem);
     const char *method = gz_http_method (req);
     bool get = strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0;
@@ -543,7 +565,7 @@ intake_open311 (intake_t *ctx, gz_http_req_t *req, const char *rest)
     else if (strcmp (name, "servicerequestupdates") == 0 && get)
         s_get_updates (ctx, req, fmt);
     else if (strcmp (name, "requests") == 0 && post)
-        s_post_request (ctx, req, fmt);
+        deferred = s_post_request (ctx, req, fmt);
     else if (strcmp (name, "requests") == 0 && get)
         s_get_requests (ctx, req, fmt, NULL);
     else if (strncmp (name, "requests/", 9) == 0 && get) {
@@ -564,4 +586,5 @@ intake_open311 (intake_t *ctx, gz_http_req_t *req, const char *rest)
     else
         s_error (req, 404, fmt, "unknown resource");
     free (name);
+    return deferred;
 }

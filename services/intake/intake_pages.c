@@ -238,13 +238,58 @@ s_qr_success (gz_http_req_t *req, const gz_building_t *b, const intake_sub_t *su
     s_send (req, 201, &p);
 }
 
+//  The form filled in again with what was sent, and message. The nonce
+//  is kept when it was a valid idempotency key (so a resubmission cannot
+//  register twice), else a fresh one.
+static void
+s_qr_form_again (intake_t *ctx, gz_http_req_t *req, const gz_building_t *b, const char *message,
+                 int status)
+{
+    char nonce[37];
+    gz_uuid (nonce);
+    s_form_t f = {gz_http_form (req, "service_code"), gz_http_form (req, "description"),
+                  gz_http_form (req, "phone"), gz_http_form (req, "media_url"),
+                  gz_http_form (req, "nonce")};
+    bool nonce_ok = f.nonce && strlen (f.nonce) <= 64;
+    for (const char *q = f.nonce; nonce_ok && *q; q++)
+        nonce_ok = isalnum ((unsigned char) *q) || *q == '-';
+    if (!nonce_ok)
+        f.nonce = nonce;
+    s_qr_form (ctx, req, b, &f, message, status);
+}
+
+static const char *s_busy_zh = "系统繁忙，请稍后再次提交（不会重复登记）。";
+
+//  Runs on an HTTP thread once the actor has finished sub.
+static void
+s_qr_answer (gz_http_req_t *req, intake_sub_t *sub)
+{
+    if (sub->state == SUB_DONE)
+        s_qr_success (req, sub->qr_building, sub);
+    else
+        s_qr_form_again (sub->ctx, req, sub->qr_building, s_busy_zh, 503);
+    intake_http_observe (sub->ctx, "qr", sub->http_start);
+}
+
 void
+intake_page_qr_unavailable (intake_t *ctx, gz_http_req_t *req, const char *building_code)
+{
+    const gz_building_t *b = gz_org_building (ctx->org, building_code);
+    if (!b)
+        gz_http_reply (req, 503, "text/html; charset=utf-8", "<p>系统繁忙，请稍后再试。</p>",
+                       strlen ("<p>系统繁忙，请稍后再试。</p>"));
+    else
+        s_qr_form_again (ctx, req, b, s_busy_zh, 503);
+}
+
+bool
 intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
 {
+    double start = intake_http_now ();
     const gz_building_t *b = gz_org_building (ctx->org, building_code);
     if (!b) {
         s_not_found (req, "未找到该楼栋的二维码信息。");
-        return;
+        return false;
     }
     const char *method = gz_http_method (req);
     if (strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0) {
@@ -252,28 +297,28 @@ intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
         gz_uuid (nonce);
         s_form_t f = {NULL, NULL, NULL, NULL, nonce};
         s_qr_form (ctx, req, b, &f, NULL, 200);
-        return;
+        return false;
     }
     if (strcmp (method, "POST") != 0) {
         gz_http_set_header (req, "Allow", "GET, POST");
         gz_http_reply_error (req, 405, "method_not_allowed", "use GET or POST");
-        return;
+        return false;
     }
     char nonce[37];
     gz_uuid (nonce);
     s_form_t empty = {NULL, NULL, NULL, NULL, nonce};
     if (gz_http_too_large (req)) {
         s_qr_form (ctx, req, b, &empty, "提交的内容过长，请精简后重试。", 413);
-        return;
+        return false;
     }
     if (!gz_http_form_parse (req)) {
         s_qr_form (ctx, req, b, &empty, "提交的表单无法识别，请重新填写。", 400);
-        return;
+        return false;
     }
     char client[96];
     snprintf (client, sizeof client, "ip:%s", gz_http_client_ip (req));
     if (intake_rate_limited (ctx, req, client, 2))
-        return;
+        return false;
     s_form_t f = {gz_http_form (req, "service_code"), gz_http_form (req, "description"),
                   gz_http_form (req, "phone"), gz_http_form (req, "media_url"),
                   gz_http_form (req, "nonce")};
@@ -320,18 +365,15 @@ intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
         if (err.error == GONGZHI__V1__ERROR_CODE__BAD_UTF8)
             keep = empty;
         s_qr_form (ctx, req, b, &keep, s_error_zh (&err), 422);
-        return;
+        return false;
     }
-    int rc = intake_submit_wait (ctx, sub);
-    if (rc == -2)
-        sub = NULL;
-    if (rc) {
-        intake_sub_destroy (&sub);
-        s_qr_form (ctx, req, b, &keep, "系统繁忙，请稍后再次提交（不会重复登记）。", 503);
-        return;
-    }
-    s_qr_success (req, b, sub);
+    sub->qr_building = b;
+    sub->http_start = start;
+    if (intake_submit_defer (ctx, &sub, req, s_qr_answer) == 0)
+        return true;
     intake_sub_destroy (&sub);
+    s_qr_form (ctx, req, b, &keep, s_busy_zh, 503);
+    return false;
 }
 
 //  ---------------------------------------------------------------- status page

@@ -3,7 +3,7 @@
 
     The actor thread owns: the writer connection (group commit), the bus
     publisher (PUB), the ROUTER for SubmitRequest commands, and the loop.
-    HTTP threads only enqueue and wait.  */
+    HTTP threads only enqueue (and defer their request, or wait).  */
 #include "intake.h"
 #include "gz_bus.h"
 #include "gz_config.h"
@@ -121,12 +121,10 @@ s_waiting_add (intake_t *ctx, int delta)
     gz_metrics_add (ctx->metrics, "gz_intake_waiting", NULL, (double) delta);
 }
 
-int
-intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
+//  Put sub on the queue; wake the actor if the queue was empty.
+static void
+s_enqueue (intake_t *ctx, intake_sub_t *sub)
 {
-    if (atomic_load (&ctx->closing))
-        return -1;
-    s_waiting_add (ctx, 1);
     pthread_mutex_lock (&ctx->lock);
     sub->next = NULL;
     //  Only the first submission into an empty queue wakes the actor: it
@@ -141,6 +139,15 @@ intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
     uint64_t one = 1;
     if (wake && write (ctx->wake_fd, &one, sizeof one) != sizeof one)
         gz_warn (SVC, "msg=\"eventfd write failed\"");
+}
+
+int
+intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
+{
+    if (atomic_load (&ctx->closing))
+        return -1;
+    s_waiting_add (ctx, 1);
+    s_enqueue (ctx, sub);
 
     struct timespec deadline;
     clock_gettime (CLOCK_REALTIME, &deadline);
@@ -162,6 +169,25 @@ intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
     pthread_mutex_unlock (&ctx->lock);
     s_waiting_add (ctx, -1);
     return ok ? 0 : -1;
+}
+
+int
+intake_submit_defer (intake_t *ctx, intake_sub_t **sub_p, gz_http_req_t *req,
+                     intake_answer_fn *answer)
+{
+    assert (sub_p && *sub_p);
+    assert (answer);
+    if (atomic_load (&ctx->closing))
+        return -1;
+    intake_sub_t *sub = *sub_p;
+    *sub_p = NULL;
+    sub->answer = answer;
+    sub->ctx = ctx;
+    //  Defer before queueing: the actor may finish sub at once.
+    sub->http = gz_http_defer (req);
+    s_waiting_add (ctx, 1);
+    s_enqueue (ctx, sub);
+    return 0;
 }
 
 //  ---------------------------------------------------------------- actor
@@ -601,11 +627,23 @@ s_reply_bus (self_t *self, zframe_t **to_p, bool delim, const Gongzhi__V1__Submi
     zmsg_send (&msg, self->router);
 }
 
-//  Hand results back: wake HTTP waiters, answer bus peers.
+//  Runs on an HTTP thread: render the answer of a finished submission.
+static void
+s_answer (gz_http_req_t *req, void *arg)
+{
+    intake_sub_t *sub = arg;
+    sub->answer (req, sub);
+    intake_sub_destroy (&sub);
+}
+
+//  Hand results back: resume deferred HTTP requests (rendered on HTTP
+//  threads), wake HTTP waiters, answer bus peers.
 static void
 s_finish (self_t *self, intake_sub_t *list, bool ok)
 {
     uint64_t wake = 0; //  stripes with a finished waiter
+    intake_sub_t *deferred = NULL;
+    int ndeferred = 0;
     pthread_mutex_lock (&self->ctx.lock);
     while (list) {
         intake_sub_t *s = list;
@@ -632,6 +670,12 @@ s_finish (self_t *self, intake_sub_t *list, bool ok)
             s_reply_bus (self, &s->reply_to, s->reply_delim, &reply);
             intake_sub_destroy (&s);
         }
+        else if (s->http) {
+            s->state = ok ? SUB_DONE : SUB_FAILED;
+            s->next = deferred;
+            deferred = s;
+            ndeferred++;
+        }
         else if (s->abandoned)
             intake_sub_destroy (&s);
         else {
@@ -643,6 +687,16 @@ s_finish (self_t *self, intake_sub_t *list, bool ok)
     for (unsigned i = 0; i < S_WAITER_STRIPES; i++)
         if (wake & (UINT64_C (1) << i))
             pthread_cond_broadcast (&self->waiters[i]);
+    while (deferred) {
+        intake_sub_t *s = deferred;
+        deferred = s->next;
+        s->next = NULL;
+        //  -1: gz_http already answered it 503 (deferred too long).
+        if (gz_http_resume (&s->http, s_answer, s) != 0)
+            intake_sub_destroy (&s);
+    }
+    if (ndeferred)
+        s_waiting_add (&self->ctx, -ndeferred);
 }
 
 //  Take what HTTP threads queued, up to max, appending to *list.
@@ -984,12 +1038,19 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     ctx->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     assert (ctx->wake_fd >= 0);
     ctx->pool = gz_dbpool_new (self->cfg->database_url, SVC, self->cfg->read_conns);
-    self->http = gz_http_new (self->cfg->http_bind, self->cfg->http_port, INTAKE_MAX_BODY,
-                              intake_http_handler, ctx);
+    //  1, 2 and 4 threads measured alike for POSTs on 2 cores; 4 leaves room
+    //  for the reads (GET, the resident's forms) that block a thread.
+    int threads = (int) gz_config_int ("GZ_HTTP_THREADS", 8, 1, 64);
+    self->http = gz_http_new_pool (self->cfg->http_bind, self->cfg->http_port, INTAKE_MAX_BODY,
+                                   threads, intake_http_handler, ctx);
     if (!self->http) {
         gz_error (SVC, "msg=\"cannot listen for HTTP\" port=%d", self->cfg->http_port);
         goto failed;
     }
+    //  A submission not answered in time (the actor stuck in a commit) is
+    //  answered 503; the client retries with its idempotency key.
+    int answer_ms = (int) gz_config_int ("GZ_INTAKE_ANSWER_TIMEOUT_MS", 15000, 100, 600000);
+    gz_http_set_defer_timeout (self->http, answer_ms, intake_http_timeout, ctx);
     gz_info (SVC, "msg=\"intake ready\" http_port=%d bus=%s events=%s buildings=%zu api_keys=%zu",
              gz_http_port (self->http), self->cfg->bus_endpoint, self->cfg->events_endpoint,
              gz_org_building_count (ctx->org), ctx->nkeys);

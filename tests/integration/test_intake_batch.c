@@ -9,7 +9,12 @@
     To make the batch deterministic, a test transaction locks
     intake.requests; a first submission blocks the actor in its INSERT;
     the others queue (watched through the gz_intake_waiting gauge) and,
-    once the lock goes, are committed together in the next transaction.  */
+    once the lock goes, are committed together in the next transaction.
+
+    The same lock, held longer than the answer timeout, checks that
+    submissions stuck behind a commit are answered 503 in their own
+    format (JSON, XML, the QR page) and are still committed afterwards, so
+    a retry with the same key gets the original.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +77,7 @@ s_setup (void **state)
 {
     (void) state;
     setenv ("GZ_BUS_HEARTBEAT_MS", "100", 1);
+    setenv ("GZ_INTAKE_ANSWER_TIMEOUT_MS", "3000", 1);
     F.tdb = gz_testdb_new ("intake_batch");
     F.db = gz_db_new (gz_testdb_url (F.tdb), "test");
     assert_int_equal (gz_db_migrate (F.db, "org", gz_org_migrations), 0);
@@ -304,11 +310,94 @@ test_batch_with_duplicates (void **state)
     assert_true (s_metric ("gz_intake_waiting") == 0);
 }
 
+typedef struct {
+    const char *path;
+    const char *body;
+    const char *idem;
+    long status;
+    char content_type[64];
+    char *text;
+    pthread_t thread;
+} raw_post_t;
+
+static void *
+s_raw_post_run (void *arg)
+{
+    raw_post_t *p = arg;
+    char url[128], header[128];
+    snprintf (url, sizeof url, "%s%s", F.base, p->path);
+    snprintf (header, sizeof header, "Idempotency-Key: %s", p->idem ? p->idem : "none");
+    const char *headers[] = {header, NULL};
+    gz_testhttp_t r;
+    p->status = -1;
+    if (gz_testhttp ("POST", url, p->body, strlen (p->body), NULL, headers, &r) == 0) {
+        p->status = r.status;
+        p->text = strdup (r.body ? r.body : "");
+        gz_testhttp_free (&r);
+    }
+    return NULL;
+}
+
+static void
+test_stuck_commit_answers_503 (void **state)
+{
+    (void) state;
+    gz_db_t *locker = gz_db_new (gz_testdb_url (F.tdb), "test-locker");
+    s_exec (locker, "BEGIN");
+    s_exec (locker, "LOCK TABLE intake.requests IN EXCLUSIVE MODE");
+    raw_post_t posts[] = {
+        {.path = "/open311/v2/requests.json",
+         .idem = "k-stuck",
+         .body = "api_key=" KEY "&service_code=property&address_id=B1&description=x&phone="
+                 "13800000009"},
+        {.path = "/open311/v2/requests.xml",
+         .idem = "k-stuck-xml",
+         .body = "api_key=" KEY "&service_code=property&address_id=B1&description=y"},
+        {.path = "/q/B1",
+         .body = "service_code=property&description=%E7%81%AF%E5%9D%8F&nonce=stuck-nonce-1"},
+    };
+    size_t n = sizeof posts / sizeof posts[0];
+    double start = s_now ();
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal (pthread_create (&posts[i].thread, NULL, s_raw_post_run, &posts[i]), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal (pthread_join (posts[i].thread, NULL), 0);
+    double took = s_now () - start;
+    //  Answered by the timeout (3 s here), while the actor is still stuck.
+    assert_true (took >= 2.5 && took < 10);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal (posts[i].status, 503);
+    assert_non_null (strstr (posts[0].text, "\"code\":503"));
+    assert_non_null (strstr (posts[1].text, "<errors><error><code>503</code>"));
+    assert_non_null (strstr (posts[2].text, "系统繁忙"));
+    assert_non_null (strstr (posts[2].text, "stuck-nonce-1")); //  same key on resubmission
+    assert_null (strstr (posts[0].text, "13800000009"));
+    for (size_t i = 0; i < n; i++)
+        free (posts[i].text);
+
+    //  Once the lock goes they are committed after all: a retry with the
+    //  same key gets the original.
+    s_exec (locker, "ROLLBACK");
+    gz_db_destroy (&locker);
+    s_wait_for_waiting (0);
+    post_t retry = {.idem = "k-stuck", .phone = "13800000009"};
+    s_post_start (&retry);
+    s_post_join (&retry);
+    assert_int_equal (retry.status, 200);
+    assert_int_equal (
+        s_scalar (F.db, "SELECT count(*) FROM intake.requests WHERE idempotency_key = 'k-stuck'"),
+        1);
+    assert_int_equal (s_scalar (F.db, "SELECT count(*) FROM intake.requests WHERE idempotency_key ="
+                                      " 'qr-form:stuck-nonce-1'"),
+                      1);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_batch_with_duplicates),
+        cmocka_unit_test (test_stuck_commit_answers_503),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

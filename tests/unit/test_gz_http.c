@@ -2,7 +2,10 @@
     spoken to by a tiny HTTP/1.1 client over raw sockets (every request
     says "Connection: close" and the response is read to EOF). Covers
     query args and headers, form bodies, size limits, the 500 fallback,
-    JSON replies, concurrency, slow clients and draining on destroy.  */
+    JSON replies, concurrency, slow clients and draining on destroy, for
+    both a thread-per-connection and a pool server; and, on pool servers,
+    deferred replies (from another thread, many at once, client gone,
+    timeouts, destroy with requests still deferred).  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -28,9 +31,17 @@
 
 //  ---- test handler
 
+#define MAX_DEFERRED 512
+
 typedef struct {
     atomic_int slow_entered;
     atomic_int slow_release;
+    //  deferred requests, with what the handler read before deferring
+    pthread_mutex_t lock;
+    gz_http_req_t *deferred[MAX_DEFERRED];
+    char *deferred_q[MAX_DEFERRED];
+    size_t ndeferred;
+    atomic_int deferred_total;
 } s_handler_state_t;
 
 static int64_t
@@ -124,6 +135,23 @@ s_handler (gz_http_req_t *req, void *arg)
         while (!atomic_load (&st->slow_release) && s_now_ms () < deadline)
             s_sleep_ms (1);
         gz_http_reply (req, 200, "text/plain", "slow done", 9);
+    }
+    else if (strcmp (path, "/defer") == 0) {
+        const char *q = gz_http_query (req, "q");
+        char *copy = strdup (q ? q : "");
+        gz_http_req_t *handle = gz_http_defer (req);
+        pthread_mutex_lock (&st->lock);
+        if (st->ndeferred < MAX_DEFERRED) {
+            st->deferred[st->ndeferred] = handle;
+            st->deferred_q[st->ndeferred++] = copy;
+            handle = NULL;
+        }
+        pthread_mutex_unlock (&st->lock);
+        atomic_fetch_add (&st->deferred_total, 1);
+        if (handle) { //  no room: answer at once (from this thread)
+            gz_http_reply_error (handle, 507, "full", "too many deferred");
+            free (copy);
+        }
     }
     else if (strcmp (path, "/noreply") == 0) {
         //  forgets to reply
@@ -295,6 +323,50 @@ s_post (int port, const char *path, const char *content_type, const char *body, 
     return s_roundtrip (port, request, resp);
 }
 
+//  ---- deferred requests
+
+//  Take the oldest deferred request, waiting up to 5 s. NULL if none.
+static gz_http_req_t *
+s_deferred_take (s_handler_state_t *st, char **q_p)
+{
+    int64_t deadline = s_now_ms () + 5000;
+    while (s_now_ms () < deadline) {
+        pthread_mutex_lock (&st->lock);
+        if (st->ndeferred > 0) {
+            gz_http_req_t *req = st->deferred[0];
+            *q_p = st->deferred_q[0];
+            st->ndeferred--;
+            memmove (st->deferred, st->deferred + 1, st->ndeferred * sizeof st->deferred[0]);
+            memmove (st->deferred_q, st->deferred_q + 1, st->ndeferred * sizeof (char *));
+            pthread_mutex_unlock (&st->lock);
+            return req;
+        }
+        pthread_mutex_unlock (&st->lock);
+        s_sleep_ms (1);
+    }
+    return NULL;
+}
+
+//  Resume function: runs on an HTTP thread with the request readable.
+static void
+s_resume_echo (gz_http_req_t *req, void *arg)
+{
+    char text[128];
+    const char *q = gz_http_query (req, "q");
+    snprintf (text, sizeof text, "resumed %s %s", q ? q : "-", (const char *) arg);
+    gz_http_reply (req, 200, "text/plain", text, strlen (text));
+}
+
+static void
+s_timeout_answer (gz_http_req_t *req, void *arg)
+{
+    (void) arg;
+    const char *q = gz_http_query (req, "q");
+    char text[128];
+    snprintf (text, sizeof text, "timeout %s", q ? q : "-");
+    gz_http_reply (req, 504, "text/plain", text, strlen (text));
+}
+
 //  ---- fixture
 
 typedef struct {
@@ -308,6 +380,19 @@ s_setup (void **state)
 {
     s_fixture_t *fx = calloc (1, sizeof *fx);
     fx->server = gz_http_new ("127.0.0.1", 0, MAX_BODY, s_handler, &fx->handler);
+    if (!fx->server)
+        return -1;
+    fx->port = gz_http_port (fx->server);
+    *state = fx;
+    return fx->port > 0 ? 0 : -1;
+}
+
+static int
+s_setup_pool (void **state)
+{
+    s_fixture_t *fx = calloc (1, sizeof *fx);
+    pthread_mutex_init (&fx->handler.lock, NULL);
+    fx->server = gz_http_new_pool ("127.0.0.1", 0, MAX_BODY, 2, s_handler, &fx->handler);
     if (!fx->server)
         return -1;
     fx->port = gz_http_port (fx->server);
@@ -803,6 +888,254 @@ test_destroy_drains_in_flight (void **state)
     assert_null (server);
 }
 
+//  ---- deferred replies (pool server)
+
+typedef struct {
+    int port;
+    char path[64];
+    s_resp_t resp;
+    int rc;
+} s_async_client_t;
+
+static void *
+s_async_client (void *arg)
+{
+    s_async_client_t *client = arg;
+    char request[256];
+    snprintf (request, sizeof request, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+              client->path);
+    client->rc = s_roundtrip (client->port, request, &client->resp);
+    return NULL;
+}
+
+static void
+test_defer_reply_from_another_thread (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_async_client_t a = {.port = fx->port, .path = "/defer?q=one"};
+    s_async_client_t b = {.port = fx->port, .path = "/defer?q=two"};
+    pthread_t ta, tb;
+    assert_int_equal (pthread_create (&ta, NULL, s_async_client, &a), 0);
+    char *q = NULL;
+    gz_http_req_t *handle = s_deferred_take (&fx->handler, &q);
+    assert_non_null (handle);
+    assert_string_equal (q, "one");
+    //  This thread is not one of the server's: reply on the handle.
+    gz_http_reply_json (handle, 201, json_pack ("{s:s}", "q", q));
+    free (q);
+    pthread_join (ta, NULL);
+    assert_int_equal (a.rc, 0);
+    assert_int_equal (a.resp.status, 201);
+    assert_string_equal (a.resp.body, "{\"q\":\"one\"}");
+    char buf[64];
+    assert_non_null (s_header (&a.resp, "Cache-Control", buf, sizeof buf));
+    s_resp_free (&a.resp);
+
+    //  Or hand it back to an HTTP thread to render.
+    assert_int_equal (pthread_create (&tb, NULL, s_async_client, &b), 0);
+    handle = s_deferred_take (&fx->handler, &q);
+    assert_non_null (handle);
+    assert_int_equal (gz_http_resume (&handle, s_resume_echo, "arg"), 0);
+    assert_null (handle);
+    free (q);
+    pthread_join (tb, NULL);
+    assert_int_equal (b.rc, 0);
+    assert_int_equal (b.resp.status, 200);
+    assert_string_equal (b.resp.body, "resumed two arg");
+    s_resp_free (&b.resp);
+
+    //  Inline handlers still work on a pool server.
+    s_resp_t resp;
+    assert_int_equal (s_roundtrip (fx->port,
+                                   "GET /echo?q=x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                                   &resp),
+                      0);
+    assert_int_equal (resp.status, 200);
+    s_resp_free (&resp);
+}
+
+typedef struct {
+    s_handler_state_t *st;
+    int count;
+} s_replier_t;
+
+//  Answers deferred requests as they come, alternating reply and resume.
+static void *
+s_replier (void *arg)
+{
+    s_replier_t *r = arg;
+    for (int i = 0; i < r->count; i++) {
+        char *q = NULL;
+        gz_http_req_t *handle = s_deferred_take (r->st, &q);
+        if (!handle)
+            break;
+        if (i % 2 == 0) {
+            char text[64];
+            snprintf (text, sizeof text, "resumed %s arg", q);
+            gz_http_reply (handle, 200, "text/plain", text, strlen (text));
+        }
+        else
+            gz_http_resume (&handle, s_resume_echo, "arg");
+        free (q);
+    }
+    return NULL;
+}
+
+static void
+test_defer_many_at_once (void **state)
+{
+    s_fixture_t *fx = *state;
+    enum { CLIENTS = 200 };
+    s_async_client_t *clients = calloc (CLIENTS, sizeof *clients);
+    pthread_t threads[CLIENTS], replier;
+    s_replier_t r = {&fx->handler, CLIENTS};
+    for (int i = 0; i < CLIENTS; i++) {
+        clients[i].port = fx->port;
+        snprintf (clients[i].path, sizeof clients[i].path, "/defer?q=n%d", i);
+        assert_int_equal (pthread_create (&threads[i], NULL, s_async_client, &clients[i]), 0);
+    }
+    //  Let many pile up before anyone answers.
+    int64_t deadline = s_now_ms () + 5000;
+    while (atomic_load (&fx->handler.deferred_total) < CLIENTS / 2 && s_now_ms () < deadline)
+        s_sleep_ms (1);
+    assert_int_equal (pthread_create (&replier, NULL, s_replier, &r), 0);
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join (threads[i], NULL);
+        assert_int_equal (clients[i].rc, 0);
+        assert_int_equal (clients[i].resp.status, 200);
+        char expected[64];
+        snprintf (expected, sizeof expected, "resumed n%d arg", i);
+        assert_string_equal (clients[i].resp.body, expected);
+        s_resp_free (&clients[i].resp);
+    }
+    pthread_join (replier, NULL);
+    free (clients);
+}
+
+static void
+test_defer_client_gone (void **state)
+{
+    s_fixture_t *fx = *state;
+    //  Clients that hang up while their request is deferred: answering
+    //  them later must neither crash nor leak (ASan build).
+    for (int i = 0; i < 4; i++) {
+        int fd = s_connect (AF_INET, fx->port);
+        assert_true (fd >= 0);
+        const char *request = "GET /defer?q=gone HTTP/1.1\r\nHost: t\r\n\r\n";
+        assert_int_equal (s_send_all (fd, request, strlen (request)), 0);
+        char *q = NULL;
+        gz_http_req_t *handle = s_deferred_take (&fx->handler, &q);
+        assert_non_null (handle);
+        close (fd);
+        s_sleep_ms (5);
+        if (i % 2 == 0)
+            gz_http_reply (handle, 200, "text/plain", "late", 4);
+        else
+            assert_int_equal (gz_http_resume (&handle, s_resume_echo, "late"), 0);
+        free (q);
+    }
+    s_resp_t resp;
+    assert_int_equal (
+        s_roundtrip (fx->port, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &resp),
+        0);
+    assert_int_equal (resp.status, 200);
+    s_resp_free (&resp);
+}
+
+static void
+test_defer_timeout (void **state)
+{
+    (void) state;
+    s_handler_state_t st = {0};
+    pthread_mutex_init (&st.lock, NULL);
+    gz_http_t *server = gz_http_new_pool ("127.0.0.1", 0, MAX_BODY, 2, s_handler, &st);
+    assert_non_null (server);
+    gz_http_set_defer_timeout (server, 200, s_timeout_answer, NULL);
+    s_async_client_t a = {.port = gz_http_port (server), .path = "/defer?q=slow"};
+    s_async_client_t b = {.port = gz_http_port (server), .path = "/defer?q=slow2"};
+    pthread_t ta, tb;
+    assert_int_equal (pthread_create (&ta, NULL, s_async_client, &a), 0);
+    assert_int_equal (pthread_create (&tb, NULL, s_async_client, &b), 0);
+    pthread_join (ta, NULL);
+    pthread_join (tb, NULL);
+    assert_int_equal (a.rc, 0);
+    assert_int_equal (a.resp.status, 504);
+    assert_string_equal (a.resp.body, "timeout slow");
+    assert_int_equal (b.resp.status, 504);
+    s_resp_free (&a.resp);
+    s_resp_free (&b.resp);
+    //  The owners answer late: nothing is sent, the handles are freed.
+    char *q = NULL;
+    gz_http_req_t *handle = s_deferred_take (&st, &q);
+    assert_non_null (handle);
+    assert_int_equal (gz_http_resume (&handle, s_resume_echo, "late"), -1);
+    assert_null (handle);
+    free (q);
+    handle = s_deferred_take (&st, &q);
+    assert_non_null (handle);
+    gz_http_reply (handle, 200, "text/plain", "late", 4);
+    free (q);
+    gz_http_destroy (&server);
+    pthread_mutex_destroy (&st.lock);
+}
+
+static void
+test_destroy_with_deferred (void **state)
+{
+    (void) state;
+    s_handler_state_t st = {0};
+    pthread_mutex_init (&st.lock, NULL);
+    gz_http_t *server = gz_http_new_pool ("127.0.0.1", 0, MAX_BODY, 2, s_handler, &st);
+    assert_non_null (server);
+    gz_http_set_drain_ms (server, 1000);
+    enum { N = 3 };
+    s_async_client_t clients[N];
+    pthread_t threads[N], destroy_thread;
+    for (int i = 0; i < N; i++) {
+        clients[i] = (s_async_client_t){.port = gz_http_port (server)};
+        snprintf (clients[i].path, sizeof clients[i].path, "/defer?q=d%d", i);
+        assert_int_equal (pthread_create (&threads[i], NULL, s_async_client, &clients[i]), 0);
+    }
+    gz_http_req_t *handles[N];
+    char *qs[N];
+    for (int i = 0; i < N; i++) {
+        handles[i] = s_deferred_take (&st, &qs[i]);
+        assert_non_null (handles[i]);
+    }
+    int64_t start = s_now_ms ();
+    assert_int_equal (pthread_create (&destroy_thread, NULL, s_destroyer, &server), 0);
+    //  One is answered while destroy drains: it gets its answer.
+    s_sleep_ms (100);
+    gz_http_reply (handles[0], 200, "text/plain", "answered", 8);
+    handles[0] = NULL;
+    //  The others are never answered in time: destroy answers them 503
+    //  and returns.
+    pthread_join (destroy_thread, NULL);
+    assert_null (server);
+    assert_true (s_now_ms () - start < 5000);
+    int answered = 0, unavailable = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join (threads[i], NULL);
+        assert_int_equal (clients[i].rc, 0);
+        if (clients[i].resp.status == 200)
+            answered++;
+        if (clients[i].resp.status == 503)
+            unavailable++;
+        char buf[64];
+        assert_non_null (s_header (&clients[i].resp, "Connection", buf, sizeof buf));
+        assert_string_equal (buf, "close");
+        s_resp_free (&clients[i].resp);
+    }
+    assert_int_equal (answered, 1);
+    assert_int_equal (unavailable, N - 1);
+    //  Their owners answer after the server is gone: only the handles go.
+    assert_int_equal (gz_http_resume (&handles[1], s_resume_echo, "late"), -1);
+    gz_http_reply (handles[2], 200, "text/plain", "late", 4);
+    for (int i = 0; i < N; i++)
+        free (qs[i]);
+    pthread_mutex_destroy (&st.lock);
+}
+
 int
 main (void)
 {
@@ -821,6 +1154,23 @@ main (void)
         cmocka_unit_test (test_ipv6_client_address),
         cmocka_unit_test (test_all_addresses),
         cmocka_unit_test (test_destroy_drains_in_flight),
+        cmocka_unit_test_setup_teardown (test_get_query_and_headers, s_setup_pool, s_teardown),
+        cmocka_unit_test_setup_teardown (test_post_form, s_setup_pool, s_teardown),
+        cmocka_unit_test_setup_teardown (test_malformed_forms, s_setup_pool, s_teardown),
+        cmocka_unit_test_setup_teardown (test_body_limits, s_setup_pool, s_teardown),
+        cmocka_unit_test_setup_teardown (test_handler_without_reply_gets_500, s_setup_pool,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_response_headers, s_setup_pool, s_teardown),
+        cmocka_unit_test_setup_teardown (test_concurrent_requests, s_setup_pool, s_teardown),
+        cmocka_unit_test_setup_teardown (test_slow_clients_do_not_block, s_setup_pool, s_teardown),
+        cmocka_unit_test_setup_teardown (test_keep_alive_and_aborted_uploads, s_setup_pool,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_defer_reply_from_another_thread, s_setup_pool,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_defer_many_at_once, s_setup_pool, s_teardown),
+        cmocka_unit_test_setup_teardown (test_defer_client_gone, s_setup_pool, s_teardown),
+        cmocka_unit_test (test_defer_timeout),
+        cmocka_unit_test (test_destroy_with_deferred),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
