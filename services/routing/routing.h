@@ -12,6 +12,16 @@
     event and timeline row, commits, then wakes the waiter. Reads (GET)
     use a small pool of their own connections.
 
+    Hot path (RequestSubmitted, inside the consumer's batch transaction):
+    two round trips per request, one to find and lock an open duplicate
+    (rt_merge_lead), one to write the request with its timers,
+    co-handlers, timeline row and the lead's follower count (rt_route, a
+    data-modifying CTE that does nothing for a replayed id). Least-loaded
+    assignment reads open-request counts per staff from the actor's load
+    cache (routing_flow.c): PostgreSQL stays the truth; a count only
+    picks among candidates and may lag another replica's transitions by
+    a couple of seconds.
+
     State machine (state after each action):
       routed        -> assigned         merged (a follower of an open duplicate)
       accept        assigned -> accepted
@@ -112,6 +122,7 @@ typedef struct {
     gz_metrics_t *metrics;
     const char *schema;
     int64_t clock_us; //  test clock; 0 = real time
+    zhashx_t *loads;  //  staff id -> open requests (routing_flow.c, "load cache")
     //  metrics counted inside a consumer transaction, added after commit
     double pending_routed[4]; //  by tier
     double pending_merged;
@@ -127,8 +138,14 @@ void routing_pool_put (routing_t *ctx, gz_db_t *db);
 //  ---- routing_flow.c
 //  The clock all routing time is read from (microseconds since the epoch).
 int64_t routing_now (routing_core_t *core);
-//  Register the writer's statements on core->db.
+//  Register the writer's statements on core->db (and create the load cache).
 void routing_core_prepare (routing_core_t *core);
+//  Forget the cached open-request counts per staff: after any rollback
+//  of the writer's transaction (counts moved in it did not happen) or a
+//  reload of the org directory.
+void routing_core_forget_loads (routing_core_t *core);
+//  Free what routing_core_prepare created.
+void routing_core_release (routing_core_t *core);
 //  The consumer handler for intake's stream (arg = routing_core_t *).
 int routing_on_event (gz_db_t *db, const gz_envelope_t *env, void *arg);
 //  Apply one command in its own transaction; fills the result fields.

@@ -35,7 +35,40 @@ static const struct {
     const char *name;
     const char *sql;
 } s_statements[] = {
-    {"rt_exists", "SELECT 1 FROM {s}.requests WHERE id = $1"},
+    //  The open duplicate a new request merges into (same building and
+    //  category, recent), locked, with what the follower copies from it.
+    {"rt_merge_lead",
+     "SELECT id, tier, level, lead_code, assignee_staff, assignee_name, assignee_unit,"
+     " assignee_unit_name, assignee_role, response_s, resolve_s, response_due_us, resolve_due_us"
+     " FROM {s}.requests WHERE building_code = $1 AND service_code = $2"
+     " AND merged_into IS NULL AND state IN " S_OPEN_STATES " AND routed_at_us >= $3"
+     " ORDER BY routed_at_us, id LIMIT 1 FOR UPDATE"},
+    //  A routed or merged request in one round trip: its row (once: a
+    //  replayed event conflicts and changes nothing), the lead's follower
+    //  count, its first-generation timers, its co-handlers and its
+    //  timeline row. Returns 1 when inserted, 0 when it existed.
+    {"rt_route", "WITH ins AS (INSERT INTO {s}.requests (id, service_code, description, channel,"
+                 " building_code, grid_code, community_code, subdistrict_code, meeting_id,"
+                 " media_url, resident_token_sha256, submitted_at_us, routed_at_us, state, tier,"
+                 " rule_line, lead_code, level, assignee_staff, assignee_name, assignee_unit,"
+                 " assignee_unit_name, assignee_role, merged_into, response_s, resolve_s,"
+                 " response_due_us, resolve_due_us, updated_at_us)"
+                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+                 " $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $13)"
+                 " ON CONFLICT (id) DO NOTHING RETURNING id),"
+                 " fol AS (UPDATE {s}.requests SET followers = followers + 1"
+                 " WHERE id = $24 AND EXISTS (SELECT 1 FROM ins)),"
+                 " tim AS (INSERT INTO {s}.timers (request_id, kind, generation, fire_at_us)"
+                 " SELECT ins.id, t.kind, 1, t.at FROM ins,"
+                 " unnest ($29::text[], $30::bigint[]) AS t (kind, at)),"
+                 " co AS (INSERT INTO {s}.co_handlers (request_id, unit_code, unit_name, staff_id,"
+                 " staff_name) SELECT ins.id, c.unit, c.uname, nullif (c.staff, ''), c.sname"
+                 " FROM ins, unnest ($31::text[], $32::text[], $33::text[], $34::text[])"
+                 " AS c (unit, uname, staff, sname) ON CONFLICT DO NOTHING),"
+                 " tl AS (INSERT INTO {s}.timeline (request_id, at_us, kind, state, actor_id,"
+                 " actor_name, actor_role, note, detail)"
+                 " SELECT ins.id, $13, $35, $14, NULL, '', 'system', $36, $37::jsonb FROM ins)"
+                 " SELECT count(*) FROM ins"},
     {"rt_insert", "INSERT INTO {s}.requests (id, service_code, description, channel, "
                   "building_code,"
                   " grid_code, community_code, subdistrict_code, meeting_id, media_url,"
@@ -94,21 +127,12 @@ static const struct {
                       " AND generation = $3 AND fired_at_us IS NULL"},
     {"rt_load_counts", "SELECT s, (SELECT count(*) FROM {s}.requests r WHERE r.assignee_staff = s"
                        " AND r.state IN " S_OPEN_STATES ") FROM unnest ($1::text[]) s"},
-    {"rt_merge_find",
-     "SELECT id FROM {s}.requests WHERE building_code = $1 "
-     "AND service_code = $2"
-     " AND merged_into IS NULL AND state IN " S_OPEN_STATES " AND routed_at_us >= $3"
-     " ORDER BY routed_at_us, id LIMIT 1 FOR UPDATE"},
-    {"rt_followers", "UPDATE {s}.requests SET followers = followers + 1 WHERE id = $1"},
     {"rt_token", "SELECT staff_id, role, label FROM {s}.tokens"
                  " WHERE token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"},
     {"rt_token_install", "INSERT INTO {s}.tokens (token_sha256, staff_id, role, label)"
                          " VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), $2, $3, $4)"
                          " ON CONFLICT (token_sha256) DO UPDATE SET staff_id = EXCLUDED.staff_id,"
                          " role = EXCLUDED.role, label = EXCLUDED.label"},
-    {"rt_co_insert", "INSERT INTO {s}.co_handlers (request_id, unit_code, "
-                     "unit_name, staff_id, staff_name)"
-                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"},
     {"rt_co_is", "SELECT 1 FROM {s}.co_handlers WHERE request_id = $1 AND unit_code = $2"},
     {"rt_co_report", "UPDATE {s}.co_handlers SET reported = true WHERE "
                      "request_id = $1 AND unit_code = $2"},
@@ -117,6 +141,59 @@ static const struct {
                       " ORDER BY s.on_duty DESC, u.sort_order, u.code, s.sort_order, s.id LIMIT "
                       "1"},
 };
+
+//  ---------------------------------------------------------------- load cache
+//
+//  Least-loaded assignment needs the open requests of each candidate.
+//  Counting them in PostgreSQL for every request costs a round trip and a
+//  scan that grows with the open requests of the candidates (the index
+//  holds every open request of a staff member). So the actor keeps the
+//  counts: a count is read from PostgreSQL (inside the current
+//  transaction, so it includes this transaction's own writes) when a
+//  candidate has none or it is older than S_LOAD_TTL_MS, and moved by
+//  every transition this actor makes itself (s_load_move, right after
+//  the write). A rollback forgets them all (routing_core_forget_loads),
+//  since moves made in it did not happen. With one replica the counts
+//  are then exact; with several, another replica's transitions show up
+//  within S_LOAD_TTL_MS. A count only picks among candidates (and judges
+//  max_open, which is a soft cap): PostgreSQL stays the truth of every
+//  request's state and assignee.
+
+#define S_LOAD_TTL_MS 2000
+
+typedef struct {
+    long open;
+    int64_t counted_ms; //  when read from PostgreSQL (zclock_mono)
+} s_load_t;
+
+static void
+s_load_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+void
+routing_core_forget_loads (routing_core_t *core)
+{
+    if (core->loads)
+        zhashx_purge (core->loads);
+}
+
+void
+routing_core_release (routing_core_t *core)
+{
+    zhashx_destroy (&core->loads);
+}
+
+//  One request more (delta 1) or less (-1) in hand for staff_id.
+static void
+s_load_move (routing_core_t *core, const char *staff_id, int delta)
+{
+    s_load_t *l = staff_id ? zhashx_lookup (core->loads, staff_id) : NULL;
+    if (l)
+        l->open += delta;
+}
 
 //  sql with every "{s}" replaced by the quoted schema. Caller frees.
 static char *
@@ -143,6 +220,10 @@ s_subst (const char *sql, const char *qschema)
 void
 routing_core_prepare (routing_core_t *core)
 {
+    if (!core->loads) {
+        core->loads = zhashx_new ();
+        zhashx_set_destructor (core->loads, s_load_free);
+    }
     char *q = gz_db_ident (core->schema);
     for (size_t i = 0; i < sizeof s_statements / sizeof s_statements[0]; i++) {
         char *sql = s_subst (s_statements[i].sql, q);
@@ -169,6 +250,7 @@ typedef struct {
     char *id, *state, *service_code, *building_code, *grid_code, *community_code;
     char *subdistrict_code, *assignee_staff, *assignee_name, *assignee_unit;
     char *assignee_unit_name, *assignee_role, *merged_into, *lead_code, *comment;
+    char *saved_state, *saved_staff;                 //  as stored: for the load cache's moves
     int tier, level, reopen_count, score, satisfied; //  satisfied -1 = unknown
     int64_t response_s, resolve_s, response_due_us, resolve_due_us;
     int64_t responded_at_us, resolved_at_us, closed_at_us,
@@ -194,6 +276,8 @@ s_req_clear (req_t *r)
     free (r->merged_into);
     free (r->lead_code);
     free (r->comment);
+    free (r->saved_state);
+    free (r->saved_staff);
     memset (r, 0, sizeof *r);
 }
 
@@ -264,12 +348,22 @@ s_req_load (routing_core_t *core, const char *id, const char *resident_token, re
     out->score = atoi (PQgetvalue (r, 0, 26));
     out->satisfied = atoi (PQgetvalue (r, 0, 27));
     out->comment = s_col (r, 28);
+    out->saved_state = s_col (r, 1);
+    out->saved_staff = s_col (r, 9);
     PQclear (r);
     return 1;
 }
 
+static bool
+s_open_state (const char *state)
+{
+    return state && (strcmp (state, "assigned") == 0 || strcmp (state, "accepted") == 0 ||
+                     strcmp (state, "verified") == 0 || strcmp (state, "in_progress") == 0);
+}
+
+//  Store q's row and move the load cache from what was stored to q.
 static int
-s_req_save (routing_core_t *core, const req_t *q)
+s_req_save (routing_core_t *core, req_t *q)
 {
     char level[16], rdue[24], sdue[24], resp[24], reso[24], closed[24], reopen[16], score[8],
         now[24];
@@ -302,7 +396,64 @@ s_req_save (routing_core_t *core, const req_t *q)
                                           : "false",
                          q->comment,
                          now};
-    return s_run (core, "rt_save", 18, v);
+    if (s_run (core, "rt_save", 18, v))
+        return -1;
+    if (s_open_state (q->saved_state))
+        s_load_move (core, q->saved_staff, -1);
+    if (s_open_state (q->state))
+        s_load_move (core, q->assignee_staff, 1);
+    s_set (&q->saved_state, q->state);
+    s_set (&q->saved_staff, q->assignee_staff);
+    return 0;
+}
+
+//  ---------------------------------------------------------------- arrays
+
+//  A PostgreSQL array literal built element by element ("{}" when empty),
+//  every element quoted, so names with commas, quotes or braces survive.
+typedef struct {
+    char *text;
+    size_t len, cap;
+} s_array_t;
+
+typedef struct {
+    s_array_t a[6]; //  rt_route: co units, unit names, staff, staff names; timer kinds, times
+} s_arrays_t;
+
+static void
+s_array_put (s_array_t *a, char c)
+{
+    if (a->len + 2 > a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 64;
+        a->text = realloc (a->text, a->cap);
+        assert (a->text);
+    }
+    a->text[a->len++] = c;
+    a->text[a->len] = 0;
+}
+
+static void
+s_array_add (s_array_t *a, const char *value)
+{
+    if (a->len)
+        a->text[a->len - 1] = ','; //  was the closing brace
+    else
+        s_array_put (a, '{');
+    s_array_put (a, '"');
+    for (const char *p = value; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            s_array_put (a, '\\');
+        s_array_put (a, *p);
+    }
+    s_array_put (a, '"');
+    s_array_put (a, '}');
+}
+
+//  The literal; "{}" when nothing was added. Borrowed.
+static const char *
+s_array_text (const s_array_t *a)
+{
+    return a->len ? a->text : "{}";
 }
 
 //  ---------------------------------------------------------------- events
@@ -327,12 +478,12 @@ s_str (const char *s)
     return s ? s : "";
 }
 
-//  Stage the event and write the timeline row for one transition of q
-//  (already in its new state). 0 ok, -1 failure.
-static int
-s_emit (routing_core_t *core, const req_t *q, const emit_t *e, const actor_t *actor)
+//  Stage the event of one transition of q (already in its new state) at
+//  now.
+static void
+s_stage_event (routing_core_t *core, const req_t *q, const emit_t *e, const actor_t *actor,
+               int64_t now)
 {
-    int64_t now = routing_now (core);
     Gongzhi__V1__RequestUpdate ev = GONGZHI__V1__REQUEST_UPDATE__INIT;
     Gongzhi__V1__Assignee as = GONGZHI__V1__ASSIGNEE__INIT, ac = GONGZHI__V1__ASSIGNEE__INIT;
     ev.request_id = q->id;
@@ -375,28 +526,115 @@ s_emit (routing_core_t *core, const req_t *q, const emit_t *e, const actor_t *ac
               q->subdistrict_code ? q->subdistrict_code : "-",
               q->community_code ? q->community_code : "-");
     gz_bus_pub_stage_msg (core->pub, e->type, q->id, topic, &ev.base);
+    char labels[64];
+    snprintf (labels, sizeof labels, "kind=\"%s\"", e->kind);
+    gz_metrics_add (core->metrics, "gz_routing_transitions_total", labels, 1);
+}
 
-    json_t *detail = json_object ();
-    if (e->outcome)
-        json_object_set_new (detail, "outcome", json_string (e->outcome));
-    if (e->deadline)
-        json_object_set_new (detail, "deadline", json_string (e->deadline));
-    if (e->media_url)
-        json_object_set_new (detail, "media_url", json_string (e->media_url));
-    if (e->score)
-        json_object_set_new (detail, "score", json_integer (e->score));
-    if (e->satisfied >= 0 && e->score)
-        json_object_set_new (detail, "satisfied", json_boolean (e->satisfied == 1));
-    if (e->escalation_level)
-        json_object_set_new (detail, "escalation_level", json_integer (e->escalation_level));
-    if (q->assignee_unit && *q->assignee_unit)
-        json_object_set_new (detail, "assignee",
-                             json_pack ("{s:s,s:s,s:s,s:s}", "staff_id", s_str (q->assignee_staff),
-                                        "name", s_str (q->assignee_name), "unit_code",
-                                        s_str (q->assignee_unit), "unit_name",
-                                        s_str (q->assignee_unit_name)));
-    char *dj = json_dumps (detail, JSON_COMPACT);
-    json_decref (detail);
+//  Append text to b as it is.
+static void
+s_buf_puts (s_array_t *b, const char *text)
+{
+    for (; *text; text++)
+        s_array_put (b, *text);
+}
+
+//  Append ,"key": (no comma first) to the JSON object open in b.
+static void
+s_json_key (s_array_t *b, const char *key)
+{
+    if (b->len > 1)
+        s_array_put (b, ',');
+    s_array_put (b, '"');
+    s_buf_puts (b, key);
+    s_buf_puts (b, "\":");
+}
+
+//  Append value to b as a JSON string.
+static void
+s_json_str (s_array_t *b, const char *value)
+{
+    s_array_put (b, '"');
+    for (const unsigned char *p = (const unsigned char *) value; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            s_array_put (b, '\\');
+            s_array_put (b, (char) *p);
+        }
+        else if (*p < 0x20) {
+            char u[8];
+            snprintf (u, sizeof u, "\\u%04x", *p);
+            s_buf_puts (b, u);
+        }
+        else
+            s_array_put (b, (char) *p);
+    }
+    s_array_put (b, '"');
+}
+
+static void
+s_json_int (s_array_t *b, long value)
+{
+    char n[24];
+    snprintf (n, sizeof n, "%ld", value);
+    s_buf_puts (b, n);
+}
+
+//  The timeline row's detail (a JSON object) of one transition. Written
+//  by hand: jansson's tree and dump were a fifth of routing's CPU per
+//  routed request. Caller frees.
+static char *
+s_timeline_detail (const req_t *q, const emit_t *e)
+{
+    s_array_t b = {0};
+    s_array_put (&b, '{');
+    if (e->outcome) {
+        s_json_key (&b, "outcome");
+        s_json_str (&b, e->outcome);
+    }
+    if (e->deadline) {
+        s_json_key (&b, "deadline");
+        s_json_str (&b, e->deadline);
+    }
+    if (e->media_url) {
+        s_json_key (&b, "media_url");
+        s_json_str (&b, e->media_url);
+    }
+    if (e->score) {
+        s_json_key (&b, "score");
+        s_json_int (&b, e->score);
+    }
+    if (e->satisfied >= 0 && e->score) {
+        s_json_key (&b, "satisfied");
+        s_buf_puts (&b, e->satisfied == 1 ? "true" : "false");
+    }
+    if (e->escalation_level) {
+        s_json_key (&b, "escalation_level");
+        s_json_int (&b, e->escalation_level);
+    }
+    if (q->assignee_unit && *q->assignee_unit) {
+        s_json_key (&b, "assignee");
+        s_buf_puts (&b, "{\"staff_id\":");
+        s_json_str (&b, s_str (q->assignee_staff));
+        s_buf_puts (&b, ",\"name\":");
+        s_json_str (&b, s_str (q->assignee_name));
+        s_buf_puts (&b, ",\"unit_code\":");
+        s_json_str (&b, s_str (q->assignee_unit));
+        s_buf_puts (&b, ",\"unit_name\":");
+        s_json_str (&b, s_str (q->assignee_unit_name));
+        s_array_put (&b, '}');
+    }
+    s_array_put (&b, '}');
+    return b.text;
+}
+
+//  Stage the event and write the timeline row for one transition of q
+//  (already in its new state). 0 ok, -1 failure.
+static int
+s_emit (routing_core_t *core, const req_t *q, const emit_t *e, const actor_t *actor)
+{
+    int64_t now = routing_now (core);
+    s_stage_event (core, q, e, actor, now);
+    char *dj = s_timeline_detail (q, e);
     char at[24];
     snprintf (at, sizeof at, "%lld", (long long) now);
     const char *v[9] = {q->id,
@@ -410,9 +648,6 @@ s_emit (routing_core_t *core, const req_t *q, const emit_t *e, const actor_t *ac
                         dj};
     int rc = s_run (core, "rt_timeline", 9, v);
     free (dj);
-    char labels[64];
-    snprintf (labels, sizeof labels, "kind=\"%s\"", e->kind);
-    gz_metrics_add (core->metrics, "gz_routing_transitions_total", labels, 1);
     return rc;
 }
 
@@ -434,6 +669,17 @@ s_timer_arm (routing_core_t *core, const char *id, const char *kind, int64_t at_
     return s_run (core, "rt_timer_arm", 3, v);
 }
 
+//  When the warning of a deadline ending at due_us that lasts length_s
+//  fires.
+static int64_t
+s_warn_at (routing_core_t *core, int64_t due_us, int64_t length_s)
+{
+    double frac = core->rules ? routing_rules_warn_at (core->rules) : 0.8;
+    //  Rounded: (1 - 0.8) * 10 h in doubles is a microsecond short of 2 h.
+    int64_t length_us = length_s * 1000000;
+    return due_us - length_us + (int64_t) llround (frac * (double) length_us);
+}
+
 //  (Re-)arm the warning and the due timer of one deadline ending at due_us
 //  that lasts length_s. which is "response" or "resolve".
 static int
@@ -444,10 +690,7 @@ s_arm_deadline (routing_core_t *core, const char *id, const char *which, int64_t
     snprintf (warn, sizeof warn, "%s_warn", which);
     snprintf (due, sizeof due, "%s_due", which);
     snprintf (kinds, sizeof kinds, "{%s,%s}", warn, due);
-    double frac = core->rules ? routing_rules_warn_at (core->rules) : 0.8;
-    //  Rounded: (1 - 0.8) * 10 h in doubles is a microsecond short of 2 h.
-    int64_t length_us = length_s * 1000000;
-    int64_t warn_us = due_us - length_us + (int64_t) llround (frac * (double) length_us);
+    int64_t warn_us = s_warn_at (core, due_us, length_s);
     if (s_timer_cancel (core, id, kinds) || s_timer_arm (core, id, warn, warn_us) ||
         s_timer_arm (core, id, due, due_us))
         return -1;
@@ -461,30 +704,55 @@ typedef struct {
     const char *name, *unit, *unit_name, *role;
 } pick_t;
 
-//  Open requests per staff id, for candidates cand[0..n-1] into load[].
+//  Open requests per staff id, for candidates cand[0..n-1] into load[]:
+//  from the load cache, counting in PostgreSQL (one round trip) only the
+//  candidates it has no fresh count of.
 static int
 s_loads (routing_core_t *core, const gz_staff_t **cand, size_t n, long *load)
 {
-    size_t len = 3;
-    for (size_t i = 0; i < n; i++)
-        len += strlen (cand[i]->id) + 1;
-    char *arr = malloc (len);
-    assert (arr);
-    char *p = arr;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++)
-        p += sprintf (p, "%s%s", i ? "," : "",
-                      cand[i]->id); //  ids are [A-Za-z0-9._-]
-    *p++ = '}';
-    *p = 0;
-    const char *v[1] = {arr};
-    PGresult *r = gz_db_exec (core->db, "rt_load_counts", 1, v);
-    free (arr);
-    if (!r)
-        return -1;
-    for (size_t i = 0; i < n && (int) i < PQntuples (r); i++)
-        load[i] = atol (PQgetvalue (r, (int) i, 1));
-    PQclear (r);
+    int64_t now = zclock_mono ();
+    size_t len = 3, stale = 0;
+    for (size_t i = 0; i < n; i++) {
+        s_load_t *l = zhashx_lookup (core->loads, cand[i]->id);
+        if (!l || now - l->counted_ms >= S_LOAD_TTL_MS) {
+            len += strlen (cand[i]->id) + 1;
+            stale++;
+        }
+    }
+    if (stale) {
+        char *arr = malloc (len);
+        assert (arr);
+        char *p = arr;
+        *p++ = '{';
+        for (size_t i = 0, k = 0; i < n; i++) {
+            s_load_t *l = zhashx_lookup (core->loads, cand[i]->id);
+            if (!l || now - l->counted_ms >= S_LOAD_TTL_MS)
+                p += sprintf (p, "%s%s", k++ ? "," : "",
+                              cand[i]->id); //  ids are [A-Za-z0-9._-]
+        }
+        *p++ = '}';
+        *p = 0;
+        const char *v[1] = {arr};
+        PGresult *r = gz_db_exec (core->db, "rt_load_counts", 1, v);
+        free (arr);
+        if (!r)
+            return -1;
+        for (int row = 0; row < PQntuples (r); row++) {
+            s_load_t *l = zhashx_lookup (core->loads, PQgetvalue (r, row, 0));
+            if (!l) {
+                l = calloc (1, sizeof *l);
+                assert (l);
+                zhashx_insert (core->loads, PQgetvalue (r, row, 0), l);
+            }
+            l->open = atol (PQgetvalue (r, row, 1));
+            l->counted_ms = now;
+        }
+        PQclear (r);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_load_t *l = zhashx_lookup (core->loads, cand[i]->id);
+        load[i] = l ? l->open : 0;
+    }
     return 0;
 }
 
@@ -648,10 +916,12 @@ s_tier_label (int tier)
 static const routing_rule_t s_fallback_rule = {
     0, "*", NULL, "*", ROUTING_TIER_LOCAL, ROUTING_LEAD_GRID, NULL, NULL, 2 * 3600, 72 * 3600};
 
-//  Co-handling departments of a hard request: rows and event entries.
+//  Co-handling departments of a hard request: the event's entries, and
+//  the rows' columns as array literals for rt_route (units, unit names,
+//  staff ids, staff names; staff "" = none).
 static int
-s_co_handlers (routing_core_t *core, const req_t *q, const routing_rule_t *rule,
-               Gongzhi__V1__Assignee *co, Gongzhi__V1__Assignee **cop, size_t max, size_t *n)
+s_co_handlers (routing_core_t *core, const routing_rule_t *rule, Gongzhi__V1__Assignee *co,
+               Gongzhi__V1__Assignee **cop, size_t max, size_t *n, s_arrays_t *rows)
 {
     *n = 0;
     for (size_t i = 0; rule->co_handlers && rule->co_handlers[i] && *n < max; i++) {
@@ -660,9 +930,10 @@ s_co_handlers (routing_core_t *core, const req_t *q, const routing_rule_t *rule,
         if (s_pick_staff (core, dept, "department_contact", false, &s) < 0)
             return -1;
         const char *uname = gz_org_unit_name (core->org, dept);
-        const char *v[5] = {q->id, dept, s_str (uname), s ? s->id : NULL, s ? s->name : ""};
-        if (s_run (core, "rt_co_insert", 5, v))
-            return -1;
+        s_array_add (&rows->a[0], dept);
+        s_array_add (&rows->a[1], s_str (uname));
+        s_array_add (&rows->a[2], s ? s->id : "");
+        s_array_add (&rows->a[3], s ? s->name : "");
         gongzhi__v1__assignee__init (&co[*n]);
         co[*n].staff_id = (char *) (s ? s->id : "");
         co[*n].staff_name = (char *) (s ? s->name : "");
@@ -675,9 +946,13 @@ s_co_handlers (routing_core_t *core, const req_t *q, const routing_rule_t *rule,
     return 0;
 }
 
+//  Write a routed or merged request q with everything that goes with it
+//  (rt_route): its row, the lead's follower count (merged), its timers
+//  and co-handlers (routed), its timeline row for the transition e. Sets
+//  *inserted false when the request was there already (a replay).
 static int
 s_insert (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev, const req_t *q,
-          int rule_line, int64_t now, bool *inserted)
+          int rule_line, int64_t now, const emit_t *e, const s_arrays_t *arrays, bool *inserted)
 {
     char sub[24], nowt[24], tier[8], line[16], level[8], rs[24], ss[24], rdue[24], sdue[24];
     snprintf (sub, sizeof sub, "%lld",
@@ -695,7 +970,8 @@ s_insert (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev, const r
         protobuf_c_enum_descriptor_get_value (&gongzhi__v1__channel__descriptor, ev->channel);
     if (cv)
         channel = cv->name;
-    const char *v[28] = {q->id,
+    char *detail = s_timeline_detail (q, e);
+    const char *v[37] = {q->id,
                          q->service_code,
                          s_str (ev->description),
                          channel,
@@ -722,28 +998,32 @@ s_insert (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev, const r
                          rs,
                          ss,
                          rdue,
-                         sdue};
-    PGresult *r = gz_db_exec (core->db, "rt_insert", 28, v);
+                         sdue,
+                         s_array_text (&arrays->a[4]),
+                         s_array_text (&arrays->a[5]),
+                         s_array_text (&arrays->a[0]),
+                         s_array_text (&arrays->a[1]),
+                         s_array_text (&arrays->a[2]),
+                         s_array_text (&arrays->a[3]),
+                         e->kind,
+                         s_str (e->note),
+                         detail};
+    PGresult *r = gz_db_exec (core->db, "rt_route", 37, v);
+    free (detail);
     if (!r)
         return -1;
-    *inserted = PQntuples (r) == 1;
+    *inserted = PQntuples (r) == 1 && strcmp (PQgetvalue (r, 0, 0), "1") == 0;
     PQclear (r);
     return 0;
 }
 
-//  Route one submitted request inside the consumer's transaction.
+//  Route one submitted request inside the consumer's transaction: one
+//  round trip to look for an open duplicate, one to write (rt_route); the
+//  candidates' loads come from the load cache. A replayed event (routed
+//  already) conflicts in rt_route and changes nothing: once only.
 static int
 s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
 {
-    const char *v1[1] = {ev->request_id};
-    PGresult *r = gz_db_exec (core->db, "rt_exists", 1, v1);
-    if (!r)
-        return -1;
-    bool exists = PQntuples (r) > 0;
-    PQclear (r);
-    if (exists)
-        return 0; //  routed already (a replayed event): once only
-
     int64_t now = routing_now (core);
     req_t q = {0};
     q.id = strdup (ev->request_id);
@@ -759,6 +1039,8 @@ s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
     char note[512];
     emit_t e = {0};
     e.satisfied = -1;
+    s_arrays_t arrays;
+    memset (&arrays, 0, sizeof arrays);
 
     //  Merge into an open duplicate: same building and category, recent.
     if (q.building_code && core->rules) {
@@ -766,54 +1048,42 @@ s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
         snprintf (since, sizeof since, "%lld",
                   (long long) (now - routing_rules_merge_window_s (core->rules) * 1000000));
         const char *v[3] = {q.building_code, q.service_code, since};
-        r = gz_db_exec (core->db, "rt_merge_find", 3, v);
+        PGresult *r = gz_db_exec (core->db, "rt_merge_lead", 3, v);
         if (!r)
             goto done;
-        char *lead_id = PQntuples (r) == 1 ? strdup (PQgetvalue (r, 0, 0)) : NULL;
-        PQclear (r);
-        if (lead_id) {
-            req_t lead;
-            int found = s_req_load (core, lead_id, NULL, &lead);
-            free (lead_id);
-            if (found < 0)
+        if (PQntuples (r) == 1) {
+            q.state = strdup ("merged");
+            q.merged_into = s_col (r, 0);
+            q.tier = atoi (PQgetvalue (r, 0, 1));
+            q.level = atoi (PQgetvalue (r, 0, 2));
+            q.lead_code = s_col (r, 3);
+            q.assignee_staff = s_col (r, 4);
+            q.assignee_name = s_col (r, 5);
+            q.assignee_unit = s_col (r, 6);
+            q.assignee_unit_name = s_col (r, 7);
+            q.assignee_role = s_col (r, 8);
+            q.response_s = s_col64 (r, 9);
+            q.resolve_s = s_col64 (r, 10);
+            q.response_due_us = s_col64 (r, 11);
+            q.resolve_due_us = s_col64 (r, 12);
+            PQclear (r);
+            snprintf (note, sizeof note,
+                      "同一楼栋已有相同问题正在办理（诉求 "
+                      "%s），您的诉求已合并，将一并处理并告知您结果",
+                      q.merged_into);
+            e.type = "RequestMerged";
+            e.kind = "merged";
+            e.note = note;
+            if (s_insert (core, ev, &q, 0, now, &e, &arrays, &inserted))
                 goto done;
-            if (found == 1) {
-                q.state = strdup ("merged");
-                q.tier = lead.tier;
-                q.level = lead.level;
-                q.merged_into = strdup (lead.id);
-                q.lead_code = lead.lead_code ? strdup (lead.lead_code) : NULL;
-                s_set (&q.assignee_staff, lead.assignee_staff);
-                s_set (&q.assignee_name, lead.assignee_name);
-                s_set (&q.assignee_unit, lead.assignee_unit);
-                s_set (&q.assignee_unit_name, lead.assignee_unit_name);
-                s_set (&q.assignee_role, lead.assignee_role);
-                q.response_s = lead.response_s;
-                q.resolve_s = lead.resolve_s;
-                q.response_due_us = lead.response_due_us;
-                q.resolve_due_us = lead.resolve_due_us;
-                const char *vf[1] = {lead.id};
-                int bad = s_insert (core, ev, &q, 0, now, &inserted) ||
-                          (inserted && s_run (core, "rt_followers", 1, vf));
-                snprintf (note, sizeof note,
-                          "同一楼栋已有相同问题正在办理（诉求 "
-                          "%s），您的诉求已合并，将一并处理并告知您结果",
-                          lead.id);
-                s_req_clear (&lead);
-                if (bad)
-                    goto done;
-                if (inserted) {
-                    e.type = "RequestMerged";
-                    e.kind = "merged";
-                    e.note = note;
-                    if (s_emit (core, &q, &e, NULL))
-                        goto done;
-                    core->pending_merged++;
-                }
-                rc = 0;
-                goto done;
+            if (inserted) {
+                s_stage_event (core, &q, &e, NULL, now);
+                core->pending_merged++;
             }
+            rc = 0;
+            goto done;
         }
+        PQclear (r);
     }
 
     const routing_rule_t *rule =
@@ -844,20 +1114,23 @@ s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
     q.resolve_s = rule->resolve_s;
     q.response_due_us = now + rule->respond_s * 1000000;
     q.resolve_due_us = now + rule->resolve_s * 1000000;
-    if (s_insert (core, ev, &q, rule->line, now, &inserted))
-        goto done;
-    if (!inserted) {
-        rc = 0;
-        goto done;
-    }
     Gongzhi__V1__Assignee co[16];
     Gongzhi__V1__Assignee *cop[16];
     size_t nco = 0;
-    if (rule->tier == ROUTING_TIER_HARD && s_co_handlers (core, &q, rule, co, cop, 16, &nco))
+    if (rule->tier == ROUTING_TIER_HARD && s_co_handlers (core, rule, co, cop, 16, &nco, &arrays))
         goto done;
-    if (s_arm_deadline (core, q.id, "response", q.response_due_us, q.response_s) ||
-        s_arm_deadline (core, q.id, "resolve", q.resolve_due_us, q.resolve_s))
-        goto done;
+    //  The first generation of both deadlines' timers (a new request has
+    //  none to cancel): as s_arm_deadline would arm them.
+    static const char *const kinds[4] = {"response_warn", "response_due", "resolve_warn",
+                                         "resolve_due"};
+    int64_t fire[4] = {s_warn_at (core, q.response_due_us, q.response_s), q.response_due_us,
+                       s_warn_at (core, q.resolve_due_us, q.resolve_s), q.resolve_due_us};
+    for (int i = 0; i < 4; i++) {
+        char at_us[24];
+        snprintf (at_us, sizeof at_us, "%lld", (long long) fire[i]);
+        s_array_add (&arrays.a[4], kinds[i]);
+        s_array_add (&arrays.a[5], at_us);
+    }
     char prefix[64];
     snprintf (prefix, sizeof prefix, "%s，已派单给", s_tier_label (q.tier));
     if (at >= 0)
@@ -869,11 +1142,17 @@ s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
     e.note = note;
     e.co = cop;
     e.nco = nco;
-    if (s_emit (core, &q, &e, NULL))
+    if (s_insert (core, ev, &q, rule->line, now, &e, &arrays, &inserted))
         goto done;
-    core->pending_routed[q.tier]++;
+    if (inserted) {
+        s_load_move (core, q.assignee_staff, 1);
+        s_stage_event (core, &q, &e, NULL, now);
+        core->pending_routed[q.tier]++;
+    }
     rc = 0;
 done:
+    for (int i = 0; i < 6; i++)
+        free (arrays.a[i].text);
     s_req_clear (&q);
     return rc;
 }
@@ -1409,6 +1688,7 @@ routing_execute (routing_core_t *core, routing_cmd_t *cmd)
         }
         gz_db_rollback (core->db);
         gz_bus_pub_aborted (core->pub);
+        routing_core_forget_loads (core);
         if (rc == 1)
             return; //  refused: the result says why
         rc = -1;
@@ -1558,6 +1838,7 @@ routing_timers_run (routing_core_t *core)
         else {
             gz_db_rollback (core->db);
             gz_bus_pub_aborted (core->pub);
+            routing_core_forget_loads (core);
             gz_metrics_add (core->metrics, "gz_db_errors_total", NULL, 1);
             gz_warn (SVC, "msg=\"timer run failed\" error=\"%s\"", gz_db_error (core->db));
             return -1;

@@ -237,6 +237,9 @@ s_flush_pending (self_t *self, bool committed)
         }
         core->pending_routed[t] = 0;
     }
+    //  Load counts moved in a transaction that rolled back are wrong.
+    if (!committed)
+        routing_core_forget_loads (core);
     if (committed && core->pending_merged > 0)
         gz_metrics_add (core->metrics, "gz_routing_merged_total", NULL, core->pending_merged);
     core->pending_merged = 0;
@@ -317,6 +320,7 @@ s_reload (self_t *self)
         return -1;
     }
     gz_org_destroy (&old_org);
+    routing_core_forget_loads (&self->core);
     routing_rules_destroy (&self->core.rules);
     self->core.rules = rules;
     gz_info (SVC, "msg=\"rules reloaded\" rules=%zu", routing_rules_count (rules));
@@ -438,6 +442,7 @@ s_self_destroy (self_t **self_p)
         else
             c->done = true;
     }
+    routing_core_release (&self->core);
     gz_org_destroy (&self->core.org);
     routing_rules_destroy (&self->core.rules);
     gz_metrics_destroy (&ctx->metrics);

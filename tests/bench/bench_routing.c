@@ -255,7 +255,11 @@ main (int argc, char *argv[])
         int64_t wait_us = next < self.total
                               ? start + (int64_t) ((double) next * 1e6 / (double) rate) - now
                               : 100000;
-        long timeout = wait_us > 0 ? (long) (wait_us / 1000) : 0;
+        //  Rounded up: zmq_poll counts whole milliseconds, and a timeout of
+        //  0 for the last fraction of one would spin the generator on a core
+        //  the services need. A send up to 1 ms late counts against us
+        //  (latency starts at the schedule).
+        long timeout = wait_us > 0 ? (long) ((wait_us + 999) / 1000) : 0;
         if (zmq_poll (items, 3, timeout) < 0)
             break;
         //  Drain without starving the sender: a bounded number each.

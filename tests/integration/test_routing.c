@@ -684,6 +684,52 @@ test_rules_reload (void **state)
     assert_int_equal (s_scalar ("SELECT resolve_s FROM routing.requests WHERE id = '502'"), 36000);
 }
 
+//  Least-loaded assignment reads the actor's cached load counts: they
+//  must follow the transitions the actor makes, not only its routings.
+static void
+test_load_follows_transitions (void **state)
+{
+    (void) state;
+    s_submit ("301", "road", "B1", "路灯坏了", "s301");
+    s_wait_routed ("301");
+    s_expect ("w1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "301");
+    s_submit ("302", "noise", "B1", "楼下广场舞声音很大", "s302");
+    s_wait_routed ("302");
+    s_expect ("w1b", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "302");
+    //  w1b hands 302 to the community (duty1): w1 has one open, w1b none,
+    //  so 303 goes to w1b (a count that missed the move would tie, and a
+    //  tie goes to w1).
+    assert_int_equal (s_act ("302", "transfer", "tok-w1b",
+                             "{\"to_unit\":\"C1\",\"to_staff\":\"duty1\",\"reason\":\"交接\"}"),
+                      200);
+    s_expect ("duty1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "302");
+    s_submit ("303", "water", "B1", "水管漏水", "s303");
+    s_wait_routed ("303");
+    s_expect ("w1b", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "303");
+    //  duty1 hands 302 to w1: w1 has two, w1b one, so 304 goes to w1b.
+    assert_int_equal (s_act ("302", "transfer", "tok-duty1",
+                             "{\"to_unit\":\"G1\",\"to_staff\":\"w1\",\"reason\":\"网格处理\"}"),
+                      200);
+    s_submit ("304", "waste", "B1", "垃圾没清运", "s304");
+    s_wait_routed ("304");
+    s_expect ("w1b", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "304");
+    //  A hard request's co-handlers, written with it in one statement.
+    s_submit ("305", "property", "B2", "物业纠纷多年, \"急\"", "s305");
+    s_wait_routed ("305");
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.co_handlers WHERE request_id = '305'"
+                                " AND unit_code = 'DEP2' AND staff_id = 'dc2'"
+                                " AND staff_name = '司法联络员' AND unit_name = '司法局'"),
+                      1);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timeline WHERE request_id = '305'"),
+                      1);
+    //  Its timeline detail (JSON written by hand) names the assignee.
+    s_expect ("dc1 住建联络员 DEP1 住建局",
+              "SELECT concat_ws (' ', detail->'assignee'->>'staff_id', detail->'assignee'->>'name',"
+              " detail->'assignee'->>'unit_code', detail->'assignee'->>'unit_name')"
+              " FROM routing.timeline WHERE request_id = '%s'",
+              "305");
+}
+
 int
 main (void)
 {
@@ -693,6 +739,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_bus_commands, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timers_escalate_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rules_reload, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_load_follows_transitions, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
