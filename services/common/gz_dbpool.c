@@ -49,6 +49,13 @@ gz_dbpool_destroy (gz_dbpool_t **self_p)
     *self_p = NULL;
 }
 
+void
+gz_dbpool_each (gz_dbpool_t *self, void (*fn) (gz_db_t *db, void *arg), void *arg)
+{
+    for (int i = 0; i < self->size; i++)
+        fn (self->conns[i], arg);
+}
+
 gz_db_t *
 gz_dbpool_get (gz_dbpool_t *self)
 {

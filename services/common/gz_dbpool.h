@@ -14,6 +14,10 @@ typedef struct _gz_dbpool_t gz_dbpool_t;
 gz_dbpool_t *gz_dbpool_new (const char *url, const char *app_name, int size);
 void gz_dbpool_destroy (gz_dbpool_t **self_p);
 
+//  Run fn on every connection (e.g. to register prepared statements).
+//  Call before the pool is shared between threads.
+void gz_dbpool_each (gz_dbpool_t *self, void (*fn) (gz_db_t *db, void *arg), void *arg);
+
 //  Borrow a connection (reconnected if it was down); blocks until one is
 //  free. Give it back with gz_dbpool_put.
 gz_db_t *gz_dbpool_get (gz_dbpool_t *self);

@@ -53,6 +53,7 @@
 #include "gz_bus.h"
 #include "gz_codec.h"
 #include "gz_db.h"
+#include "gz_dbpool.h"
 #include "gz_http.h"
 #include "gz_metrics.h"
 #include "gz_org.h"
@@ -90,20 +91,12 @@ typedef struct _routing_cmd_t {
 routing_cmd_t *routing_cmd_new (void);
 void routing_cmd_destroy (routing_cmd_t **self_p);
 
-typedef struct {
-    gz_db_t **conns;
-    bool *busy;
-    int size;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-} routing_pool_t;
-
 //  State shared between the actor and HTTP threads: read-only after
 //  start, internally synchronised (metrics), or guarded by lock.
 typedef struct {
     routing_config_t *cfg;
     gz_metrics_t *metrics;
-    routing_pool_t pool;
+    gz_dbpool_t *pool; //  read connections for HTTP threads
     bool migrated;
     pthread_mutex_t lock;
     pthread_cond_t done;
@@ -132,8 +125,6 @@ typedef struct {
 //  Queue cmd for the actor and wait. 0 with cmd->done; -1 when closing;
 //  -2 on timeout (the actor now owns cmd and frees it).
 int routing_cmd_wait (routing_t *ctx, routing_cmd_t *cmd);
-gz_db_t *routing_pool_get (routing_t *ctx);
-void routing_pool_put (routing_t *ctx, gz_db_t *db);
 
 //  ---- routing_flow.c
 //  The clock all routing time is read from (microseconds since the epoch).

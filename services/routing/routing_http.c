@@ -253,7 +253,7 @@ s_view (gz_db_t *db, const char *id, const char *resident_token, json_t **out, b
 static void
 s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
 {
-    gz_db_t *db = routing_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     caller_t c;
     bool had_token;
     json_t *view = NULL;
@@ -262,7 +262,7 @@ s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
     int rc = s_caller (db, req, &c, &had_token);
     if (rc == 0)
         rc = s_view (db, id, t, &view, &resident_ok);
-    routing_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     if (rc < 0)
         gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
     else if (had_token && !c.known)
@@ -282,7 +282,7 @@ s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
 static void
 s_get_queue (routing_t *ctx, gz_http_req_t *req)
 {
-    gz_db_t *db = routing_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     caller_t c;
     bool had_token;
     int rc = s_caller (db, req, &c, &had_token);
@@ -293,7 +293,7 @@ s_get_queue (routing_t *ctx, gz_http_req_t *req)
         if (!r)
             rc = -1;
     }
-    routing_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     if (rc < 0) {
         gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
         return;
@@ -465,11 +465,11 @@ s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *a
             gz_http_reply_error (req, cmd->status, cmd->error, cmd->message);
     }
     else {
-        gz_db_t *db = routing_pool_get (ctx);
+        gz_db_t *db = gz_dbpool_get (ctx->pool);
         json_t *view = NULL;
         bool ok;
         int found = s_view (db, id, NULL, &view, &ok);
-        routing_pool_put (ctx, db);
+        gz_dbpool_put (ctx->pool, db);
         if (found == 1)
             gz_http_reply_json (req, 200, view);
         else
@@ -482,11 +482,11 @@ s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *a
 static void
 s_readyz (routing_t *ctx, gz_http_req_t *req)
 {
-    gz_db_t *db = routing_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     extern const gz_migration_t routing_migrations[];
     bool ok =
         ctx->migrated && gz_db_ok (db) && gz_db_migrated (db, ctx->cfg->schema, routing_migrations);
-    routing_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     if (ok)
         gz_http_reply_json (req, 200, json_pack ("{s:s}", "status", "ready"));
     else

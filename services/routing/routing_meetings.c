@@ -836,12 +836,12 @@ s_post (routing_t *ctx, gz_http_req_t *req)
         gz_http_reply_error (req, 413, "too_large", "body over 64 KiB");
         return;
     }
-    gz_db_t *db = routing_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     caller_t c;
     bool had_token;
     int rc = s_caller (db, req, &c, &had_token);
     if (!s_authenticate (req, rc, had_token, &c)) {
-        routing_pool_put (ctx, db);
+        gz_dbpool_put (ctx->pool, db);
         return;
     }
     size_t len = 0;
@@ -862,7 +862,7 @@ s_post (routing_t *ctx, gz_http_req_t *req)
     }
     //  The pool connection goes back while intake files: filing may take
     //  a while and the pool is small.
-    routing_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     if (claim < 0) {
         gz_http_reply_error (req, a.status, a.code, a.message);
         s_meeting_clear (&m);
@@ -877,10 +877,10 @@ s_post (routing_t *ctx, gz_http_req_t *req)
         accepted = m.ndemands; //  a replay: intake answers the original ids
     if (claim == CLAIM_RECORDED) {
         //  Read the recorded ids rather than asking intake again.
-        db = routing_pool_get (ctx);
+        db = gz_dbpool_get (ctx->pool);
         const char *v[1] = {id};
         PGresult *r = gz_db_exec (db, "rm_demands", 1, v);
-        routing_pool_put (ctx, db);
+        gz_dbpool_put (ctx->pool, db);
         if (!r)
             s_fail (&a, 503, "unavailable", "database unavailable; retry");
         for (int i = 0; r && i < PQntuples (r); i++) {
@@ -895,7 +895,7 @@ s_post (routing_t *ctx, gz_http_req_t *req)
     else {
         if (m.ndemands)
             accepted = s_file (ctx, &m, id, ids, &refused, &a);
-        db = routing_pool_get (ctx);
+        db = gz_dbpool_get (ctx->pool);
         bool nothing = claim == CLAIM_NEW && accepted == 0 && refused;
         if (s_record (db, &m, id, ids, accepted, nothing)) {
             gz_error (SVC, "msg=\"cannot record a meeting's demands\" meeting=%s error=\"%s\"", id,
@@ -907,7 +907,7 @@ s_post (routing_t *ctx, gz_http_req_t *req)
         }
         else if (nothing)
             id[0] = 0; //  gone: nothing was filed, nothing is left
-        routing_pool_put (ctx, db);
+        gz_dbpool_put (ctx->pool, db);
         if (!a.status) {
             routing_meetings_describe (ctx->metrics);
             gz_metrics_add (ctx->metrics, "gz_routing_meetings_total", NULL, 1);
@@ -961,18 +961,18 @@ s_demand_view (PGresult *r, int i)
 static void
 s_get_one (routing_t *ctx, gz_http_req_t *req, const char *id)
 {
-    gz_db_t *db = routing_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     caller_t c;
     bool had_token;
     int rc = s_caller (db, req, &c, &had_token);
     if (!s_authenticate (req, rc, had_token, &c)) {
-        routing_pool_put (ctx, db);
+        gz_dbpool_put (ctx->pool, db);
         return;
     }
     const char *v[1] = {id};
     PGresult *r = gz_db_exec (db, "rm_get", 1, v);
     PGresult *d = r && PQntuples (r) == 1 ? gz_db_exec (db, "rm_demands", 1, v) : NULL;
-    routing_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     if (!r || (PQntuples (r) == 1 && !d))
         gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
     else if (PQntuples (r) != 1)
@@ -1011,12 +1011,12 @@ s_list (routing_t *ctx, gz_http_req_t *req)
     community = community && *community ? community : NULL;
     from = from && *from ? from : NULL;
     to = to && *to ? to : NULL;
-    gz_db_t *db = routing_pool_get (ctx);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
     caller_t c;
     bool had_token;
     int rc = s_caller (db, req, &c, &had_token);
     if (!s_authenticate (req, rc, had_token, &c)) {
-        routing_pool_put (ctx, db);
+        gz_dbpool_put (ctx->pool, db);
         return;
     }
     if (!community && !c.operator)
@@ -1034,7 +1034,7 @@ s_list (routing_t *ctx, gz_http_req_t *req)
         if (!r)
             gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
     }
-    routing_pool_put (ctx, db);
+    gz_dbpool_put (ctx->pool, db);
     if (!r)
         return;
     json_t *items = json_array ();

@@ -93,35 +93,6 @@ routing_config_destroy (routing_config_t **self_p)
 
 //  ---------------------------------------------------------------- pool
 
-gz_db_t *
-routing_pool_get (routing_t *ctx)
-{
-    routing_pool_t *p = &ctx->pool;
-    pthread_mutex_lock (&p->lock);
-    for (;;) {
-        for (int i = 0; i < p->size; i++)
-            if (!p->busy[i]) {
-                p->busy[i] = true;
-                pthread_mutex_unlock (&p->lock);
-                gz_db_ensure (p->conns[i]);
-                return p->conns[i];
-            }
-        pthread_cond_wait (&p->cond, &p->lock);
-    }
-}
-
-void
-routing_pool_put (routing_t *ctx, gz_db_t *db)
-{
-    routing_pool_t *p = &ctx->pool;
-    pthread_mutex_lock (&p->lock);
-    for (int i = 0; i < p->size; i++)
-        if (p->conns[i] == db)
-            p->busy[i] = false;
-    pthread_cond_signal (&p->cond);
-    pthread_mutex_unlock (&p->lock);
-}
-
 //  ---------------------------------------------------------------- queue
 
 int
@@ -329,6 +300,13 @@ s_reload (self_t *self)
 
 static void s_self_destroy (self_t **self_p);
 
+//  Register the read statements on each pool connection.
+static void
+s_prepare_reads (gz_db_t *db, void *schema)
+{
+    routing_http_prepare (db, (const char *) schema);
+}
+
 static self_t *
 s_self_new (zsock_t *pipe, const routing_config_t *cfg)
 {
@@ -341,8 +319,6 @@ s_self_new (zsock_t *pipe, const routing_config_t *cfg)
     ctx->wake_fd = -1;
     pthread_mutex_init (&ctx->lock, NULL);
     pthread_cond_init (&ctx->done, NULL);
-    pthread_mutex_init (&ctx->pool.lock, NULL);
-    pthread_cond_init (&ctx->pool.cond, NULL);
     ctx->metrics = gz_metrics_new ();
     s_describe_metrics (ctx->metrics);
     self->heartbeat_ms = (int) gz_config_int ("GZ_BUS_HEARTBEAT_MS", 1000, 10, 60000);
@@ -392,14 +368,8 @@ s_self_new (zsock_t *pipe, const routing_config_t *cfg)
     }
     ctx->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     assert (ctx->wake_fd >= 0);
-    ctx->pool.size = self->cfg->read_conns;
-    ctx->pool.conns = calloc ((size_t) ctx->pool.size, sizeof *ctx->pool.conns);
-    ctx->pool.busy = calloc ((size_t) ctx->pool.size, sizeof *ctx->pool.busy);
-    assert (ctx->pool.conns && ctx->pool.busy);
-    for (int i = 0; i < ctx->pool.size; i++) {
-        ctx->pool.conns[i] = gz_db_new (self->cfg->database_url, SVC);
-        routing_http_prepare (ctx->pool.conns[i], self->cfg->schema);
-    }
+    ctx->pool = gz_dbpool_new (self->cfg->database_url, SVC, self->cfg->read_conns);
+    gz_dbpool_each (ctx->pool, s_prepare_reads, self->cfg->schema);
     self->http = gz_http_new (self->cfg->http_bind, self->cfg->http_port, ROUTING_MAX_BODY,
                               routing_http_handler, ctx);
     if (!self->http) {
@@ -427,10 +397,7 @@ s_self_destroy (self_t **self_p)
     gz_bus_sub_destroy (&self->sub);
     gz_bus_pub_destroy (&self->core.pub);
     gz_db_destroy (&self->core.db);
-    for (int i = 0; i < ctx->pool.size; i++)
-        gz_db_destroy (&ctx->pool.conns[i]);
-    free (ctx->pool.conns);
-    free (ctx->pool.busy);
+    gz_dbpool_destroy (&ctx->pool);
     if (ctx->wake_fd >= 0)
         close (ctx->wake_fd);
     //  Commands still queued (only after a failed drain): free them.
@@ -448,8 +415,6 @@ s_self_destroy (self_t **self_p)
     gz_metrics_destroy (&ctx->metrics);
     pthread_mutex_destroy (&ctx->lock);
     pthread_cond_destroy (&ctx->done);
-    pthread_mutex_destroy (&ctx->pool.lock);
-    pthread_cond_destroy (&ctx->pool.cond);
     routing_config_destroy (&self->cfg);
     free (self);
     *self_p = NULL;
