@@ -820,6 +820,18 @@ gz_http_header (gz_http_req_t *req, const char *name)
 }
 
 const char *
+gz_http_bearer (gz_http_req_t *req)
+{
+    const char *h = gz_http_header (req, "Authorization");
+    if (!h || strncasecmp (h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return *h ? h : NULL;
+}
+
+const char *
 gz_http_body (gz_http_req_t *req, size_t *len_p)
 {
     assert (req);

@@ -73,6 +73,9 @@ const char *gz_http_path (gz_http_req_t *req);
 const char *gz_http_query (gz_http_req_t *req, const char *name);
 //  A request header (case-insensitive name), or NULL.
 const char *gz_http_header (gz_http_req_t *req, const char *name);
+//  The token of an "Authorization: Bearer <token>" header, or NULL when
+//  there is none (or it is empty).
+const char *gz_http_bearer (gz_http_req_t *req);
 //  The raw body, NUL-terminated; *len_p its length. NULL and 0 when empty
 //  or too large.
 const char *gz_http_body (gz_http_req_t *req, size_t *len_p);

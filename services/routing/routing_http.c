@@ -128,12 +128,11 @@ static int
 s_caller (gz_db_t *db, gz_http_req_t *req, caller_t *c, bool *had_token)
 {
     memset (c, 0, sizeof *c);
-    const char *h = gz_http_header (req, "Authorization");
-    *had_token = false;
-    if (!h || strncasecmp (h, "Bearer ", 7) != 0 || !h[7])
+    const char *token = gz_http_bearer (req);
+    *had_token = token != NULL;
+    if (!token)
         return 0;
-    *had_token = true;
-    const char *v[1] = {h + 7};
+    const char *v[1] = {token};
     PGresult *r = gz_db_exec (db, "rh_token", 1, v);
     if (!r)
         return -1;
@@ -414,9 +413,9 @@ s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *a
     bool bad = false;
     cmd->request_id = strdup (id);
     cmd->action = strdup (action);
-    const char *h = gz_http_header (req, "Authorization");
-    if (h && strncasecmp (h, "Bearer ", 7) == 0 && h[7])
-        cmd->token = strdup (h + 7);
+    const char *bearer = gz_http_bearer (req);
+    if (bearer)
+        cmd->token = strdup (bearer);
     cmd->resident_token = s_member (o, "token", &bad);
     const char *t = gz_http_query (req, "t");
     if (!cmd->resident_token && t && *t)

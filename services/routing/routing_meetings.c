@@ -188,12 +188,11 @@ static int
 s_caller (gz_db_t *db, gz_http_req_t *req, caller_t *c, bool *had_token)
 {
     memset (c, 0, sizeof *c);
-    *had_token = false;
-    const char *h = gz_http_header (req, "Authorization");
-    if (!h || strncasecmp (h, "Bearer ", 7) != 0 || !h[7])
+    const char *token = gz_http_bearer (req);
+    *had_token = token != NULL;
+    if (!token)
         return 0;
-    *had_token = true;
-    const char *v[1] = {h + 7};
+    const char *v[1] = {token};
     PGresult *r = gz_db_exec (db, "rm_caller", 1, v);
     if (!r)
         return -1;
