@@ -79,8 +79,6 @@ typedef struct _intake_sub_t {
     //  bus replies: routing id and whether the peer used a REQ delimiter
     zframe_t *reply_to;
     bool reply_delim;
-    //  set by an HTTP thread that stopped waiting: the actor frees it
-    bool abandoned;
     //  a deferred HTTP request (intake_submit_defer): the handle, and the
     //  function that answers it on an HTTP thread once the actor is done
     gz_http_req_t *http;
@@ -147,12 +145,6 @@ const char *intake_channel_name (int channel);
 const char *intake_channel_label (int channel); //  lowercase, for metrics
 
 //  ---- intake_server.c
-//  Queue sub for commit and wait. Returns 0 with sub->state DONE; -1 when
-//  closing or the commit failed (the caller keeps sub and answers 503);
-//  -2 on timeout: the actor now owns sub and frees it, the caller must
-//  forget it and answer 503.
-int intake_submit_wait (intake_t *ctx, intake_sub_t *sub);
-
 //  Called by the answer function of a deferred submission.
 typedef void (intake_answer_fn) (gz_http_req_t *req, intake_sub_t *sub);
 //  Queue sub for commit and defer req (the handler must return without

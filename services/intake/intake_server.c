@@ -101,16 +101,6 @@ intake_config_destroy (intake_config_t **self_p)
 
 //  ---------------------------------------------------------------- queue
 
-#define S_WAITER_STRIPES 64
-
-static unsigned
-s_waiter_stripe (const intake_sub_t *sub)
-{
-    return (unsigned) (((uintptr_t) sub * UINT64_C (0x9E3779B97F4A7C15)) >> 58);
-}
-
-static pthread_cond_t *s_waiter_cond (intake_t *ctx, const intake_sub_t *sub);
-
 //  Count a waiting HTTP submission in or out. The gauge moves by deltas,
 //  so it stays exact without holding ctx->lock (which every waiter and the
 //  actor contend for); tests watch it to know submissions are queued.
@@ -139,36 +129,6 @@ s_enqueue (intake_t *ctx, intake_sub_t *sub)
     uint64_t one = 1;
     if (wake && write (ctx->wake_fd, &one, sizeof one) != sizeof one)
         gz_warn (SVC, "msg=\"eventfd write failed\"");
-}
-
-int
-intake_submit_wait (intake_t *ctx, intake_sub_t *sub)
-{
-    if (atomic_load (&ctx->closing))
-        return -1;
-    s_waiting_add (ctx, 1);
-    s_enqueue (ctx, sub);
-
-    struct timespec deadline;
-    clock_gettime (CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 15;
-    pthread_mutex_lock (&ctx->lock);
-    int rc = 0;
-    while (sub->state == SUB_PENDING && rc == 0)
-        rc = pthread_cond_timedwait (s_waiter_cond (ctx, sub), &ctx->lock, &deadline);
-    bool ok = sub->state == SUB_DONE;
-    if (sub->state == SUB_PENDING) {
-        //  Timed out while still queued or in a commit: the actor may still
-        //  commit it. Mark it abandoned so the actor frees it; the client
-        //  retries with its idempotency key.
-        sub->abandoned = true;
-        pthread_mutex_unlock (&ctx->lock);
-        s_waiting_add (ctx, -1);
-        return -2;
-    }
-    pthread_mutex_unlock (&ctx->lock);
-    s_waiting_add (ctx, -1);
-    return ok ? 0 : -1;
 }
 
 int
@@ -206,21 +166,7 @@ typedef struct {
     int heartbeat_ms;
     uint64_t published_seen, republished_seen;
     bool terminated;
-    //  HTTP waiters sleep on one of these, picked by their submission's
-    //  address, so a commit wakes (about) the threads it finished rather
-    //  than every waiter: one shared condition woke all 64 benchmark
-    //  threads per commit and cost more CPU than the inserts.
-    pthread_cond_t waiters[S_WAITER_STRIPES];
 } self_t;
-
-//  intake_t is embedded in self_t, so an HTTP thread holding ctx reaches
-//  the stripes. Guarded by ctx->lock like sub->state.
-static pthread_cond_t *
-s_waiter_cond (intake_t *ctx, const intake_sub_t *sub)
-{
-    self_t *self = (self_t *) ((char *) ctx - offsetof (self_t, ctx));
-    return &self->waiters[s_waiter_stripe (sub)];
-}
 
 static const char *s_insert_sql =
     "WITH ins AS ("
@@ -637,11 +583,10 @@ s_answer (gz_http_req_t *req, void *arg)
 }
 
 //  Hand results back: resume deferred HTTP requests (rendered on HTTP
-//  threads), wake HTTP waiters, answer bus peers.
+//  threads), answer bus peers.
 static void
 s_finish (self_t *self, intake_sub_t *list, bool ok)
 {
-    uint64_t wake = 0; //  stripes with a finished waiter
     intake_sub_t *deferred = NULL;
     int ndeferred = 0;
     pthread_mutex_lock (&self->ctx.lock);
@@ -676,17 +621,10 @@ s_finish (self_t *self, intake_sub_t *list, bool ok)
             deferred = s;
             ndeferred++;
         }
-        else if (s->abandoned)
-            intake_sub_destroy (&s);
-        else {
-            s->state = ok ? SUB_DONE : SUB_FAILED;
-            wake |= UINT64_C (1) << s_waiter_stripe (s);
-        }
+        else
+            intake_sub_destroy (&s); //  its HTTP request was already answered
     }
     pthread_mutex_unlock (&self->ctx.lock);
-    for (unsigned i = 0; i < S_WAITER_STRIPES; i++)
-        if (wake & (UINT64_C (1) << i))
-            pthread_cond_broadcast (&self->waiters[i]);
     while (deferred) {
         intake_sub_t *s = deferred;
         deferred = s->next;
@@ -997,8 +935,6 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     ctx->cfg = self->cfg;
     ctx->wake_fd = -1;
     pthread_mutex_init (&ctx->lock, NULL);
-    for (int i = 0; i < S_WAITER_STRIPES; i++)
-        pthread_cond_init (&self->waiters[i], NULL);
     ctx->metrics = gz_metrics_new ();
     s_describe_metrics (ctx->metrics);
     ctx->ratelimit = gz_ratelimit_new (self->cfg->rate, self->cfg->burst);
@@ -1084,8 +1020,6 @@ s_self_destroy (self_t **self_p)
     }
     free (ctx->keys);
     pthread_mutex_destroy (&ctx->lock);
-    for (int i = 0; i < S_WAITER_STRIPES; i++)
-        pthread_cond_destroy (&self->waiters[i]);
     intake_config_destroy (&self->cfg);
     free (self);
     *self_p = NULL;
