@@ -18,28 +18,24 @@ void
 intake_follow_prepare (gz_db_t *db, const char *schema)
 {
     char *q = gz_db_ident (schema);
-    char sql[1024];
+    char sql[2048];
+    //  One round trip per update: the request's view, the resident's
+    //  timeline and the updates feed move together (the latter two only
+    //  for public updates, $10), and only for a request intake knows.
     snprintf (sql, sizeof sql,
-              "UPDATE %1$s.requests SET status = $2, state = $7,"
-              " status_notes = coalesce($3, status_notes),"
-              " agency_responsible = coalesce($4, agency_responsible),"
-              " expected_at = coalesce(to_timestamp($5::bigint / 1e6), expected_at),"
-              " updated_at = greatest(updated_at, to_timestamp($6::bigint / 1e6))"
-              " WHERE id = $1::bigint",
-              q);
-    gz_db_prepare (db, "follow_request", sql);
-    snprintf (sql, sizeof sql,
-              "INSERT INTO %1$s.timeline (request_id, at, kind, note)"
-              " SELECT $1::bigint, to_timestamp($2::bigint / 1e6), $3, $4"
-              " WHERE EXISTS (SELECT 1 FROM %1$s.requests WHERE id = $1::bigint)",
-              q);
-    gz_db_prepare (db, "follow_timeline", sql);
-    snprintf (sql, sizeof sql,
-              "INSERT INTO %1$s.request_updates"
-              " (update_id, request_id, kind, status, note, media_url, at)"
-              " SELECT $1::bigint, $2::bigint, $3, $4, $5, $6, to_timestamp($7::bigint / 1e6)"
-              " WHERE EXISTS (SELECT 1 FROM %1$s.requests WHERE id = $2::bigint)"
-              " ON CONFLICT (update_id) DO NOTHING",
+              "WITH upd AS (UPDATE %1$s.requests SET status = $2, state = $7,"
+              "  status_notes = coalesce($3, status_notes),"
+              "  agency_responsible = coalesce($4, agency_responsible),"
+              "  expected_at = coalesce(to_timestamp($5::bigint / 1e6), expected_at),"
+              "  updated_at = greatest(updated_at, to_timestamp($6::bigint / 1e6))"
+              "  WHERE id = $1::bigint RETURNING id),"
+              " tl AS (INSERT INTO %1$s.timeline (request_id, at, kind, note)"
+              "  SELECT id, to_timestamp($6::bigint / 1e6), $8, $3 FROM upd WHERE $10::bool),"
+              " ru AS (INSERT INTO %1$s.request_updates"
+              "  (update_id, request_id, kind, status, note, media_url, at)"
+              "  SELECT $9::bigint, id, $8, $11, $3, $12, to_timestamp($6::bigint / 1e6)"
+              "  FROM upd WHERE $10::bool ON CONFLICT (update_id) DO NOTHING)"
+              " SELECT count(*) FROM upd",
               q);
     gz_db_prepare (db, "follow_update", sql);
     free (q);
@@ -97,35 +93,24 @@ intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
     snprintf (pos, sizeof pos, "%lld", (long long) env->position);
     const char *agency = u->assignee && *u->assignee->unit_name ? u->assignee->unit_name : NULL;
     const char *note = *u->note ? u->note : NULL;
-    const char *v1[7] = {u->request_id, s_open311_status (u->state),    note,
-                         agency,        u->resolve_due_us ? due : NULL, at,
-                         u->state};
-    PGresult *r = gz_db_exec (db, "follow_request", 7, v1);
-    if (!r) {
-        rc = -1;
-        goto done;
-    }
-    PQclear (r);
     //  Deadline warnings are for staff; the resident's timeline shows the rest.
-    if (strcmp (u->kind, "deadline_warning") != 0) {
-        const char *v2[4] = {u->request_id, at, u->kind, note};
-        r = gz_db_exec (db, "follow_timeline", 4, v2);
-        if (!r) {
-            rc = -1;
-            goto done;
-        }
-        PQclear (r);
-        const char *v3[7] = {pos,     u->request_id,
-                             u->kind, s_update_status (u->state),
-                             note,    *u->media_url ? u->media_url : NULL,
-                             at};
-        r = gz_db_exec (db, "follow_update", 7, v3);
-        if (!r) {
-            rc = -1;
-            goto done;
-        }
-        PQclear (r);
-    }
+    bool public = strcmp (u->kind, "deadline_warning") != 0;
+    const char *v[12] = {u->request_id,
+                         s_open311_status (u->state),
+                         note,
+                         agency,
+                         u->resolve_due_us ? due : NULL,
+                         at,
+                         u->state,
+                         u->kind,
+                         pos,
+                         public ? "t" : "f",
+                         s_update_status (u->state),
+                         *u->media_url ? u->media_url : NULL};
+    PGresult *r = gz_db_exec (db, "follow_update", 12, v);
+    if (!r)
+        rc = -1;
+    PQclear (r);
 done:
     gongzhi__v1__request_update__free_unpacked (u, NULL);
     return rc;
