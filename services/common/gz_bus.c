@@ -696,6 +696,8 @@ struct _gz_bus_sub_t {
     zsock_t *sub;
     gz_bus_handler_fn *handler;
     void *arg;
+    gz_bus_flush_fn *flush; //  NULL: none
+    void *flush_arg;
 
     char st_cursor_get[24];
     char st_cursor_lock[24];
@@ -835,6 +837,13 @@ gz_bus_sub_set_outbox (gz_bus_sub_t *self, gz_bus_pub_t *pub)
     self->pub = pub;
 }
 
+void
+gz_bus_sub_set_flush (gz_bus_sub_t *self, gz_bus_flush_fn *flush, void *arg)
+{
+    self->flush = flush;
+    self->flush_arg = arg;
+}
+
 zsock_t *
 gz_bus_sub_sock (gz_bus_sub_t *self)
 {
@@ -903,6 +912,14 @@ s_sub_apply (gz_bus_sub_t *self, gz_envelope_t *const *envs, size_t n, int64_t *
 static int
 s_sub_commit (gz_bus_sub_t *self, int64_t start, int64_t cursor)
 {
+    //  The handler has seen the whole batch: let it write what it held.
+    if (self->flush && cursor != start && self->flush (self->db, self->flush_arg)) {
+        self->handler_failed = true;
+        gz_warn (SVC, "msg=\"batch flush failed, batch rolled back\" consumer=%s stream=%s",
+                 self->consumer, self->stream);
+        s_sub_rollback (self);
+        return -1;
+    }
     //  A handler that ignored a failed statement leaves the transaction
     //  aborted, and COMMIT would then silently roll back.
     PGconn *conn = gz_db_conn (self->db);

@@ -130,6 +130,18 @@ void gz_bus_sub_destroy (gz_bus_sub_t **self_p);
 //  must use the same gz_db_t. Borrowed; NULL unchains.
 void gz_bus_sub_set_outbox (gz_bus_sub_t *self, gz_bus_pub_t *pub);
 
+//  Called once per batch inside the consumer's transaction, after the
+//  handler has seen every event of the batch and before the chained
+//  outbox is written, the cursor stored and the transaction committed;
+//  only when the handler applied at least one event. So a handler can
+//  collect its effects and write them with a few multi-row statements.
+//  Return 0 ok; -1 rolls the batch back like a handler failure (retried
+//  later, nothing published).
+typedef int (gz_bus_flush_fn) (gz_db_t *db, void *arg);
+
+//  Set (or with NULL clear) the batch flush hook. Unset: as before.
+void gz_bus_sub_set_flush (gz_bus_sub_t *self, gz_bus_flush_fn *flush, void *arg);
+
 //  The SUB socket, to add to the owner's poller. Borrowed.
 zsock_t *gz_bus_sub_sock (gz_bus_sub_t *self);
 

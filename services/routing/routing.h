@@ -119,6 +119,12 @@ typedef struct {
     //  metrics counted inside a consumer transaction, added after commit
     double pending_routed[4]; //  by tier
     double pending_merged;
+    //  RequestSubmitted batching (routing_flow.c, "batches"): on when the
+    //  consumer calls routing_on_flush; direct retries a batch one
+    //  request at a time after a conflict.
+    bool batched;
+    bool direct;
+    struct _routing_batch_t *batch;
 } routing_core_t;
 
 //  ---- routing_server.c
@@ -138,7 +144,11 @@ void routing_core_forget_loads (routing_core_t *core);
 //  Free what routing_core_prepare created.
 void routing_core_release (routing_core_t *core);
 //  The consumer handler for intake's stream (arg = routing_core_t *).
+//  With core->batched it only collects the requests; routing_on_flush
+//  (the consumer's batch flush hook) routes them and writes each table
+//  with one statement per batch.
 int routing_on_event (gz_db_t *db, const gz_envelope_t *env, void *arg);
+int routing_on_flush (gz_db_t *db, void *arg);
 //  Apply one command in its own transaction; fills the result fields.
 void routing_execute (routing_core_t *core, routing_cmd_t *cmd);
 //  Fire the timers that are due. Returns how many fired, -1 on failure.

@@ -69,6 +69,52 @@ static const struct {
                  " actor_name, actor_role, note, detail)"
                  " SELECT ins.id, $13, $35, $14, NULL, '', 'system', $36, $37::jsonb FROM ins)"
                  " SELECT count(*) FROM ins"},
+    //  rt_merge_lead for a batch: the lead of every (building, category)
+    //  pair, locked. Keyed by the pair in the first two columns.
+    {"rt_merge_leads",
+     "SELECT k.b, k.s, l.* FROM (SELECT DISTINCT b, s FROM unnest ($1::text[], $2::text[])"
+     " AS u (b, s)) k CROSS JOIN LATERAL (SELECT id, tier, level, lead_code, assignee_staff,"
+     " assignee_name, assignee_unit, assignee_unit_name, assignee_role, response_s, resolve_s,"
+     " response_due_us, resolve_due_us FROM {s}.requests WHERE building_code = k.b"
+     " AND service_code = k.s AND merged_into IS NULL AND state IN " S_OPEN_STATES
+     " AND routed_at_us >= $3 ORDER BY routed_at_us, id LIMIT 1 FOR UPDATE) l"},
+    //  rt_route for a batch, every column an array: the requests (with
+    //  the follower counts of leads routed in the batch), follower counts
+    //  of leads already stored, timers, co-handlers, timeline rows.
+    //  Returns how many requests were inserted.
+    {"rt_route_batch",
+     "WITH ins AS (INSERT INTO {s}.requests (id, service_code, description, channel,"
+     " building_code, grid_code, community_code, subdistrict_code, meeting_id, media_url,"
+     " resident_token_sha256, submitted_at_us, routed_at_us, state, tier, rule_line, lead_code,"
+     " level, assignee_staff, assignee_name, assignee_unit, assignee_unit_name, assignee_role,"
+     " merged_into, response_s, resolve_s, response_due_us, resolve_due_us, updated_at_us,"
+     " followers)"
+     " SELECT id, svc, descr, chan, bld, grid, comm, sub, meet, media, tok, submitted::bigint,"
+     " routed::bigint, state, tier::smallint, line::integer, lead, lvl::smallint, staff, sname,"
+     " unit, uname, role, merged, rs::bigint, ss::bigint, rdue::bigint, sdue::bigint,"
+     " routed::bigint, fol::integer FROM unnest ($1::text[], $2::text[], $3::text[], $4::text[],"
+     " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
+     " $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],"
+     " $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[],"
+     " $26::text[], $27::text[], $28::text[], $29::text[]) AS u (id, svc, descr, chan, bld, grid,"
+     " comm, sub, meet, media, tok, submitted, routed, state, tier, line, lead, lvl, staff, sname,"
+     " unit, uname, role, merged, rs, ss, rdue, sdue, fol)"
+     " ON CONFLICT (id) DO NOTHING RETURNING id),"
+     " fol AS (UPDATE {s}.requests r SET followers = r.followers + f.n FROM (SELECT x.id,"
+     " count(*) AS n FROM unnest ($30::text[]) AS x (id) GROUP BY x.id) f WHERE r.id = f.id),"
+     " tim AS (INSERT INTO {s}.timers (request_id, kind, generation, fire_at_us)"
+     " SELECT t.rid, t.kind, 1, t.at::bigint FROM unnest ($31::text[], $32::text[], $33::text[])"
+     " AS t (rid, kind, at) JOIN ins ON ins.id = t.rid),"
+     " co AS (INSERT INTO {s}.co_handlers (request_id, unit_code, unit_name, staff_id,"
+     " staff_name) SELECT c.rid, c.unit, c.uname, nullif (c.staff, ''), c.sname"
+     " FROM unnest ($34::text[], $35::text[], $36::text[], $37::text[], $38::text[])"
+     " AS c (rid, unit, uname, staff, sname) JOIN ins ON ins.id = c.rid ON CONFLICT DO NOTHING),"
+     " tl AS (INSERT INTO {s}.timeline (request_id, at_us, kind, state, actor_id, actor_name,"
+     " actor_role, note, detail) SELECT l.rid, l.at::bigint, l.kind, l.state, NULL, '', 'system',"
+     " l.note, l.detail::jsonb FROM unnest ($39::text[], $40::text[], $41::text[], $42::text[],"
+     " $43::text[], $44::text[]) AS l (rid, at, kind, state, note, detail)"
+     " JOIN ins ON ins.id = l.rid)"
+     " SELECT count(*) FROM ins"},
     {"rt_insert", "INSERT INTO {s}.requests (id, service_code, description, channel, "
                   "building_code,"
                   " grid_code, community_code, subdistrict_code, meeting_id, media_url,"
@@ -180,10 +226,14 @@ routing_core_forget_loads (routing_core_t *core)
         zhashx_purge (core->loads);
 }
 
+static struct _routing_batch_t *s_batch_new (void);
+static void s_batch_destroy (struct _routing_batch_t **self_p);
+
 void
 routing_core_release (routing_core_t *core)
 {
     zhashx_destroy (&core->loads);
+    s_batch_destroy (&core->batch);
 }
 
 //  One request more (delta 1) or less (-1) in hand for staff_id.
@@ -224,6 +274,8 @@ routing_core_prepare (routing_core_t *core)
         core->loads = zhashx_new ();
         zhashx_set_destructor (core->loads, s_load_free);
     }
+    if (!core->batch)
+        core->batch = s_batch_new ();
     char *q = gz_db_ident (core->schema);
     for (size_t i = 0; i < sizeof s_statements / sizeof s_statements[0]; i++) {
         char *sql = s_subst (s_statements[i].sql, q);
@@ -414,6 +466,7 @@ s_req_save (routing_core_t *core, req_t *q)
 typedef struct {
     char *text;
     size_t len, cap;
+    size_t n; //  elements
 } s_array_t;
 
 typedef struct {
@@ -447,6 +500,40 @@ s_array_add (s_array_t *a, const char *value)
     }
     s_array_put (a, '"');
     s_array_put (a, '}');
+    a->n++;
+}
+
+//  value, or an SQL NULL element when value is NULL.
+static void
+s_array_add_or_null (s_array_t *a, const char *value)
+{
+    if (value) {
+        s_array_add (a, value);
+        return;
+    }
+    if (a->len)
+        a->text[a->len - 1] = ',';
+    else
+        s_array_put (a, '{');
+    for (const char *p = "NULL}"; *p; p++)
+        s_array_put (a, *p);
+    a->n++;
+}
+
+//  Append the elements of the literal src (from s_array_text) to a.
+static void
+s_array_cat (s_array_t *a, const s_array_t *src)
+{
+    if (!src->len)
+        return;
+    size_t from = 0;
+    if (a->len) {
+        a->text[a->len - 1] = ',';
+        from = 1; //  src's opening brace
+    }
+    for (size_t i = from; i < src->len; i++)
+        s_array_put (a, src->text[i]);
+    a->n += src->n;
 }
 
 //  The literal; "{}" when nothing was added. Borrowed.
@@ -454,6 +541,111 @@ static const char *
 s_array_text (const s_array_t *a)
 {
     return a->len ? a->text : "{}";
+}
+
+//  ---------------------------------------------------------------- batches
+//
+//  With core->batched, routing_on_event only keeps the RequestSubmitted
+//  events of the consumer's batch; routing_on_flush, called inside the
+//  consumer's transaction after the last of them, routes them in order
+//  as s_route does one by one, except that the merge leads of the whole
+//  batch come from one statement (rt_merge_leads), a request merges into
+//  a lead routed earlier in the same batch from memory (its follower
+//  count goes into the lead's row), and every row goes to its table in
+//  one statement (rt_route_batch): two round trips per batch instead of
+//  two per request. Events are staged and load counts moved as each
+//  request is planned, as before; a failure rolls all of it back.
+//
+//  A request that exists already (a repeated event) would make what was
+//  planned after it wrong (a merge into it copies the planned row, not
+//  the stored one), so a conflict fails the batch and sets core->direct:
+//  the retry (the consumer's catch-up) routes one request at a time,
+//  exactly as before, and its flush turns batching back on.
+
+enum {
+    S_COL_FOLLOWERS = 28,        //  0..28 the requests' columns
+    S_COL_FOL_IDS,               //  leads stored already, once per follower
+    S_COL_TIMERS,                //  3: request, kind, at
+    S_COL_CO = S_COL_TIMERS + 3, //  5: request, unit, unit name, staff, staff name
+    S_COL_TL = S_COL_CO + 5,     //  6: request, at, kind, state, note, detail
+    S_COLS = S_COL_TL + 6
+};
+
+typedef struct {
+    req_t q;    //  what a follower copies
+    size_t row; //  its row in the batch
+} s_lead_t;
+
+struct _routing_batch_t {
+    Gongzhi__V1__RequestSubmitted **evs;
+    size_t nevs, evs_cap;
+    s_array_t col[S_COLS]; //  rt_route_batch's parameters
+    int *followers;        //  per row
+    size_t rows, rows_cap;
+    zhashx_t *leads;  //  "building\x1fcategory" -> s_lead_t, routed in this batch
+    zhashx_t *stored; //  same key -> 1 + row in found
+    PGresult *found;  //  rt_merge_leads: leads stored already
+};
+
+static void
+s_lead_free (void **item)
+{
+    s_lead_t *l = *item;
+    if (l) {
+        s_req_clear (&l->q);
+        free (l);
+    }
+    *item = NULL;
+}
+
+static struct _routing_batch_t *
+s_batch_new (void)
+{
+    struct _routing_batch_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->leads = zhashx_new ();
+    zhashx_set_destructor (self->leads, s_lead_free);
+    self->stored = zhashx_new ();
+    return self;
+}
+
+//  Forget the batch (after its flush, whatever the outcome).
+static void
+s_batch_reset (struct _routing_batch_t *self)
+{
+    for (size_t i = 0; i < self->nevs; i++)
+        gongzhi__v1__request_submitted__free_unpacked (self->evs[i], NULL);
+    self->nevs = 0;
+    for (int i = 0; i < S_COLS; i++)
+        self->col[i].len = self->col[i].n = 0;
+    self->rows = 0;
+    zhashx_purge (self->leads);
+    zhashx_purge (self->stored);
+    PQclear (self->found);
+    self->found = NULL;
+}
+
+static void
+s_batch_destroy (struct _routing_batch_t **self_p)
+{
+    struct _routing_batch_t *self = *self_p;
+    if (!self)
+        return;
+    s_batch_reset (self);
+    for (int i = 0; i < S_COLS; i++)
+        free (self->col[i].text);
+    zhashx_destroy (&self->leads);
+    zhashx_destroy (&self->stored);
+    free (self->evs);
+    free (self->followers);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_merge_key (char *out, size_t len, const char *building, const char *category)
+{
+    snprintf (out, len, "%s\x1f%s", building, category);
 }
 
 //  ---------------------------------------------------------------- events
@@ -1017,14 +1209,200 @@ s_insert (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev, const r
     return 0;
 }
 
-//  Route one submitted request inside the consumer's transaction: one
-//  round trip to look for an open duplicate, one to write (rt_route); the
-//  candidates' loads come from the load cache. A replayed event (routed
-//  already) conflicts in rt_route and changes nothing: once only.
-static int
-s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
+//  What s_insert writes, as one row more of batch b (rt_route_batch).
+static void
+s_batch_row (struct _routing_batch_t *b, const Gongzhi__V1__RequestSubmitted *ev, const req_t *q,
+             int rule_line, int64_t now, const emit_t *e, const s_arrays_t *arrays)
 {
-    int64_t now = routing_now (core);
+    char sub[24], nowt[24], tier[8], line[16], level[8], rs[24], ss[24], rdue[24], sdue[24];
+    snprintf (sub, sizeof sub, "%lld",
+              (long long) (ev->submitted_at_us ? ev->submitted_at_us : now));
+    snprintf (nowt, sizeof nowt, "%lld", (long long) now);
+    snprintf (tier, sizeof tier, "%d", q->tier);
+    snprintf (line, sizeof line, "%d", rule_line);
+    snprintf (level, sizeof level, "%d", q->level);
+    snprintf (rs, sizeof rs, "%lld", (long long) q->response_s);
+    snprintf (ss, sizeof ss, "%lld", (long long) q->resolve_s);
+    snprintf (rdue, sizeof rdue, "%lld", (long long) q->response_due_us);
+    snprintf (sdue, sizeof sdue, "%lld", (long long) q->resolve_due_us);
+    const char *channel = "";
+    const ProtobufCEnumValue *cv =
+        protobuf_c_enum_descriptor_get_value (&gongzhi__v1__channel__descriptor, ev->channel);
+    if (cv)
+        channel = cv->name;
+    char *detail = s_timeline_detail (q, e);
+    const char *v[S_COL_FOLLOWERS] = {q->id,
+                                      q->service_code,
+                                      s_str (ev->description),
+                                      channel,
+                                      q->building_code,
+                                      q->grid_code,
+                                      q->community_code,
+                                      q->subdistrict_code,
+                                      ev->meeting_id && *ev->meeting_id ? ev->meeting_id : NULL,
+                                      ev->media_url && *ev->media_url ? ev->media_url : NULL,
+                                      s_str (ev->resident_token_sha256),
+                                      sub,
+                                      nowt,
+                                      q->state,
+                                      tier,
+                                      line,
+                                      q->lead_code,
+                                      level,
+                                      q->assignee_staff,
+                                      s_str (q->assignee_name),
+                                      s_str (q->assignee_unit),
+                                      s_str (q->assignee_unit_name),
+                                      s_str (q->assignee_role),
+                                      q->merged_into,
+                                      rs,
+                                      ss,
+                                      rdue,
+                                      sdue};
+    for (int i = 0; i < S_COL_FOLLOWERS; i++)
+        s_array_add_or_null (&b->col[i], v[i]);
+    if (b->rows == b->rows_cap) {
+        b->rows_cap = b->rows_cap ? b->rows_cap * 2 : 64;
+        b->followers = realloc (b->followers, b->rows_cap * sizeof *b->followers);
+        assert (b->followers);
+    }
+    b->followers[b->rows++] = 0;
+    for (size_t i = 0; i < arrays->a[4].n; i++)
+        s_array_add (&b->col[S_COL_TIMERS], q->id);
+    s_array_cat (&b->col[S_COL_TIMERS + 1], &arrays->a[4]);
+    s_array_cat (&b->col[S_COL_TIMERS + 2], &arrays->a[5]);
+    for (size_t i = 0; i < arrays->a[0].n; i++)
+        s_array_add (&b->col[S_COL_CO], q->id);
+    for (int i = 0; i < 4; i++)
+        s_array_cat (&b->col[S_COL_CO + 1 + i], &arrays->a[i]);
+    const char *tl[6] = {q->id, nowt, e->kind, q->state, s_str (e->note), detail};
+    for (int i = 0; i < 6; i++)
+        s_array_add (&b->col[S_COL_TL + i], tl[i]);
+    free (detail);
+}
+
+//  Write q: at once (s_insert), or as a row of batch b (then it counts
+//  as inserted; a conflict fails the batch in routing_on_flush).
+static int
+s_write (routing_core_t *core, struct _routing_batch_t *b, const Gongzhi__V1__RequestSubmitted *ev,
+         const req_t *q, int rule_line, int64_t now, const emit_t *e, const s_arrays_t *arrays,
+         bool *inserted)
+{
+    if (!b)
+        return s_insert (core, ev, q, rule_line, now, e, arrays, inserted);
+    s_batch_row (b, ev, q, rule_line, now, e, arrays);
+    *inserted = true;
+    return 0;
+}
+
+static char *
+s_cell (PGresult *r, int row, int col)
+{
+    return PQgetisnull (r, row, col) ? NULL : strdup (PQgetvalue (r, row, col));
+}
+
+//  q follows the lead in r's row from column col on (rt_merge_lead's
+//  columns).
+static void
+s_follow_row (req_t *q, PGresult *r, int row, int col)
+{
+    q->merged_into = s_cell (r, row, col);
+    q->tier = atoi (PQgetvalue (r, row, col + 1));
+    q->level = atoi (PQgetvalue (r, row, col + 2));
+    q->lead_code = s_cell (r, row, col + 3);
+    q->assignee_staff = s_cell (r, row, col + 4);
+    q->assignee_name = s_cell (r, row, col + 5);
+    q->assignee_unit = s_cell (r, row, col + 6);
+    q->assignee_unit_name = s_cell (r, row, col + 7);
+    q->assignee_role = s_cell (r, row, col + 8);
+    q->response_s = strtoll (PQgetvalue (r, row, col + 9), NULL, 10);
+    q->resolve_s = strtoll (PQgetvalue (r, row, col + 10), NULL, 10);
+    q->response_due_us = strtoll (PQgetvalue (r, row, col + 11), NULL, 10);
+    q->resolve_due_us = strtoll (PQgetvalue (r, row, col + 12), NULL, 10);
+}
+
+//  The copy of routed q that later requests of batch b merge into.
+static void
+s_lead_keep (struct _routing_batch_t *b, const req_t *q)
+{
+    char key[512];
+    s_merge_key (key, sizeof key, q->building_code, q->service_code);
+    s_lead_t *l = calloc (1, sizeof *l);
+    assert (l);
+    l->row = b->rows - 1;
+    l->q.id = strdup (q->id);
+    l->q.tier = q->tier;
+    l->q.level = q->level;
+    l->q.lead_code = s_dup_or_null (q->lead_code);
+    l->q.assignee_staff = s_dup_or_null (q->assignee_staff);
+    l->q.assignee_name = s_dup_or_null (q->assignee_name);
+    l->q.assignee_unit = s_dup_or_null (q->assignee_unit);
+    l->q.assignee_unit_name = s_dup_or_null (q->assignee_unit_name);
+    l->q.assignee_role = s_dup_or_null (q->assignee_role);
+    l->q.response_s = q->response_s;
+    l->q.resolve_s = q->resolve_s;
+    l->q.response_due_us = q->response_due_us;
+    l->q.resolve_due_us = q->resolve_due_us;
+    if (zhashx_insert (b->leads, key, l))
+        s_lead_free ((void **) &l); //  the first stays the lead
+}
+
+//  The open duplicate q merges into, copied into q (rt_merge_lead: one
+//  round trip; in a batch, from memory). 1 found, 0 none, -1 failure.
+static int
+s_merge_lead (routing_core_t *core, struct _routing_batch_t *b, req_t *q, int64_t now)
+{
+    if (b) {
+        char key[512];
+        s_merge_key (key, sizeof key, q->building_code, q->service_code);
+        s_lead_t *l = zhashx_lookup (b->leads, key);
+        if (l) {
+            q->merged_into = strdup (l->q.id);
+            q->tier = l->q.tier;
+            q->level = l->q.level;
+            q->lead_code = s_dup_or_null (l->q.lead_code);
+            q->assignee_staff = s_dup_or_null (l->q.assignee_staff);
+            q->assignee_name = s_dup_or_null (l->q.assignee_name);
+            q->assignee_unit = s_dup_or_null (l->q.assignee_unit);
+            q->assignee_unit_name = s_dup_or_null (l->q.assignee_unit_name);
+            q->assignee_role = s_dup_or_null (l->q.assignee_role);
+            q->response_s = l->q.response_s;
+            q->resolve_s = l->q.resolve_s;
+            q->response_due_us = l->q.response_due_us;
+            q->resolve_due_us = l->q.resolve_due_us;
+            b->followers[l->row]++;
+            return 1;
+        }
+        uintptr_t at = (uintptr_t) zhashx_lookup (b->stored, key);
+        if (!at)
+            return 0;
+        s_follow_row (q, b->found, (int) (at - 1), 2);
+        s_array_add (&b->col[S_COL_FOL_IDS], q->merged_into);
+        return 1;
+    }
+    char since[24];
+    snprintf (since, sizeof since, "%lld",
+              (long long) (now - routing_rules_merge_window_s (core->rules) * 1000000));
+    const char *v[3] = {q->building_code, q->service_code, since};
+    PGresult *r = gz_db_exec (core->db, "rt_merge_lead", 3, v);
+    if (!r)
+        return -1;
+    int found = PQntuples (r) == 1;
+    if (found)
+        s_follow_row (q, r, 0, 0);
+    PQclear (r);
+    return found;
+}
+
+//  Route one submitted request inside the consumer's transaction at now:
+//  one round trip to look for an open duplicate, one to write (rt_route);
+//  the candidates' loads come from the load cache. A replayed event
+//  (routed already) conflicts in rt_route and changes nothing: once only.
+//  With a batch b, the lead comes from b and the rows go into b.
+static int
+s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev, struct _routing_batch_t *b,
+         int64_t now)
+{
     req_t q = {0};
     q.id = strdup (ev->request_id);
     q.service_code = strdup (s_str (ev->service_code));
@@ -1044,29 +1422,11 @@ s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
 
     //  Merge into an open duplicate: same building and category, recent.
     if (q.building_code && core->rules) {
-        char since[24];
-        snprintf (since, sizeof since, "%lld",
-                  (long long) (now - routing_rules_merge_window_s (core->rules) * 1000000));
-        const char *v[3] = {q.building_code, q.service_code, since};
-        PGresult *r = gz_db_exec (core->db, "rt_merge_lead", 3, v);
-        if (!r)
+        int found = s_merge_lead (core, b, &q, now);
+        if (found < 0)
             goto done;
-        if (PQntuples (r) == 1) {
+        if (found) {
             q.state = strdup ("merged");
-            q.merged_into = s_col (r, 0);
-            q.tier = atoi (PQgetvalue (r, 0, 1));
-            q.level = atoi (PQgetvalue (r, 0, 2));
-            q.lead_code = s_col (r, 3);
-            q.assignee_staff = s_col (r, 4);
-            q.assignee_name = s_col (r, 5);
-            q.assignee_unit = s_col (r, 6);
-            q.assignee_unit_name = s_col (r, 7);
-            q.assignee_role = s_col (r, 8);
-            q.response_s = s_col64 (r, 9);
-            q.resolve_s = s_col64 (r, 10);
-            q.response_due_us = s_col64 (r, 11);
-            q.resolve_due_us = s_col64 (r, 12);
-            PQclear (r);
             snprintf (note, sizeof note,
                       "同一楼栋已有相同问题正在办理（诉求 "
                       "%s），您的诉求已合并，将一并处理并告知您结果",
@@ -1074,7 +1434,7 @@ s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
             e.type = "RequestMerged";
             e.kind = "merged";
             e.note = note;
-            if (s_insert (core, ev, &q, 0, now, &e, &arrays, &inserted))
+            if (s_write (core, b, ev, &q, 0, now, &e, &arrays, &inserted))
                 goto done;
             if (inserted) {
                 s_stage_event (core, &q, &e, NULL, now);
@@ -1083,7 +1443,6 @@ s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
             rc = 0;
             goto done;
         }
-        PQclear (r);
     }
 
     const routing_rule_t *rule =
@@ -1142,8 +1501,10 @@ s_route (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev)
     e.note = note;
     e.co = cop;
     e.nco = nco;
-    if (s_insert (core, ev, &q, rule->line, now, &e, &arrays, &inserted))
+    if (s_write (core, b, ev, &q, rule->line, now, &e, &arrays, &inserted))
         goto done;
+    if (b && q.building_code && core->rules)
+        s_lead_keep (b, &q);
     if (inserted) {
         s_load_move (core, q.assignee_staff, 1);
         s_stage_event (core, &q, &e, NULL, now);
@@ -1172,8 +1533,95 @@ routing_on_event (gz_db_t *db, const gz_envelope_t *env, void *arg)
             gongzhi__v1__request_submitted__free_unpacked (ev, NULL);
         return 0;
     }
-    int rc = s_route (core, ev);
+    if (core->batched && !core->direct) {
+        struct _routing_batch_t *b = core->batch;
+        if (b->nevs == b->evs_cap) {
+            b->evs_cap = b->evs_cap ? b->evs_cap * 2 : 64;
+            b->evs = realloc (b->evs, b->evs_cap * sizeof *b->evs);
+            assert (b->evs);
+        }
+        b->evs[b->nevs++] = ev; //  routed by routing_on_flush
+        return 0;
+    }
+    int rc = s_route (core, ev, NULL, routing_now (core));
     gongzhi__v1__request_submitted__free_unpacked (ev, NULL);
+    return rc;
+}
+
+//  The leads stored already of every (building, category) pair of batch
+//  b, locked (rt_merge_leads), into b->found and b->stored. 0 ok, -1
+//  failure.
+static int
+s_batch_leads (routing_core_t *core, struct _routing_batch_t *b, int64_t now)
+{
+    s_array_t bs = {0}, cs = {0};
+    for (size_t i = 0; i < b->nevs; i++)
+        if (b->evs[i]->building_code && *b->evs[i]->building_code) {
+            s_array_add (&bs, b->evs[i]->building_code);
+            s_array_add (&cs, b->evs[i]->service_code);
+        }
+    int rc = 0;
+    if (bs.n) {
+        char since[24];
+        snprintf (since, sizeof since, "%lld",
+                  (long long) (now - routing_rules_merge_window_s (core->rules) * 1000000));
+        const char *v[3] = {s_array_text (&bs), s_array_text (&cs), since};
+        b->found = gz_db_exec (core->db, "rt_merge_leads", 3, v);
+        if (!b->found)
+            rc = -1;
+        for (int row = 0; rc == 0 && row < PQntuples (b->found); row++) {
+            char key[512];
+            s_merge_key (key, sizeof key, PQgetvalue (b->found, row, 0),
+                         PQgetvalue (b->found, row, 1));
+            zhashx_insert (b->stored, key, (void *) (uintptr_t) (row + 1));
+        }
+    }
+    free (bs.text);
+    free (cs.text);
+    return rc;
+}
+
+int
+routing_on_flush (gz_db_t *db, void *arg)
+{
+    routing_core_t *core = arg;
+    assert (db == core->db);
+    struct _routing_batch_t *b = core->batch;
+    //  A batch routed one by one is done: batch the next one again.
+    core->direct = false;
+    if (b->nevs == 0)
+        return 0;
+    int64_t now = routing_now (core);
+    int rc = -1;
+    if (core->rules && s_batch_leads (core, b, now))
+        goto done;
+    for (size_t i = 0; i < b->nevs; i++)
+        if (s_route (core, b->evs[i], b, now))
+            goto done;
+    for (size_t i = 0; i < b->rows; i++) {
+        char n[16];
+        snprintf (n, sizeof n, "%d", b->followers[i]);
+        s_array_add (&b->col[S_COL_FOLLOWERS], n);
+    }
+    const char *v[S_COLS];
+    for (int i = 0; i < S_COLS; i++)
+        v[i] = s_array_text (&b->col[i]);
+    PGresult *r = gz_db_exec (core->db, "rt_route_batch", S_COLS, v);
+    if (!r)
+        goto done;
+    long long inserted = PQntuples (r) == 1 ? atoll (PQgetvalue (r, 0, 0)) : -1;
+    PQclear (r);
+    if (inserted != (long long) b->rows) {
+        gz_warn (SVC,
+                 "msg=\"a request of the batch exists already; routing it one by one\" "
+                 "requests=%zu inserted=%lld",
+                 b->rows, inserted);
+        core->direct = true;
+        goto done;
+    }
+    rc = 0;
+done:
+    s_batch_reset (b);
     return rc;
 }
 

@@ -358,6 +358,8 @@ s_self_new (zsock_t *pipe, const routing_config_t *cfg)
     if (!self->sub)
         goto failed;
     gz_bus_sub_set_outbox (self->sub, core->pub);
+    gz_bus_sub_set_flush (self->sub, routing_on_flush, core);
+    core->batched = true;
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
     zsock_set_router_mandatory (self->router, 0);

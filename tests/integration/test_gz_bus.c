@@ -820,6 +820,100 @@ test_outbox_chain (void **state)
     free (ep);
 }
 
+//  The batch flush hook: called once per batch after the handler saw all
+//  of it, inside the transaction. Counts what it saw; fails on request.
+typedef struct {
+    chain_t c;
+    int pending;    //  events the handler saw since the last flush
+    int flushes;    //  flush calls
+    int flushed;    //  events covered by successful flushes
+    int fail_flush; //  this flush call (1, 2, ...) fails
+    bool failed;
+} flush_t;
+
+static int
+s_flush_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
+{
+    flush_t *f = arg;
+    if (s_chain_handler (db, env, &f->c))
+        return -1;
+    f->pending++;
+    return 0;
+}
+
+static int
+s_flush (gz_db_t *db, void *arg)
+{
+    flush_t *f = arg;
+    assert_int_equal (PQtransactionStatus (gz_db_conn (db)), PQTRANS_INTRANS);
+    int seen = f->pending;
+    f->pending = 0;
+    if (++f->flushes == f->fail_flush) {
+        f->failed = true;
+        return -1;
+    }
+    f->flushed += seen;
+    return 0;
+}
+
+//  The flush sees every event of a batch; its failure rolls the batch
+//  back (effects, cursor and derived events) and nothing is published.
+static void
+test_batch_flush (void **state)
+{
+    fx_t *fx = *state;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    char *ep = s_endpoint_of (pub);
+    flush_t f;
+    memset (&f, 0, sizeof f);
+    f.c.out = gz_bus_pub_new (fx->cdb, "cons", "out", LOCAL);
+    assert_non_null (f.c.out);
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_flush_handler, &f);
+    assert_non_null (sub);
+    gz_bus_sub_set_outbox (sub, f.c.out);
+    gz_bus_sub_set_flush (sub, s_flush, &f);
+    s_wait_link (pub, sub);
+    gz_bus_sub_tick (sub);
+
+    s_produce (fx->pdb, pub, 7, true);
+    assert_true (s_pump (pub, sub, NULL, false, 7, 10000));
+    assert_int_equal (f.flushed, 7);
+    assert_int_equal (f.pending, 0);
+    assert_true (f.flushes >= 1 && f.flushes <= 7);
+    assert_int_equal (gz_bus_pub_published (f.c.out), 7);
+
+    //  The next flush fails: its whole batch rolls back.
+    f.fail_flush = f.flushes + 1;
+    s_produce (fx->pdb, pub, 10, true);
+    zpoller_t *poller = zpoller_new (gz_bus_sub_sock (sub), NULL);
+    int64_t deadline = zclock_mono () + 5000;
+    while (!f.failed && zclock_mono () < deadline)
+        if (zpoller_wait (poller, 20))
+            gz_bus_sub_on_readable (sub);
+    zpoller_destroy (&poller);
+    assert_true (f.failed);
+    int64_t at = gz_bus_sub_position (sub);
+    assert_int_equal (at, 7);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM cons.applied"), 7);
+    assert_int_equal (s_q (fx, "SELECT position FROM cons.bus_cursor WHERE consumer = 'c1'"), 7);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM cons.outbox WHERE stream = 'out'"), 7);
+    assert_int_equal (gz_bus_pub_published (f.c.out), 7);
+
+    //  Retried: every input once, every derived event once.
+    assert_true (s_pump (pub, sub, NULL, true, 17, 10000));
+    assert_int_equal (f.flushed, 17);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM cons.outbox WHERE stream = 'out'"), 17);
+    assert_int_equal (gz_bus_pub_published (f.c.out), 17);
+    assert_int_equal (f.c.h.errors, 0);
+    s_assert_applied (fx, 17);
+    gz_bus_sub_destroy (&sub);
+    gz_bus_pub_destroy (&f.c.out);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
 //  Two replicas of one consumer share its cursor: every position is
 //  applied once in all, whoever gets it first.
 static void
@@ -934,6 +1028,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_handler_failure_rolls_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_replicas_apply_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_outbox_chain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_batch_flush, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_database_lost, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

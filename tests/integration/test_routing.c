@@ -217,10 +217,11 @@ s_teardown (void **state)
     return 0;
 }
 
-//  Publish RequestSubmitted as intake does (outbox + PUB), committed.
+//  Stage RequestSubmitted on the stand-in intake (inside its open
+//  transaction).
 static void
-s_submit (const char *id, const char *category, const char *building, const char *description,
-          const char *secret)
+s_stage_submit (const char *id, const char *category, const char *building, const char *description,
+                const char *secret)
 {
     Gongzhi__V1__RequestSubmitted ev = GONGZHI__V1__REQUEST_SUBMITTED__INIT;
     ev.request_id = (char *) id;
@@ -238,12 +239,20 @@ s_submit (const char *id, const char *category, const char *building, const char
     char topic[128];
     snprintf (topic, sizeof topic, "RequestSubmitted/%s/%s", ev.subdistrict_code,
               ev.community_code);
-    assert_int_equal (gz_db_begin (F.pdb), 0);
     gz_bus_pub_stage_msg (F.intake, "RequestSubmitted", id, topic, &ev.base);
+    free (hash);
+}
+
+//  Publish RequestSubmitted as intake does (outbox + PUB), committed.
+static void
+s_submit (const char *id, const char *category, const char *building, const char *description,
+          const char *secret)
+{
+    assert_int_equal (gz_db_begin (F.pdb), 0);
+    s_stage_submit (id, category, building, description, secret);
     assert_int_equal (gz_bus_pub_write (F.intake), 0);
     assert_int_equal (gz_db_commit (F.pdb), 0);
     gz_bus_pub_committed (F.intake);
-    free (hash);
 }
 
 //  Wait until the routing row for id exists (tick the stand-in intake so
@@ -376,6 +385,57 @@ test_route_tiers_merge_idempotent (void **state)
     s_expect ("RequestMerged", "SELECT type FROM routing.outbox WHERE key = '%s'", "107");
     assert_int_equal (
         s_scalar ("SELECT position FROM routing.bus_cursor WHERE consumer = 'routing'"), 9);
+}
+
+//  Requests that arrive together are routed as one batch: a duplicate
+//  merges into a lead routed earlier in the same batch (its follower
+//  count too) or into a stored lead; a repeated request in a batch makes
+//  the batch route one by one, with the same result.
+static void
+test_batch_merges (void **state)
+{
+    (void) state;
+    assert_int_equal (gz_db_begin (F.pdb), 0);
+    s_stage_submit ("601", "road", "B1", "路灯坏了", "s601");
+    s_stage_submit ("602", "road", "B1", "路灯还是坏的", "s602");
+    s_stage_submit ("603", "noise", "B1", "广场舞", "s603");
+    s_stage_submit ("604", "road", "B1", "路灯", "s604");
+    assert_int_equal (gz_bus_pub_write (F.intake), 0);
+    assert_int_equal (gz_db_commit (F.pdb), 0);
+    gz_bus_pub_committed (F.intake);
+    s_wait_routed ("604");
+    s_expect ("assigned", "SELECT state FROM routing.requests WHERE id = '%s'", "601");
+    s_expect ("601", "SELECT merged_into FROM routing.requests WHERE id = '%s'", "602");
+    s_expect ("601", "SELECT merged_into FROM routing.requests WHERE id = '%s'", "604");
+    s_expect ("w1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "604");
+    s_expect ("2", "SELECT followers FROM routing.requests WHERE id = '%s'", "601");
+    s_expect ("assigned", "SELECT state FROM routing.requests WHERE id = '%s'", "603");
+    s_expect ("w1b", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "603");
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timers"), 8);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timeline"), 4);
+    s_expect ("601,602,603,604",
+              "SELECT string_agg (key, ',' ORDER BY position) FROM routing.outbox%s", "");
+    s_expect ("RequestRouted,RequestMerged,RequestRouted,RequestMerged",
+              "SELECT string_agg (type, ',' ORDER BY position) FROM routing.outbox%s", "");
+
+    //  Stored leads, and a repeated request (602) in the batch.
+    assert_int_equal (gz_db_begin (F.pdb), 0);
+    s_stage_submit ("605", "road", "B1", "路灯", "s605");
+    s_stage_submit ("602", "road", "B1", "路灯还是坏的", "s602");
+    s_stage_submit ("606", "noise", "B1", "广场舞", "s606");
+    assert_int_equal (gz_bus_pub_write (F.intake), 0);
+    assert_int_equal (gz_db_commit (F.pdb), 0);
+    gz_bus_pub_committed (F.intake);
+    s_wait_routed ("606");
+    s_expect ("601", "SELECT merged_into FROM routing.requests WHERE id = '%s'", "605");
+    s_expect ("603", "SELECT merged_into FROM routing.requests WHERE id = '%s'", "606");
+    s_expect ("3", "SELECT followers FROM routing.requests WHERE id = '%s'", "601");
+    s_expect ("1", "SELECT followers FROM routing.requests WHERE id = '%s'", "603");
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.timeline"), 6);
+    s_expect ("601,602,603,604,605,606",
+              "SELECT string_agg (key, ',' ORDER BY position) FROM routing.outbox%s", "");
+    assert_int_equal (
+        s_scalar ("SELECT position FROM routing.bus_cursor WHERE consumer = 'routing'"), 7);
 }
 
 static void
@@ -735,6 +795,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_route_tiers_merge_idempotent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_batch_merges, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_worker_loop, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bus_commands, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timers_escalate_restart, s_setup, s_teardown),
