@@ -119,6 +119,13 @@ typedef struct {
     //  metrics counted inside a consumer transaction, added after commit
     double pending_routed[4]; //  by tier
     double pending_merged;
+    //  transitions staged in the open transaction, by kind; added to
+    //  gz_routing_transitions_total only once it commits
+    struct {
+        char kind[24];
+        double n;
+    } pending_kinds[32];
+    int npending_kinds;
     //  RequestSubmitted batching (routing_flow.c, "batches"): on when the
     //  consumer calls routing_on_flush; direct retries a batch one
     //  request at a time after a conflict.
@@ -141,6 +148,10 @@ void routing_core_prepare (routing_core_t *core);
 //  of the writer's transaction (counts moved in it did not happen) or a
 //  reload of the org directory.
 void routing_core_forget_loads (routing_core_t *core);
+//  The transaction committed: count its transitions. Rolled back: forget
+//  them.
+void routing_core_count_committed (routing_core_t *core);
+void routing_core_forget_counts (routing_core_t *core);
 //  Free what routing_core_prepare created.
 void routing_core_release (routing_core_t *core);
 //  The consumer handler for intake's stream (arg = routing_core_t *).

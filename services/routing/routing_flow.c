@@ -219,6 +219,41 @@ s_load_free (void **item)
     *item = NULL;
 }
 
+//  Count a staged transition; it reaches the metric only if its
+//  transaction commits (routing_core_count_committed).
+static void
+s_count_kind (routing_core_t *core, const char *kind)
+{
+    for (int i = 0; i < core->npending_kinds; i++)
+        if (strcmp (core->pending_kinds[i].kind, kind) == 0) {
+            core->pending_kinds[i].n++;
+            return;
+        }
+    if (core->npending_kinds == (int) (sizeof core->pending_kinds / sizeof core->pending_kinds[0]))
+        return; //  more kinds than exist: a programmer error, but only a metric
+    int i = core->npending_kinds++;
+    snprintf (core->pending_kinds[i].kind, sizeof core->pending_kinds[i].kind, "%s", kind);
+    core->pending_kinds[i].n = 1;
+}
+
+void
+routing_core_count_committed (routing_core_t *core)
+{
+    for (int i = 0; i < core->npending_kinds; i++) {
+        char labels[64];
+        snprintf (labels, sizeof labels, "kind=\"%s\"", core->pending_kinds[i].kind);
+        gz_metrics_add (core->metrics, "gz_routing_transitions_total", labels,
+                        core->pending_kinds[i].n);
+    }
+    core->npending_kinds = 0;
+}
+
+void
+routing_core_forget_counts (routing_core_t *core)
+{
+    core->npending_kinds = 0;
+}
+
 void
 routing_core_forget_loads (routing_core_t *core)
 {
@@ -718,9 +753,7 @@ s_stage_event (routing_core_t *core, const req_t *q, const emit_t *e, const acto
               q->subdistrict_code ? q->subdistrict_code : "-",
               q->community_code ? q->community_code : "-");
     gz_bus_pub_stage_msg (core->pub, e->type, q->id, topic, &ev.base);
-    char labels[64];
-    snprintf (labels, sizeof labels, "kind=\"%s\"", e->kind);
-    gz_metrics_add (core->metrics, "gz_routing_transitions_total", labels, 1);
+    s_count_kind (core, e->kind);
 }
 
 //  Append text to b as it is.
@@ -2132,11 +2165,13 @@ routing_execute (routing_core_t *core, routing_cmd_t *cmd)
         rc = s_apply (core, cmd);
         if (rc == 0 && gz_bus_pub_write (core->pub) == 0 && gz_db_commit (core->db) == 0) {
             gz_bus_pub_committed (core->pub);
+            routing_core_count_committed (core);
             return;
         }
         gz_db_rollback (core->db);
         gz_bus_pub_aborted (core->pub);
         routing_core_forget_loads (core);
+        routing_core_forget_counts (core);
         if (rc == 1)
             return; //  refused: the result says why
         rc = -1;
@@ -2281,12 +2316,15 @@ routing_timers_run (routing_core_t *core)
         for (int i = 0; i < n && i < 100; i++)
             snprintf (kinds[i], sizeof kinds[i], "%s", PQgetvalue (r, i, 1));
         PQclear (r);
-        if (rc == 0 && gz_bus_pub_write (core->pub) == 0 && gz_db_commit (core->db) == 0)
+        if (rc == 0 && gz_bus_pub_write (core->pub) == 0 && gz_db_commit (core->db) == 0) {
             gz_bus_pub_committed (core->pub);
+            routing_core_count_committed (core);
+        }
         else {
             gz_db_rollback (core->db);
             gz_bus_pub_aborted (core->pub);
             routing_core_forget_loads (core);
+            routing_core_forget_counts (core);
             gz_metrics_add (core->metrics, "gz_db_errors_total", NULL, 1);
             gz_warn (SVC, "msg=\"timer run failed\" error=\"%s\"", gz_db_error (core->db));
             return -1;

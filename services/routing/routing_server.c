@@ -209,8 +209,12 @@ s_flush_pending (self_t *self, bool committed)
         core->pending_routed[t] = 0;
     }
     //  Load counts moved in a transaction that rolled back are wrong.
-    if (!committed)
+    if (!committed) {
         routing_core_forget_loads (core);
+        routing_core_forget_counts (core);
+    }
+    else
+        routing_core_count_committed (core);
     if (committed && core->pending_merged > 0)
         gz_metrics_add (core->metrics, "gz_routing_merged_total", NULL, core->pending_merged);
     core->pending_merged = 0;

@@ -116,6 +116,14 @@ curl -fsS "$web/open311/v2/servicerequestupdates.json" |
 curl -fsS "$web$link" | grep -q '已评价' || fail "timeline lacks the rating"
 grep -q 13800001234 "$tmp/gongzhi.log" && fail "the phone number appears in the log"
 
+# Routing's metrics count each committed transition once (the refused
+# early "start" counts nothing).
+metrics=$(curl -fsS "${api%/api/v1}/metrics")
+for kind in accepted verified started resolved rated; do
+    grep -q "^gz_routing_transitions_total{kind=\"$kind\"} 1$" <<<"$metrics" ||
+        fail "transitions metric for $kind: $(grep transitions_total <<<"$metrics")"
+done
+
 kill -TERM "$pid"; rc=0; wait "$pid" || rc=$?; pid=""
 [ $rc -eq 0 ] || fail "gongzhi exited $rc on SIGTERM"
 echo PASS
