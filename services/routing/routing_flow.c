@@ -1171,6 +1171,64 @@ s_co_handlers (routing_core_t *core, const routing_rule_t *rule, Gongzhi__V1__As
     return 0;
 }
 
+//  The request's own columns (0 .. S_COL_FOLLOWERS-1), shared by the
+//  single-row rt_route and the batch rt_route_batch; t holds the text the
+//  numbers are written into, so v is valid as long as t is.
+typedef struct {
+    char sub[24], nowt[24], tier[8], line[16], level[8], rs[24], ss[24], rdue[24], sdue[24];
+} s_row_text_t;
+
+static void
+s_request_values (const Gongzhi__V1__RequestSubmitted *ev, const req_t *q, int rule_line,
+                  int64_t now, s_row_text_t *t, const char *v[S_COL_FOLLOWERS])
+{
+    snprintf (t->sub, sizeof t->sub, "%lld",
+              (long long) (ev->submitted_at_us ? ev->submitted_at_us : now));
+    snprintf (t->nowt, sizeof t->nowt, "%lld", (long long) now);
+    snprintf (t->tier, sizeof t->tier, "%d", q->tier);
+    snprintf (t->line, sizeof t->line, "%d", rule_line);
+    snprintf (t->level, sizeof t->level, "%d", q->level);
+    snprintf (t->rs, sizeof t->rs, "%lld", (long long) q->response_s);
+    snprintf (t->ss, sizeof t->ss, "%lld", (long long) q->resolve_s);
+    snprintf (t->rdue, sizeof t->rdue, "%lld", (long long) q->response_due_us);
+    snprintf (t->sdue, sizeof t->sdue, "%lld", (long long) q->resolve_due_us);
+    const char *channel = "";
+    const ProtobufCEnumValue *cv =
+        protobuf_c_enum_descriptor_get_value (&gongzhi__v1__channel__descriptor, ev->channel);
+    if (cv)
+        channel = cv->name;
+    const char *values[S_COL_FOLLOWERS] = {q->id,
+                                           q->service_code,
+                                           s_str (ev->description),
+                                           channel,
+                                           q->building_code,
+                                           q->grid_code,
+                                           q->community_code,
+                                           q->subdistrict_code,
+                                           ev->meeting_id && *ev->meeting_id ? ev->meeting_id
+                                                                             : NULL,
+                                           ev->media_url && *ev->media_url ? ev->media_url : NULL,
+                                           s_str (ev->resident_token_sha256),
+                                           t->sub,
+                                           t->nowt,
+                                           q->state,
+                                           t->tier,
+                                           t->line,
+                                           q->lead_code,
+                                           t->level,
+                                           q->assignee_staff,
+                                           s_str (q->assignee_name),
+                                           s_str (q->assignee_unit),
+                                           s_str (q->assignee_unit_name),
+                                           s_str (q->assignee_role),
+                                           q->merged_into,
+                                           t->rs,
+                                           t->ss,
+                                           t->rdue,
+                                           t->sdue};
+    memcpy (v, values, sizeof values);
+}
+
 //  Write a routed or merged request q with everything that goes with it
 //  (rt_route): its row, the lead's follower count (merged), its timers
 //  and co-handlers (routed), its timeline row for the transition e. Sets
@@ -1179,60 +1237,20 @@ static int
 s_insert (routing_core_t *core, const Gongzhi__V1__RequestSubmitted *ev, const req_t *q,
           int rule_line, int64_t now, const emit_t *e, const s_arrays_t *arrays, bool *inserted)
 {
-    char sub[24], nowt[24], tier[8], line[16], level[8], rs[24], ss[24], rdue[24], sdue[24];
-    snprintf (sub, sizeof sub, "%lld",
-              (long long) (ev->submitted_at_us ? ev->submitted_at_us : now));
-    snprintf (nowt, sizeof nowt, "%lld", (long long) now);
-    snprintf (tier, sizeof tier, "%d", q->tier);
-    snprintf (line, sizeof line, "%d", rule_line);
-    snprintf (level, sizeof level, "%d", q->level);
-    snprintf (rs, sizeof rs, "%lld", (long long) q->response_s);
-    snprintf (ss, sizeof ss, "%lld", (long long) q->resolve_s);
-    snprintf (rdue, sizeof rdue, "%lld", (long long) q->response_due_us);
-    snprintf (sdue, sizeof sdue, "%lld", (long long) q->resolve_due_us);
-    const char *channel = "";
-    const ProtobufCEnumValue *cv =
-        protobuf_c_enum_descriptor_get_value (&gongzhi__v1__channel__descriptor, ev->channel);
-    if (cv)
-        channel = cv->name;
+    s_row_text_t t;
+    const char *v[37];
+    s_request_values (ev, q, rule_line, now, &t, v);
     char *detail = s_timeline_detail (q, e);
-    const char *v[37] = {q->id,
-                         q->service_code,
-                         s_str (ev->description),
-                         channel,
-                         q->building_code,
-                         q->grid_code,
-                         q->community_code,
-                         q->subdistrict_code,
-                         ev->meeting_id && *ev->meeting_id ? ev->meeting_id : NULL,
-                         ev->media_url && *ev->media_url ? ev->media_url : NULL,
-                         s_str (ev->resident_token_sha256),
-                         sub,
-                         nowt,
-                         q->state,
-                         tier,
-                         line,
-                         q->lead_code,
-                         level,
-                         q->assignee_staff,
-                         s_str (q->assignee_name),
-                         s_str (q->assignee_unit),
-                         s_str (q->assignee_unit_name),
-                         s_str (q->assignee_role),
-                         q->merged_into,
-                         rs,
-                         ss,
-                         rdue,
-                         sdue,
-                         s_array_text (&arrays->a[4]),
-                         s_array_text (&arrays->a[5]),
-                         s_array_text (&arrays->a[0]),
-                         s_array_text (&arrays->a[1]),
-                         s_array_text (&arrays->a[2]),
-                         s_array_text (&arrays->a[3]),
-                         e->kind,
-                         s_str (e->note),
-                         detail};
+    const char *rest[37 - S_COL_FOLLOWERS] = {s_array_text (&arrays->a[4]),
+                                              s_array_text (&arrays->a[5]),
+                                              s_array_text (&arrays->a[0]),
+                                              s_array_text (&arrays->a[1]),
+                                              s_array_text (&arrays->a[2]),
+                                              s_array_text (&arrays->a[3]),
+                                              e->kind,
+                                              s_str (e->note),
+                                              detail};
+    memcpy (v + S_COL_FOLLOWERS, rest, sizeof rest);
     PGresult *r = gz_db_exec (core->db, "rt_route", 37, v);
     free (detail);
     if (!r)
@@ -1247,51 +1265,10 @@ static void
 s_batch_row (struct _routing_batch_t *b, const Gongzhi__V1__RequestSubmitted *ev, const req_t *q,
              int rule_line, int64_t now, const emit_t *e, const s_arrays_t *arrays)
 {
-    char sub[24], nowt[24], tier[8], line[16], level[8], rs[24], ss[24], rdue[24], sdue[24];
-    snprintf (sub, sizeof sub, "%lld",
-              (long long) (ev->submitted_at_us ? ev->submitted_at_us : now));
-    snprintf (nowt, sizeof nowt, "%lld", (long long) now);
-    snprintf (tier, sizeof tier, "%d", q->tier);
-    snprintf (line, sizeof line, "%d", rule_line);
-    snprintf (level, sizeof level, "%d", q->level);
-    snprintf (rs, sizeof rs, "%lld", (long long) q->response_s);
-    snprintf (ss, sizeof ss, "%lld", (long long) q->resolve_s);
-    snprintf (rdue, sizeof rdue, "%lld", (long long) q->response_due_us);
-    snprintf (sdue, sizeof sdue, "%lld", (long long) q->resolve_due_us);
-    const char *channel = "";
-    const ProtobufCEnumValue *cv =
-        protobuf_c_enum_descriptor_get_value (&gongzhi__v1__channel__descriptor, ev->channel);
-    if (cv)
-        channel = cv->name;
+    s_row_text_t t;
+    const char *v[S_COL_FOLLOWERS];
+    s_request_values (ev, q, rule_line, now, &t, v);
     char *detail = s_timeline_detail (q, e);
-    const char *v[S_COL_FOLLOWERS] = {q->id,
-                                      q->service_code,
-                                      s_str (ev->description),
-                                      channel,
-                                      q->building_code,
-                                      q->grid_code,
-                                      q->community_code,
-                                      q->subdistrict_code,
-                                      ev->meeting_id && *ev->meeting_id ? ev->meeting_id : NULL,
-                                      ev->media_url && *ev->media_url ? ev->media_url : NULL,
-                                      s_str (ev->resident_token_sha256),
-                                      sub,
-                                      nowt,
-                                      q->state,
-                                      tier,
-                                      line,
-                                      q->lead_code,
-                                      level,
-                                      q->assignee_staff,
-                                      s_str (q->assignee_name),
-                                      s_str (q->assignee_unit),
-                                      s_str (q->assignee_unit_name),
-                                      s_str (q->assignee_role),
-                                      q->merged_into,
-                                      rs,
-                                      ss,
-                                      rdue,
-                                      sdue};
     for (int i = 0; i < S_COL_FOLLOWERS; i++)
         s_array_add_or_null (&b->col[i], v[i]);
     if (b->rows == b->rows_cap) {
@@ -1308,7 +1285,7 @@ s_batch_row (struct _routing_batch_t *b, const Gongzhi__V1__RequestSubmitted *ev
         s_array_add (&b->col[S_COL_CO], q->id);
     for (int i = 0; i < 4; i++)
         s_array_cat (&b->col[S_COL_CO + 1 + i], &arrays->a[i]);
-    const char *tl[6] = {q->id, nowt, e->kind, q->state, s_str (e->note), detail};
+    const char *tl[6] = {q->id, t.nowt, e->kind, q->state, s_str (e->note), detail};
     for (int i = 0; i < 6; i++)
         s_array_add (&b->col[S_COL_TL + i], tl[i]);
     free (detail);
