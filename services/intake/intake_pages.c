@@ -412,8 +412,12 @@ s_prepare_status (gz_db_t *db, const char *schema)
               q);
     gz_db_prepare (db, "status_request", sql);
     snprintf (sql, sizeof sql,
-              "SELECT " ISO_LOCAL ("at") ", kind, note FROM %1$s.timeline "
-                                         "WHERE request_id = $1::bigint ORDER BY at, kind",
+              "SELECT " ISO_LOCAL (
+                  "t.at") ", t.kind, t.note FROM ("
+                          " SELECT submitted_at AS at, 'submitted' AS kind, NULL::text AS note"
+                          " FROM %1$s.requests WHERE id = $1::bigint"
+                          " UNION ALL SELECT at, kind, note FROM %1$s.timeline"
+                          " WHERE request_id = $1::bigint) t ORDER BY t.at, t.kind",
               q);
     gz_db_prepare (db, "status_timeline", sql);
     free (q);
