@@ -44,6 +44,7 @@
 
 #include <assert.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,15 @@ typedef struct {
 struct _gz_bus_pub_t {
     gz_db_t *db; //  borrowed: the owner's connection
     char *schema, *stream;
+    //  The publisher that owns the socket and the fields below it: self,
+    //  or for a writer (gz_bus_pub_new_writer) the publisher it serves.
+    gz_bus_pub_t *root;
+    //  Root only: held from a write to its committed/aborted, and while a
+    //  tick or a counter read touches the shared fields, so events leave
+    //  the socket in position order whichever writer committed them.
+    pthread_mutex_t lock;
+    bool holding;      //  this writer holds root->lock (between write and commit)
+    bool stream_known; //  the bus_stream row exists (a write found it)
     zsock_t *pub;
     int port;
     char heartbeat_topic[256];
@@ -307,6 +317,8 @@ s_pub_ensure_stream (gz_bus_pub_t *self)
     return r ? 0 : -1;
 }
 
+static void s_pub_prepare_write (gz_bus_pub_t *self);
+
 gz_bus_pub_t *
 gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char *endpoint)
 {
@@ -314,6 +326,8 @@ gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char 
     gz_bus_pub_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
+    self->root = self;
+    pthread_mutex_init (&self->lock, NULL);
     self->schema = strdup (schema);
     self->stream = strdup (stream);
     snprintf (self->heartbeat_topic, sizeof self->heartbeat_topic, "Heartbeat/%s", stream);
@@ -332,24 +346,7 @@ gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char 
         return NULL;
     }
 
-    s_prepare (db, self->st_stream,
-               "INSERT INTO {p}.bus_stream (stream) VALUES ($1) ON CONFLICT DO NOTHING", schema,
-               NULL);
-    s_prepare (db, self->st_write,
-               "WITH h AS ("
-               "  UPDATE {p}.bus_stream SET head = head + cardinality($2::text[])"
-               "  WHERE stream = $1 RETURNING head),"
-               " ins AS ("
-               "  INSERT INTO {p}.outbox (stream, position, id, type, key, topic, occurred_at_us,"
-               "                          trace_id, idempotency_key, payload)"
-               "  SELECT $1, h.head - cardinality($2::text[]) + e.n, e.id::uuid, e.type, e.key,"
-               "         e.topic, e.occ, e.trace, e.idem, e.payload"
-               "  FROM h, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],"
-               "                 $7::text[], $8::text[], $9::bytea[])"
-               "       WITH ORDINALITY AS e (id, type, key, topic, occ, trace, idem, payload, n)"
-               "  RETURNING position)"
-               " SELECT count(*), coalesce(max(position), 0) FROM ins",
-               schema, NULL);
+    s_pub_prepare_write (self);
     s_prepare (db, self->st_state, "SELECT head, published FROM {p}.bus_stream WHERE stream = $1",
                schema, NULL);
     s_prepare (db, self->st_republish,
@@ -367,6 +364,45 @@ gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char 
     return self;
 }
 
+gz_bus_pub_t *
+gz_bus_pub_new_writer (gz_bus_pub_t *pub, gz_db_t *db)
+{
+    assert (pub && pub->root == pub && db);
+    gz_bus_pub_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->db = db;
+    self->root = pub;
+    self->schema = strdup (pub->schema);
+    self->stream = strdup (pub->stream);
+    assert (self->schema && self->stream);
+    s_pub_prepare_write (self);
+    return self;
+}
+
+//  The statements a writer needs: create the stream row, write events.
+static void
+s_pub_prepare_write (gz_bus_pub_t *self)
+{
+    s_prepare (self->db, self->st_stream,
+               "INSERT INTO {p}.bus_stream (stream) VALUES ($1) ON CONFLICT DO NOTHING",
+               self->schema, NULL);
+    s_prepare (self->db, self->st_write,
+               "WITH h AS ("
+               "  UPDATE {p}.bus_stream SET head = head + cardinality($2::text[])"
+               "  WHERE stream = $1 RETURNING head),"
+               " ins AS ("
+               "  INSERT INTO {p}.outbox (stream, position, id, type, key, topic, occurred_at_us,"
+               "                          trace_id, idempotency_key, payload)"
+               "  SELECT $1, h.head - cardinality($2::text[]) + e.n, e.id::uuid, e.type, e.key,"
+               "         e.topic, e.occ, e.trace, e.idem, e.payload"
+               "  FROM h, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],"
+               "                 $7::text[], $8::text[], $9::bytea[])"
+               "       WITH ORDINALITY AS e (id, type, key, topic, occ, trace, idem, payload, n)"
+               "  RETURNING position)"
+               " SELECT count(*), coalesce(max(position), 0) FROM ins",
+               self->schema, NULL);
+}
+
 void
 gz_bus_pub_destroy (gz_bus_pub_t **self_p)
 {
@@ -374,9 +410,13 @@ gz_bus_pub_destroy (gz_bus_pub_t **self_p)
     gz_bus_pub_t *self = *self_p;
     if (!self)
         return;
+    if (self->holding)
+        gz_bus_pub_aborted (self);
     s_pub_forget (self);
     free (self->staged);
     zsock_destroy (&self->pub);
+    if (self->root == self)
+        pthread_mutex_destroy (&self->lock);
     free (self->schema);
     free (self->stream);
     free (self);
@@ -386,7 +426,7 @@ gz_bus_pub_destroy (gz_bus_pub_t **self_p)
 int
 gz_bus_pub_port (gz_bus_pub_t *self)
 {
-    return self->port;
+    return self->root->port;
 }
 
 void
@@ -431,7 +471,7 @@ gz_bus_pub_stage_msg (gz_bus_pub_t *self, const char *type, const char *key, con
 //  inserted (0 when the stream row is missing) and the last position in
 //  *last_p, or -1 on failure.
 static int64_t
-s_pub_insert (gz_bus_pub_t *self, const s_event_t *ev, size_t n, int64_t *last_p)
+s_pub_insert (gz_bus_pub_t *self, const s_event_t *ev, size_t n, int64_t *last_p, bool commit)
 {
     enum { NCOLS = 8 };
     static const uint32_t oids[NCOLS] = {S_OID_TEXT, S_OID_TEXT, S_OID_TEXT, S_OID_TEXT,
@@ -465,7 +505,10 @@ s_pub_insert (gz_bus_pub_t *self, const s_event_t *ev, size_t n, int64_t *last_p
         gz_error (SVC, "msg=\"batch too large for one statement\" stream=%s events=%zu",
                   self->stream, n);
     else {
-        PGresult *r = gz_db_execb (self->db, self->st_write, NCOLS + 1, values, lengths, formats);
+        PGresult *r =
+            commit
+                ? gz_db_execb_commit (self->db, self->st_write, NCOLS + 1, values, lengths, formats)
+                : gz_db_execb (self->db, self->st_write, NCOLS + 1, values, lengths, formats);
         if (r && PQntuples (r) == 1) {
             count = s_int64 (PQgetvalue (r, 0, 0));
             *last_p = s_int64 (PQgetvalue (r, 0, 1));
@@ -477,20 +520,38 @@ s_pub_insert (gz_bus_pub_t *self, const s_event_t *ev, size_t n, int64_t *last_p
     return count;
 }
 
-int
-gz_bus_pub_write (gz_bus_pub_t *self)
+static void s_pub_release (gz_bus_pub_t *self);
+
+//  Write the staged events; with commit, COMMIT in the same round trip.
+//  Committing needs the stream row known to exist: a write that finds no
+//  row inserts nothing, and must not commit the caller's effects alone.
+static int
+s_pub_write (gz_bus_pub_t *self, bool commit)
 {
     assert (self);
     size_t n = self->nstaged - self->nwritten;
     if (n == 0)
-        return 0;
+        return commit ? gz_db_commit (self->db) : 0;
+    if (commit && !self->stream_known) {
+        int rc = s_pub_write (self, false);
+        if (rc == 0 && gz_db_commit (self->db) != 0)
+            rc = -1; //  written, not committed: the caller calls aborted
+        return rc;
+    }
     s_event_t *ev = self->staged + self->nwritten;
+    //  Held until committed or aborted (released here on failure): within
+    //  this process the head row's lock is then never contended, and
+    //  events are sent in the order their transactions commit.
+    if (!self->holding) {
+        pthread_mutex_lock (&self->root->lock);
+        self->holding = true;
+    }
     int64_t last = 0;
-    int64_t count = s_pub_insert (self, ev, n, &last);
-    if (count == 0) {
+    int64_t count = s_pub_insert (self, ev, n, &last, commit);
+    if (count == 0 && !commit) {
         //  No stream row yet (the database was down at gz_bus_pub_new).
         if (s_pub_ensure_stream (self) == 0)
-            count = s_pub_insert (self, ev, n, &last);
+            count = s_pub_insert (self, ev, n, &last, false);
     }
     if (count != (int64_t) n || last < (int64_t) n) {
         if (count >= 0)
@@ -499,15 +560,30 @@ gz_bus_pub_write (gz_bus_pub_t *self)
         else
             gz_warn (SVC, "msg=\"outbox write failed\" stream=%s sqlstate=%s error=\"%s\"",
                      self->stream, gz_db_sqlstate (self->db), gz_db_error (self->db));
+        s_pub_release (self);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
         ev[i].position = last - (int64_t) n + 1 + (int64_t) i;
     self->nwritten = self->nstaged;
+    self->stream_known = true;
     return 0;
 }
 
-//  Send one event envelope as [topic][Envelope].
+int
+gz_bus_pub_write (gz_bus_pub_t *self)
+{
+    return s_pub_write (self, false);
+}
+
+int
+gz_bus_pub_write_commit (gz_bus_pub_t *self)
+{
+    return s_pub_write (self, true);
+}
+
+//  Send one event envelope as [topic][Envelope]. self is the root, and
+//  the caller holds its lock (or is the only thread using it).
 static void
 s_pub_send (gz_bus_pub_t *self, const char *topic, const gz_envelope_t *env)
 {
@@ -532,6 +608,11 @@ gz_bus_pub_committed (gz_bus_pub_t *self)
     //  Staged but never written means the caller committed without
     //  gz_bus_pub_write: those events would be lost silently.
     assert (self->nwritten == self->nstaged);
+    gz_bus_pub_t *root = self->root;
+    if (!self->holding) { //  nothing was written
+        pthread_mutex_lock (&root->lock);
+        self->holding = true;
+    }
     for (size_t i = 0; i < self->nwritten; i++) {
         s_event_t *e = &self->staged[i];
         gz_envelope_t env = GONGZHI__V1__ENVELOPE__INIT;
@@ -546,15 +627,16 @@ gz_bus_pub_committed (gz_bus_pub_t *self)
         env.payload.data = e->payload;
         env.payload.len = e->len;
         env.topic = e->topic;
-        s_pub_send (self, e->topic, &env);
-        self->published++;
-        if (self->run_lo == 0)
-            self->run_lo = self->run_hi = e->position;
-        else if (e->position == self->run_hi + 1)
-            self->run_hi = e->position;
-        if (e->position > self->head)
-            self->head = e->position;
+        s_pub_send (root, e->topic, &env);
+        root->published++;
+        if (root->run_lo == 0)
+            root->run_lo = root->run_hi = e->position;
+        else if (e->position == root->run_hi + 1)
+            root->run_hi = e->position;
+        if (e->position > root->head)
+            root->head = e->position;
     }
+    s_pub_release (self);
     s_pub_forget (self);
 }
 
@@ -562,7 +644,18 @@ void
 gz_bus_pub_aborted (gz_bus_pub_t *self)
 {
     assert (self);
+    s_pub_release (self);
     s_pub_forget (self);
+}
+
+//  Let go of root's lock if this writer holds it.
+static void
+s_pub_release (gz_bus_pub_t *self)
+{
+    if (self->holding) {
+        self->holding = false;
+        pthread_mutex_unlock (&self->root->lock);
+    }
 }
 
 static void
@@ -625,7 +718,11 @@ s_pub_republish (gz_bus_pub_t *self, int64_t from, int64_t to)
 int
 gz_bus_pub_tick (gz_bus_pub_t *self)
 {
-    assert (self);
+    assert (self && self->root == self);
+    assert (!self->holding); //  not between a write and its commit
+    //  Writers wait: an event they committed but have not sent yet would
+    //  otherwise look unsent and go out twice.
+    pthread_mutex_lock (&self->lock);
     int rc = -1;
     const char *v[1] = {self->stream};
     PGresult *r = gz_db_exec (self->db, self->st_state, 1, v);
@@ -666,25 +763,40 @@ gz_bus_pub_tick (gz_bus_pub_t *self)
     //  Heartbeat also while the database is down: consumers then do not
     //  hammer it with catch-ups that cannot succeed.
     s_pub_heartbeat (self);
+    pthread_mutex_unlock (&self->lock);
     return rc;
+}
+
+//  Read one of root's shared counters under its lock.
+static int64_t
+s_pub_read (gz_bus_pub_t *self, const void *field, size_t size)
+{
+    gz_bus_pub_t *root = self->root;
+    int64_t value = 0;
+    if (!self->holding)
+        pthread_mutex_lock (&root->lock);
+    memcpy (&value, field, size);
+    if (!self->holding)
+        pthread_mutex_unlock (&root->lock);
+    return value;
 }
 
 int64_t
 gz_bus_pub_head (gz_bus_pub_t *self)
 {
-    return self->head;
+    return s_pub_read (self, &self->root->head, sizeof self->root->head);
 }
 
 uint64_t
 gz_bus_pub_published (gz_bus_pub_t *self)
 {
-    return self->published;
+    return (uint64_t) s_pub_read (self, &self->root->published, sizeof self->root->published);
 }
 
 uint64_t
 gz_bus_pub_republished (gz_bus_pub_t *self)
 {
-    return self->republished;
+    return (uint64_t) s_pub_read (self, &self->root->republished, sizeof self->root->republished);
 }
 
 //  ---------------------------------------------------------------- consumer

@@ -32,7 +32,9 @@
       bus_cursor (consumer text, stream text, position bigint; PK both)
 
     Threading: a gz_bus_pub or gz_bus_sub belongs to the thread that owns
-    its gz_db_t (one actor).  */
+    its gz_db_t (one actor). To commit on several connections at once, a
+    publisher gets writers (gz_bus_pub_new_writer), one per extra thread
+    and connection; they share its PUB socket.  */
 #ifndef GZ_BUS_H_INCLUDED
 #define GZ_BUS_H_INCLUDED
 
@@ -58,6 +60,16 @@ gz_bus_pub_t *gz_bus_pub_new (gz_db_t *db, const char *schema, const char *strea
                               const char *endpoint);
 void gz_bus_pub_destroy (gz_bus_pub_t **self_p);
 
+//  A writer for pub's stream on another connection, for another thread:
+//  stage, write, committed and aborted work as on pub, and committed
+//  events go out on pub's socket. From a write to its committed or
+//  aborted, the writer holds a lock shared with pub and its other writers
+//  (as PostgreSQL holds the head row), so events leave the socket in the
+//  order their transactions commit; the other writers meanwhile prepare
+//  their own transactions. Tick, port, head and the counters belong to
+//  pub (on a writer they read pub's). Destroy writers before pub.
+gz_bus_pub_t *gz_bus_pub_new_writer (gz_bus_pub_t *pub, gz_db_t *db);
+
 //  The bound TCP port (for endpoints ending in :*), or 0.
 int gz_bus_pub_port (gz_bus_pub_t *self);
 
@@ -73,9 +85,19 @@ void gz_bus_pub_stage_msg (gz_bus_pub_t *self, const char *type, const char *key
 
 //  Inside the caller's open transaction on db: reserve positions for all
 //  staged events and insert them into the outbox (one round trip where
-//  possible). 0 ok; -1 on failure (the caller rolls back and calls
-//  gz_bus_pub_aborted). A no-op returning 0 when nothing is staged.
+//  possible). 0 ok: the caller commits and calls gz_bus_pub_committed, or
+//  rolls back and calls gz_bus_pub_aborted (one of them, always: until
+//  then the stream is held for this process). -1 on failure (the caller
+//  rolls back and calls gz_bus_pub_aborted). A no-op returning 0 when
+//  nothing is staged.
 int gz_bus_pub_write (gz_bus_pub_t *self);
+
+//  gz_bus_pub_write and the caller's COMMIT in one round trip (one fewer
+//  than write, then gz_db_commit). 0: committed, call
+//  gz_bus_pub_committed. -1: not committed (or, the connection lost, not
+//  known: the tick re-sends what did commit): roll back, call
+//  gz_bus_pub_aborted. With nothing staged, just the COMMIT.
+int gz_bus_pub_write_commit (gz_bus_pub_t *self);
 
 //  After the caller's COMMIT: send the written events on the PUB socket,
 //  then forget them. Every staged event must have been written (asserted:
@@ -87,7 +109,8 @@ void gz_bus_pub_committed (gz_bus_pub_t *self);
 void gz_bus_pub_aborted (gz_bus_pub_t *self);
 
 //  Call from a timer every heartbeat interval (GZ_BUS_HEARTBEAT_MS,
-//  default 1000), outside any transaction. Re-publishes rows past the
+//  default 1000), outside any transaction, on the publisher (not a
+//  writer; its writers wait meanwhile). Re-publishes rows past the
 //  published watermark (after a crash, or left by another replica),
 //  advances the watermark, and sends a heartbeat. 0 ok, -1 db failure.
 int gz_bus_pub_tick (gz_bus_pub_t *self);

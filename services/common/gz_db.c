@@ -4,7 +4,15 @@
     DESIGN: statements live in a small registry (name, sql, generation).
     Every (re)connect bumps the connection generation; a statement whose
     generation differs is prepared again before use. So callers register
-    once at start and never think about reconnects.  */
+    once at start and never think about reconnects.
+
+    Round trips. On a busy machine each round trip costs the wakeup of
+    the server process, often more than the statement itself (measured:
+    about 0.2 ms for a BEGIN under load). So gz_db_begin sends nothing: it
+    marks a BEGIN pending, which goes out in one pipeline (libpq pipeline
+    mode) with the next statement; gz_db_execb_commit runs a statement
+    and COMMIT in one pipeline. Whoever takes the raw connection
+    (gz_db_conn) gets the BEGIN sent first.  */
 #include "gz_db.h"
 #include "gz_log.h"
 
@@ -28,6 +36,8 @@ struct _gz_db_t {
     size_t nstmts, cap;
     char sqlstate[6];
     char *error;
+    bool pending_begin; //  gz_db_begin called, BEGIN not sent yet
+    char *on_connect;   //  SQL run after every connect, or NULL
 };
 
 static void
@@ -61,6 +71,14 @@ s_connect (gz_db_t *self)
         self->conn = NULL;
         return;
     }
+    if (self->on_connect) {
+        PGresult *r = PQexec (self->conn, self->on_connect);
+        if (PQresultStatus (r) != PGRES_COMMAND_OK && PQresultStatus (r) != PGRES_TUPLES_OK) {
+            s_set_error (self, r);
+            gz_warn (self->app_name, "msg=\"session setup failed\" error=\"%s\"", self->error);
+        }
+        PQclear (r);
+    }
     self->generation++;
     //  Quiet NOTICEs (e.g. "relation already exists, skipping").
     PGresult *r = PQexec (self->conn, "SET client_min_messages = warning");
@@ -89,6 +107,7 @@ gz_db_destroy (gz_db_t **self_p)
         return;
     if (self->conn)
         PQfinish (self->conn);
+    free (self->on_connect);
     for (size_t i = 0; i < self->nstmts; i++) {
         free (self->stmts[i].name);
         free (self->stmts[i].sql);
@@ -101,9 +120,13 @@ gz_db_destroy (gz_db_t **self_p)
     *self_p = NULL;
 }
 
+static int s_flush_begin (gz_db_t *self);
+
 PGconn *
 gz_db_conn (gz_db_t *self)
 {
+    if (self->pending_begin)
+        s_flush_begin (self); //  a failure shows as PQTRANS_IDLE to the caller
     return self->conn;
 }
 
@@ -122,8 +145,19 @@ gz_db_ensure (gz_db_t *self)
         PQfinish (self->conn);
         self->conn = NULL;
     }
+    self->pending_begin = false;
     s_connect (self);
     return self->conn ? 0 : -1;
+}
+
+int
+gz_db_on_connect (gz_db_t *self, const char *sql)
+{
+    assert (sql);
+    free (self->on_connect);
+    self->on_connect = strdup (sql);
+    assert (self->on_connect);
+    return gz_db_ok (self) ? gz_db_command (self, sql) : 0;
 }
 
 int
@@ -168,6 +202,94 @@ s_stmt_ready (gz_db_t *self, const char *name)
     return s;
 }
 
+//  Take one query's results in pipeline mode: the result, then NULL. A
+//  failed query's result is kept in *bad_p when none is kept yet.
+//  Returns the result when it succeeded, else NULL.
+static PGresult *
+s_pipeline_take (gz_db_t *self, PGresult **bad_p)
+{
+    PGresult *r = PQgetResult (self->conn), *next;
+    if (!r)
+        return NULL;
+    while ((next = PQgetResult (self->conn)) != NULL)
+        PQclear (next); //  a query yields one result, then NULL
+    ExecStatusType st = PQresultStatus (r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    if (!*bad_p && st != PGRES_PIPELINE_ABORTED)
+        *bad_p = r;
+    else
+        PQclear (r);
+    return NULL;
+}
+
+//  In one round trip: BEGIN if one is pending, the prepared statement
+//  name, COMMIT if commit, then Sync. Returns the statement's result, or
+//  NULL when anything failed (error saved from the failing part; a failed
+//  COMMIT frees the statement's result: nothing was committed).
+static PGresult *
+s_pipeline (gz_db_t *self, const char *name, int nparams, const char *const *values,
+            const int *lengths, const int *formats, bool commit)
+{
+    bool begin = self->pending_begin;
+    self->pending_begin = false;
+    PGconn *c = self->conn;
+    bool sent = PQenterPipelineMode (c) == 1;
+    if (sent && begin)
+        sent = PQsendQueryParams (c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    if (sent)
+        sent = PQsendQueryPrepared (c, name, nparams, values, lengths, formats, 0) == 1;
+    if (sent && commit)
+        sent = PQsendQueryParams (c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    if (sent)
+        sent = PQpipelineSync (c) == 1;
+    PGresult *bad = NULL, *r = NULL;
+    bool synced = false;
+    if (sent) {
+        PQclear (begin ? s_pipeline_take (self, &bad) : NULL);
+        r = s_pipeline_take (self, &bad);
+        if (commit)
+            PQclear (s_pipeline_take (self, &bad));
+        //  Up to the Sync's result, which ends the pipeline (NULL: the
+        //  connection broke).
+        PGresult *x;
+        while (!synced && (x = PQgetResult (c)) != NULL) {
+            synced = PQresultStatus (x) == PGRES_PIPELINE_SYNC;
+            PQclear (x);
+        }
+    }
+    bool off = PQpipelineStatus (c) == PQ_PIPELINE_OFF || PQexitPipelineMode (c) == 1;
+    if (!synced || !off || bad || !r) {
+        s_set_error (self, bad);
+        gz_debug (self->app_name, "msg=\"statement failed\" stmt=%s sqlstate=%s error=\"%s\"", name,
+                  self->sqlstate, self->error);
+        PQclear (bad);
+        PQclear (r);
+        if (!off) {
+            //  Results left unread: the connection cannot be trusted.
+            PQfinish (self->conn);
+            self->conn = NULL;
+        }
+        return NULL;
+    }
+    return r;
+}
+
+//  Send the pending BEGIN now. 0 ok, -1 failure.
+static int
+s_flush_begin (gz_db_t *self)
+{
+    self->pending_begin = false;
+    if (!gz_db_ok (self))
+        return -1;
+    PGresult *r = PQexec (self->conn, "BEGIN");
+    int rc = PQresultStatus (r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc)
+        s_set_error (self, r);
+    PQclear (r);
+    return rc;
+}
+
 PGresult *
 gz_db_execb (gz_db_t *self, const char *name, int nparams, const char *const *values,
              const int *lengths, const int *formats)
@@ -180,6 +302,8 @@ gz_db_execb (gz_db_t *self, const char *name, int nparams, const char *const *va
     s_stmt_t *s = s_stmt_ready (self, name);
     if (!s)
         return NULL;
+    if (self->pending_begin)
+        return s_pipeline (self, name, nparams, values, lengths, formats, false);
     PGresult *r = PQexecPrepared (self->conn, name, nparams, values, lengths, formats, 0);
     ExecStatusType st = PQresultStatus (r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -190,6 +314,21 @@ gz_db_execb (gz_db_t *self, const char *name, int nparams, const char *const *va
         return NULL;
     }
     return r;
+}
+
+PGresult *
+gz_db_execb_commit (gz_db_t *self, const char *name, int nparams, const char *const *values,
+                    const int *lengths, const int *formats)
+{
+    self->sqlstate[0] = 0;
+    if (!gz_db_ok (self)) {
+        s_set_error (self, NULL);
+        return NULL;
+    }
+    s_stmt_t *s = s_stmt_ready (self, name);
+    if (!s)
+        return NULL;
+    return s_pipeline (self, name, nparams, values, lengths, formats, true);
 }
 
 PGresult *
@@ -206,6 +345,8 @@ gz_db_command (gz_db_t *self, const char *sql)
         s_set_error (self, NULL);
         return -1;
     }
+    if (self->pending_begin && s_flush_begin (self))
+        return -1;
     PGresult *r = PQexec (self->conn, sql);
     ExecStatusType st = PQresultStatus (r);
     int rc = 0;
@@ -220,18 +361,31 @@ gz_db_command (gz_db_t *self, const char *sql)
 int
 gz_db_begin (gz_db_t *self)
 {
-    return gz_db_command (self, "BEGIN");
+    self->sqlstate[0] = 0;
+    if (!gz_db_ok (self)) {
+        s_set_error (self, NULL);
+        return -1;
+    }
+    //  Sent with the next statement (inside a transaction, as before, it
+    //  only draws the server's warning).
+    self->pending_begin = true;
+    return 0;
 }
 
 int
 gz_db_commit (gz_db_t *self)
 {
+    if (self->pending_begin) { //  nothing ran: nothing to commit
+        self->pending_begin = false;
+        return gz_db_ok (self) ? 0 : -1;
+    }
     return gz_db_command (self, "COMMIT");
 }
 
 void
 gz_db_rollback (gz_db_t *self)
 {
+    self->pending_begin = false;
     if (gz_db_ok (self) && PQtransactionStatus (self->conn) != PQTRANS_IDLE) {
         PGresult *r = PQexec (self->conn, "ROLLBACK");
         PQclear (r);

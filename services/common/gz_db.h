@@ -43,6 +43,10 @@ bool gz_db_ok (gz_db_t *self);
 //  Does not sleep: backoff is the caller's timer.
 int gz_db_ensure (gz_db_t *self);
 
+//  Run sql (session settings: SET ...) now if connected, and again after
+//  every reconnect. 0 ok, -1 when it failed now.
+int gz_db_on_connect (gz_db_t *self, const char *sql);
+
 //  Register a named statement. Returns 0; -1 if the name is taken with
 //  other SQL (programmer error is asserted instead).
 int gz_db_prepare (gz_db_t *self, const char *name, const char *sql);
@@ -56,10 +60,20 @@ PGresult *gz_db_exec (gz_db_t *self, const char *name, int nparams, const char *
 PGresult *gz_db_execb (gz_db_t *self, const char *name, int nparams, const char *const *values,
                        const int *lengths, const int *formats);
 
+//  Execute a registered statement and COMMIT the open transaction in one
+//  round trip. Returns the statement's result (the caller PQclear()s)
+//  once both succeeded, or NULL when either failed (then roll back: the
+//  transaction may still be open, aborted). As with a COMMIT, a lost
+//  connection leaves it unknown whether it committed.
+PGresult *gz_db_execb_commit (gz_db_t *self, const char *name, int nparams,
+                              const char *const *values, const int *lengths, const int *formats);
+
 //  Run SQL without parameters (BEGIN, COMMIT, DDL). 0 ok, -1 failure.
 int gz_db_command (gz_db_t *self, const char *sql);
 
 //  Transactions. gz_db_rollback is harmless outside a transaction.
+//  gz_db_begin sends nothing: the BEGIN goes out with the next statement
+//  (one round trip for both), so a dead server shows there, not here.
 int gz_db_begin (gz_db_t *self);
 int gz_db_commit (gz_db_t *self);
 void gz_db_rollback (gz_db_t *self);

@@ -110,7 +110,8 @@ typedef struct _intake_t {
     //  submission queue
     pthread_mutex_t lock;
     intake_sub_t *head, *tail;
-    int wake_fd; //  eventfd the actor polls
+    pthread_cond_t ready; //  the queue is not empty (writer threads wait)
+    int wake_fd;          //  eventfd the actor polls
     atomic_bool closing;
     atomic_int inflight; //  HTTP submissions waiting for a commit
 } intake_t;

@@ -299,7 +299,7 @@ s_prepare_reads (gz_db_t *db, const char *schema)
                               "  coalesce($3::timestamptz, now()) - interval '90 days')"
                               " AND ($3::timestamptz IS NULL OR submitted_at <= $3::timestamptz)"
                               " AND ($4::text[] IS NULL OR status = ANY($4::text[]))"
-                              " ORDER BY submitted_at DESC, id DESC LIMIT $5::int",
+                              " ORDER BY id DESC LIMIT $5::int",
               q);
     gz_db_prepare (db, "o311_search", sql);
     snprintf (sql, sizeof sql,

@@ -90,6 +90,7 @@ s_setup (void **state)
     free (F.cfg->database_url);
     F.cfg->database_url = strdup (gz_testdb_url (F.tdb));
     F.cfg->http_port = 0;
+    F.cfg->writers = 1; //  one committer, so the blocked batch is one transaction
     free (F.cfg->http_bind);
     F.cfg->http_bind = strdup ("127.0.0.1");
     free (F.cfg->bus_endpoint);
