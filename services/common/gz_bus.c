@@ -45,6 +45,7 @@
 #include <assert.h>
 #include <limits.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@
 #define S_LIVE_BATCH 500     //  live messages applied per transaction
 #define S_LIVE_BATCHES 8     //  batches per on_readable call, then yield
 #define S_CATCHUP_LIMIT 1000 //  outbox rows read per catch-up transaction
+#define S_WRITER_WAIT_S 10   //  longest wait for the writer lock (then fail)
 #define S_CATCHUP_ROUNDS 20  //  catch-up transactions per call, then yield
 #define S_REPUBLISH_LIMIT 1000
 
@@ -255,7 +257,7 @@ struct _gz_bus_pub_t {
     //  the socket in position order whichever writer committed them.
     pthread_mutex_t lock;
     bool holding;      //  this writer holds root->lock (between write and commit)
-    bool stream_known; //  the bus_stream row exists (a write found it)
+    bool stream_known; //  the bus_stream row exists (committed: a write committed, or created)
     zsock_t *pub;
     int port;
     char heartbeat_topic[256];
@@ -359,8 +361,12 @@ gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char 
                schema, NULL);
 
     //  The row may also be created later, by the first write.
-    if (gz_db_ok (db) && s_pub_ensure_stream (self))
-        s_pub_db_result (self, false, "stream row");
+    if (gz_db_ok (db)) {
+        if (s_pub_ensure_stream (self))
+            s_pub_db_result (self, false, "stream row");
+        else
+            self->stream_known = PQtransactionStatus (gz_db_conn (db)) == PQTRANS_IDLE;
+    }
     return self;
 }
 
@@ -541,9 +547,19 @@ s_pub_write (gz_bus_pub_t *self, bool commit)
     s_event_t *ev = self->staged + self->nwritten;
     //  Held until committed or aborted (released here on failure): within
     //  this process the head row's lock is then never contended, and
-    //  events are sent in the order their transactions commit.
+    //  events are sent in the order their transactions commit. PostgreSQL
+    //  cannot see this lock, so it cannot break a deadlock through it (a
+    //  holder waiting for a row this waiter's transaction locked): the
+    //  wait is bounded, and giving up rolls this transaction back.
     if (!self->holding) {
-        pthread_mutex_lock (&self->root->lock);
+        struct timespec until;
+        clock_gettime (CLOCK_REALTIME, &until);
+        until.tv_sec += S_WRITER_WAIT_S;
+        if (pthread_mutex_timedlock (&self->root->lock, &until) != 0) {
+            gz_warn (SVC, "msg=\"gave up waiting for the stream's writer lock\" stream=%s",
+                     self->stream);
+            return -1;
+        }
         self->holding = true;
     }
     int64_t last = 0;
@@ -566,7 +582,6 @@ s_pub_write (gz_bus_pub_t *self, bool commit)
     for (size_t i = 0; i < n; i++)
         ev[i].position = last - (int64_t) n + 1 + (int64_t) i;
     self->nwritten = self->nstaged;
-    self->stream_known = true;
     return 0;
 }
 
@@ -609,7 +624,9 @@ gz_bus_pub_committed (gz_bus_pub_t *self)
     //  gz_bus_pub_write: those events would be lost silently.
     assert (self->nwritten == self->nstaged);
     gz_bus_pub_t *root = self->root;
-    if (!self->holding) { //  nothing was written
+    if (self->nwritten)
+        self->stream_known = true; //  a committed write found the row
+    if (!self->holding) {          //  nothing was written
         pthread_mutex_lock (&root->lock);
         self->holding = true;
     }

@@ -68,6 +68,11 @@ void gz_bus_pub_destroy (gz_bus_pub_t **self_p);
 //  order their transactions commit; the other writers meanwhile prepare
 //  their own transactions. Tick, port, head and the counters belong to
 //  pub (on a writer they read pub's). Destroy writers before pub.
+//  PostgreSQL cannot see that lock: between the write and the commit, run
+//  nothing that may wait for another writer's open transaction (statements
+//  on rows it locked, deferred constraints they share). A writer that
+//  waits more than 10 s for the lock gives up (the write returns -1, the
+//  caller rolls back), so such a deadlock ends, but only then.
 gz_bus_pub_t *gz_bus_pub_new_writer (gz_bus_pub_t *pub, gz_db_t *db);
 
 //  The bound TCP port (for endpoints ending in :*), or 0.

@@ -202,6 +202,20 @@ s_stmt_ready (gz_db_t *self, const char *name)
     return s;
 }
 
+//  A COMMIT that succeeded as a command may still have rolled back (an
+//  earlier statement failed and the caller went on): PostgreSQL then
+//  answers "ROLLBACK". Such a COMMIT failed; say so in the error.
+static bool
+s_committed (gz_db_t *self, PGresult *r)
+{
+    if (strcmp (PQcmdStatus (r), "COMMIT") == 0)
+        return true;
+    snprintf (self->sqlstate, sizeof self->sqlstate, "25P02");
+    free (self->error);
+    self->error = strdup ("COMMIT rolled back: a statement of the transaction had failed");
+    return false;
+}
+
 //  Take one query's results in pipeline mode: the result, then NULL. A
 //  failed query's result is kept in *bad_p when none is kept yet.
 //  Returns the result when it succeeded, else NULL.
@@ -244,12 +258,19 @@ s_pipeline (gz_db_t *self, const char *name, int nparams, const char *const *val
     if (sent)
         sent = PQpipelineSync (c) == 1;
     PGresult *bad = NULL, *r = NULL;
-    bool synced = false;
+    bool synced = false, rolled_back = false;
     if (sent) {
         PQclear (begin ? s_pipeline_take (self, &bad) : NULL);
         r = s_pipeline_take (self, &bad);
-        if (commit)
-            PQclear (s_pipeline_take (self, &bad));
+        if (commit) {
+            PGresult *k = s_pipeline_take (self, &bad);
+            if (k && !s_committed (self, k)) {
+                rolled_back = true; //  error already set
+                PQclear (r);
+                r = NULL;
+            }
+            PQclear (k);
+        }
         //  Up to the Sync's result, which ends the pipeline (NULL: the
         //  connection broke).
         PGresult *x;
@@ -260,7 +281,8 @@ s_pipeline (gz_db_t *self, const char *name, int nparams, const char *const *val
     }
     bool off = PQpipelineStatus (c) == PQ_PIPELINE_OFF || PQexitPipelineMode (c) == 1;
     if (!synced || !off || bad || !r) {
-        s_set_error (self, bad);
+        if (!rolled_back || bad)
+            s_set_error (self, bad);
         gz_debug (self->app_name, "msg=\"statement failed\" stmt=%s sqlstate=%s error=\"%s\"", name,
                   self->sqlstate, self->error);
         PQclear (bad);
@@ -379,7 +401,21 @@ gz_db_commit (gz_db_t *self)
         self->pending_begin = false;
         return gz_db_ok (self) ? 0 : -1;
     }
-    return gz_db_command (self, "COMMIT");
+    self->sqlstate[0] = 0;
+    if (!gz_db_ok (self)) {
+        s_set_error (self, NULL);
+        return -1;
+    }
+    PGresult *r = PQexec (self->conn, "COMMIT");
+    int rc = 0;
+    if (PQresultStatus (r) != PGRES_COMMAND_OK) {
+        s_set_error (self, r);
+        rc = -1;
+    }
+    else if (!s_committed (self, r))
+        rc = -1;
+    PQclear (r);
+    return rc;
 }
 
 void

@@ -74,6 +74,8 @@ int gz_db_command (gz_db_t *self, const char *sql);
 //  Transactions. gz_db_rollback is harmless outside a transaction.
 //  gz_db_begin sends nothing: the BEGIN goes out with the next statement
 //  (one round trip for both), so a dead server shows there, not here.
+//  gz_db_commit (and gz_db_execb_commit) fail with sqlstate 25P02 when the
+//  server rolled back instead: a statement of the transaction had failed.
 int gz_db_begin (gz_db_t *self);
 int gz_db_commit (gz_db_t *self);
 void gz_db_rollback (gz_db_t *self);

@@ -1014,6 +1014,602 @@ test_database_lost (void **state)
     free (ep);
 }
 
+//  ---------------------------------------------------------------- writers
+
+//  A plain SUB socket on pub's stream (everything, heartbeats included),
+//  with no receive limit so a busy test never loses a message to the
+//  high-water mark. Returns once a heartbeat arrived: the subscription is
+//  then in place and nothing published afterwards is dropped.
+static zsock_t *
+s_tap_new (gz_bus_pub_t *pub)
+{
+    char *ep = s_endpoint_of (pub);
+    zsock_t *tap = zsock_new (ZMQ_SUB);
+    assert_non_null (tap);
+    zsock_set_rcvhwm (tap, 0);
+    zsock_set_subscribe (tap, "");
+    assert_int_equal (zsock_connect (tap, "%s", ep), 0);
+    free (ep);
+    zpoller_t *poller = zpoller_new (tap, NULL);
+    int64_t deadline = zclock_mono () + 10000;
+    bool linked = false;
+    while (!linked && zclock_mono () < deadline) {
+        gz_bus_pub_tick (pub);
+        if (!zpoller_wait (poller, 50))
+            continue;
+        zmsg_t *msg = zmsg_recv (tap);
+        char *topic = msg ? zframe_strdup (zmsg_first (msg)) : NULL;
+        linked = topic && strncmp (topic, "Heartbeat/", 10) == 0;
+        free (topic);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    assert_true (linked);
+    return tap;
+}
+
+//  The next envelope on tap (heartbeats included), or NULL when none
+//  arrives within timeout_ms. Anything else than [topic][Envelope] fails.
+static gz_envelope_t *
+s_tap_recv (zsock_t *tap, int timeout_ms)
+{
+    zsock_set_rcvtimeo (tap, timeout_ms);
+    zmsg_t *msg = zmsg_recv (tap);
+    if (!msg)
+        return NULL;
+    assert_int_equal (zmsg_size (msg), 2);
+    zframe_t *body = zmsg_last (msg);
+    gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (body), zframe_size (body));
+    zmsg_destroy (&msg);
+    assert_non_null (env);
+    return env;
+}
+
+static bool
+s_is_heartbeat (const gz_envelope_t *env)
+{
+    return strcmp (env->type, "Heartbeat") == 0;
+}
+
+#define SHARE_WRITERS 3
+#define SHARE_TXS 200
+#define SHARE_MAX_EVENTS 4096 //  more than the writers and the root can commit
+
+//  One writer thread of test_writers_share_socket.
+typedef struct {
+    gz_bus_pub_t *root;
+    const char *url;
+    int thread;
+    int mode;      //  0: write + gz_db_commit, 1: write_commit, 2: either, at random
+    int events;    //  committed (its payloads are 1..events in commit order)
+    int committed; //  committed transactions
+    int effects;   //  committed transactions with a row of the caller's own
+    int rollbacks; //  written, then rolled back on purpose
+    int failures;  //  anything that failed unexpectedly
+    atomic_int *running;
+} share_t;
+
+static void *
+s_share_writer (void *arg)
+{
+    share_t *s = arg;
+    gz_db_t *db = gz_db_new (s->url, "test-writer");
+    gz_bus_pub_t *w = gz_db_ok (db) ? gz_bus_pub_new_writer (s->root, db) : NULL;
+    gz_db_prepare (db, "t_share", "INSERT INTO prod.share_effects (writer, seq) VALUES ($1, $2)");
+    char key[16], thread[16];
+    snprintf (key, sizeof key, "t%d", s->thread);
+    snprintf (thread, sizeof thread, "%d", s->thread);
+    unsigned seed = (unsigned) s->thread * 7919 + 17;
+    int seq = 0;
+    for (int tx = 0; tx < SHARE_TXS && w; tx++) {
+        int n = 1 + (int) (rand_r (&seed) % 5);
+        bool rollback = rand_r (&seed) % 10 == 0;
+        bool one_trip = s->mode == 2 ? rand_r (&seed) % 2 : s->mode == 1;
+        //  Mostly a row of the caller's own first (then the BEGIN goes
+        //  with it), else the BEGIN goes with the write (and the COMMIT).
+        bool effect = s->mode != 2 || rand_r (&seed) % 2;
+        //  Then its events: payloads continue the writer's sequence
+        //  (rolled-back ones are typed "Aborted").
+        int rc = gz_db_begin (db);
+        if (rc == 0 && effect) {
+            char txseq[16];
+            snprintf (txseq, sizeof txseq, "%d", rollback ? -tx - 1 : seq + 1);
+            const char *v[2] = {thread, txseq};
+            PGresult *r = gz_db_exec (db, "t_share", 2, v);
+            rc = r ? 0 : -1;
+            PQclear (r);
+        }
+        for (int i = 0; i < n; i++) {
+            char payload[16];
+            snprintf (payload, sizeof payload, "%d", seq + i + 1);
+            gz_bus_pub_stage (w, rollback ? "Aborted" : "TestEvent", key, NULL,
+                              (const uint8_t *) payload, strlen (payload), NULL, NULL);
+        }
+        if (rollback) {
+            if (rc == 0)
+                rc = gz_bus_pub_write (w);
+            gz_db_rollback (db);
+            gz_bus_pub_aborted (w);
+            if (rc == 0)
+                s->rollbacks++;
+        }
+        else if (rc == 0 && one_trip)
+            rc = gz_bus_pub_write_commit (w);
+        else if (rc == 0) {
+            rc = gz_bus_pub_write (w);
+            if (rc == 0)
+                rc = gz_db_commit (db);
+        }
+        if (rc == 0 && !rollback) {
+            gz_bus_pub_committed (w);
+            seq += n;
+            s->committed++;
+            s->effects += effect;
+        }
+        else if (rc != 0) {
+            gz_db_rollback (db);
+            gz_bus_pub_aborted (w);
+            s->failures++;
+        }
+    }
+    if (!w)
+        s->failures++;
+    s->events = seq;
+    gz_bus_pub_destroy (&w);
+    gz_db_destroy (&db);
+    atomic_fetch_sub (s->running, 1);
+    return NULL;
+}
+
+//  What the tap saw of the live stream.
+typedef struct {
+    int64_t last;    //  last position of the gap-free run from 1
+    int64_t anomaly; //  first position out of order (0: none)
+    int64_t after;   //  the last position before it
+    int duplicates;  //  positions received again (<= last)
+    int gaps;        //  positions past last + 1
+    int heartbeats;  //  heartbeats received
+    int hb_mismatch; //  heartbeats whose head was not the last event sent
+    char (*ids)[37]; //  ids[p]: the id received at position p
+} live_t;
+
+//  Take what is on tap now (waiting up to wait_ms for the first message).
+static void
+s_live_drain (zsock_t *tap, live_t *l, int wait_ms)
+{
+    gz_envelope_t *env;
+    while ((env = s_tap_recv (tap, wait_ms)) != NULL) {
+        wait_ms = 0;
+        if (s_is_heartbeat (env)) {
+            //  Sent under the lock after every committed event was sent:
+            //  its head is the last position before it on the wire.
+            l->heartbeats++;
+            if (env->position != l->last)
+                l->hb_mismatch++;
+        }
+        else if (env->position == l->last + 1 && env->position < SHARE_MAX_EVENTS) {
+            l->last = env->position;
+            snprintf (l->ids[l->last], sizeof l->ids[l->last], "%s", env->id);
+        }
+        else {
+            if (!l->anomaly) {
+                l->anomaly = env->position;
+                l->after = l->last;
+            }
+            if (env->position <= l->last)
+                l->duplicates++;
+            else
+                l->gaps++;
+        }
+        gz_codec_envelope_free (&env);
+    }
+}
+
+//  A root publisher and three writers on their own connections and
+//  threads commit concurrently (write + COMMIT, write_commit, rollbacks
+//  after a write) while the root ticks and commits now and then: the live
+//  stream on the shared socket carries 1..N exactly once each, in order,
+//  with no catch-up, and N is what committed.
+static void
+test_writers_share_socket (void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal (gz_db_command (fx->qdb, "CREATE TABLE prod.share_effects ("
+                                              "  writer int NOT NULL, seq int NOT NULL,"
+                                              "  PRIMARY KEY (writer, seq))"),
+                      0);
+    gz_bus_pub_t *root = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (root);
+    zsock_t *tap = s_tap_new (root);
+    live_t live = {0};
+    live.ids = calloc (SHARE_MAX_EVENTS, sizeof *live.ids);
+    assert_non_null (live.ids);
+    s_live_drain (tap, &live, 0); //  heartbeats of the link, head 0
+
+    atomic_int running = SHARE_WRITERS;
+    share_t s[SHARE_WRITERS];
+    pthread_t t[SHARE_WRITERS];
+    for (int i = 0; i < SHARE_WRITERS; i++) {
+        s[i] = (share_t){.root = root,
+                         .url = gz_testdb_url (fx->tdb),
+                         .thread = i,
+                         .mode = i % 3,
+                         .running = &running};
+        assert_int_equal (pthread_create (&t[i], NULL, s_share_writer, &s[i]), 0);
+    }
+    //  Meanwhile: read the live stream, tick, and commit on the root too.
+    int ticks = 0, tick_failures = 0, root_txs = 0;
+    long long root_events = 0;
+    int64_t deadline = zclock_mono () + 60000;
+    int64_t start = zclock_mono ();
+    while (atomic_load (&running) > 0 && zclock_mono () < deadline) {
+        s_live_drain (tap, &live, 2);
+        tick_failures += gz_bus_pub_tick (root) != 0;
+        ticks++;
+        if (ticks % 2 == 0 && root_txs < 30) {
+            int n = 1 + root_txs % 3;
+            s_produce (fx->pdb, root, n, true);
+            root_events += n;
+            root_txs++;
+        }
+    }
+    int64_t ms = zclock_mono () - start;
+    for (int i = 0; i < SHARE_WRITERS; i++)
+        assert_int_equal (pthread_join (t[i], NULL), 0);
+
+    long long total = root_events, txs = 0, effects = 0;
+    int rollbacks = 0, failures = 0;
+    for (int i = 0; i < SHARE_WRITERS; i++) {
+        total += s[i].events;
+        txs += s[i].committed;
+        effects += s[i].effects;
+        rollbacks += s[i].rollbacks;
+        failures += s[i].failures;
+    }
+    assert_int_equal (failures, 0);
+    assert_int_equal (tick_failures, 0);
+    assert_true (rollbacks > 0);
+    assert_true (ticks >= 3);
+    assert_true (total < SHARE_MAX_EVENTS);
+
+    //  The rest of the live stream, then one more tick: it re-sends
+    //  nothing (its heartbeat comes right after position total).
+    deadline = zclock_mono () + 10000;
+    while (live.last < total && !live.anomaly && zclock_mono () < deadline)
+        s_live_drain (tap, &live, 50);
+    int before = live.heartbeats;
+    assert_int_equal (gz_bus_pub_tick (root), 0);
+    deadline = zclock_mono () + 5000;
+    while (live.heartbeats == before && zclock_mono () < deadline)
+        s_live_drain (tap, &live, 50);
+    print_message ("writers: %lld events in %lld transactions (+%d rolled back, %d by the root)"
+                   " in %lld ms, %d ticks, %d heartbeats\n",
+                   total, txs + root_txs, rollbacks, root_txs, (long long) ms, ticks,
+                   live.heartbeats);
+    if (live.anomaly)
+        print_message ("live stream: position %lld after %lld (%d duplicates, %d gaps)\n",
+                       (long long) live.anomaly, (long long) live.after, live.duplicates,
+                       live.gaps);
+    assert_int_equal (live.anomaly, 0);
+    assert_int_equal (live.duplicates, 0);
+    assert_int_equal (live.gaps, 0);
+    assert_int_equal (live.last, total);
+    assert_true (live.heartbeats > before);
+    assert_int_equal (live.hb_mismatch, 0);
+
+    //  What went out is what committed: N rows, head N, all sent once.
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), total);
+    assert_int_equal (s_q (fx, "SELECT min(position) FROM prod.outbox"), 1);
+    assert_int_equal (s_q (fx, "SELECT max(position) FROM prod.outbox"), total);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), total);
+    assert_int_equal (s_q (fx, "SELECT published FROM prod.bus_stream WHERE stream = 's'"), total);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox WHERE type = 'Aborted'"), 0);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.share_effects"), effects);
+    assert_true (effects < txs); //  some transactions had no row of their own
+    assert_int_equal ((long long) gz_bus_pub_published (root), total);
+    assert_int_equal (gz_bus_pub_republished (root), 0);
+    assert_int_equal (gz_bus_pub_head (root), total);
+    //  Each position carried the event that committed there (never one
+    //  rolled back with the same position).
+    char *arr = malloc ((size_t) total * 37 + 3);
+    assert_non_null (arr);
+    size_t len = 0;
+    arr[len++] = '{';
+    for (long long p = 1; p <= total; p++)
+        len += (size_t) sprintf (arr + len, "%s%s", p > 1 ? "," : "", live.ids[p]);
+    arr[len++] = '}';
+    arr[len] = 0;
+    const char *v[1] = {arr};
+    PGresult *r = PQexecParams (gz_db_conn (fx->qdb),
+                                "SELECT count(*) FROM prod.outbox o JOIN unnest ($1::uuid[])"
+                                " WITH ORDINALITY AS l (id, position)"
+                                " ON o.position = l.position AND o.id = l.id",
+                                1, NULL, v, NULL, NULL, 0);
+    assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
+    assert_int_equal (strtoll (PQgetvalue (r, 0, 0), NULL, 10), total);
+    PQclear (r);
+    free (arr);
+    //  Each writer's events are in its own commit order, and the writers
+    //  interleaved (the shared lock, not luck, kept the order).
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM (SELECT convert_from (payload, 'UTF8')::int"
+                               " AS seq, row_number () OVER (PARTITION BY key ORDER BY position)"
+                               " AS rn FROM prod.outbox WHERE key LIKE 't%') x WHERE seq <> rn"),
+                      0);
+    assert_true (s_q (fx, "SELECT count(*) FROM (SELECT key, lag (key) OVER (ORDER BY position)"
+                          " AS prev FROM prod.outbox) x WHERE key <> prev") > SHARE_WRITERS);
+
+    free (live.ids);
+    zsock_destroy (&tap);
+    gz_bus_pub_destroy (&root);
+}
+
+//  ---------------------------------------------------------------- write_commit
+
+//  The caller's own row in its transaction: prod.effects (id, parent),
+//  parent checked only at COMMIT (a deferred foreign key), so a row with
+//  a missing parent makes the COMMIT, and only the COMMIT, fail.
+static void
+s_effect (gz_db_t *db, const char *id, const char *parent)
+{
+    gz_db_prepare (db, "t_effect", "INSERT INTO prod.effects (id, parent) VALUES ($1, $2)");
+    const char *v[2] = {id, parent};
+    PGresult *r = gz_db_exec (db, "t_effect", 2, v);
+    assert_non_null (r);
+    PQclear (r);
+}
+
+static void
+s_stage_n (gz_bus_pub_t *pub, const char *type, int n)
+{
+    for (int i = 0; i < n; i++)
+        gz_bus_pub_stage (pub, type, "k", NULL, (const uint8_t *) type, strlen (type), NULL, NULL);
+}
+
+//  The transaction is over (committed or rolled back) on db's connection.
+static void
+s_assert_idle (gz_db_t *db)
+{
+    assert_int_equal (PQtransactionStatus (gz_db_conn (db)), PQTRANS_IDLE);
+}
+
+//  gz_bus_pub_write_commit commits the caller's row and the events in one
+//  go, on the root and on a writer, on the first call (the stream row not
+//  yet known: write, then COMMIT) and later ones (one pipeline); a COMMIT
+//  that fails returns -1 and leaves nothing behind, and the next
+//  transaction takes the next position.
+static void
+test_write_commit (void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal (gz_db_command (fx->qdb, "CREATE TABLE prod.effects ("
+                                              "  id int PRIMARY KEY,"
+                                              "  parent int REFERENCES prod.effects (id)"
+                                              "    DEFERRABLE INITIALLY DEFERRED)"),
+                      0);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    zsock_t *tap = s_tap_new (pub);
+    gz_db_t *wdb = gz_db_new (gz_testdb_url (fx->tdb), "test-writer");
+    assert_true (gz_db_ok (wdb));
+    gz_bus_pub_t *w = gz_bus_pub_new_writer (pub, wdb);
+    assert_non_null (w);
+
+    //  The writer's first write_commit fails at COMMIT (write, then COMMIT).
+    assert_int_equal (gz_db_begin (wdb), 0);
+    s_effect (wdb, "100", "999");
+    s_stage_n (w, "Bad", 2);
+    assert_int_equal (gz_bus_pub_write_commit (w), -1);
+    assert_string_equal (gz_db_sqlstate (wdb), "23503");
+    gz_db_rollback (wdb);
+    gz_bus_pub_aborted (w);
+    s_assert_idle (wdb);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 0);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.effects"), 0);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), 0);
+    assert_int_equal (gz_bus_pub_published (pub), 0);
+    assert_int_equal (gz_bus_pub_tick (pub), 0); //  the shared lock was let go
+
+    //  The root's first write_commit: both committed, visible elsewhere
+    //  before gz_bus_pub_committed.
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    s_effect (fx->pdb, "1", NULL);
+    s_stage_n (pub, "Good", 2);
+    assert_int_equal (gz_bus_pub_write_commit (pub), 0);
+    s_assert_idle (fx->pdb);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.effects WHERE id = 1"), 1);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 2);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), 2);
+    gz_bus_pub_committed (pub);
+    assert_int_equal (gz_bus_pub_published (pub), 2);
+    assert_int_equal (gz_bus_pub_head (pub), 2);
+
+    //  Later ones (one round trip: BEGIN, the caller's row, then the write
+    //  and COMMIT in one pipeline).
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    s_effect (fx->pdb, "2", "1");
+    s_stage_n (pub, "Good", 3);
+    assert_int_equal (gz_bus_pub_write_commit (pub), 0);
+    s_assert_idle (fx->pdb);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.effects WHERE id = 2"), 1);
+    assert_int_equal (s_q (fx, "SELECT max(position) FROM prod.outbox"), 5);
+    gz_bus_pub_committed (pub);
+
+    //  A COMMIT that fails in the pipeline: -1, nothing of it stays.
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    s_effect (fx->pdb, "3", "999");
+    s_stage_n (pub, "Bad", 2);
+    assert_int_equal (gz_bus_pub_write_commit (pub), -1);
+    assert_string_equal (gz_db_sqlstate (fx->pdb), "23503");
+    gz_db_rollback (fx->pdb);
+    gz_bus_pub_aborted (pub);
+    s_assert_idle (fx->pdb);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 5);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.effects"), 2);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), 5);
+    assert_int_equal (gz_bus_pub_published (pub), 5);
+    assert_int_equal (gz_bus_pub_head (pub), 5);
+
+    //  The writer: a success (its first: write, then COMMIT), a failure
+    //  in the pipeline, a success in the pipeline; positions go on.
+    assert_int_equal (gz_db_begin (wdb), 0);
+    s_effect (wdb, "4", "2");
+    s_stage_n (w, "Good", 1);
+    assert_int_equal (gz_bus_pub_write_commit (w), 0);
+    gz_bus_pub_committed (w);
+    assert_int_equal (s_q (fx, "SELECT position FROM prod.outbox WHERE position > 5"), 6);
+    assert_int_equal (gz_db_begin (wdb), 0);
+    s_effect (wdb, "5", "999");
+    s_stage_n (w, "Bad", 1);
+    assert_int_equal (gz_bus_pub_write_commit (w), -1);
+    gz_db_rollback (wdb);
+    gz_bus_pub_aborted (w);
+    s_assert_idle (wdb);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), 6);
+    assert_int_equal (gz_db_begin (wdb), 0);
+    s_effect (wdb, "6", "4");
+    s_stage_n (w, "Good", 2);
+    assert_int_equal (gz_bus_pub_write_commit (w), 0);
+    gz_bus_pub_committed (w);
+    s_assert_idle (wdb);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 8);
+    assert_int_equal (s_q (fx, "SELECT max(position) FROM prod.outbox"), 8);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), 8);
+    assert_int_equal (gz_bus_pub_published (pub), 8);
+    assert_int_equal (gz_bus_pub_head (w), 8); //  the root's, read through the writer
+
+    //  Nothing staged: write_commit just commits the caller's row, and
+    //  with nothing run at all it commits nothing and succeeds.
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    s_effect (fx->pdb, "7", NULL);
+    assert_int_equal (gz_bus_pub_write_commit (pub), 0);
+    s_assert_idle (fx->pdb);
+    gz_bus_pub_committed (pub);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.effects WHERE id = 7"), 1);
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    assert_int_equal (gz_bus_pub_write_commit (pub), 0);
+    gz_bus_pub_committed (pub);
+    s_assert_idle (fx->pdb);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 8);
+    assert_int_equal (gz_bus_pub_published (pub), 8);
+
+    //  Everything staged already written: write_commit only commits.
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    s_effect (fx->pdb, "8", "7");
+    s_stage_n (pub, "Good", 1);
+    assert_int_equal (gz_bus_pub_write (pub), 0);
+    assert_int_equal (gz_bus_pub_write_commit (pub), 0);
+    s_assert_idle (fx->pdb);
+    gz_bus_pub_committed (pub);
+
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 9);
+    assert_int_equal (s_q (fx, "SELECT max(position) FROM prod.outbox"), 9);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox WHERE type = 'Bad'"), 0);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.effects"), 6);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.effects WHERE id IN (3, 5, 100)"), 0);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream WHERE stream = 's'"), 9);
+    assert_int_equal (gz_bus_pub_tick (pub), 0);
+    assert_int_equal (gz_bus_pub_published (pub), 9);
+    assert_int_equal (gz_bus_pub_republished (pub), 0);
+
+    //  On the wire: 1..9 once each, in order, then the last tick's
+    //  heartbeat with head 9.
+    int64_t expect = 1;
+    bool done = false;
+    gz_envelope_t *env;
+    while (!done && (env = s_tap_recv (tap, 5000)) != NULL) {
+        if (s_is_heartbeat (env))
+            done = env->position == 9;
+        else {
+            assert_int_equal (env->position, expect);
+            assert_string_equal (env->type, "Good");
+            expect++;
+        }
+        gz_codec_envelope_free (&env);
+    }
+    assert_true (done);
+    assert_int_equal (expect, 10);
+
+    gz_bus_pub_destroy (&w);
+    gz_db_destroy (&wdb);
+    zsock_destroy (&tap);
+    gz_bus_pub_destroy (&pub);
+}
+
+//  A publisher made while the database was down has no stream row. Its
+//  first write creates the row inside the caller's transaction; when that
+//  rolls back, the row is gone again, and a later write_commit must still
+//  not commit the caller's effects without their events. And a COMMIT
+//  after a failed statement the caller ignored rolls back: it must fail,
+//  so no event goes out for it.
+static void
+test_write_commit_missing_stream_row (void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal (gz_db_command (fx->qdb, "CREATE TABLE prod.effects ("
+                                              "  id int PRIMARY KEY, parent int)"),
+                      0);
+    //  Take the producer's connection away, so gz_bus_pub_new cannot
+    //  create the stream row.
+    char pid[16];
+    snprintf (pid, sizeof pid, "%d", PQbackendPID (gz_db_conn (fx->pdb)));
+    const char *v[1] = {pid};
+    PGresult *r = PQexecParams (gz_db_conn (fx->qdb), "SELECT pg_terminate_backend ($1::int, 5000)",
+                                1, NULL, v, NULL, NULL, 0);
+    PQclear (r);
+    assert_int_equal (gz_db_command (fx->pdb, "SELECT 1"), -1);
+    assert_false (gz_db_ok (fx->pdb));
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    assert_non_null (pub);
+    assert_int_equal (gz_db_ensure (fx->pdb), 0);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.bus_stream"), 0);
+
+    //  First write: creates the row in the transaction; rolled back.
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    s_effect (fx->pdb, "1", NULL);
+    s_stage_n (pub, "Bad", 1);
+    assert_int_equal (gz_bus_pub_write (pub), 0);
+    gz_db_rollback (fx->pdb);
+    gz_bus_pub_aborted (pub);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.bus_stream"), 0);
+
+    //  write_commit now: the effect and its event commit together.
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    s_effect (fx->pdb, "2", NULL);
+    s_stage_n (pub, "Good", 1);
+    assert_int_equal (gz_bus_pub_write_commit (pub), 0);
+    gz_bus_pub_committed (pub);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.effects"), 1);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox WHERE type = 'Good'"), 1);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream"), 1);
+
+    //  An ignored failure, then write and COMMIT: both forms fail, and
+    //  nothing is published or stored.
+    for (int pipelined = 0; pipelined < 2; pipelined++) {
+        assert_int_equal (gz_db_begin (fx->pdb), 0);
+        s_effect (fx->pdb, "3", NULL);
+        assert_int_equal (gz_db_command (fx->pdb, "SELECT 1/0"), -1);
+        s_stage_n (pub, "Bad", 1);
+        int rc = gz_bus_pub_write (pub);
+        if (rc == 0)
+            rc = pipelined ? gz_bus_pub_write_commit (pub) : gz_db_commit (fx->pdb);
+        assert_int_equal (rc, -1);
+        gz_db_rollback (fx->pdb);
+        gz_bus_pub_aborted (pub);
+    }
+    //  A plain COMMIT of an aborted transaction reports it, too.
+    assert_int_equal (gz_db_begin (fx->pdb), 0);
+    s_effect (fx->pdb, "4", NULL);
+    assert_int_equal (gz_db_command (fx->pdb, "SELECT 1/0"), -1);
+    assert_int_equal (gz_db_commit (fx->pdb), -1);
+    assert_string_equal (gz_db_sqlstate (fx->pdb), "25P02");
+    gz_db_rollback (fx->pdb);
+    assert_int_equal (gz_bus_pub_published (pub), 1);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.effects"), 1);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 1);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream"), 1);
+    gz_bus_pub_destroy (&pub);
+}
+
 int
 main (void)
 {
@@ -1031,6 +1627,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_outbox_chain, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_batch_flush, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_database_lost, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_writers_share_socket, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_write_commit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_write_commit_missing_stream_row, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

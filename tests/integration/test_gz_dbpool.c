@@ -61,7 +61,8 @@ test_threads_share_connections (void **state)
     //  Kill the pool's sessions: the next borrow reconnects.
     gz_db_t *admin = gz_db_new (gz_testdb_url (tdb), "admin");
     assert_int_equal (gz_db_command (admin, "SELECT pg_terminate_backend(pid) FROM "
-                                            "pg_stat_activity WHERE application_name = 'test'"),
+                                            "pg_stat_activity WHERE application_name = 'test'"
+                                            " AND datname = current_database()"),
                       0);
     int ok = 0;
     for (int i = 0; i < 3; i++) {

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gz_codec.h"
 #include "gz_db.h"
 #include "gz_org.h"
 #include "gz_testdb.h"
@@ -60,6 +61,8 @@ static long
 s_scalar (gz_db_t *db, const char *sql)
 {
     PGresult *r = PQexec (gz_db_conn (db), sql);
+    if (PQresultStatus (r) != PGRES_TUPLES_OK)
+        fprintf (stderr, "query failed: %s: %s\n", sql, PQresultErrorMessage (r));
     assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
     long v = atol (PQgetvalue (r, 0, 0));
     PQclear (r);
@@ -389,12 +392,121 @@ test_stuck_commit_answers_503 (void **state)
                       1);
 }
 
+//  Restart the actor with n committing connections.
+static void
+s_restart (int writers)
+{
+    zactor_destroy (&F.intake);
+    F.cfg->writers = writers;
+    F.intake = zactor_new (intake_server, F.cfg);
+    assert_non_null (F.intake);
+    zstr_send (F.intake, "PORT");
+    char *port = zstr_recv (F.intake);
+    snprintf (F.base, sizeof F.base, "http://127.0.0.1:%s", port);
+    free (port);
+}
+
+//  Three committers take one queue: concurrent submissions, some with the
+//  same key racing on different connections. Each key is stored once and
+//  every duplicate gets its id; every new request has one event; the
+//  events leave the PUB socket as positions 1..n, gap-free and in order,
+//  although three transactions commit side by side.
+static void
+test_writers_keep_order (void **state)
+{
+    (void) state;
+    s_restart (3);
+    zstr_send (F.intake, "EVENTSPORT");
+    char *eport = zstr_recv (F.intake);
+    zsock_t *sub = zsock_new_sub (NULL, "");
+    assert_non_null (sub);
+    assert_int_equal (zsock_connect (sub, "tcp://127.0.0.1:%s", eport), 0);
+    free (eport);
+    //  The link is up once a heartbeat (every 100 ms here) arrives.
+    zsock_set_rcvtimeo (sub, 5000);
+    int64_t head = -1;
+    while (head < 0) {
+        zmsg_t *m = zmsg_recv (sub);
+        assert_non_null (m);
+        char *topic = zmsg_popstr (m);
+        zframe_t *body = zmsg_pop (m);
+        gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (body), zframe_size (body));
+        assert_non_null (env);
+        if (strcmp (env->type, "Heartbeat") == 0)
+            head = env->position;
+        gz_codec_envelope_free (&env);
+        zframe_destroy (&body);
+        free (topic);
+        zmsg_destroy (&m);
+    }
+
+    enum { ROUNDS = 4, PER = 48 };
+    long before = s_scalar (F.db, "SELECT count(*) FROM intake.requests");
+    int created = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        post_t posts[PER];
+        char keys[PER][32], phones[PER][16];
+        for (int i = 0; i < PER; i++) {
+            //  Posts i and i + PER/2 share a key: they race.
+            snprintf (keys[i], sizeof keys[i], "w-%d-%d", round, i % (PER / 2));
+            snprintf (phones[i], sizeof phones[i], "1380000%04d", round * PER + i % (PER / 2));
+            posts[i] = (post_t){.idem = keys[i], .phone = phones[i]};
+            s_post_start (&posts[i]);
+        }
+        for (int i = 0; i < PER; i++)
+            s_post_join (&posts[i]);
+        for (int i = 0; i < PER / 2; i++) {
+            post_t *a = &posts[i], *b = &posts[i + PER / 2];
+            assert_true ((a->status == 201 && b->status == 200) ||
+                         (a->status == 200 && b->status == 201));
+            assert_string_equal (a->id, b->id);
+            created++;
+        }
+    }
+    assert_int_equal (s_scalar (F.db, "SELECT count(*) FROM intake.requests") - before, created);
+    //  One contact and one event per request; positions gap-free.
+    assert_int_equal (s_scalar (F.db, "SELECT count(*) FROM intake.requests r"
+                                      " WHERE idempotency_key LIKE 'w-%' AND (SELECT count(*)"
+                                      " FROM intake.contacts c WHERE c.request_id = r.id) <> 1"),
+                      0);
+    assert_int_equal (s_scalar (F.db, "SELECT count(*) FROM intake.requests r"
+                                      " WHERE idempotency_key LIKE 'w-%' AND (SELECT count(*)"
+                                      " FROM intake.outbox o WHERE o.key = r.id::text) <> 1"),
+                      0);
+    long total = s_scalar (F.db, "SELECT count(*) FROM intake.outbox");
+    assert_int_equal (s_scalar (F.db, "SELECT max(position) FROM intake.outbox"), total);
+    assert_int_equal (s_scalar (F.db, "SELECT head FROM intake.bus_stream"), total);
+
+    //  The live stream: head+1 .. total, each once, in order.
+    int64_t expect = head + 1;
+    while (expect <= total) {
+        zmsg_t *m = zmsg_recv (sub);
+        assert_non_null (m);
+        char *topic = zmsg_popstr (m);
+        zframe_t *body = zmsg_pop (m);
+        gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (body), zframe_size (body));
+        assert_non_null (env);
+        if (strcmp (env->type, "Heartbeat") != 0) {
+            assert_int_equal (env->position, expect);
+            assert_string_equal (env->type, "RequestSubmitted");
+            expect++;
+        }
+        gz_codec_envelope_free (&env);
+        zframe_destroy (&body);
+        free (topic);
+        zmsg_destroy (&m);
+    }
+    zsock_destroy (&sub);
+    s_restart (1);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_batch_with_duplicates),
         cmocka_unit_test (test_stuck_commit_answers_503),
+        cmocka_unit_test (test_writers_keep_order),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
