@@ -267,6 +267,7 @@ struct _gz_bus_pub_t {
     char st_state[24];     //  read head, published
     char st_republish[24]; //  outbox rows in a range
     char st_published[24]; //  advance the watermark
+    char st_prune[24];     //  delete old, published rows
 
     s_event_t *staged;
     size_t nstaged, nwritten, cap;
@@ -276,7 +277,10 @@ struct _gz_bus_pub_t {
     //  The contiguous run of positions this process has sent since the
     //  last tick (empty when run_lo == 0); after a tick, 1..head.
     int64_t run_lo, run_hi;
-    uint64_t published, republished;
+    uint64_t published, republished, pruned;
+    int64_t retention_us; //  keep outbox rows this long (0: forever)
+    int64_t prune_every_us;
+    int64_t next_prune_us; //  root only
 };
 
 static void
@@ -359,6 +363,19 @@ gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char 
     s_prepare (db, self->st_published,
                "UPDATE {p}.bus_stream SET published = $2 WHERE stream = $1 AND published < $2",
                schema, NULL);
+    s_prepare (db, self->st_prune,
+               "WITH doomed AS ("
+               "  SELECT position FROM {p}.outbox"
+               "  WHERE stream = $1 AND position <= $2 AND occurred_at_us < $3"
+               "  ORDER BY position LIMIT $4)"
+               " DELETE FROM {p}.outbox o USING doomed d"
+               " WHERE o.stream = $1 AND o.position = d.position",
+               schema, NULL);
+    self->retention_us =
+        gz_config_int ("GZ_BUS_RETENTION_S", 7 * 24 * 3600, 0, INT64_C (100) * 365 * 24 * 3600) *
+        INT64_C (1000000);
+    self->prune_every_us = gz_config_int ("GZ_BUS_PRUNE_EVERY_MS", 60000, 10, 86400000) * 1000;
+    self->next_prune_us = gz_now_us () + self->prune_every_us / 10;
 
     //  The row may also be created later, by the first write.
     if (gz_db_ok (db)) {
@@ -732,6 +749,37 @@ s_pub_republish (gz_bus_pub_t *self, int64_t from, int64_t to)
     return 0;
 }
 
+#define S_PRUNE_CHUNK 10000 //  outbox rows deleted per statement
+#define S_PRUNE_CHUNKS 20   //  statements per prune, at most
+
+//  Delete rows older than the retention that are published (at or below
+//  the watermark), oldest first, a bounded amount per call.
+static void
+s_pub_prune (gz_bus_pub_t *self, int64_t published)
+{
+    int64_t now = gz_now_us ();
+    if (self->retention_us <= 0 || now < self->next_prune_us || published <= 0)
+        return;
+    self->next_prune_us = now + self->prune_every_us;
+    char upto[24], before[24], chunk[24];
+    snprintf (upto, sizeof upto, "%lld", (long long) published);
+    snprintf (before, sizeof before, "%lld", (long long) (now - self->retention_us));
+    snprintf (chunk, sizeof chunk, "%d", S_PRUNE_CHUNK);
+    const char *v[4] = {self->stream, upto, before, chunk};
+    for (int i = 0; i < S_PRUNE_CHUNKS; i++) {
+        PGresult *r = gz_db_exec (self->db, self->st_prune, 4, v);
+        if (!r) {
+            s_pub_db_result (self, false, "outbox prune");
+            return;
+        }
+        long n = atol (PQcmdTuples (r));
+        PQclear (r);
+        self->pruned += (uint64_t) n;
+        if (n < S_PRUNE_CHUNK)
+            break;
+    }
+}
+
 int
 gz_bus_pub_tick (gz_bus_pub_t *self)
 {
@@ -741,6 +789,7 @@ gz_bus_pub_tick (gz_bus_pub_t *self)
     //  otherwise look unsent and go out twice.
     pthread_mutex_lock (&self->lock);
     int rc = -1;
+    int64_t prune_upto = 0;
     const char *v[1] = {self->stream};
     PGresult *r = gz_db_exec (self->db, self->st_state, 1, v);
     if (r && PQntuples (r) == 1) {
@@ -771,6 +820,8 @@ gz_bus_pub_tick (gz_bus_pub_t *self)
                 rc = w ? 0 : -1;
                 PQclear (w);
             }
+            if (rc == 0)
+                prune_upto = head;
         }
     }
     else if (r) //  no stream row (yet): create it, nothing to re-send
@@ -781,6 +832,9 @@ gz_bus_pub_tick (gz_bus_pub_t *self)
     //  hammer it with catch-ups that cannot succeed.
     s_pub_heartbeat (self);
     pthread_mutex_unlock (&self->lock);
+    //  Outside the lock: writers need not wait for the deletes.
+    if (prune_upto > 0)
+        s_pub_prune (self, prune_upto);
     return rc;
 }
 
@@ -808,6 +862,12 @@ uint64_t
 gz_bus_pub_published (gz_bus_pub_t *self)
 {
     return (uint64_t) s_pub_read (self, &self->root->published, sizeof self->root->published);
+}
+
+uint64_t
+gz_bus_pub_pruned (gz_bus_pub_t *self)
+{
+    return (uint64_t) s_pub_read (self, &self->root->pruned, sizeof self->root->pruned);
 }
 
 uint64_t

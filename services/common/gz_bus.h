@@ -115,7 +115,12 @@ void gz_bus_pub_aborted (gz_bus_pub_t *self);
 
 //  Call from a timer every heartbeat interval (GZ_BUS_HEARTBEAT_MS,
 //  default 1000), outside any transaction, on the publisher (not a
-//  writer; its writers wait meanwhile). Re-publishes rows past the
+//  writer; its writers wait meanwhile). About once a minute
+//  (GZ_BUS_PRUNE_EVERY_MS) it also deletes outbox rows that are published
+//  and older than GZ_BUS_RETENTION_S (default 7 days; 0 keeps them all),
+//  oldest first, up to 200,000 per call. A consumer further behind than
+//  that finds a gap it cannot fill: it stops there and logs "gap in
+//  outbox" until an operator acts. Re-publishes rows past the
 //  published watermark (after a crash, or left by another replica),
 //  advances the watermark, and sends a heartbeat. 0 ok, -1 db failure.
 int gz_bus_pub_tick (gz_bus_pub_t *self);
@@ -126,6 +131,7 @@ int64_t gz_bus_pub_head (gz_bus_pub_t *self);
 //  Counters for /metrics.
 uint64_t gz_bus_pub_published (gz_bus_pub_t *self);   //  events sent (incl. re-sends)
 uint64_t gz_bus_pub_republished (gz_bus_pub_t *self); //  re-sent after a crash
+uint64_t gz_bus_pub_pruned (gz_bus_pub_t *self);      //  outbox rows deleted (retention)
 
 //  ---------------------------------------------------------------- consumer
 

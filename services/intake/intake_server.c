@@ -184,7 +184,7 @@ typedef struct {
     gz_http_t *http;
     int64_t next_tick_ms;
     int heartbeat_ms;
-    uint64_t published_seen, republished_seen;
+    uint64_t published_seen, pruned_seen, republished_seen;
     bool terminated;
 } self_t;
 
@@ -842,6 +842,8 @@ s_describe_metrics (gz_metrics_t *m)
                          "HTTP request latency by route");
     gz_metrics_describe (m, "gz_bus_published_total", GZ_COUNTER,
                          "Events sent on the bus (including re-sends)");
+    gz_metrics_describe (m, "gz_bus_pruned_total", GZ_COUNTER,
+                         "Outbox rows deleted after the retention (GZ_BUS_RETENTION_S)");
     gz_metrics_describe (m, "gz_bus_republished_total", GZ_COUNTER,
                          "Events re-sent after a restart");
     gz_metrics_describe (m, "gz_bus_head_position", GZ_GAUGE,
@@ -920,6 +922,10 @@ s_tick (self_t *self)
     gz_metrics_add (self->ctx.metrics, "gz_bus_republished_total", "stream=\"intake\"",
                     (double) (r - self->republished_seen));
     self->published_seen = p;
+    uint64_t pruned = gz_bus_pub_pruned (self->pub);
+    gz_metrics_add (self->ctx.metrics, "gz_bus_pruned_total", "stream=\"intake\"",
+                    (double) (pruned - self->pruned_seen));
+    self->pruned_seen = pruned;
     self->republished_seen = r;
     gz_metrics_set (self->ctx.metrics, "gz_bus_head_position", "stream=\"intake\"",
                     (double) gz_bus_pub_head (self->pub));

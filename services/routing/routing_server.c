@@ -142,7 +142,7 @@ typedef struct {
     gz_http_t *http;
     int heartbeat_ms;
     int64_t next_tick_ms, next_timer_ms;
-    uint64_t published_seen, consumed_seen, caught_seen, dup_seen;
+    uint64_t published_seen, pruned_seen, consumed_seen, caught_seen, dup_seen;
     bool terminated;
 } self_t;
 
@@ -174,6 +174,8 @@ s_describe_metrics (gz_metrics_t *m)
                          "HTTP request latency by route");
     gz_metrics_describe (m, "gz_bus_published_total", GZ_COUNTER,
                          "Events sent on the bus (including re-sends)");
+    gz_metrics_describe (m, "gz_bus_pruned_total", GZ_COUNTER,
+                         "Outbox rows deleted after the retention (GZ_BUS_RETENTION_S)");
     gz_metrics_describe (m, "gz_bus_head_position", GZ_GAUGE,
                          "Last committed position of the stream");
     gz_metrics_describe (m, "gz_bus_consumed_total", GZ_COUNTER, "Events applied from the bus");
@@ -242,6 +244,10 @@ s_tick (self_t *self)
     gz_metrics_add (m, "gz_bus_duplicates_total", "stream=\"intake\"",
                     (double) (d - self->dup_seen));
     self->published_seen = p;
+    uint64_t pruned = gz_bus_pub_pruned (self->core.pub);
+    gz_metrics_add (m, "gz_bus_pruned_total", "stream=\"routing\"",
+                    (double) (pruned - self->pruned_seen));
+    self->pruned_seen = pruned;
     self->consumed_seen = c;
     self->caught_seen = k;
     self->dup_seen = d;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1610,6 +1611,49 @@ test_write_commit_missing_stream_row (void **state)
     gz_bus_pub_destroy (&pub);
 }
 
+//  Retention: the tick deletes published rows older than
+//  GZ_BUS_RETENTION_S, oldest first, and keeps the rest; a consumer that
+//  started after them stops at the gap rather than skipping it.
+static void
+test_prune_old_rows (void **state)
+{
+    fx_t *fx = *state;
+    setenv ("GZ_BUS_RETENTION_S", "3600", 1);
+    setenv ("GZ_BUS_PRUNE_EVERY_MS", "10", 1);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    unsetenv ("GZ_BUS_RETENTION_S");
+    unsetenv ("GZ_BUS_PRUNE_EVERY_MS");
+    assert_non_null (pub);
+    char *ep = s_endpoint_of (pub);
+    s_produce (fx->pdb, pub, 10, true);
+    //  Positions 1..6 are two hours old, 7..10 new.
+    assert_int_equal (gz_db_command (fx->qdb, "UPDATE prod.outbox"
+                                              " SET occurred_at_us = occurred_at_us - 7200000000"
+                                              " WHERE position <= 6"),
+                      0);
+    usleep (20 * 1000);
+    assert_int_equal (gz_bus_pub_tick (pub), 0);
+    assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 4);
+    assert_int_equal (s_q (fx, "SELECT min(position) FROM prod.outbox"), 7);
+    assert_int_equal (gz_bus_pub_pruned (pub), 6);
+    //  Nothing else is old: later ticks delete nothing, head stays.
+    usleep (20 * 1000);
+    assert_int_equal (gz_bus_pub_tick (pub), 0);
+    assert_int_equal (gz_bus_pub_pruned (pub), 6);
+    assert_int_equal (s_q (fx, "SELECT head FROM prod.bus_stream"), 10);
+
+    //  A consumer from position 0 cannot have 1..6: it applies nothing.
+    handler_t h = {0};
+    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    assert_non_null (sub);
+    assert_int_equal (gz_bus_sub_tick (sub), 0);
+    assert_int_equal (gz_bus_sub_position (sub), 0);
+    assert_int_equal (gz_bus_sub_consumed (sub), 0);
+    gz_bus_sub_destroy (&sub);
+    gz_bus_pub_destroy (&pub);
+    free (ep);
+}
+
 int
 main (void)
 {
@@ -1630,6 +1674,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_writers_share_socket, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_write_commit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_write_commit_missing_stream_row, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_prune_old_rows, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
