@@ -88,7 +88,23 @@ struct _gz_http_t {
     bool watchdog_started;
     bool stopping; //  guarded by mutex
     pthread_cond_t watch;
+    //  Offloaded handlers (gz_http_offload): a queue and worker threads.
+    pthread_mutex_t jobs_mutex;
+    pthread_cond_t jobs_ready;
+    struct s_job *jobs_head, *jobs_tail;
+    size_t jobs_queued, jobs_max;
+    pthread_t *workers;
+    int nworkers;
+    bool jobs_stop; //  guarded by jobs_mutex
 };
+
+//  One offloaded handler call: the request (a reference) and what to run.
+typedef struct s_job {
+    gz_http_req_t *req;
+    gz_http_handler_fn *fn;
+    void *arg;
+    struct s_job *next;
+} s_job_t;
 
 struct _gz_http_req_t {
     gz_http_t *server;
@@ -449,6 +465,8 @@ s_new (const char *bind_addr, int port, size_t max_body, int threads, gz_http_ha
     pthread_cond_init (&self->watch, &attr);
     pthread_condattr_destroy (&attr);
     atomic_init (&self->draining, false);
+    pthread_mutex_init (&self->jobs_mutex, NULL);
+    pthread_cond_init (&self->jobs_ready, NULL);
 
     if (bind_addr) {
         struct sockaddr_storage addr;
@@ -616,6 +634,104 @@ gz_http_resume (gz_http_req_t **req_p, gz_http_resume_fn *fn, void *arg)
     return rc;
 }
 
+//  ---- offloaded handlers
+
+static void *
+s_worker (void *arg)
+{
+    gz_http_t *self = arg;
+    pthread_mutex_lock (&self->jobs_mutex);
+    while (true) {
+        while (!self->jobs_head && !self->jobs_stop)
+            pthread_cond_wait (&self->jobs_ready, &self->jobs_mutex);
+        s_job_t *job = self->jobs_head;
+        if (!job)
+            break; //  stopping, nothing left
+        self->jobs_head = job->next;
+        if (!self->jobs_head)
+            self->jobs_tail = NULL;
+        self->jobs_queued--;
+        pthread_mutex_unlock (&self->jobs_mutex);
+        //  The connection is suspended: nobody else touches the request,
+        //  so the handler sees it as on an HTTP thread and replies; the
+        //  resumed connection then queues that reply (s_resumed).
+        gz_http_req_t *req = job->req;
+        job->fn (req, job->arg);
+        free (job);
+        MHD_resume_connection (req->conn);
+        s_req_release (&req);
+        pthread_mutex_lock (&self->jobs_mutex);
+    }
+    pthread_mutex_unlock (&self->jobs_mutex);
+    return NULL;
+}
+
+void
+gz_http_set_workers (gz_http_t *self, int workers, size_t max_queued)
+{
+    assert (self && self->threads > 0 && !self->workers && workers > 0);
+    self->workers = calloc ((size_t) workers, sizeof *self->workers);
+    assert (self->workers);
+    self->jobs_max = max_queued;
+    for (int i = 0; i < workers; i++) {
+        if (pthread_create (&self->workers[i], NULL, s_worker, self) != 0) {
+            gz_error ("http", "msg=\"cannot start a worker thread\"");
+            break;
+        }
+        self->nworkers++;
+    }
+}
+
+int
+gz_http_offload (gz_http_req_t *req, gz_http_handler_fn *fn, void *arg)
+{
+    assert (req && fn && !req->target);
+    gz_http_t *self = req->server;
+    assert (!req->replied && atomic_load (&req->state) == S_INLINE);
+    s_job_t *job = calloc (1, sizeof *job);
+    assert (job);
+    pthread_mutex_lock (&self->jobs_mutex);
+    bool room = self->nworkers > 0 && !self->jobs_stop && self->jobs_queued < self->jobs_max;
+    if (room) {
+        job->req = req;
+        job->fn = fn;
+        job->arg = arg;
+        atomic_fetch_add (&req->refs, 1); //  the job's
+        //  Claimed from the start: the watchdog and destroy's expiry leave
+        //  it alone; the worker answers it.
+        atomic_store (&req->state, S_CLAIMED);
+        MHD_suspend_connection (req->conn);
+        if (self->jobs_tail)
+            self->jobs_tail->next = job;
+        else
+            self->jobs_head = job;
+        self->jobs_tail = job;
+        self->jobs_queued++;
+        pthread_cond_signal (&self->jobs_ready);
+    }
+    pthread_mutex_unlock (&self->jobs_mutex);
+    if (!room)
+        free (job);
+    return room ? 0 : -1;
+}
+
+//  Let the workers finish the queue, then join them.
+static void
+s_workers_stop (gz_http_t *self)
+{
+    if (!self->workers)
+        return;
+    pthread_mutex_lock (&self->jobs_mutex);
+    self->jobs_stop = true;
+    pthread_cond_broadcast (&self->jobs_ready);
+    pthread_mutex_unlock (&self->jobs_mutex);
+    for (int i = 0; i < self->nworkers; i++)
+        pthread_join (self->workers[i], NULL);
+    free (self->workers);
+    self->workers = NULL;
+    self->nworkers = 0;
+}
+
 static void
 s_timeout_default (gz_http_req_t *req, void *arg)
 {
@@ -735,6 +851,7 @@ gz_http_destroy (gz_http_t **self_p)
             left = s_wait_idle (self, GZ_HTTP_CUT_MS);
         if (left > 0)
             gz_warn ("http", "msg=\"drain timed out, cutting requests\" requests=%zu", left);
+        s_workers_stop (self); //  they finish what is queued (they resume connections)
         if (self->watchdog_started) {
             pthread_mutex_lock (&self->mutex);
             self->stopping = true;
@@ -749,9 +866,12 @@ gz_http_destroy (gz_http_t **self_p)
         if (fd != MHD_INVALID_SOCKET)
             close (fd);
     }
+    s_workers_stop (self);
     pthread_cond_destroy (&self->idle);
     pthread_cond_destroy (&self->watch);
     pthread_mutex_destroy (&self->mutex);
+    pthread_cond_destroy (&self->jobs_ready);
+    pthread_mutex_destroy (&self->jobs_mutex);
     free (self);
     *self_p = NULL;
 }

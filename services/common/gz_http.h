@@ -118,6 +118,20 @@ typedef void (gz_http_resume_fn) (gz_http_req_t *req, void *arg);
 //  then not called and arg stays the caller's. Nulls *req_p either way.
 int gz_http_resume (gz_http_req_t **req_p, gz_http_resume_fn *fn, void *arg);
 
+//  ---- offloaded handlers (pool servers only)
+//  Start `workers` threads that run offloaded handlers, with at most
+//  max_queued waiting for one. Call once, before traffic.
+void gz_http_set_workers (gz_http_t *self, int workers, size_t max_queued);
+
+//  Called in a handler for work that waits (database reads, calls to
+//  other services), so the HTTP thread and the other connections it
+//  serves never wait with it: the connection is parked and fn (req, arg)
+//  runs on a worker thread, with the accessors valid, and must reply
+//  there (else 500). Returns 0; -1 when no worker is free to take it (no
+//  workers, the queue full, stopping): then nothing happened and the
+//  handler replies itself (503, say). Not for a deferred request.
+int gz_http_offload (gz_http_req_t *req, gz_http_handler_fn *fn, void *arg);
+
 //  ---- response
 //  Add a response header (before the reply). Copies. A header whose name
 //  is not an HTTP token or whose value holds CR, LF or another control

@@ -48,15 +48,42 @@ s_route (const char *path)
     return "other";
 }
 
-void
-intake_http_handler (gz_http_req_t *req, void *arg)
+//  Does this request hold its HTTP thread while it waits on something
+//  else (a read connection, routing's API)? Submissions do not (they are
+//  deferred); the fixed pages and answers from memory do not.
+static bool
+s_blocking (const char *route, const char *path, const char *method)
 {
-    intake_t *ctx = arg;
-    double start = intake_http_now ();
+    if (strcmp (route, "status") == 0 || strcmp (path, "/readyz") == 0)
+        return true;
+    return strcmp (route, "open311") == 0 && strcmp (method, "POST") != 0 &&
+           (strncmp (path, "/open311/v2/requests", 20) == 0 ||
+            strncmp (path, "/open311/v2/servicerequestupdates", 33) == 0);
+}
+
+//  Every worker is busy and the queue is full (reads or routing are slow):
+//  answer at once rather than hold the connection.
+static void
+s_busy (intake_t *ctx, gz_http_req_t *req, const char *route, const char *path)
+{
+    gz_metrics_add (ctx->metrics, "gz_intake_busy_total", NULL, 1);
+    gz_http_set_header (req, "Retry-After", "1");
+    if (strcmp (route, "open311") == 0)
+        intake_open311_unavailable (req, path + 12);
+    else if (strcmp (route, "status") == 0) {
+        const char *body = "<!DOCTYPE html><html lang=\"zh-CN\"><meta charset=\"utf-8\">"
+                           "<title>请稍后再试</title><p>系统繁忙，请稍后再试。</p></html>";
+        gz_http_reply (req, 503, "text/html; charset=utf-8", body, strlen (body));
+    }
+    else
+        gz_http_reply_error (req, 503, "busy", "too many requests waiting; retry shortly");
+}
+
+//  Route the request; true when it was deferred (a submission).
+static bool
+s_dispatch (intake_t *ctx, gz_http_req_t *req, const char *route, const char *path)
+{
     bool deferred = false;
-    const char *path = gz_http_path (req);
-    const char *method = gz_http_method (req);
-    const char *route = s_route (path);
     if (strcmp (route, "open311") == 0 && strncmp (path, "/open311/v2/", 12) == 0)
         deferred = intake_open311 (ctx, req, path + 12);
     else if (strcmp (route, "qr") == 0)
@@ -88,9 +115,50 @@ intake_http_handler (gz_http_req_t *req, void *arg)
     }
     else
         gz_http_reply_error (req, 404, "not_found", "no such resource");
-    (void) method;
+    return deferred;
+}
+
+//  An offloaded request, on a worker thread.
+typedef struct {
+    intake_t *ctx;
+    double start;
+} s_offload_t;
+
+static void
+s_offloaded (gz_http_req_t *req, void *arg)
+{
+    s_offload_t *job = arg;
+    const char *path = gz_http_path (req);
+    const char *route = s_route (path);
+    s_dispatch (job->ctx, req, route, path);
+    intake_http_observe (job->ctx, route, job->start);
+    free (job);
+}
+
+void
+intake_http_handler (gz_http_req_t *req, void *arg)
+{
+    intake_t *ctx = arg;
+    double start = intake_http_now ();
+    const char *path = gz_http_path (req);
+    const char *route = s_route (path);
+    if (s_blocking (route, path, gz_http_method (req))) {
+        //  Waits on a read connection or on routing: on a worker, so this
+        //  HTTP thread and the connections it serves (submissions among
+        //  them) never wait with it.
+        s_offload_t *job = malloc (sizeof *job);
+        assert (job);
+        job->ctx = ctx;
+        job->start = start;
+        if (gz_http_offload (req, s_offloaded, job) != 0) {
+            free (job);
+            s_busy (ctx, req, route, path);
+            intake_http_observe (ctx, route, start);
+        }
+        return;
+    }
     //  A deferred request (req is no longer ours) is counted when answered.
-    if (!deferred)
+    if (!s_dispatch (ctx, req, route, path))
         intake_http_observe (ctx, route, start);
 }
 

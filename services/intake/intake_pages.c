@@ -554,7 +554,10 @@ s_routing_post (intake_t *ctx, const char *id, const char *action, json_t *json)
         curl_easy_setopt (c, CURLOPT_URL, url);
         curl_easy_setopt (c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt (c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt (c, CURLOPT_TIMEOUT, 10L);
+        //  Bounded: the resident's browser waits on this, and so does an
+        //  HTTP thread.
+        curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+        curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, 5000L);
         curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, s_sink);
         curl_easy_setopt (c, CURLOPT_WRITEDATA, &sink);

@@ -831,6 +831,9 @@ s_describe_metrics (gz_metrics_t *m)
 {
     gz_metrics_describe (m, "gz_intake_submissions_total", GZ_COUNTER,
                          "Submissions by channel and outcome");
+    gz_metrics_describe (m, "gz_intake_busy_total", GZ_COUNTER,
+                         "Reads and resident forms answered 503 because every worker was busy"
+                         " and the queue full");
     gz_metrics_describe (m, "gz_intake_commits_total", GZ_COUNTER,
                          "Group-commit transactions committed");
     gz_metrics_describe (m, "gz_intake_waiting", GZ_GAUGE,
@@ -1093,6 +1096,10 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     //  answered 503; the client retries with its idempotency key.
     int answer_ms = (int) gz_config_int ("GZ_INTAKE_ANSWER_TIMEOUT_MS", 15000, 100, 600000);
     gz_http_set_defer_timeout (self->http, answer_ms, intake_http_timeout, ctx);
+    //  Reads and the resident's forms (which call routing) wait on others:
+    //  they run on these workers, never on the HTTP threads above.
+    int workers = (int) gz_config_int ("GZ_INTAKE_WORKERS", 8, 1, 256);
+    gz_http_set_workers (self->http, workers, 1000);
     gz_info (SVC, "msg=\"intake ready\" http_port=%d bus=%s events=%s buildings=%zu api_keys=%zu",
              gz_http_port (self->http), self->cfg->bus_endpoint, self->cfg->events_endpoint,
              gz_org_building_count (ctx->org), ctx->nkeys);

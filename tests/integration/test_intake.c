@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "gz_bus.h"
@@ -731,12 +732,15 @@ typedef struct {
     char path[256];
     char body[1024];
     int answer;
+    int delay_ms; //  answer this late (a slow routing)
 } s_stub_t;
 
 static void
 s_stub_handler (gz_http_req_t *req, void *arg)
 {
     s_stub_t *stub = arg;
+    if (stub->delay_ms)
+        usleep ((useconds_t) stub->delay_ms * 1000);
     size_t len = 0;
     const char *body = gz_http_body (req, &len);
     snprintf (stub->path, sizeof stub->path, "%s", gz_http_path (req));
@@ -763,7 +767,7 @@ test_follows_routing (void **state)
     cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
     free (cfg->api_keys);
     cfg->api_keys = strdup ("district=" KEY);
-    s_stub_t stub = {"", "", 200};
+    s_stub_t stub = {"", "", 200, 0};
     gz_http_t *routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &stub);
     assert_non_null (routing_api);
     free (cfg->routing_url);
@@ -906,6 +910,104 @@ test_follows_routing (void **state)
     gz_db_destroy (&rdb);
 }
 
+typedef struct {
+    char url[256];
+    long status;
+    char retry_after[16];
+    pthread_t thread;
+} s_reopen_t;
+
+static void *
+s_reopen_run (void *arg)
+{
+    s_reopen_t *p = arg;
+    gz_testhttp_t r;
+    p->status = -1;
+    if (gz_testhttp ("POST", p->url, "reason=x", 8, NULL, NULL, &r) == 0) {
+        p->status = r.status;
+        snprintf (p->retry_after, sizeof p->retry_after, "%s", r.retry_after ? r.retry_after : "");
+        gz_testhttp_free (&r);
+    }
+    return NULL;
+}
+
+//  Routing answers slowly: residents' forms that wait on it run on the
+//  workers, not on the HTTP threads, so a submission still goes through
+//  at once, and the forms are all answered once routing is.
+static void
+test_slow_routing_leaves_room (void **state)
+{
+    (void) state;
+    s_stub_t stub = {"", "", 200, 2000};
+    gz_http_t *routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &stub);
+    assert_non_null (routing_api);
+    intake_config_t *cfg = intake_config_from_env ();
+    free (cfg->database_url);
+    cfg->database_url = strdup (gz_testdb_url (F.tdb));
+    cfg->http_port = 0;
+    free (cfg->bus_endpoint);
+    cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->events_endpoint);
+    cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->api_keys);
+    cfg->api_keys = strdup ("district=" KEY);
+    free (cfg->routing_url);
+    char rurl[64];
+    snprintf (rurl, sizeof rurl, "http://127.0.0.1:%d", gz_http_port (routing_api));
+    cfg->routing_url = strdup (rurl);
+    setenv ("GZ_HTTP_THREADS", "2", 1);
+    setenv ("GZ_INTAKE_WORKERS", "2", 1);
+    int http, bus, events;
+    zactor_t *a = s_start (cfg, &http, &bus, &events);
+    unsetenv ("GZ_HTTP_THREADS");
+    unsetenv ("GZ_INTAKE_WORKERS");
+    char base[64], url[256];
+    snprintf (base, sizeof base, "http://127.0.0.1:%d", http);
+    snprintf (url, sizeof url, "%s/open311/v2/requests.json", base);
+    const char *body = "api_key=" KEY "&service_code=property&address_id=B1&description=slow";
+    gz_testhttp_t r;
+    assert_int_equal (gz_testhttp ("POST", url, body, strlen (body), NULL, NULL, &r), 0);
+    assert_int_equal (r.status, 201);
+    char *id = s_request_id (r.body);
+    gz_testhttp_free (&r);
+    char sql[128];
+    snprintf (sql, sizeof sql, "SELECT secret FROM intake.requests WHERE id = %s", id);
+    PGresult *q = PQexec (gz_db_conn (F.db), sql);
+    assert_int_equal (PQntuples (q), 1);
+
+    enum { N = 4 };
+    s_reopen_t posts[N];
+    memset (posts, 0, sizeof posts);
+    for (int i = 0; i < N; i++) {
+        snprintf (posts[i].url, sizeof posts[i].url, "%s/r/%s/reopen?t=%s", base, id,
+                  PQgetvalue (q, 0, 0));
+        assert_int_equal (pthread_create (&posts[i].thread, NULL, s_reopen_run, &posts[i]), 0);
+    }
+    PQclear (q);
+    usleep (300 * 1000); //  two wait on routing, two for a worker
+    double t0 = zclock_mono ();
+    assert_int_equal (gz_testhttp ("POST", url, body, strlen (body), NULL, NULL, &r), 0);
+    double took = zclock_mono () - t0;
+    assert_int_equal (r.status, 201);
+    gz_testhttp_free (&r);
+    assert_true (took < 1000);
+    //  A status page (a read) too: it waits for a worker, not longer.
+    char surl[256];
+    snprintf (surl, sizeof surl, "%s/r/%s", base, id);
+    assert_int_equal (gz_testhttp_get (surl, &r), 0);
+    assert_int_equal (r.status, 200);
+    gz_testhttp_free (&r);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal (pthread_join (posts[i].thread, NULL), 0);
+        assert_int_equal (posts[i].status, 200);
+    }
+    assert_true (zclock_mono () - t0 >= 3000); //  two rounds of 2 s on two workers
+    free (id);
+    zactor_destroy (&a);
+    gz_http_destroy (&routing_api);
+    intake_config_destroy (&cfg);
+}
+
 int
 main (void)
 {
@@ -920,6 +1022,7 @@ main (void)
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_ops_endpoints),
         cmocka_unit_test (test_follows_routing),
+        cmocka_unit_test (test_slow_routing_leaves_room),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
