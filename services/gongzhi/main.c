@@ -1,7 +1,8 @@
 /*  gongzhi: the all-in-one binary (the laptop default). Hosts every
     service that exists as an actor in one process, each configured from
     the same GZ_* variables as its own binary; SIGTERM or SIGINT drains
-    and stops them all, SIGHUP reloads routing's rules.  */
+    and stops them all, SIGHUP reloads routing's rules and
+    both services' org directory.  */
 #include <signal.h>
 
 #include "gz_log.h"
@@ -46,7 +47,11 @@ main (void)
         if (s_hup) {
             s_hup = 0;
             zstr_send (routing, "RELOAD");
-            zsock_wait (routing);
+            int rrc = zsock_wait (routing);
+            zstr_send (intake, "RELOAD");
+            int irc = zsock_wait (intake);
+            gz_info ("gongzhi", "msg=\"SIGHUP reload\" routing_ok=%d intake_ok=%d", rrc == 0,
+                     irc == 0);
         }
     }
     gz_info ("gongzhi", "msg=\"stopping\"");

@@ -60,6 +60,7 @@ typedef struct _intake_sub_t {
     int channel; //  GONGZHI__V1__CHANNEL__*
     char *service_code;
     char *description;
+    struct _intake_org_t *org;     //  the directory building points into (a reference)
     const gz_building_t *building; //  borrowed from org; NULL if unresolved
     bool has_latlon;
     double lat, lon;
@@ -95,12 +96,21 @@ typedef struct {
     char *key;
 } intake_key_t;
 
+//  One loaded org directory and the requests using it.
+typedef struct _intake_org_t {
+    gz_org_t *org;
+    atomic_int refs;
+} intake_org_t;
+
 //  State shared between the actor and HTTP threads. Everything here is
 //  either read-only after start, internally synchronised (metrics,
 //  ratelimit), or guarded by lock.
 typedef struct _intake_t {
     intake_config_t *cfg; //  read-only copy
-    gz_org_t *org;        //  read-only after start
+    //  The org directory in force; RELOAD swaps it while requests still use
+    //  the one they took (intake_org_take), freed when the last lets go.
+    pthread_mutex_t org_lock;
+    struct _intake_org_t *org_cur;
     gz_metrics_t *metrics;
     gz_ratelimit_t *ratelimit;
     intake_key_t *keys;
@@ -167,6 +177,13 @@ void intake_http_handler (gz_http_req_t *req, void *arg);
 void intake_http_timeout (gz_http_req_t *req, void *arg);
 //  Count a deferred request answered, with its latency since start.
 void intake_http_observe (intake_t *ctx, const char *route, double start);
+
+//  The org directory in force, as a reference the caller drops (so a
+//  RELOAD meanwhile cannot free what it reads).
+intake_org_t *intake_org_take (intake_t *ctx);
+void intake_org_drop (intake_org_t **org_p);
+//  Put org in force (takes it); the old one goes once no request holds it.
+void intake_org_set (intake_t *ctx, gz_org_t *org);
 double intake_http_now (void);
 
 //  ---- intake_open311.c

@@ -117,14 +117,14 @@ typedef struct {
     const char *service_code, *description, *phone, *media_url, *nonce;
 } s_form_t;
 
+//  org is the directory b belongs to.
 static void
-s_qr_form (intake_t *ctx, gz_http_req_t *req, const gz_building_t *b, const s_form_t *f,
+s_qr_form (gz_org_t *org, gz_http_req_t *req, const gz_building_t *b, const s_form_t *f,
            const char *error, int status)
 {
-    (void) ctx;
     s_page_t p;
     char *bname = s_esc (b->name), *addr = s_esc (b->address ? b->address : "");
-    char *community = s_esc (gz_org_unit_name (ctx->org, b->community_code));
+    char *community = s_esc (gz_org_unit_name (org, b->community_code));
     char *code = s_esc (b->code);
     s_page_begin (&p, "码上办 · 扫码反映问题", "有事扫一扫，马上就来办");
     s_put (&p,
@@ -242,7 +242,7 @@ s_qr_success (gz_http_req_t *req, const gz_building_t *b, const intake_sub_t *su
 //  is kept when it was a valid idempotency key (so a resubmission cannot
 //  register twice), else a fresh one.
 static void
-s_qr_form_again (intake_t *ctx, gz_http_req_t *req, const gz_building_t *b, const char *message,
+s_qr_form_again (gz_org_t *org, gz_http_req_t *req, const gz_building_t *b, const char *message,
                  int status)
 {
     char nonce[37];
@@ -255,7 +255,7 @@ s_qr_form_again (intake_t *ctx, gz_http_req_t *req, const gz_building_t *b, cons
         nonce_ok = isalnum ((unsigned char) *q) || *q == '-';
     if (!nonce_ok)
         f.nonce = nonce;
-    s_qr_form (ctx, req, b, &f, message, status);
+    s_qr_form (org, req, b, &f, message, status);
 }
 
 static const char *s_busy_zh = "系统繁忙，请稍后再次提交（不会重复登记）。";
@@ -267,26 +267,39 @@ s_qr_answer (gz_http_req_t *req, intake_sub_t *sub)
     if (sub->state == SUB_DONE)
         s_qr_success (req, sub->qr_building, sub);
     else
-        s_qr_form_again (sub->ctx, req, sub->qr_building, s_busy_zh, 503);
+        s_qr_form_again (sub->org->org, req, sub->qr_building, s_busy_zh, 503);
     intake_http_observe (sub->ctx, "qr", sub->http_start);
 }
 
 void
 intake_page_qr_unavailable (intake_t *ctx, gz_http_req_t *req, const char *building_code)
 {
-    const gz_building_t *b = gz_org_building (ctx->org, building_code);
+    intake_org_t *org = intake_org_take (ctx);
+    const gz_building_t *b = gz_org_building (org->org, building_code);
     if (!b)
         gz_http_reply (req, 503, "text/html; charset=utf-8", "<p>系统繁忙，请稍后再试。</p>",
                        strlen ("<p>系统繁忙，请稍后再试。</p>"));
     else
-        s_qr_form_again (ctx, req, b, s_busy_zh, 503);
+        s_qr_form_again (org->org, req, b, s_busy_zh, 503);
+    intake_org_drop (&org);
 }
+
+static bool s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *building_code);
 
 bool
 intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
 {
+    intake_org_t *org = intake_org_take (ctx);
+    bool deferred = s_page_qr (ctx, org->org, req, building_code);
+    intake_org_drop (&org);
+    return deferred;
+}
+
+static bool
+s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *building_code)
+{
     double start = intake_http_now ();
-    const gz_building_t *b = gz_org_building (ctx->org, building_code);
+    const gz_building_t *b = gz_org_building (org, building_code);
     if (!b) {
         s_not_found (req, "未找到该楼栋的二维码信息。");
         return false;
@@ -296,7 +309,7 @@ intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
         char nonce[37];
         gz_uuid (nonce);
         s_form_t f = {NULL, NULL, NULL, NULL, nonce};
-        s_qr_form (ctx, req, b, &f, NULL, 200);
+        s_qr_form (org, req, b, &f, NULL, 200);
         return false;
     }
     if (strcmp (method, "POST") != 0) {
@@ -308,11 +321,11 @@ intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
     gz_uuid (nonce);
     s_form_t empty = {NULL, NULL, NULL, NULL, nonce};
     if (gz_http_too_large (req)) {
-        s_qr_form (ctx, req, b, &empty, "提交的内容过长，请精简后重试。", 413);
+        s_qr_form (org, req, b, &empty, "提交的内容过长，请精简后重试。", 413);
         return false;
     }
     if (!gz_http_form_parse (req)) {
-        s_qr_form (ctx, req, b, &empty, "提交的表单无法识别，请重新填写。", 400);
+        s_qr_form (org, req, b, &empty, "提交的表单无法识别，请重新填写。", 400);
         return false;
     }
     char client[96];
@@ -364,15 +377,17 @@ intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
         //  Never echo text that is not valid UTF-8 back into the page.
         if (err.error == GONGZHI__V1__ERROR_CODE__BAD_UTF8)
             keep = empty;
-        s_qr_form (ctx, req, b, &keep, s_error_zh (&err), 422);
+        s_qr_form (org, req, b, &keep, s_error_zh (&err), 422);
         return false;
     }
-    sub->qr_building = b;
+    //  The same building in the directory the submission holds (b's may
+    //  be replaced by a RELOAD before the answer is rendered).
+    sub->qr_building = sub->building;
     sub->http_start = start;
     if (intake_submit_defer (ctx, &sub, req, s_qr_answer) == 0)
         return true;
     intake_sub_destroy (&sub);
-    s_qr_form (ctx, req, b, &keep, s_busy_zh, 503);
+    s_qr_form (org, req, b, &keep, s_busy_zh, 503);
     return false;
 }
 

@@ -983,6 +983,60 @@ intake_api_key_name (intake_t *ctx, const char *key)
 
 static void s_self_destroy (self_t **self_p);
 
+intake_org_t *
+intake_org_take (intake_t *ctx)
+{
+    pthread_mutex_lock (&ctx->org_lock);
+    intake_org_t *org = ctx->org_cur;
+    assert (org); //  set at start, before any request
+    atomic_fetch_add (&org->refs, 1);
+    pthread_mutex_unlock (&ctx->org_lock);
+    return org;
+}
+
+void
+intake_org_drop (intake_org_t **org_p)
+{
+    intake_org_t *org = *org_p;
+    *org_p = NULL;
+    if (org && atomic_fetch_sub (&org->refs, 1) == 1) {
+        gz_org_destroy (&org->org);
+        free (org);
+    }
+}
+
+void
+intake_org_set (intake_t *ctx, gz_org_t *org)
+{
+    intake_org_t *fresh = calloc (1, sizeof *fresh);
+    assert (fresh);
+    fresh->org = org;
+    atomic_init (&fresh->refs, 1); //  being in force
+    pthread_mutex_lock (&ctx->org_lock);
+    intake_org_t *old = ctx->org_cur;
+    ctx->org_cur = fresh;
+    pthread_mutex_unlock (&ctx->org_lock);
+    intake_org_drop (&old);
+}
+
+//  RELOAD: read the org directory again and put it in force. 0 ok; -1
+//  when it cannot be read (the old one stays).
+static int
+s_reload (self_t *self)
+{
+    if (gz_db_ensure (self->db))
+        return -1;
+    gz_org_t *org = gz_org_load (self->db);
+    if (!org) {
+        gz_warn (SVC, "msg=\"org reload failed; the old directory stays\"");
+        return -1;
+    }
+    size_t buildings = gz_org_building_count (org);
+    intake_org_set (&self->ctx, org);
+    gz_info (SVC, "msg=\"org directory reloaded\" buildings=%zu", buildings);
+    return 0;
+}
+
 //  Start the writer threads, each on its own connection (connected, like
 //  the actor's, lazily: a database that is down now is retried).
 static void
@@ -1039,6 +1093,7 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     ctx->wake_fd = -1;
     pthread_mutex_init (&ctx->lock, NULL);
     pthread_cond_init (&ctx->ready, NULL);
+    pthread_mutex_init (&ctx->org_lock, NULL);
     ctx->metrics = gz_metrics_new ();
     s_describe_metrics (ctx->metrics);
     ctx->ratelimit = gz_ratelimit_new (self->cfg->rate, self->cfg->burst);
@@ -1053,12 +1108,13 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
         goto failed;
     }
     ctx->migrated = true;
-    ctx->org = gz_org_load (self->db);
-    if (!ctx->org) {
+    gz_org_t *org = gz_org_load (self->db);
+    if (!org) {
         gz_error (SVC, "msg=\"cannot load the org directory\"");
         goto failed;
     }
-    if (gz_org_building_count (ctx->org) == 0)
+    intake_org_set (ctx, org);
+    if (gz_org_building_count (org) == 0)
         gz_warn (SVC, "msg=\"org directory has no buildings; run gzctl seed huaguoyuan or "
                       "gzctl org import\"");
     gz_db_prepare (self->db, "follow_exists", "SELECT to_regclass($1) IS NOT NULL");
@@ -1102,7 +1158,7 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     gz_http_set_workers (self->http, workers, 1000);
     gz_info (SVC, "msg=\"intake ready\" http_port=%d bus=%s events=%s buildings=%zu api_keys=%zu",
              gz_http_port (self->http), self->cfg->bus_endpoint, self->cfg->events_endpoint,
-             gz_org_building_count (ctx->org), ctx->nkeys);
+             gz_org_building_count (org), ctx->nkeys);
     return self;
 failed:
     s_self_destroy (&self);
@@ -1125,7 +1181,8 @@ s_self_destroy (self_t **self_p)
     gz_dbpool_destroy (&ctx->pool);
     if (ctx->wake_fd >= 0)
         close (ctx->wake_fd);
-    gz_org_destroy (&ctx->org);
+    intake_org_drop (&ctx->org_cur);
+    pthread_mutex_destroy (&ctx->org_lock);
     gz_metrics_destroy (&ctx->metrics);
     gz_ratelimit_destroy (&ctx->ratelimit);
     for (size_t i = 0; i < ctx->nkeys; i++) {
@@ -1157,6 +1214,8 @@ s_on_pipe (self_t *self)
         zstr_sendf (self->pipe, "%d", atoi (strrchr (zsock_endpoint (self->router), ':') + 1));
     else if (cmd && streq (cmd, "EVENTSPORT"))
         zstr_sendf (self->pipe, "%d", gz_bus_pub_port (self->pub));
+    else if (cmd && streq (cmd, "RELOAD"))
+        zsock_signal (self->pipe, s_reload (self) == 0 ? 0 : 1);
     else if (cmd && streq (cmd, "VERBOSE"))
         ;
     else

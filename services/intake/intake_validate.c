@@ -157,8 +157,9 @@ s_secret (char out[33])
 }
 
 static int
-s_validate (intake_t *ctx, const intake_raw_t *raw, intake_err_t *err, const gz_category_t **cat_p,
-            const gz_building_t **bld_p, double *lat, double *lon, bool *has_latlon)
+s_validate (intake_t *ctx, gz_org_t *org, const intake_raw_t *raw, intake_err_t *err,
+            const gz_category_t **cat_p, const gz_building_t **bld_p, double *lat, double *lon,
+            bool *has_latlon)
 {
     //  Every text field first: nothing that is not UTF-8 goes further.
     if (s_check_text (raw->service_code, "service_code", 64, err) ||
@@ -211,13 +212,13 @@ s_validate (intake_t *ctx, const intake_raw_t *raw, intake_err_t *err, const gz_
         *has_latlon = true;
     }
     if (raw->address_id && *raw->address_id) {
-        *bld_p = gz_org_building (ctx->org, raw->address_id);
+        *bld_p = gz_org_building (org, raw->address_id);
         if (!*bld_p)
             return s_fail (err, GONGZHI__V1__ERROR_CODE__BAD_FIELD, "address_id",
                            "address_id is not a known building code");
     }
     else if (*has_latlon) {
-        *bld_p = gz_org_nearest (ctx->org, *lat, *lon, ctx->cfg->area_radius_m, NULL);
+        *bld_p = gz_org_nearest (org, *lat, *lon, ctx->cfg->area_radius_m, NULL);
         if (!*bld_p)
             return s_fail (err, GONGZHI__V1__ERROR_CODE__OUT_OF_AREA, "lat",
                            "lat/long is outside the served area");
@@ -244,11 +245,15 @@ intake_sub_new (intake_t *ctx, const intake_raw_t *raw, intake_err_t *err)
     const gz_building_t *bld = NULL;
     double lat = 0, lon = 0;
     bool has_latlon = false;
-    if (s_validate (ctx, raw, err, &cat, &bld, &lat, &lon, &has_latlon))
+    intake_org_t *org = intake_org_take (ctx);
+    if (s_validate (ctx, org->org, raw, err, &cat, &bld, &lat, &lon, &has_latlon)) {
+        intake_org_drop (&org);
         return NULL;
+    }
 
     intake_sub_t *self = calloc (1, sizeof *self);
     assert (self);
+    self->org = org;
     self->channel = raw->channel ? raw->channel : GONGZHI__V1__CHANNEL__BUS;
     self->service_code = strdup (cat->code);
     self->description = s_trimmed (raw->description);
@@ -291,6 +296,7 @@ intake_sub_destroy (intake_sub_t **self_p)
     intake_sub_t *self = *self_p;
     if (!self)
         return;
+    intake_org_drop (&self->org);
     free (self->service_code);
     free (self->description);
     free (self->address);

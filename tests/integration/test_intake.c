@@ -435,6 +435,35 @@ test_get_filters (void **state)
     free (id);
 }
 
+//  A building added to the org directory (gzctl org import) is unknown
+//  until RELOAD (SIGHUP), then its QR page and its code work.
+static void
+test_org_reload (void **state)
+{
+    (void) state;
+    s_exec ("INSERT INTO org.buildings (code, grid_code, name, address, lat, lon) VALUES"
+            " ('B9','G1','示例小区1 9栋','示例路9号',26.5655,106.6905)");
+    gz_testhttp_t r;
+    assert_int_equal (s_get ("/q/B9", &r), 404);
+    gz_testhttp_free (&r);
+    const char *body = "api_key=" KEY "&service_code=property&address_id=B9&description=reload";
+    assert_int_equal (s_post ("/open311/v2/requests.json", body, NULL, &r), 400);
+    gz_testhttp_free (&r);
+
+    zstr_send (F.intake, "RELOAD");
+    assert_int_equal (zsock_wait (F.intake), 0);
+    assert_int_equal (s_get ("/q/B9", &r), 200);
+    assert_non_null (strstr (r.body, "示例小区1 9栋"));
+    gz_testhttp_free (&r);
+    assert_int_equal (s_post ("/open311/v2/requests.json", body, NULL, &r), 201);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_scalar ("SELECT count(*) FROM intake.requests WHERE building_code = 'B9'"),
+                      1);
+    //  Buildings already known still are.
+    assert_int_equal (s_get ("/q/B1", &r), 200);
+    gz_testhttp_free (&r);
+}
+
 static void
 test_qr_page_round_trip (void **state)
 {
@@ -1018,6 +1047,7 @@ main (void)
         cmocka_unit_test (test_bad_input_changes_nothing),
         cmocka_unit_test (test_get_filters),
         cmocka_unit_test (test_qr_page_round_trip),
+        cmocka_unit_test (test_org_reload),
         cmocka_unit_test (test_bus_submit_and_events),
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_ops_endpoints),
