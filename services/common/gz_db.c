@@ -312,20 +312,21 @@ s_flush_begin (gz_db_t *self)
     return rc;
 }
 
-PGresult *
-gz_db_execb (gz_db_t *self, const char *name, int nparams, const char *const *values,
-             const int *lengths, const int *formats)
+//  Run a registered statement: on its own, or in one pipeline with a
+//  pending BEGIN and, when commit, a COMMIT.
+static PGresult *
+s_exec (gz_db_t *self, const char *name, int nparams, const char *const *values, const int *lengths,
+        const int *formats, bool commit)
 {
     self->sqlstate[0] = 0;
     if (!gz_db_ok (self)) {
         s_set_error (self, NULL);
         return NULL;
     }
-    s_stmt_t *s = s_stmt_ready (self, name);
-    if (!s)
+    if (!s_stmt_ready (self, name))
         return NULL;
-    if (self->pending_begin)
-        return s_pipeline (self, name, nparams, values, lengths, formats, false);
+    if (self->pending_begin || commit)
+        return s_pipeline (self, name, nparams, values, lengths, formats, commit);
     PGresult *r = PQexecPrepared (self->conn, name, nparams, values, lengths, formats, 0);
     ExecStatusType st = PQresultStatus (r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -339,18 +340,17 @@ gz_db_execb (gz_db_t *self, const char *name, int nparams, const char *const *va
 }
 
 PGresult *
+gz_db_execb (gz_db_t *self, const char *name, int nparams, const char *const *values,
+             const int *lengths, const int *formats)
+{
+    return s_exec (self, name, nparams, values, lengths, formats, false);
+}
+
+PGresult *
 gz_db_execb_commit (gz_db_t *self, const char *name, int nparams, const char *const *values,
                     const int *lengths, const int *formats)
 {
-    self->sqlstate[0] = 0;
-    if (!gz_db_ok (self)) {
-        s_set_error (self, NULL);
-        return NULL;
-    }
-    s_stmt_t *s = s_stmt_ready (self, name);
-    if (!s)
-        return NULL;
-    return s_pipeline (self, name, nparams, values, lengths, formats, true);
+    return s_exec (self, name, nparams, values, lengths, formats, true);
 }
 
 PGresult *

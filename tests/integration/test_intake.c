@@ -84,6 +84,24 @@ s_start (intake_config_t *cfg, int *http, int *bus, int *events)
     return a;
 }
 
+//  The configuration of another intake on the test database (any free
+//  ports), for tests that need their own.
+static intake_config_t *
+s_second_config (void)
+{
+    intake_config_t *cfg = intake_config_from_env ();
+    free (cfg->database_url);
+    cfg->database_url = strdup (gz_testdb_url (F.tdb));
+    cfg->http_port = 0;
+    free (cfg->bus_endpoint);
+    cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->events_endpoint);
+    cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->api_keys);
+    cfg->api_keys = strdup ("district=" KEY);
+    return cfg;
+}
+
 static int
 s_setup (void **state)
 {
@@ -665,16 +683,7 @@ static void
 test_rate_limit (void **state)
 {
     (void) state;
-    intake_config_t *cfg = intake_config_from_env ();
-    free (cfg->database_url);
-    cfg->database_url = strdup (gz_testdb_url (F.tdb));
-    cfg->http_port = 0;
-    free (cfg->bus_endpoint);
-    cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (cfg->events_endpoint);
-    cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (cfg->api_keys);
-    cfg->api_keys = strdup ("district=" KEY);
+    intake_config_t *cfg = s_second_config ();
     cfg->rate = 1;
     cfg->burst = 2;
     int http, bus, events;
@@ -786,16 +795,7 @@ test_follows_routing (void **state)
     assert_int_equal (gz_db_migrate (rdb, "routing", gz_bus_migrations ()), 0);
     gz_bus_pub_t *pub = gz_bus_pub_new (rdb, "routing", "routing", "tcp://127.0.0.1:*");
     assert_non_null (pub);
-    intake_config_t *cfg = intake_config_from_env ();
-    free (cfg->database_url);
-    cfg->database_url = strdup (gz_testdb_url (F.tdb));
-    cfg->http_port = 0;
-    free (cfg->bus_endpoint);
-    cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (cfg->events_endpoint);
-    cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (cfg->api_keys);
-    cfg->api_keys = strdup ("district=" KEY);
+    intake_config_t *cfg = s_second_config ();
     s_stub_t stub = {"", "", 200, 0};
     gz_http_t *routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &stub);
     assert_non_null (routing_api);
@@ -970,16 +970,7 @@ test_slow_routing_leaves_room (void **state)
     s_stub_t stub = {"", "", 200, 2000};
     gz_http_t *routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &stub);
     assert_non_null (routing_api);
-    intake_config_t *cfg = intake_config_from_env ();
-    free (cfg->database_url);
-    cfg->database_url = strdup (gz_testdb_url (F.tdb));
-    cfg->http_port = 0;
-    free (cfg->bus_endpoint);
-    cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (cfg->events_endpoint);
-    cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (cfg->api_keys);
-    cfg->api_keys = strdup ("district=" KEY);
+    intake_config_t *cfg = s_second_config ();
     free (cfg->routing_url);
     char rurl[64];
     snprintf (rurl, sizeof rurl, "http://127.0.0.1:%d", gz_http_port (routing_api));

@@ -75,6 +75,18 @@ s_exec (gz_db_t *db, const char *sql)
     assert_int_equal (gz_db_command (db, sql), 0);
 }
 
+//  Start the actor on F.cfg; F.base is its HTTP address.
+static void
+s_start (void)
+{
+    F.intake = zactor_new (intake_server, F.cfg);
+    assert_non_null (F.intake);
+    zstr_send (F.intake, "PORT");
+    char *port = zstr_recv (F.intake);
+    snprintf (F.base, sizeof F.base, "http://127.0.0.1:%s", port);
+    free (port);
+}
+
 static int
 s_setup (void **state)
 {
@@ -103,12 +115,7 @@ s_setup (void **state)
     free (F.cfg->api_keys);
     F.cfg->api_keys = strdup ("district=" KEY);
     F.cfg->rate = 0;
-    F.intake = zactor_new (intake_server, F.cfg);
-    assert_non_null (F.intake);
-    zstr_send (F.intake, "PORT");
-    char *port = zstr_recv (F.intake);
-    snprintf (F.base, sizeof F.base, "http://127.0.0.1:%s", port);
-    free (port);
+    s_start ();
     return 0;
 }
 
@@ -398,12 +405,24 @@ s_restart (int writers)
 {
     zactor_destroy (&F.intake);
     F.cfg->writers = writers;
-    F.intake = zactor_new (intake_server, F.cfg);
-    assert_non_null (F.intake);
-    zstr_send (F.intake, "PORT");
-    char *port = zstr_recv (F.intake);
-    snprintf (F.base, sizeof F.base, "http://127.0.0.1:%s", port);
-    free (port);
+    s_start ();
+}
+
+//  The next [topic][Envelope] from a SUB socket, decoded.
+static gz_envelope_t *
+s_recv_envelope (zsock_t *sub)
+{
+    zmsg_t *m = zmsg_recv (sub);
+    assert_non_null (m);
+    zframe_t *topic = zmsg_pop (m);
+    zframe_t *body = zmsg_pop (m);
+    assert_non_null (body);
+    gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (body), zframe_size (body));
+    assert_non_null (env);
+    zframe_destroy (&topic);
+    zframe_destroy (&body);
+    zmsg_destroy (&m);
+    return env;
 }
 
 //  Three committers take one queue: concurrent submissions, some with the
@@ -426,18 +445,10 @@ test_writers_keep_order (void **state)
     zsock_set_rcvtimeo (sub, 5000);
     int64_t head = -1;
     while (head < 0) {
-        zmsg_t *m = zmsg_recv (sub);
-        assert_non_null (m);
-        char *topic = zmsg_popstr (m);
-        zframe_t *body = zmsg_pop (m);
-        gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (body), zframe_size (body));
-        assert_non_null (env);
+        gz_envelope_t *env = s_recv_envelope (sub);
         if (strcmp (env->type, "Heartbeat") == 0)
             head = env->position;
         gz_codec_envelope_free (&env);
-        zframe_destroy (&body);
-        free (topic);
-        zmsg_destroy (&m);
     }
 
     enum { ROUNDS = 4, PER = 48 };
@@ -480,21 +491,13 @@ test_writers_keep_order (void **state)
     //  The live stream: head+1 .. total, each once, in order.
     int64_t expect = head + 1;
     while (expect <= total) {
-        zmsg_t *m = zmsg_recv (sub);
-        assert_non_null (m);
-        char *topic = zmsg_popstr (m);
-        zframe_t *body = zmsg_pop (m);
-        gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (body), zframe_size (body));
-        assert_non_null (env);
+        gz_envelope_t *env = s_recv_envelope (sub);
         if (strcmp (env->type, "Heartbeat") != 0) {
             assert_int_equal (env->position, expect);
             assert_string_equal (env->type, "RequestSubmitted");
             expect++;
         }
         gz_codec_envelope_free (&env);
-        zframe_destroy (&body);
-        free (topic);
-        zmsg_destroy (&m);
     }
     zsock_destroy (&sub);
     s_restart (1);
