@@ -30,13 +30,22 @@ url="postgresql://gongzhi@127.0.0.1:$pgport/gongzhi"
 psql "$url" -qAt -c "SHOW fsync" -c "SHOW synchronous_commit" | paste -sd' ' | sed 's/^/fsync, synchronous_commit: /'
 
 load() { echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"; }
+# CPU busy (user + system, all cores) over the middle of a phase, from
+# /proc/stat: a phase that leaves the CPU idle is waiting, not working.
+cpu_sample() { awk '/^cpu / {print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+cpu_busy() { # seconds-from-now window-seconds -> prints "NN%" after it
+    sleep "$1"; local a b; a=$(cpu_sample); sleep "$2"; b=$(cpu_sample)
+    echo "$a $b" | awk '{ printf "%.0f%%\n", 100 * ($3 - $1) / ($4 - $2) }'
+}
 
 echo "== pgbench: single-row INSERT, $CLIENTS clients, ${DURATION}s"
 psql "$url" -q -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, v int, t text, at timestamptz DEFAULT now())"
 psql "$url" -q -c "CHECKPOINT"
 load
 echo "INSERT INTO bench_insert (v, t) VALUES (random() * 1000, 'x');" >"$tmp/insert.sql"
+cpu_busy $((DURATION / 4)) $((DURATION / 2)) >"$tmp/pgbench.cpu" & cpu_pid=$!
 pgbench -n -h 127.0.0.1 -p "$pgport" -U gongzhi -c $CLIENTS -j 2 -T "$DURATION" -f "$tmp/insert.sql" gongzhi >"$tmp/pgbench.out" 2>&1
+wait "$cpu_pid"
 pg_tps=$(grep -Eo 'tps = [0-9.]+' "$tmp/pgbench.out" | head -1 | awk '{print $3}')
 echo "pgbench tps: $pg_tps ($(grep -E '^latency average' "$tmp/pgbench.out"))"
 
@@ -64,7 +73,9 @@ end
 LUA
 load
 commits0=$(curl -fsS "http://127.0.0.1:$base/metrics" | awk '$1 == "gz_intake_commits_total" {print $2}')
+cpu_busy $((DURATION / 4)) $((DURATION / 2)) >"$tmp/intake.cpu" & cpu_pid=$!
 wrk -t2 -c$CLIENTS -d"${DURATION}s" --latency -s "$tmp/post.lua" "http://127.0.0.1:$base/open311/v2/requests.json" >"$tmp/wrk.out" 2>&1
+wait "$cpu_pid"
 cat "$tmp/wrk.out" | grep -E 'Latency|Requests/sec|RESULT|Non-2xx|Socket'
 result=$(grep RESULT "$tmp/wrk.out")
 rps=$(echo "$result" | sed -E 's/.*rps=([0-9.]+).*/\1/')
@@ -76,6 +87,7 @@ stored=$(psql "$url" -qAt -c "SELECT count(*) FROM intake.requests")
 commits1=$(curl -fsS "http://127.0.0.1:$base/metrics" | awk '$1 == "gz_intake_commits_total" {print $2}')
 echo "requests stored: $stored in $((commits1 - commits0)) commits during the run"
 echo "== summary"
+echo "CPU busy mid-phase: pgbench $(cat "$tmp/pgbench.cpu"), intake $(cat "$tmp/intake.cpu")"
 echo "pgbench single-row INSERT tps (64 clients): $pg_tps"
 echo "intake Open311 POST/s (64 clients):         $rps"
 echo "$result" | sed -E 's/.*p50_ms=([0-9.]+) p99_ms=([0-9.]+).*/intake latency p50 \1 ms, p99 \2 ms/'
