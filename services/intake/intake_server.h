@@ -29,7 +29,7 @@ typedef struct {
                            //  every building is outside the served area (default 1000)
     int read_conns;        //  GZ_INTAKE_READ_CONNS (default 4)
     int max_batch;         //  GZ_INTAKE_MAX_BATCH (default 512)
-    int writers;           //  GZ_INTAKE_WRITERS (default 2): committing connections
+    int writers;           //  GZ_INTAKE_WRITERS (default 1): committing connections
     char *routing_events;  //  GZ_ROUTING_EVENTS (connect), default tcp://127.0.0.1:base+13
     char *routing_url;    //  GZ_ROUTING_URL, default http://127.0.0.1:base+1 (resident rate/reopen)
     char *routing_schema; //  GZ_ROUTING_SCHEMA, default "routing": whose outbox to follow
