@@ -1248,7 +1248,8 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     //  Reads and the resident's forms (which call routing) wait on others:
     //  they run on these workers, never on the HTTP threads above.
     int workers = (int) gz_config_int ("GZ_INTAKE_WORKERS", 8, 1, 256);
-    gz_http_set_workers (self->http, workers, 1000);
+    long queue = gz_config_int ("GZ_INTAKE_WORKER_QUEUE", 1000, 0, 1000000);
+    gz_http_set_workers (self->http, workers, (size_t) queue);
     gz_info (SVC, "msg=\"intake ready\" http_port=%d bus=%s events=%s buildings=%zu api_keys=%zu",
              gz_http_port (self->http), self->cfg->bus_endpoint, self->cfg->events_endpoint,
              gz_org_building_count (org), ctx->nkeys);

@@ -3,7 +3,8 @@
 # a grid worker would live it: file on the QR page -> routed to the building's
 # grid worker -> accept, verify (call-back reached), start, resolve through
 # the worker API -> the resident rates on the status page -> closed; Open311
-# and the updates feed show it. Then SIGTERM stops everything cleanly.
+# and the updates feed show it. SIGHUP serves a building added meanwhile.
+# Then SIGTERM stops everything cleanly.
 set -euo pipefail
 : "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
 db="gzt_loop_$$_$RANDOM"
@@ -123,6 +124,24 @@ for kind in accepted verified started resolved rated; do
     grep -q "^gz_routing_transitions_total{kind=\"$kind\"} 1$" <<<"$metrics" ||
         fail "transitions metric for $kind: $(grep transitions_total <<<"$metrics")"
 done
+
+# 6. A building added to the directory is served after SIGHUP, without a
+#    restart (gzctl org import, then SIGHUP).
+psql "$url" -qAt -c "INSERT INTO org.buildings (code, grid_code, name, address, lat, lon)
+    SELECT 'HGY-NEW1', grid_code, '示例新楼', address, lat, lon FROM org.buildings
+    WHERE code = 'HGY-B0001'" >/dev/null
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$web/q/HGY-NEW1")
+[ "$code" = 404 ] || fail "new building known before SIGHUP: $code"
+kill -HUP "$pid"
+for _ in $(seq 1 100); do
+    code=$(curl -sS -o /dev/null -w '%{http_code}' "$web/q/HGY-NEW1")
+    [ "$code" = 200 ] && break
+    sleep 0.05
+done
+[ "$code" = 200 ] || fail "new building not served after SIGHUP: $code"
+grep -q 'svc=intake msg="SIGHUP reload" ok=1' "$tmp/gongzhi.log" || fail "no intake reload logged"
+grep -q 'svc=routing msg="SIGHUP reload" ok=1' "$tmp/gongzhi.log" || fail "no routing reload logged"
+echo "SIGHUP reloaded the directory"
 
 kill -TERM "$pid"; rc=0; wait "$pid" || rc=$?; pid=""
 [ $rc -eq 0 ] || fail "gongzhi exited $rc on SIGTERM"

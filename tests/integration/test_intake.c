@@ -942,7 +942,6 @@ test_follows_routing (void **state)
 typedef struct {
     char url[256];
     long status;
-    char retry_after[16];
     pthread_t thread;
 } s_reopen_t;
 
@@ -954,10 +953,69 @@ s_reopen_run (void *arg)
     p->status = -1;
     if (gz_testhttp ("POST", p->url, "reason=x", 8, NULL, NULL, &r) == 0) {
         p->status = r.status;
-        snprintf (p->retry_after, sizeof p->retry_after, "%s", r.retry_after ? r.retry_after : "");
         gz_testhttp_free (&r);
     }
     return NULL;
+}
+
+//  An intake whose routing answers delay_ms late, with its own HTTP
+//  threads, workers and worker queue, and one request filed on it.
+typedef struct {
+    s_stub_t stub;
+    gz_http_t *routing_api;
+    intake_config_t *cfg;
+    zactor_t *actor;
+    char base[64];
+    char *id;
+    char reopen[256]; //  the request's reopen form URL, with its secret
+} s_slow_t;
+
+static void
+s_slow_start (s_slow_t *f, int delay_ms, const char *threads, const char *workers,
+              const char *queue)
+{
+    memset (f, 0, sizeof *f);
+    f->stub = (s_stub_t){"", "", 200, delay_ms};
+    f->routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &f->stub);
+    assert_non_null (f->routing_api);
+    f->cfg = s_second_config ();
+    free (f->cfg->routing_url);
+    char rurl[64];
+    snprintf (rurl, sizeof rurl, "http://127.0.0.1:%d", gz_http_port (f->routing_api));
+    f->cfg->routing_url = strdup (rurl);
+    setenv ("GZ_HTTP_THREADS", threads, 1);
+    setenv ("GZ_INTAKE_WORKERS", workers, 1);
+    setenv ("GZ_INTAKE_WORKER_QUEUE", queue, 1);
+    int http, bus, events;
+    f->actor = s_start (f->cfg, &http, &bus, &events);
+    unsetenv ("GZ_HTTP_THREADS");
+    unsetenv ("GZ_INTAKE_WORKERS");
+    unsetenv ("GZ_INTAKE_WORKER_QUEUE");
+    snprintf (f->base, sizeof f->base, "http://127.0.0.1:%d", http);
+    char url[256];
+    snprintf (url, sizeof url, "%s/open311/v2/requests.json", f->base);
+    const char *body = "api_key=" KEY "&service_code=property&address_id=B1&description=slow";
+    gz_testhttp_t r;
+    assert_int_equal (gz_testhttp ("POST", url, body, strlen (body), NULL, NULL, &r), 0);
+    assert_int_equal (r.status, 201);
+    f->id = s_request_id (r.body);
+    gz_testhttp_free (&r);
+    char sql[128];
+    snprintf (sql, sizeof sql, "SELECT secret FROM intake.requests WHERE id = %s", f->id);
+    PGresult *q = PQexec (gz_db_conn (F.db), sql);
+    assert_int_equal (PQntuples (q), 1);
+    snprintf (f->reopen, sizeof f->reopen, "%s/r/%s/reopen?t=%s", f->base, f->id,
+              PQgetvalue (q, 0, 0));
+    PQclear (q);
+}
+
+static void
+s_slow_stop (s_slow_t *f)
+{
+    free (f->id);
+    zactor_destroy (&f->actor);
+    gz_http_destroy (&f->routing_api);
+    intake_config_destroy (&f->cfg);
 }
 
 //  Routing answers slowly: residents' forms that wait on it run on the
@@ -967,43 +1025,20 @@ static void
 test_slow_routing_leaves_room (void **state)
 {
     (void) state;
-    s_stub_t stub = {"", "", 200, 2000};
-    gz_http_t *routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &stub);
-    assert_non_null (routing_api);
-    intake_config_t *cfg = s_second_config ();
-    free (cfg->routing_url);
-    char rurl[64];
-    snprintf (rurl, sizeof rurl, "http://127.0.0.1:%d", gz_http_port (routing_api));
-    cfg->routing_url = strdup (rurl);
-    setenv ("GZ_HTTP_THREADS", "2", 1);
-    setenv ("GZ_INTAKE_WORKERS", "2", 1);
-    int http, bus, events;
-    zactor_t *a = s_start (cfg, &http, &bus, &events);
-    unsetenv ("GZ_HTTP_THREADS");
-    unsetenv ("GZ_INTAKE_WORKERS");
-    char base[64], url[256];
-    snprintf (base, sizeof base, "http://127.0.0.1:%d", http);
-    snprintf (url, sizeof url, "%s/open311/v2/requests.json", base);
+    s_slow_t f;
+    s_slow_start (&f, 2000, "2", "2", "1000");
+    char url[256];
+    snprintf (url, sizeof url, "%s/open311/v2/requests.json", f.base);
     const char *body = "api_key=" KEY "&service_code=property&address_id=B1&description=slow";
     gz_testhttp_t r;
-    assert_int_equal (gz_testhttp ("POST", url, body, strlen (body), NULL, NULL, &r), 0);
-    assert_int_equal (r.status, 201);
-    char *id = s_request_id (r.body);
-    gz_testhttp_free (&r);
-    char sql[128];
-    snprintf (sql, sizeof sql, "SELECT secret FROM intake.requests WHERE id = %s", id);
-    PGresult *q = PQexec (gz_db_conn (F.db), sql);
-    assert_int_equal (PQntuples (q), 1);
 
     enum { N = 4 };
     s_reopen_t posts[N];
     memset (posts, 0, sizeof posts);
     for (int i = 0; i < N; i++) {
-        snprintf (posts[i].url, sizeof posts[i].url, "%s/r/%s/reopen?t=%s", base, id,
-                  PQgetvalue (q, 0, 0));
+        snprintf (posts[i].url, sizeof posts[i].url, "%s", f.reopen);
         assert_int_equal (pthread_create (&posts[i].thread, NULL, s_reopen_run, &posts[i]), 0);
     }
-    PQclear (q);
     usleep (300 * 1000); //  two wait on routing, two for a worker
     double t0 = zclock_mono ();
     assert_int_equal (gz_testhttp ("POST", url, body, strlen (body), NULL, NULL, &r), 0);
@@ -1013,7 +1048,7 @@ test_slow_routing_leaves_room (void **state)
     assert_true (took < 1000);
     //  A status page (a read) too: it waits for a worker, not longer.
     char surl[256];
-    snprintf (surl, sizeof surl, "%s/r/%s", base, id);
+    snprintf (surl, sizeof surl, "%s/r/%s", f.base, f.id);
     assert_int_equal (gz_testhttp_get (surl, &r), 0);
     assert_int_equal (r.status, 200);
     gz_testhttp_free (&r);
@@ -1022,10 +1057,50 @@ test_slow_routing_leaves_room (void **state)
         assert_int_equal (posts[i].status, 200);
     }
     assert_true (zclock_mono () - t0 >= 3000); //  two rounds of 2 s on two workers
-    free (id);
-    zactor_destroy (&a);
-    gz_http_destroy (&routing_api);
-    intake_config_destroy (&cfg);
+    s_slow_stop (&f);
+}
+
+//  Every worker busy and the queue full: the next request that would wait
+//  is answered 503 at once (in the page's language or Open311's format,
+//  with Retry-After) instead of holding its connection; the ones already
+//  taken are still answered.
+static void
+test_workers_full_answers_503 (void **state)
+{
+    (void) state;
+    s_slow_t f;
+    s_slow_start (&f, 1500, "8", "1", "1");
+    char url[256];
+    gz_testhttp_t r;
+
+    //  One runs (1.5 s at routing), one waits in the queue.
+    s_reopen_t posts[2];
+    memset (posts, 0, sizeof posts);
+    for (int i = 0; i < 2; i++) {
+        snprintf (posts[i].url, sizeof posts[i].url, "%s", f.reopen);
+        assert_int_equal (pthread_create (&posts[i].thread, NULL, s_reopen_run, &posts[i]), 0);
+        usleep (200 * 1000);
+    }
+    //  The third finds no room: 503 at once.
+    snprintf (url, sizeof url, "%s/r/%s", f.base, f.id);
+    double t0 = zclock_mono ();
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    assert_true (zclock_mono () - t0 < 1000);
+    assert_int_equal (r.status, 503);
+    assert_string_equal (r.retry_after ? r.retry_after : "", "1");
+    assert_non_null (strstr (r.body, "系统繁忙"));
+    gz_testhttp_free (&r);
+    //  An Open311 read answers in Open311's error format.
+    snprintf (url, sizeof url, "%s/open311/v2/requests/%s.json", f.base, f.id);
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    assert_int_equal (r.status, 503);
+    assert_non_null (strstr (r.body, "\"code\":503"));
+    gz_testhttp_free (&r);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (pthread_join (posts[i].thread, NULL), 0);
+        assert_int_equal (posts[i].status, 200);
+    }
+    s_slow_stop (&f);
 }
 
 int
@@ -1044,6 +1119,7 @@ main (void)
         cmocka_unit_test (test_ops_endpoints),
         cmocka_unit_test (test_follows_routing),
         cmocka_unit_test (test_slow_routing_leaves_room),
+        cmocka_unit_test (test_workers_full_answers_503),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
