@@ -121,7 +121,11 @@ typedef struct _intake_t {
     pthread_mutex_t lock;
     intake_sub_t *head, *tail;
     pthread_cond_t ready; //  the queue is not empty (writer threads wait)
-    int wake_fd;          //  eventfd the actor polls
+    //  With several writer threads, the one holding this takes the queue
+    //  and inserts; it lets go before its outbox write and COMMIT, so the
+    //  next batch is inserted while this one commits.
+    pthread_mutex_t insert_turn;
+    int wake_fd; //  eventfd the actor polls
     atomic_bool closing;
     atomic_int inflight; //  HTTP submissions waiting for a commit
 } intake_t;

@@ -154,14 +154,9 @@ intake_submit_defer (intake_t *ctx, intake_sub_t **sub_p, gz_http_req_t *req,
 
 //  ---------------------------------------------------------------- actor
 
-//  One committer: a connection, a publisher on it, and the thread that
-//  uses them. The actor is the first (it also answers bus submissions);
-//  GZ_INTAKE_WRITERS - 1 writer threads take HTTP submissions from the
-//  same queue, so while one batch waits for its COMMIT the next one is
-//  already being inserted on another connection.
-//  Answers committed HTTP submissions off the committers' threads, so a
-//  committer goes on to its next batch at once (resuming a batch's
-//  connections took a fifth of a commit cycle, measured).
+//  The finisher answers committed HTTP submissions off the committers'
+//  threads, so a committer goes on to its next batch at once (resuming a
+//  batch's connections took a fifth of a commit cycle, measured).
 typedef struct s_finisher_t {
     pthread_mutex_t lock;
     pthread_cond_t ready;
@@ -177,6 +172,12 @@ typedef struct s_done_t {
     struct s_done_t *next;
 } s_done_t;
 
+//  One committer: a connection, a publisher on it, and the thread that
+//  uses them. The actor is one: it commits bus submissions, and HTTP ones
+//  too unless GZ_INTAKE_WRITERS is 2 or more. Then that many writer
+//  threads take HTTP submissions from the queue in turns (insert_turn):
+//  while one batch waits for its COMMIT, the next is inserted on another
+//  connection.
 typedef struct {
     intake_t *ctx;
     s_finisher_t *finisher; //  NULL: answer on this thread
@@ -607,11 +608,16 @@ s_finisher_run (void *arg)
 //  Commit a list of submissions in one transaction. On a failure that is
 //  not the connection's, each submission is retried alone so one bad
 //  apple cannot sink the rest.
+//  turn, when not NULL, is the insert turn the caller holds: it is let go
+//  once the batch is inserted (or has failed), before the COMMIT.
 static void
-s_commit (s_writer_t *self, intake_sub_t *list)
+s_commit (s_writer_t *self, intake_sub_t *list, pthread_mutex_t *turn)
 {
-    if (!list)
+    if (!list) {
+        if (turn)
+            pthread_mutex_unlock (turn);
         return;
+    }
     int rc = -1;
     for (int attempt = 0; attempt < 3 && rc; attempt++) {
         if (gz_db_ensure (self->db))
@@ -621,6 +627,10 @@ s_commit (s_writer_t *self, intake_sub_t *list)
         rc = gz_db_begin (self->db);
         if (rc == 0)
             rc = s_insert_batch (self, list);
+        if (turn) {
+            pthread_mutex_unlock (turn);
+            turn = NULL;
+        }
         if (rc == 0)
             rc = gz_bus_pub_write_commit (self->pub);
         if (rc) {
@@ -633,6 +643,8 @@ s_commit (s_writer_t *self, intake_sub_t *list)
                 break;
         }
     }
+    if (turn)
+        pthread_mutex_unlock (turn); //  the database was down
     if (rc == 0) {
         gz_bus_pub_committed (self->pub);
         gz_metrics_add (self->ctx->metrics, "gz_intake_commits_total", NULL, 1);
@@ -644,7 +656,7 @@ s_commit (s_writer_t *self, intake_sub_t *list)
         while (list) {
             intake_sub_t *next = list->next;
             list->next = NULL;
-            s_commit (self, list);
+            s_commit (self, list, NULL);
             list = next;
         }
         return;
@@ -769,15 +781,20 @@ s_writer_run (void *arg)
     size_t max = (size_t) ctx->cfg->max_batch;
     while (true) {
         intake_sub_t *head = NULL, *tail = NULL;
+        //  Wait for the turn, then for work: submissions pile up while
+        //  the other writer inserts, so batches stay large.
+        pthread_mutex_lock (&ctx->insert_turn);
         pthread_mutex_lock (&ctx->lock);
         while (!ctx->head && !self->stop)
             pthread_cond_wait (&ctx->ready, &ctx->lock);
         bool stop = !ctx->head && self->stop;
         s_take_queue_locked (ctx, &head, &tail, max);
         pthread_mutex_unlock (&ctx->lock);
-        if (stop)
+        if (stop) {
+            pthread_mutex_unlock (&ctx->insert_turn);
             break;
-        s_commit (self, head);
+        }
+        s_commit (self, head, &ctx->insert_turn);
     }
     return NULL;
 }
@@ -933,6 +950,7 @@ s_describe_metrics (gz_metrics_t *m)
                          "Messages that did not decode, by source");
     gz_metrics_describe (m, "gz_db_errors_total", GZ_COUNTER, "Database failures");
     gz_metrics_add (m, "gz_db_errors_total", NULL, 0);
+    gz_metrics_add (m, "gz_intake_commits_total", NULL, 0);
     gz_metrics_add (m, "gz_decode_errors_total", "source=\"bus\"", 0);
     gz_metrics_add (m, "gz_bus_consumed_total", "stream=\"routing\"", 0);
     gz_metrics_add (m, "gz_bus_caught_up_total", "stream=\"routing\"", 0);
@@ -1121,22 +1139,30 @@ s_writers_start (self_t *self)
     f->started = pthread_create (&f->thread, NULL, s_finisher_run, &self->w) == 0;
     if (!f->started)
         self->w.finisher = NULL;
-    int n = self->cfg->writers - 1;
-    if (n <= 0)
+    //  One writer: the actor commits HTTP submissions with the bus's.
+    int n = self->cfg->writers;
+    if (n < 2)
         return;
     self->writers = calloc ((size_t) n, sizeof *self->writers);
     assert (self->writers);
     for (int i = 0; i < n; i++) {
-        s_writer_t *w = &self->writers[i];
+        //  Built in place: the thread keeps this address.
+        s_writer_t *w = &self->writers[self->nwriters];
+        *w = (s_writer_t){0};
         w->ctx = &self->ctx;
         w->finisher = self->w.finisher;
         w->db = gz_db_new (self->cfg->database_url, SVC);
         w->pub = gz_bus_pub_new_writer (self->pub, w->db);
         s_prepare_writer (w);
-        self->nwriters++;
         w->started = pthread_create (&w->thread, NULL, s_writer_run, w) == 0;
-        if (!w->started)
+        if (!w->started) {
+            //  Without any, the actor commits HTTP submissions itself.
             gz_error (SVC, "msg=\"cannot start a writer thread\"");
+            gz_bus_pub_destroy (&w->pub);
+            gz_db_destroy (&w->db);
+            continue;
+        }
+        self->nwriters++;
     }
 }
 
@@ -1186,6 +1212,7 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     ctx->wake_fd = -1;
     pthread_mutex_init (&ctx->lock, NULL);
     pthread_cond_init (&ctx->ready, NULL);
+    pthread_mutex_init (&ctx->insert_turn, NULL);
     pthread_mutex_init (&ctx->org_lock, NULL);
     ctx->metrics = gz_metrics_new ();
     s_describe_metrics (ctx->metrics);
@@ -1285,6 +1312,7 @@ s_self_destroy (self_t **self_p)
     }
     free (ctx->keys);
     pthread_cond_destroy (&ctx->ready);
+    pthread_mutex_destroy (&ctx->insert_turn);
     pthread_mutex_destroy (&ctx->lock);
     intake_config_destroy (&self->cfg);
     free (self);
@@ -1362,9 +1390,13 @@ intake_server (zsock_t *pipe, void *args)
              0},
         };
         long timeout = (long) (self->next_tick_ms - now);
-        pthread_mutex_lock (&self->ctx.lock);
-        bool queued = self->ctx.head != NULL;
-        pthread_mutex_unlock (&self->ctx.lock);
+        //  With writer threads, HTTP submissions are theirs.
+        bool queued = false;
+        if (self->nwriters == 0) {
+            pthread_mutex_lock (&self->ctx.lock);
+            queued = self->ctx.head != NULL;
+            pthread_mutex_unlock (&self->ctx.lock);
+        }
         if (queued)
             timeout = 0;
         else if (self->terminated)
@@ -1391,8 +1423,9 @@ intake_server (zsock_t *pipe, void *args)
             s_on_router (self, &head, &tail);
             n++;
         }
-        s_take_queue (&self->ctx, &head, &tail, max);
-        s_commit (&self->w, head);
+        if (self->nwriters == 0)
+            s_take_queue (&self->ctx, &head, &tail, max);
+        s_commit (&self->w, head, NULL);
     }
     //  Drained: stop the writer threads and HTTP (lets in-flight GETs
     //  finish), publish the tail.

@@ -503,6 +503,57 @@ test_writers_keep_order (void **state)
     s_restart (1);
 }
 
+//  Two writers take turns: while one is inside its INSERT (here held up
+//  by a table lock), the other does not start one of its own but lets
+//  submissions pile up, and commits them all in one transaction when its
+//  turn comes.
+static void
+test_writers_take_turns (void **state)
+{
+    (void) state;
+    s_restart (2);
+    gz_db_t *locker = gz_db_new (gz_testdb_url (F.tdb), "test-locker");
+    s_exec (locker, "BEGIN");
+    s_exec (locker, "LOCK TABLE intake.requests IN EXCLUSIVE MODE");
+    post_t blocker = {.idem = "t-blocker", .phone = "13800000010"};
+    s_post_start (&blocker);
+    s_wait_for_lock_wait (locker);
+    enum { N = 6 };
+    post_t posts[N];
+    char keys[N][16], phones[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf (keys[i], sizeof keys[i], "t-%d", i);
+        snprintf (phones[i], sizeof phones[i], "1380000%04d", 20 + i);
+        posts[i] = (post_t){.idem = keys[i], .phone = phones[i]};
+        s_post_start (&posts[i]);
+    }
+    s_wait_for_waiting (N + 1);
+    usleep (300 * 1000); //  time enough for a second writer to start its INSERT
+    //  Only the blocked writer waits on the lock: the other has no turn.
+    assert_int_equal (s_scalar (locker, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                        " current_database() AND application_name = 'intake'"
+                                        " AND wait_event_type = 'Lock'"),
+                      1);
+    double commits = s_metric ("gz_intake_commits_total");
+    assert_true (commits >= 0);
+    s_exec (locker, "ROLLBACK");
+    s_post_join (&blocker);
+    for (int i = 0; i < N; i++)
+        s_post_join (&posts[i]);
+    gz_db_destroy (&locker);
+    assert_int_equal (blocker.status, 201);
+    for (int i = 0; i < N; i++)
+        assert_int_equal (posts[i].status, 201);
+    //  The blocker's transaction, then the six together.
+    assert_true (s_metric ("gz_intake_commits_total") == commits + 2);
+    assert_int_equal (s_scalar (F.db, "SELECT count(*) FROM intake.requests"
+                                      " WHERE idempotency_key LIKE 't-%'"),
+                      N + 1);
+    long total = s_scalar (F.db, "SELECT count(*) FROM intake.outbox");
+    assert_int_equal (s_scalar (F.db, "SELECT max(position) FROM intake.outbox"), total);
+    s_restart (1);
+}
+
 int
 main (void)
 {
@@ -510,6 +561,7 @@ main (void)
         cmocka_unit_test (test_batch_with_duplicates),
         cmocka_unit_test (test_stuck_commit_answers_503),
         cmocka_unit_test (test_writers_keep_order),
+        cmocka_unit_test (test_writers_take_turns),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
