@@ -33,6 +33,7 @@
 #include <string.h>
 
 #define S_SVC "org"
+#define S_GENERATION_SQL "SELECT value FROM org.generation"
 #define S_EARTH_M 6371008.8
 #define S_M_PER_DEG (S_EARTH_M * M_PI / 180.0)
 #define S_CELL_M 200.0
@@ -156,6 +157,7 @@ typedef struct {
 
 struct _gz_org_t {
     s_block_t *arena;
+    int64_t generation; //  org.generation's value in the snapshot loaded
 
     s_unit_t *units;
     const char **unit_keys;
@@ -448,6 +450,7 @@ gz_org_load (gz_db_t *db)
     assert (db);
     if (gz_db_ensure (db))
         return NULL;
+    gz_db_prepare (db, "gz_org_generation", S_GENERATION_SQL);
     gz_db_prepare (db, "gz_org_units",
                    "SELECT code, level, parent_code, name FROM org.units ORDER BY code");
     gz_db_prepare (db, "gz_org_buildings",
@@ -467,7 +470,10 @@ gz_org_load (gz_db_t *db)
         gz_error (S_SVC, "msg=\"org load failed\" error=\"%s\"", gz_db_error (db));
         return NULL;
     }
-    PGresult *units = gz_db_exec (db, "gz_org_units", 0, NULL);
+    //  The counter first, in the same snapshot: the copy is exactly the
+    //  directory at this generation.
+    PGresult *gen = gz_db_exec (db, "gz_org_generation", 0, NULL);
+    PGresult *units = gen ? gz_db_exec (db, "gz_org_units", 0, NULL) : NULL;
     PGresult *buildings = units ? gz_db_exec (db, "gz_org_buildings", 0, NULL) : NULL;
     PGresult *staff = buildings ? gz_db_exec (db, "gz_org_staff", 0, NULL) : NULL;
     PGresult *pairings = staff ? gz_db_exec (db, "gz_org_pairings", 0, NULL) : NULL;
@@ -478,6 +484,8 @@ gz_org_load (gz_db_t *db)
     else {
         self = calloc (1, sizeof *self);
         assert (self);
+        if (PQntuples (gen) == 1)
+            self->generation = strtoll (PQgetvalue (gen, 0, 0), NULL, 10);
         s_load_units (self, units);
         s_load_buildings (self, buildings);
         s_load_staff (self, staff);
@@ -486,6 +494,7 @@ gz_org_load (gz_db_t *db)
         gz_debug (S_SVC, "msg=\"org loaded\" units=%zu buildings=%zu staff=%zu pairings=%zu",
                   self->nunits, self->nbuildings, self->nstaff, self->npairs);
     }
+    PQclear (gen);
     PQclear (units);
     PQclear (buildings);
     PQclear (staff);
@@ -493,6 +502,28 @@ gz_org_load (gz_db_t *db)
     if (own_tx)
         gz_db_rollback (db); //  read-only: nothing to commit
     return self;
+}
+
+int64_t
+gz_org_generation (gz_org_t *self)
+{
+    assert (self);
+    return self->generation;
+}
+
+int64_t
+gz_org_generation_now (gz_db_t *db)
+{
+    assert (db);
+    if (gz_db_ensure (db))
+        return -1;
+    gz_db_prepare (db, "gz_org_generation", S_GENERATION_SQL);
+    PGresult *r = gz_db_exec (db, "gz_org_generation", 0, NULL);
+    if (!r)
+        return -1;
+    int64_t value = PQntuples (r) == 1 ? strtoll (PQgetvalue (r, 0, 0), NULL, 10) : -1;
+    PQclear (r);
+    return value;
 }
 
 void

@@ -4,9 +4,11 @@
     plus district departments (paired with communities) and staff at each
     level. gz_org_load reads it into memory (a Huaguoyuan-sized area is a
     few thousand rows) so lookups on hot paths cost no database trip.
-    Refresh by loading again and swapping; every directory write (gzctl
-    seed / org import, see gz_orgdoc.h) sends NOTIFY gz_org_changed at
-    commit. A loaded gz_org_t is immutable: threads may share it.
+    Refresh by loading again and swapping: every change to the directory
+    moves org.generation in its transaction (triggers, migration 002), so
+    a service compares gz_org_generation_now with its copy's
+    gz_org_generation on its tick. A loaded gz_org_t is immutable:
+    threads may share it.
 
     Tables (migrations in services/common/sql/org/, schema "org"):
       units(code PK, level, parent_code, name, synthetic)
@@ -27,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gz_db.h"
 
@@ -50,6 +53,15 @@ extern const gz_migration_t gz_org_migrations[];
 //  Load the whole directory. NULL on database failure (logged).
 gz_org_t *gz_org_load (gz_db_t *db);
 void gz_org_destroy (gz_org_t **self_p);
+
+//  The directory's generation this copy was loaded at (org.generation:
+//  every change to the directory moves it, in the changing transaction).
+int64_t gz_org_generation (gz_org_t *self);
+
+//  The directory's generation in the database now (one read of one row),
+//  or -1 on database failure. Differs from a copy's gz_org_generation when
+//  the directory changed since that copy was loaded.
+int64_t gz_org_generation_now (gz_db_t *db);
 
 size_t gz_org_building_count (gz_org_t *self);
 

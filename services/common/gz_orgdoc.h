@@ -6,8 +6,9 @@
     (docs/org-format.md) and `gzctl seed huaguoyuan` generates the same
     kind of JSON document (gz_orgdoc_huaguoyuan) in memory. Either is
     checked completely before anything is written; then the directory is
-    replaced (delete and COPY) in one transaction, and listeners on the
-    channel "gz_org_changed" are notified at commit so they reload.  */
+    replaced (delete and COPY) in one transaction, which moves
+    org.generation (services reload on it, see gz_org.h) and notifies
+    listeners on the channel "gz_org_changed" at commit.  */
 #ifndef GZ_ORGDOC_H_INCLUDED
 #define GZ_ORGDOC_H_INCLUDED
 

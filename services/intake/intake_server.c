@@ -205,6 +205,8 @@ typedef struct {
     gz_http_t *http;
     int64_t next_tick_ms;
     int heartbeat_ms;
+    int org_check_ms; //  GZ_ORG_CHECK_MS; 0: only SIGHUP reloads
+    int64_t next_org_ms;
     uint64_t published_seen, pruned_seen, republished_seen;
     bool terminated;
 } self_t;
@@ -925,6 +927,9 @@ s_describe_metrics (gz_metrics_t *m)
                          " and the queue full");
     gz_metrics_describe (m, "gz_intake_commits_total", GZ_COUNTER,
                          "Group-commit transactions committed");
+    gz_metrics_describe (m, "gz_org_reloads_total", GZ_COUNTER,
+                         "Org directory reloads (SIGHUP, or the directory changed)");
+    gz_metrics_add (m, "gz_org_reloads_total", NULL, 0);
     gz_metrics_describe (m, "gz_intake_waiting", GZ_GAUGE,
                          "HTTP submissions queued or in a commit, waiting for the answer");
     gz_metrics_set (m, "gz_intake_waiting", NULL, 0);
@@ -1122,9 +1127,31 @@ s_reload (self_t *self)
         return -1;
     }
     size_t buildings = gz_org_building_count (org);
+    int64_t generation = gz_org_generation (org);
     intake_org_set (&self->ctx, org);
-    gz_info (SVC, "msg=\"org directory reloaded\" buildings=%zu", buildings);
+    gz_metrics_add (self->ctx.metrics, "gz_org_reloads_total", NULL, 1);
+    gz_info (SVC, "msg=\"org directory reloaded\" buildings=%zu generation=%lld", buildings,
+             (long long) generation);
     return 0;
+}
+
+//  Load the org directory again when it changed in the database (gzctl
+//  org import, an operator's edit), checked at most every
+//  GZ_ORG_CHECK_MS on the tick.
+static void
+s_org_check (self_t *self, int64_t now)
+{
+    if (self->org_check_ms <= 0 || now < self->next_org_ms)
+        return;
+    self->next_org_ms = now + self->org_check_ms;
+    int64_t now_gen = gz_org_generation_now (self->db);
+    intake_org_t *cur = intake_org_take (&self->ctx);
+    bool changed = cur && now_gen >= 0 && now_gen != gz_org_generation (cur->org);
+    intake_org_drop (&cur);
+    if (changed) {
+        gz_info (SVC, "msg=\"org directory changed in the database; reloading\"");
+        s_reload (self);
+    }
 }
 
 //  Start the writer threads, each on its own connection (connected, like
@@ -1219,6 +1246,7 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
     ctx->ratelimit = gz_ratelimit_new (self->cfg->rate, self->cfg->burst);
     s_load_keys (ctx, self->cfg->api_keys);
     self->heartbeat_ms = (int) gz_config_int ("GZ_BUS_HEARTBEAT_MS", 1000, 10, 60000);
+    self->org_check_ms = (int) gz_config_int ("GZ_ORG_CHECK_MS", 5000, 0, 3600000);
 
     self->db = gz_db_new (self->cfg->database_url, SVC);
     if (gz_db_migrate (self->db, "org", gz_org_migrations) ||
@@ -1371,6 +1399,7 @@ intake_server (zsock_t *pipe, void *args)
         int64_t now = s_now_ms ();
         if (now >= self->next_tick_ms) {
             s_tick (self);
+            s_org_check (self, now);
             self->next_tick_ms = now + self->heartbeat_ms;
         }
         if (self->terminated) {

@@ -141,7 +141,9 @@ typedef struct {
     zsock_t *router;
     gz_http_t *http;
     int heartbeat_ms;
-    int64_t next_tick_ms, next_timer_ms;
+    int org_check_ms;    //  GZ_ORG_CHECK_MS; 0: only SIGHUP reloads
+    int64_t org_refused; //  a generation whose reload failed (-1: none)
+    int64_t next_tick_ms, next_timer_ms, next_org_ms;
     uint64_t published_seen, pruned_seen, consumed_seen, caught_seen, dup_seen;
     bool terminated;
 } self_t;
@@ -185,6 +187,9 @@ s_describe_metrics (gz_metrics_t *m)
                          "Events dropped as already applied");
     gz_metrics_describe (m, "gz_decode_errors_total", GZ_COUNTER,
                          "Messages that did not decode, by source");
+    gz_metrics_describe (m, "gz_org_reloads_total", GZ_COUNTER,
+                         "Org directory and rules reloads (SIGHUP, or the directory changed)");
+    gz_metrics_add (m, "gz_org_reloads_total", NULL, 0);
     gz_metrics_describe (m, "gz_db_errors_total", GZ_COUNTER, "Database failures");
     gz_metrics_add (m, "gz_db_errors_total", NULL, 0);
     gz_metrics_add (m, "gz_routing_escalations_total", NULL, 0);
@@ -278,7 +283,8 @@ s_rules_load (self_t *self, char *err, size_t errlen)
     return rules;
 }
 
-//  RELOAD: the org directory and the rules. 0 ok, -1 (old ones kept).
+//  RELOAD: the org directory and the rules. 0 ok; the old ones are kept
+//  on -1 (the database failed) and -2 (the rules refused the directory).
 static int
 s_reload (self_t *self)
 {
@@ -298,14 +304,34 @@ s_reload (self_t *self)
                   err);
         self->core.org = old_org;
         gz_org_destroy (&org);
-        return -1;
+        return -2;
     }
     gz_org_destroy (&old_org);
     routing_core_forget_loads (&self->core);
     routing_rules_destroy (&self->core.rules);
     self->core.rules = rules;
-    gz_info (SVC, "msg=\"rules reloaded\" rules=%zu", routing_rules_count (rules));
+    gz_metrics_add (self->ctx.metrics, "gz_org_reloads_total", NULL, 1);
+    gz_info (SVC, "msg=\"org directory and rules reloaded\" rules=%zu generation=%lld",
+             routing_rules_count (rules), (long long) gz_org_generation (org));
     return 0;
+}
+
+//  Reload when the org directory changed in the database (gzctl org
+//  import, an operator's edit), checked at most every GZ_ORG_CHECK_MS on
+//  the tick.
+static void
+s_org_check (self_t *self, int64_t now)
+{
+    if (self->org_check_ms <= 0 || now < self->next_org_ms || !self->core.org)
+        return;
+    self->next_org_ms = now + self->org_check_ms;
+    int64_t gen = gz_org_generation_now (self->core.db);
+    //  A directory the rules refused is not tried again until it changes.
+    if (gen < 0 || gen == gz_org_generation (self->core.org) || gen == self->org_refused)
+        return;
+    gz_info (SVC, "msg=\"org directory changed in the database; reloading\"");
+    if (s_reload (self) == -2)
+        self->org_refused = gen;
 }
 
 static void s_self_destroy (self_t **self_p);
@@ -332,6 +358,8 @@ s_self_new (zsock_t *pipe, const routing_config_t *cfg)
     ctx->metrics = gz_metrics_new ();
     s_describe_metrics (ctx->metrics);
     self->heartbeat_ms = (int) gz_config_int ("GZ_BUS_HEARTBEAT_MS", 1000, 10, 60000);
+    self->org_check_ms = (int) gz_config_int ("GZ_ORG_CHECK_MS", 5000, 0, 3600000);
+    self->org_refused = -1;
     routing_core_t *core = &self->core;
     core->metrics = ctx->metrics;
     core->schema = self->cfg->schema;
@@ -623,6 +651,7 @@ routing_server (zsock_t *pipe, void *args)
         int64_t now = s_mono_ms ();
         if (now >= self->next_tick_ms) {
             s_tick (self);
+            s_org_check (self, now);
             self->next_tick_ms = now + self->heartbeat_ms;
         }
         if (now >= self->next_timer_ms) {

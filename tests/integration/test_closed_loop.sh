@@ -21,7 +21,8 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- gongzhi log"; tail -n 30 "$tmp/gongzhi.log"; exit 1; }
 psql "$admin" -qAt -c "CREATE DATABASE $db" >/dev/null
 export GZ_DATABASE_URL=$url GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) \
-       GZ_DEMO_API_KEY=loop-key GZ_DEMO_OPERATOR_TOKEN=loop-operator GZ_BUS_HEARTBEAT_MS=200
+       GZ_DEMO_API_KEY=loop-key GZ_DEMO_OPERATOR_TOKEN=loop-operator GZ_BUS_HEARTBEAT_MS=200 \
+       GZ_ORG_CHECK_MS=0
 "$GZ_BUILD_DIR/services/gzctl" seed huaguoyuan >/dev/null
 "$GZ_BUILD_DIR/services/gongzhi" 2>"$tmp/gongzhi.log" &
 pid=$!

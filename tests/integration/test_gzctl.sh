@@ -84,6 +84,8 @@ expect_rc 0 "$gzctl" org import "$work/hgy.json" --check
 grep -q "valid" "$work/out" || fail "--check did not say valid"
 
 echo "== import of a bad file fails and changes nothing"
+gen() { psql "$GZ_DATABASE_URL" -qAt -c "SELECT value FROM org.generation"; }
+gen0=$(gen)
 cat >"$work/bad.json" <<'EOF'
 {
   "units": [
@@ -104,6 +106,7 @@ grep -q "broken.json:1:" "$work/err" || { cat "$work/err"; fail "no position for
 expect_rc 1 "$gzctl" org import "$work/missing.json"
 expect_rc 0 "$gzctl" org stats
 diff "$work/stats" "$work/out" || fail "a failed import changed the directory"
+[ "$(gen)" = "$gen0" ] || fail "a failed import moved org.generation"
 
 echo "== import of a valid file replaces the directory"
 cat >"$work/good.json" <<'EOF'
@@ -124,6 +127,8 @@ cat >"$work/good.json" <<'EOF'
 }
 EOF
 expect_rc 0 "$gzctl" org import "$work/good.json"
+# Running services reload when org.generation moves (GZ_ORG_CHECK_MS).
+[ "$(gen)" -gt "$gen0" ] || fail "the import did not move org.generation"
 expect_rc 0 "$gzctl" org stats
 cp "$work/out" "$work/stats"
 [ "$(stat units.grid)" = 1 ] && [ "$(stat buildings)" = 1 ] && [ "$(stat staff.grid_worker)" = 1 ] &&

@@ -107,6 +107,8 @@ s_setup (void **state)
 {
     (void) state;
     setenv ("GZ_BUS_HEARTBEAT_MS", "100", 1);
+    //  Only RELOAD changes the directory, unless a test says otherwise.
+    setenv ("GZ_ORG_CHECK_MS", "0", 1);
     F.tdb = gz_testdb_new ("intake");
     F.db = gz_db_new (gz_testdb_url (F.tdb), "test");
     assert_int_equal (gz_db_migrate (F.db, "org", gz_org_migrations), 0);
@@ -480,6 +482,65 @@ test_org_reload (void **state)
     //  Buildings already known still are.
     assert_int_equal (s_get ("/q/B1", &r), 200);
     gz_testhttp_free (&r);
+}
+
+//  Wait (up to 5 s) until GET base+path answers 200 with want in it.
+static void
+s_wait_page (const char *base, const char *path, const char *want)
+{
+    char url[256];
+    snprintf (url, sizeof url, "%s%s", base, path);
+    for (int i = 0; i < 500; i++) {
+        gz_testhttp_t r;
+        assert_int_equal (gz_testhttp_get (url, &r), 0);
+        bool found = r.status == 200 && strstr (r.body, want);
+        gz_testhttp_free (&r);
+        if (found)
+            return;
+        usleep (10 * 1000);
+    }
+    fail_msg ("%s never showed %s", path, want);
+}
+
+//  Without RELOAD or SIGHUP: a change to the directory in the database
+//  (here by hand; gzctl org import makes its change the same way, in one
+//  transaction) moves org.generation, and an intake checking it
+//  (GZ_ORG_CHECK_MS) loads the directory again. One that does not check
+//  keeps its copy.
+static void
+test_org_follows_database (void **state)
+{
+    (void) state;
+    setenv ("GZ_ORG_CHECK_MS", "100", 1);
+    intake_config_t *cfg = s_second_config ();
+    int http, bus, events;
+    zactor_t *a = s_start (cfg, &http, &bus, &events);
+    setenv ("GZ_ORG_CHECK_MS", "0", 1);
+    char base[64];
+    snprintf (base, sizeof base, "http://127.0.0.1:%d", http);
+
+    long gen = s_scalar ("SELECT value FROM org.generation");
+    s_exec ("INSERT INTO org.buildings (code, grid_code, name, address, lat, lon) VALUES"
+            " ('B7','G1','示例小区1 7栋','示例路7号',26.5680,106.6930)");
+    assert_true (s_scalar ("SELECT value FROM org.generation") > gen);
+    s_wait_page (base, "/q/B7", "示例小区1 7栋");
+    s_exec ("UPDATE org.buildings SET name = '示例小区1 7栋东' WHERE code = 'B7'");
+    s_wait_page (base, "/q/B7", "示例小区1 7栋东");
+    //  Two reloads, one per change; none while nothing changes.
+    usleep (300 * 1000);
+    char url[128];
+    snprintf (url, sizeof url, "%s/metrics", base);
+    gz_testhttp_t r;
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    assert_non_null (strstr (r.body, "\ngz_org_reloads_total 2\n"));
+    gz_testhttp_free (&r);
+    //  F.intake does not check (GZ_ORG_CHECK_MS=0).
+    assert_int_equal (s_get ("/q/B7", &r), 404);
+    gz_testhttp_free (&r);
+
+    zactor_destroy (&a);
+    intake_config_destroy (&cfg);
+    s_exec ("DELETE FROM org.buildings WHERE code = 'B7'");
 }
 
 static void
@@ -1114,6 +1175,7 @@ main (void)
         cmocka_unit_test (test_get_filters),
         cmocka_unit_test (test_qr_page_round_trip),
         cmocka_unit_test (test_org_reload),
+        cmocka_unit_test (test_org_follows_database),
         cmocka_unit_test (test_bus_submit_and_events),
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_ops_endpoints),

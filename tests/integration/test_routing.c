@@ -137,6 +137,8 @@ s_setup (void **state)
     (void) state;
     (void) s_clock;
     setenv ("GZ_BUS_HEARTBEAT_MS", "100", 1);
+    //  Only RELOAD changes the directory, unless a test says otherwise.
+    setenv ("GZ_ORG_CHECK_MS", "0", 1);
     F.tdb = gz_testdb_new ("routing");
     F.db = gz_db_new (gz_testdb_url (F.tdb), "test");
     assert_int_equal (gz_db_migrate (F.db, "org", gz_org_migrations), 0);
@@ -744,6 +746,45 @@ test_rules_reload (void **state)
     assert_int_equal (s_scalar ("SELECT resolve_s FROM routing.requests WHERE id = '502'"), 36000);
 }
 
+//  routing's gz_org_reloads_total from /metrics.
+static double
+s_reloads (void)
+{
+    char url[128];
+    snprintf (url, sizeof url, "%s/metrics", F.base);
+    gz_testhttp_t r;
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    const char *at = strstr (r.body, "\ngz_org_reloads_total ");
+    double v = at ? atof (at + strlen ("\ngz_org_reloads_total ")) : -1;
+    gz_testhttp_free (&r);
+    return v;
+}
+
+//  A staff change made in the database (as gzctl org import makes it) is
+//  in force without RELOAD: a grid worker put on duty gets the next
+//  request of her grid once routing has seen org.generation move.
+static void
+test_org_follows_database (void **state)
+{
+    (void) state;
+    zactor_destroy (&F.routing);
+    setenv ("GZ_ORG_CHECK_MS", "100", 1);
+    s_start_routing ();
+    setenv ("GZ_ORG_CHECK_MS", "0", 1);
+    s_set_clock (T0);
+    assert_true (s_reloads () == 0);
+    s_exec ("UPDATE org.staff SET on_duty = true WHERE id = 'w2'");
+    for (int i = 0; i < 500 && s_reloads () < 1; i++)
+        zclock_sleep (10);
+    assert_true (s_reloads () == 1);
+    s_submit ("601", "road", "B2", "路灯坏了", "s601");
+    s_wait_routed ("601");
+    s_expect ("w2", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "601");
+    //  Nothing changed since: no further reload.
+    zclock_sleep (300);
+    assert_true (s_reloads () == 1);
+}
+
 //  Least-loaded assignment reads the actor's cached load counts: they
 //  must follow the transitions the actor makes, not only its routings.
 static void
@@ -800,6 +841,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_bus_commands, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timers_escalate_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rules_reload, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_org_follows_database, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_load_follows_transitions, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
