@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The resident's pages in a real browser with JavaScript turned off: headless
+# Chromium driven over WebDriver (chromedriver), phone-sized window, against
+# the real all-in-one binary. The resident opens the QR page of a building,
+# picks a category, types a Chinese description and a phone number, taps
+# 提交, gets the request number, follows the link to the status page; the
+# request is stored exactly as typed, with channel QR, and the phone shows
+# only masked. scripts/test installs chromium and chromium-driver; run by
+# hand without them, the test is skipped (exit 77).
+set -euo pipefail
+: "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
+for b in chromium chromedriver jq; do
+    command -v "$b" >/dev/null || { echo "SKIP: $b not installed (scripts/test installs it)"; exit 77; }
+done
+db="gzt_browser_$$_$RANDOM"
+admin=$GZ_TEST_DATABASE_URL
+url="${admin%/*}/$db"
+tmp=$(mktemp -d /tmp/gz-browser.XXXXXX)
+pid="" driver="" sid=""
+cleanup() {
+    [ -n "$sid" ] && curl -sS -X DELETE "$wd/session/$sid" >/dev/null 2>&1
+    [ -n "$driver" ] && kill "$driver" 2>/dev/null
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    psql "$admin" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*"
+    echo "--- page"; [ -n "$sid" ] && curl -sS "$wd/session/$sid/source" | jq -r .value | head -c 3000
+    echo; echo "--- gongzhi log"; tail -n 20 "$tmp/gongzhi.log"
+    exit 1
+}
+psql "$admin" -qAt -c "CREATE DATABASE $db" >/dev/null
+export GZ_DATABASE_URL=$url GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_DEMO_API_KEY=browser-key
+"$GZ_BUILD_DIR/services/gzctl" seed huaguoyuan >/dev/null
+"$GZ_BUILD_DIR/services/gongzhi" 2>"$tmp/gongzhi.log" &
+pid=$!
+web="http://127.0.0.1:$GZ_PORT_BASE"
+for _ in $(seq 1 600); do curl -fsS "$web/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+curl -fsS "$web/readyz" >/dev/null || fail "intake not ready"
+
+# WebDriver: chromedriver on a free port, one session.
+wport=$(( 30000 + RANDOM % 10000 ))
+chromedriver --port="$wport" >"$tmp/driver.log" 2>&1 &
+driver=$!
+wd="http://127.0.0.1:$wport"
+for _ in $(seq 1 200); do
+    curl -fsS "$wd/status" 2>/dev/null | jq -e '.value.ready' >/dev/null 2>&1 && break
+    sleep 0.05
+done
+caps=$(jq -n --arg dir "$tmp/profile" '{capabilities: {alwaysMatch: {browserName: "chrome",
+    "goog:chromeOptions": {binary: "/usr/bin/chromium",
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--blink-settings=scriptEnabled=false", "--window-size=390,844",
+               ("--user-data-dir=" + $dir)],
+        prefs: {"profile.managed_default_content_settings.javascript": 2}}}}}')
+sid=$(curl -sS -X POST -H 'Content-Type: application/json' -d "$caps" "$wd/session" | jq -r '.value.sessionId // empty')
+[ -n "$sid" ] || { cat "$tmp/driver.log"; fail "no WebDriver session"; }
+s="$wd/session/$sid"
+post() { curl -sS -X POST -H 'Content-Type: application/json' -d "$2" "$s$1"; }
+element() { # CSS selector -> element id
+    post /element "$(jq -n --arg v "$1" '{using: "css selector", value: $v}')" |
+        jq -r '.value | if type == "object" then (to_entries[0].value // empty) else empty end'
+}
+source_of() { curl -sS "$s/source" | jq -r .value; }
+click() { local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"; post "/element/$e/click" '{}' >/dev/null; }
+type_in() {
+    local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"
+    post "/element/$e/value" "$(jq -n --arg t "$2" '{text: $t}')" >/dev/null
+}
+
+# 1. The QR code of HGY-B0001 opens its page: the building is known.
+post /url "$(jq -n --arg u "$web/q/HGY-B0001" '{url: $u}')" >/dev/null
+page=$(source_of)
+grep -q '码上办' <<<"$page" || fail "not the QR page"
+grep -q '示例' <<<"$page" || fail "the building's name is not shown"
+! grep -qi '<script' <<<"$page" || fail "the QR page carries a script"
+# JavaScript is off in this browser: a page whose script would retitle it
+# keeps its title.
+post /url '{"url": "data:text/html,<title>off</title><script>document.title=\"on\"</script>"}' >/dev/null
+[ "$(curl -sS "$s/title" | jq -r .value)" = off ] || fail "JavaScript is on in the test browser"
+post /url "$(jq -n --arg u "$web/q/HGY-B0001" '{url: $u}')" >/dev/null
+
+# 2. The resident fills in the form and taps 提交.
+description='3单元5楼楼道灯不亮已经一周了，晚上上下楼很不方便'
+click 'select[name="service_code"] option[value="property"]'
+type_in 'textarea[name="description"]' "$description"
+type_in 'input[name="phone"]' '13800001234'
+click 'form[action^="/q/"] button[type="submit"], form[action^="/q/"] input[type="submit"]'
+
+# 3. The answer: accepted, with the request number and a link to its progress.
+page=$(source_of)
+grep -q '您的诉求已受理' <<<"$page" || fail "no acceptance page after 提交"
+id=$(grep -o 'href="/r/[0-9]*' <<<"$page" | head -1 | sed 's|.*/r/||')
+[ -n "$id" ] || fail "no link to the status page"
+grep -q "$id" <<<"$page" || fail "the request number is not shown"
+row=$(psql "$url" -qAt -c "SELECT channel || '|' || service_code || '|' || description || '|' || building_code
+    FROM intake.requests WHERE id = $id")
+[ "$row" = "QR|property|$description|HGY-B0001" ] || fail "stored as: $row"
+[ "$(psql "$url" -qAt -c "SELECT phone FROM intake.contacts WHERE request_id = $id")" = 13800001234 ] ||
+    fail "phone not stored with the request"
+[ "$(psql "$url" -qAt -c "SELECT count(*) FROM intake.requests")" = 1 ] || fail "more than one request stored"
+
+# 4. The status page, reached by the link: the number, the timeline, a
+#    masked phone at most.
+click "a[href^=\"/r/$id\"]"
+page=$(source_of)
+grep -q "$id" <<<"$page" || fail "status page without the request number"
+grep -q '诉求编号' <<<"$page" || fail "not the status page"
+grep -q '已提交' <<<"$page" || fail "no submission in the timeline"
+! grep -q '13800001234' <<<"$page" || fail "the full phone number is on the status page"
+echo "filed request $id in Chromium without JavaScript"
+echo PASS
