@@ -5,8 +5,10 @@
 # picks a category, types a Chinese description and a phone number, taps
 # 提交, gets the request number, follows the link to the status page; the
 # request is stored exactly as typed, with channel QR, and the phone shows
-# only masked. scripts/test installs chromium and chromium-driver; run by
-# hand without them, the test is skipped (exit 77).
+# only masked. Then the grid worker resolves it and the resident rates it
+# on the status page, in the browser too. scripts/test installs chromium
+# and chromium-driver; run by hand without them, the test is skipped
+# (exit 77).
 set -euo pipefail
 : "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
 for b in chromium chromedriver jq; do
@@ -112,4 +114,55 @@ grep -q '诉求编号' <<<"$page" || fail "not the status page"
 grep -q '已提交' <<<"$page" || fail "no submission in the timeline"
 ! grep -q '13800001234' <<<"$page" || fail "the full phone number is on the status page"
 echo "filed request $id in Chromium without JavaScript"
+
+# 5. The grid worker resolves it (worker API), and the resident, back on
+#    the status page, rates it in the browser.
+api="http://127.0.0.1:$((GZ_PORT_BASE + 1))/api/v1"
+worker=""
+for _ in $(seq 1 200); do
+    worker=$(psql "$url" -qAt -c "SELECT assignee_staff FROM routing.requests WHERE id = '$id'
+        AND state = 'assigned'" 2>/dev/null || true)
+    [ -n "$worker" ] && break
+    sleep 0.05
+done
+[ -n "$worker" ] || fail "request $id was not assigned"
+wtoken=$("$GZ_BUILD_DIR/services/gzctl" token issue "$worker")
+act() {
+    local code
+    code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -H "Authorization: Bearer $wtoken" \
+        -H 'Content-Type: application/json' -d "$2" "$api/requests/$id/$1")
+    [ "$code" = 200 ] || fail "$1: $code $(cat "$tmp/out")"
+}
+act accept '{}'
+act verify '{"outcome":"reached"}'
+act start '{}'
+act resolve '{"result":"已更换楼道灯"}'
+status=$(curl -sS "$s/url" | jq -r .value)
+for _ in $(seq 1 200); do
+    post /refresh '{}' >/dev/null
+    page=$(source_of)
+    grep -q '提交评价' <<<"$page" && break
+    sleep 0.05
+done
+grep -q '提交评价' <<<"$page" || fail "no rating form on $status"
+grep -q '已更换楼道灯' <<<"$page" || fail "the worker's result is not shown"
+click 'select[name="score"] option[value="5"]'
+click 'select[name="satisfied"] option[value="yes"]'
+type_in 'textarea[name="comment"]' '网格员来得很快，谢谢！'
+click 'form[action*="/rate"] button[type="submit"]'
+page=$(source_of)
+grep -q '感谢您的评价' <<<"$page" || fail "no thanks after 提交评价"
+closed=""
+for _ in $(seq 1 200); do
+    closed=$(psql "$url" -qAt -c "SELECT state FROM routing.requests WHERE id = '$id'")
+    [ "$closed" = closed ] && break
+    sleep 0.05
+done
+[ "$closed" = closed ] || fail "not closed after the rating: $closed"
+rating=$(psql "$url" -qAt -c "SELECT score || '|' || satisfied || '|' || comment FROM routing.requests
+    WHERE id = '$id'")
+[ "$rating" = "5|true|网格员来得很快，谢谢！" ] || fail "rating stored as: $rating"
+post /url "$(jq -n --arg u "$status" '{url: $u}')" >/dev/null
+grep -q '已评价' <<<"$(source_of)" || fail "the timeline lacks the rating"
+echo "resolved by $worker and rated in the browser"
 echo PASS
