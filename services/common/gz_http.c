@@ -197,26 +197,13 @@ s_req_new (gz_http_t *server, struct MHD_Connection *conn, const char *url, cons
 }
 
 static void
-s_form_clear (gz_http_req_t *req)
-{
-    for (size_t i = 0; i < req->form_count; i++) {
-        free (req->form_names[i]);
-        free (req->form_values[i]);
-    }
-    free (req->form_names);
-    free (req->form_values);
-    req->form_names = req->form_values = NULL;
-    req->form_count = 0;
-}
-
-static void
 s_req_destroy (gz_http_req_t **req_p)
 {
     gz_http_req_t *req = *req_p;
     if (!req)
         return;
     free (req->body);
-    s_form_clear (req);
+    gz_http_form_free (&req->form_names, &req->form_values, req->form_count);
     for (size_t i = 0; i < req->nheaders; i++) {
         free (req->headers[i].name);
         free (req->headers[i].value);
@@ -1041,6 +1028,69 @@ s_form_content_type_ok (gz_http_req_t *req)
            (type[len] == 0 || type[len] == ';' || type[len] == ' ' || type[len] == '\t');
 }
 
+void
+gz_http_form_free (char ***names_p, char ***values_p, size_t count)
+{
+    assert (names_p && values_p);
+    for (size_t i = 0; i < count; i++) {
+        free ((*names_p)[i]);
+        free ((*values_p)[i]);
+    }
+    free (*names_p);
+    free (*values_p);
+    *names_p = *values_p = NULL;
+}
+
+int
+gz_http_form_decode (const char *body, size_t len, char ***names_p, char ***values_p,
+                     size_t *count_p)
+{
+    assert (names_p && values_p && count_p);
+    assert (body || len == 0);
+    *names_p = *values_p = NULL;
+    *count_p = 0;
+    for (size_t i = 0; i < len; i++)
+        if (!s_form_byte_ok ((unsigned char) body[i]))
+            return -1;
+    char **names = NULL, **values = NULL;
+    size_t count = 0, cap = 0;
+    //  An empty body may come as NULL, and NULL + 0 is undefined.
+    const char *p = body;
+    const char *end = len ? body + len : body;
+    while (p < end) {
+        const char *amp = memchr (p, '&', (size_t) (end - p));
+        const char *field_end = amp ? amp : end;
+        if (field_end > p) { //  empty fields ("a=1&&b=2") are skipped
+            const char *eq = memchr (p, '=', (size_t) (field_end - p));
+            char *name = eq && eq > p ? s_form_decode (p, (size_t) (eq - p)) : NULL;
+            char *value = name ? s_form_decode (eq + 1, (size_t) (field_end - eq - 1)) : NULL;
+            if (!name || !value) {
+                free (name);
+                gz_http_form_free (&names, &values, count);
+                return -1;
+            }
+            if (count == cap) {
+                cap = cap ? cap * 2 : 8;
+                names = realloc (names, cap * sizeof (char *));
+                values = realloc (values, cap * sizeof (char *));
+                assert (names && values);
+            }
+            names[count] = name;
+            values[count] = value;
+            count++;
+        }
+        //  Stop at the last field rather than step past the end: a
+        //  pointer beyond one past the end is undefined even unread.
+        if (!amp)
+            break;
+        p = amp + 1;
+    }
+    *names_p = names;
+    *values_p = values;
+    *count_p = count;
+    return 0;
+}
+
 bool
 gz_http_form_parse (gz_http_req_t *req)
 {
@@ -1050,41 +1100,9 @@ gz_http_form_parse (gz_http_req_t *req)
     req->form_state = -1;
     if (req->too_large || !s_form_content_type_ok (req))
         return false;
-    for (size_t i = 0; i < req->body_len; i++)
-        if (!s_form_byte_ok ((unsigned char) req->body[i]))
-            return false;
-    size_t cap = 0;
-    const char *p = req->body;
-    const char *end = req->body + req->body_len;
-    while (p < end) {
-        const char *amp = memchr (p, '&', (size_t) (end - p));
-        const char *field_end = amp ? amp : end;
-        if (field_end > p) { //  empty fields ("a=1&&b=2") are skipped
-            const char *eq = memchr (p, '=', (size_t) (field_end - p));
-            if (!eq || eq == p) {
-                s_form_clear (req);
-                return false;
-            }
-            char *name = s_form_decode (p, (size_t) (eq - p));
-            char *value = s_form_decode (eq + 1, (size_t) (field_end - eq - 1));
-            if (!name || !value) {
-                free (name);
-                free (value);
-                s_form_clear (req);
-                return false;
-            }
-            if (req->form_count == cap) {
-                cap = cap ? cap * 2 : 8;
-                req->form_names = realloc (req->form_names, cap * sizeof (char *));
-                req->form_values = realloc (req->form_values, cap * sizeof (char *));
-                assert (req->form_names && req->form_values);
-            }
-            req->form_names[req->form_count] = name;
-            req->form_values[req->form_count] = value;
-            req->form_count++;
-        }
-        p = field_end + 1;
-    }
+    if (gz_http_form_decode (req->body, req->body_len, &req->form_names, &req->form_values,
+                             &req->form_count) != 0)
+        return false;
     req->form_state = 1;
     return true;
 }

@@ -101,6 +101,17 @@ size_t gz_http_form_count (gz_http_req_t *req);
 const char *gz_http_form_name (gz_http_req_t *req, size_t i);
 const char *gz_http_form_value (gz_http_req_t *req, size_t i);
 
+//  The decoding step of gz_http_form_parse on its own, with no request
+//  (for tests and the fuzz harness): body[0..len) (NULL when len is 0)
+//  by the same rules, less the Content-Type and size checks. Returns 0
+//  and sets *names_p and *values_p to *count_p decoded, NUL-terminated
+//  strings (both NULL when the form is empty), or -1 when the body is
+//  malformed (then they are NULL and 0). Free with gz_http_form_free.
+int gz_http_form_decode (const char *body, size_t len, char ***names_p, char ***values_p,
+                         size_t *count_p);
+//  Free what gz_http_form_decode returned; nulls both pointers.
+void gz_http_form_free (char ***names_p, char ***values_p, size_t count);
+
 //  ---- deferred replies (pool servers only)
 //  Called in the handler instead of replying: the connection is parked and
 //  the handler returns. Returns the handle to answer later, from any

@@ -101,8 +101,13 @@ gz_phone_valid (const char *phone)
 char *
 gz_phone_mask (const char *phone)
 {
-    //  Collect the digits; formatting characters do not count.
-    char digits[64];
+    //  Only the digits count; formatting characters do not. The number may
+    //  be of any length (a stored value is not necessarily a valid phone),
+    //  so keep its first digits and a running window of its last four
+    //  rather than a prefix of bounded size: the last four shown must be
+    //  the number's own last four, never digits from its middle.
+    char head[7] = {0}; //  enough for the first 3 after a 4-digit "0086"
+    char tail[4] = {0};
     size_t n = 0;
     bool plus = false;
     if (phone) {
@@ -110,31 +115,34 @@ gz_phone_mask (const char *phone)
         while (*p == ' ')
             p++;
         plus = *p == '+';
-        for (; *p && n < sizeof digits - 1; p++)
-            if (*p >= '0' && *p <= '9')
-                digits[n++] = *p;
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9')
+                continue;
+            if (n < sizeof head)
+                head[n] = *p;
+            memmove (tail, tail + 1, sizeof tail - 1);
+            tail[sizeof tail - 1] = *p;
+            n++;
+        }
     }
-    digits[n] = 0;
     //  A Chinese country code ("+86 138...", "0086138...", "86138...") is
     //  not part of the number people recognise, so it is dropped.
-    const char *d = digits;
-    if (n == 13 && strncmp (d, "86", 2) == 0 && (plus || d[2] == '1')) {
-        d += 2;
-        n -= 2;
-    }
-    else if (!plus && n == 15 && strncmp (d, "0086", 4) == 0) {
-        d += 4;
-        n -= 4;
-    }
+    size_t skip = 0;
+    if (n == 13 && strncmp (head, "86", 2) == 0 && (plus || head[2] == '1'))
+        skip = 2;
+    else if (!plus && n == 15 && strncmp (head, "0086", 4) == 0)
+        skip = 4;
+    n -= skip;
     //  Keeping 3 + 4 digits of a short number would reveal almost all of
-    //  it; at least two digits stay hidden or nothing is shown.
+    //  it; at least two digits stay hidden or nothing is shown. From here
+    //  on n >= 9, so head and tail are full.
     if (n < 9)
         return strdup ("****");
     char *out = malloc (3 + 4 + 4 + 1);
     assert (out);
-    memcpy (out, d, 3);
+    memcpy (out, head + skip, 3);
     memcpy (out + 3, "****", 4);
-    memcpy (out + 7, d + n - 4, 4);
+    memcpy (out + 7, tail, 4);
     out[11] = 0;
     return out;
 }
