@@ -2,13 +2,14 @@
     once, each sent again with its key until it is answered, for the intake
     kill -9 test (tests/integration/test_intake_kill9.sh).
 
-      gz_intake_load BASE_URL API_KEY CLIENTS STOPFILE OUTFILE
+      gz_intake_load BASE_URL API_KEY CLIENTS STOPFILE OUTFILE [PREFIX]
 
-    Each of CLIENTS clients files keys k9-<client>-0, k9-<client>-1, ...
+    Each of CLIENTS clients files keys PREFIX-<client>-0, PREFIX-<client>-1,
+    ... (PREFIX k9 unless given)
     one after another on libcurl's multi interface. A request that gets no
     answer (connection refused or cut, time out) or a 503 is sent again with
     the same key after 20 ms; a 201 or 200 is written to OUTFILE as
-    "key,status,id" and the client goes on to its next key. Once STOPFILE
+    "key,status,id" (appended) and the client goes on to its next key. Once STOPFILE
     exists no new key is started; the program exits 0 when every started
     key is answered, 1 if that takes more than 60 s or an answer is neither
     201, 200 nor 503, 2 on bad usage.  */
@@ -20,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+static const char *s_prefix = "k9";
 
 typedef struct {
     int client;
@@ -81,7 +84,7 @@ s_send (CURLM *multi, s_client_t *c, const char *url)
 static void
 s_next (CURLM *multi, s_client_t *c, const char *url, const char *api_key)
 {
-    snprintf (c->key, sizeof c->key, "k9-%d-%ld", c->client, c->seq);
+    snprintf (c->key, sizeof c->key, "%s-%d-%ld", s_prefix, c->client, c->seq);
     snprintf (c->body, sizeof c->body,
               "api_key=%s&service_code=property&address_id=HGY-B%04ld"
               "&description=%%E6%%A5%%BC%%E9%%81%%93%%E7%%81%%AF%%20%s",
@@ -97,15 +100,18 @@ s_next (CURLM *multi, s_client_t *c, const char *url, const char *api_key)
 int
 main (int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf (stderr, "usage: gz_intake_load BASE_URL API_KEY CLIENTS STOPFILE OUTFILE\n");
+    if (argc != 6 && argc != 7) {
+        fprintf (stderr,
+                 "usage: gz_intake_load BASE_URL API_KEY CLIENTS STOPFILE OUTFILE [PREFIX]\n");
         return 2;
     }
+    if (argc == 7 && strlen (argv[6]) <= 16)
+        s_prefix = argv[6];
     char url[256];
     snprintf (url, sizeof url, "%s/open311/v2/requests.json", argv[1]);
     const char *api_key = argv[2], *stopfile = argv[4];
     int nclients = atoi (argv[3]);
-    FILE *out = fopen (argv[5], "w");
+    FILE *out = fopen (argv[5], "a");
     if (nclients < 1 || nclients > 1000 || !out) {
         fprintf (stderr, "gz_intake_load: bad CLIENTS or OUTFILE\n");
         return 2;
