@@ -125,7 +125,8 @@ typedef struct _intake_t {
     //  and inserts; it lets go before its outbox write and COMMIT, so the
     //  next batch is inserted while this one commits.
     pthread_mutex_t insert_turn;
-    int wake_fd; //  eventfd the actor polls
+    int wake_fd;                //  eventfd the actor polls
+    atomic_bool writer_threads; //  HTTP submissions go to writer threads, not the actor
     atomic_bool closing;
     atomic_int inflight; //  HTTP submissions waiting for a commit
 } intake_t;

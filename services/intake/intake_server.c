@@ -129,7 +129,9 @@ s_enqueue (intake_t *ctx, intake_sub_t *sub)
     pthread_cond_signal (&ctx->ready);
     pthread_mutex_unlock (&ctx->lock);
     uint64_t one = 1;
-    if (wake && write (ctx->wake_fd, &one, sizeof one) != sizeof one)
+    //  Writer threads wait on the condition; the actor need not wake.
+    if (wake && !atomic_load (&ctx->writer_threads) &&
+        write (ctx->wake_fd, &one, sizeof one) != sizeof one)
         gz_warn (SVC, "msg=\"eventfd write failed\"");
 }
 
@@ -1191,6 +1193,7 @@ s_writers_start (self_t *self)
         }
         self->nwriters++;
     }
+    atomic_store (&self->ctx.writer_threads, self->nwriters > 0);
 }
 
 //  Stop the writer threads once the queue is empty, and free them.
