@@ -1197,6 +1197,25 @@ s_add_header (struct MHD_Response *response, const char *name, const char *value
         gz_warn ("http", "msg=\"response header refused\" name=%s", name);
 }
 
+//  Pages for people (the QR page, the status page with its secret link):
+//  nothing but their own inline style may load or run, forms post only
+//  back here, no other site may frame them, and a link followed from one
+//  never carries its address (the status page's holds the resident's
+//  token) in a Referer.
+static void
+s_html_headers (gz_http_req_t *req)
+{
+    static const char *const headers[][2] = {
+        {"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+                                    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
+        {"Referrer-Policy", "no-referrer"},
+        {"X-Frame-Options", "DENY"},
+    };
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++)
+        if (!s_header_set (req, headers[i][0]))
+            s_add_header (req->response, headers[i][0], headers[i][1]);
+}
+
 void
 gz_http_reply (gz_http_req_t *req, int status, const char *content_type, const char *body,
                size_t len)
@@ -1232,6 +1251,8 @@ gz_http_reply (gz_http_req_t *req, int status, const char *content_type, const c
         s_add_header (req->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (!s_header_set (req, "X-Content-Type-Options"))
         s_add_header (req->response, "X-Content-Type-Options", "nosniff");
+    if (content_type && strncmp (content_type, "text/html", 9) == 0)
+        s_html_headers (req);
     if (atomic_load (&req->server->draining))
         s_add_header (req->response, MHD_HTTP_HEADER_CONNECTION, "close");
     if (remote) {

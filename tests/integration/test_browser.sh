@@ -42,6 +42,14 @@ web="http://127.0.0.1:$GZ_PORT_BASE"
 for _ in $(seq 1 600); do curl -fsS "$web/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 curl -fsS "$web/readyz" >/dev/null || fail "intake not ready"
 
+# The pages defend themselves: nothing but their inline style loads, forms
+# post only back, no framing, no Referer (the status link holds a token).
+headers=$(curl -sS -D - -o /dev/null "$web/q/HGY-B0001" | tr -d '\r')
+for h in "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'" \
+         "Referrer-Policy: no-referrer" "X-Frame-Options: DENY" "X-Content-Type-Options: nosniff"; do
+    grep -qiF "$h" <<<"$headers" || fail "QR page without the header: $h"
+done
+
 # WebDriver: chromedriver on a free port, one session.
 wport=$(( 30000 + RANDOM % 10000 ))
 chromedriver --port="$wport" >"$tmp/driver.log" 2>&1 &
