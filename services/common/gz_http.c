@@ -34,6 +34,7 @@
     stays valid until its owner lets go. In-flight counting is unchanged
     (first access to completion), so destroy still waits for deferred
     requests, and never stops the daemon with a connection suspended.  */
+#include "gz_config.h"
 #include "gz_http.h"
 #include "gz_log.h"
 
@@ -96,7 +97,17 @@ struct _gz_http_t {
     pthread_t *workers;
     int nworkers;
     bool jobs_stop; //  guarded by jobs_mutex
+    //  GZ_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client.
+    struct s_net *proxies;
+    size_t nproxies;
 };
+
+//  An address or a network: family, address bytes, prefix length.
+typedef struct s_net {
+    int family; //  AF_INET or AF_INET6
+    uint8_t addr[16];
+    int bits;
+} s_net_t;
 
 //  One offloaded handler call: the request (a reference) and what to run.
 typedef struct s_job {
@@ -154,10 +165,165 @@ s_mhd_log (void *cls, const char *fmt, va_list ap)
     gz_warn ("http", "msg=\"libmicrohttpd\" detail=\"%s\"", text);
 }
 
+//  ---- trusted proxies
+
+//  Parse an address ("10.1.2.3", "fd00::1"; an IPv4-mapped IPv6 address
+//  counts as IPv4) into *out with a full-length prefix. 0 ok, -1 not one.
+static int
+s_addr_parse (const char *text, s_net_t *out)
+{
+    memset (out, 0, sizeof *out);
+    if (inet_pton (AF_INET, text, out->addr) == 1) {
+        out->family = AF_INET;
+        out->bits = 32;
+        return 0;
+    }
+    struct in6_addr a6;
+    if (inet_pton (AF_INET6, text, &a6) != 1)
+        return -1;
+    if (IN6_IS_ADDR_V4MAPPED (&a6)) {
+        out->family = AF_INET;
+        memcpy (out->addr, &a6.s6_addr[12], 4);
+        out->bits = 32;
+    }
+    else {
+        out->family = AF_INET6;
+        memcpy (out->addr, a6.s6_addr, 16);
+        out->bits = 128;
+    }
+    return 0;
+}
+
+//  Parse "addr" or "addr/bits". 0 ok, -1 malformed.
+static int
+s_net_parse (const char *text, s_net_t *out)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (strlen (text) >= sizeof buf)
+        return -1;
+    snprintf (buf, sizeof buf, "%s", text);
+    char *slash = strchr (buf, '/');
+    long bits = -1;
+    if (slash) {
+        *slash = 0;
+        char *end;
+        bits = strtol (slash + 1, &end, 10);
+        if (slash[1] == 0 || *end || bits < 0)
+            return -1;
+    }
+    if (s_addr_parse (buf, out))
+        return -1;
+    if (bits >= 0) {
+        if (bits > out->bits)
+            return -1;
+        out->bits = (int) bits;
+    }
+    return 0;
+}
+
+static bool
+s_net_contains (const s_net_t *net, const s_net_t *addr)
+{
+    if (net->family != addr->family)
+        return false;
+    int full = net->bits / 8, rest = net->bits % 8;
+    if (memcmp (net->addr, addr->addr, (size_t) full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t) (0xff << (8 - rest));
+    return (net->addr[full] & mask) == (addr->addr[full] & mask);
+}
+
+static bool
+s_trusted (gz_http_t *self, const char *ip)
+{
+    s_net_t a;
+    if (self->nproxies == 0 || s_addr_parse (ip, &a))
+        return false;
+    for (size_t i = 0; i < self->nproxies; i++)
+        if (s_net_contains (&self->proxies[i], &a))
+            return true;
+    return false;
+}
+
+//  Read GZ_TRUSTED_PROXIES (comma- or space-separated addresses and
+//  networks). 0 ok, -1 on a malformed entry (logged).
+static int
+s_proxies_load (gz_http_t *self)
+{
+    const char *list = gz_config_str ("GZ_TRUSTED_PROXIES", "");
+    char *copy = strdup (list ? list : "");
+    assert (copy);
+    int rc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r (copy, ", ", &save); tok; tok = strtok_r (NULL, ", ", &save)) {
+        s_net_t net;
+        if (s_net_parse (tok, &net)) {
+            gz_error ("http", "msg=\"GZ_TRUSTED_PROXIES: not an address or network\" entry=\"%s\"",
+                      tok);
+            rc = -1;
+            break;
+        }
+        s_net_t *grown = realloc (self->proxies, (self->nproxies + 1) * sizeof *grown);
+        assert (grown);
+        self->proxies = grown;
+        self->proxies[self->nproxies++] = net;
+    }
+    free (copy);
+    return rc;
+}
+
+//  The client behind trusted proxies: walk X-Forwarded-For from the right
+//  (the hop nearest us) past every trusted address; the first one that is
+//  not trusted is the client. A malformed entry ends the walk at the last
+//  trusted hop read (the request then counts as that proxy's), so nothing
+//  left of it can pass for the client.
+static void
+s_forwarded_client (gz_http_req_t *req)
+{
+    const char *xff = MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "X-Forwarded-For");
+    if (!xff || strlen (xff) > 4096)
+        return;
+    char *copy = strdup (xff);
+    assert (copy);
+    char *p = copy + strlen (copy);
+    while (p > copy) {
+        char *comma = p;
+        while (comma > copy && comma[-1] != ',')
+            comma--;
+        char *start = comma, *end = p;
+        while (start < end && (*start == ' ' || *start == '\t'))
+            start++;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        *end = 0;
+        s_net_t a;
+        if (s_addr_parse (start, &a))
+            break;
+        inet_ntop (a.family, a.addr, req->client_ip, sizeof req->client_ip);
+        if (!s_trusted (req->server, req->client_ip))
+            break;
+        p = comma > copy ? comma - 1 : copy;
+    }
+    free (copy);
+}
+
 //  ---- requests
+
+static void s_client_peer (gz_http_req_t *req);
 
 static void
 s_client_ip (gz_http_req_t *req)
+{
+    s_client_peer (req);
+    if (s_trusted (req->server, req->client_ip))
+        s_forwarded_client (req);
+}
+
+//  The connection's peer address.
+static void
+s_client_peer (gz_http_req_t *req)
 {
     snprintf (req->client_ip, sizeof req->client_ip, "unknown");
     const union MHD_ConnectionInfo *info =
@@ -438,6 +604,11 @@ s_new (const char *bind_addr, int port, size_t max_body, int threads, gz_http_ha
     }
     gz_http_t *self = calloc (1, sizeof *self);
     assert (self);
+    if (s_proxies_load (self)) {
+        free (self->proxies);
+        free (self);
+        return NULL;
+    }
     self->handler = handler;
     self->arg = arg;
     self->threads = threads;
@@ -859,6 +1030,7 @@ gz_http_destroy (gz_http_t **self_p)
     pthread_mutex_destroy (&self->mutex);
     pthread_cond_destroy (&self->jobs_ready);
     pthread_mutex_destroy (&self->jobs_mutex);
+    free (self->proxies);
     free (self);
     *self_p = NULL;
 }

@@ -771,6 +771,71 @@ test_rate_limit (void **state)
     intake_config_destroy (&cfg);
 }
 
+//  POST the QR form of B1 with an X-Forwarded-For header; the status.
+static long
+s_qr_post_from (int http, const char *forwarded_for, const char *nonce)
+{
+    char url[128], body[256], header[128];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/q/B1", http);
+    snprintf (body, sizeof body, "service_code=road&description=x&nonce=%s", nonce);
+    snprintf (header, sizeof header, "X-Forwarded-For: %s", forwarded_for);
+    const char *headers[] = {header, NULL};
+    gz_testhttp_t r;
+    assert_int_equal (gz_testhttp ("POST", url, body, strlen (body), NULL, headers, &r), 0);
+    long status = r.status;
+    gz_testhttp_free (&r);
+    return status;
+}
+
+//  Behind a reverse proxy (an ingress), every resident arrives from the
+//  proxy's address: with GZ_TRUSTED_PROXIES naming it, the QR page's rate
+//  limit counts each resident by X-Forwarded-For (the nearest address that
+//  is not a trusted proxy); without it, the header is ignored, so a client
+//  cannot escape its limit by sending one.
+static void
+test_trusted_proxies (void **state)
+{
+    (void) state;
+    intake_config_t *cfg = s_second_config ();
+    cfg->rate = 1;
+    cfg->burst = 1;
+    int http, bus, events;
+    setenv ("GZ_TRUSTED_PROXIES", "10.9.0.0/16, 127.0.0.1", 1);
+    zactor_t *a = s_start (cfg, &http, &bus, &events);
+    unsetenv ("GZ_TRUSTED_PROXIES");
+    //  Two residents behind the proxy: one each.
+    assert_int_equal (s_qr_post_from (http, "203.0.113.7", "tp-1"), 201);
+    assert_int_equal (s_qr_post_from (http, "203.0.113.8", "tp-2"), 201);
+    assert_int_equal (s_qr_post_from (http, "203.0.113.7", "tp-3"), 429);
+    //  Through a second trusted hop, and with a spoofed address on the left:
+    //  the resident is the first untrusted address from the right.
+    assert_int_equal (s_qr_post_from (http, "198.51.100.1, 203.0.113.9, 10.9.4.4", "tp-4"), 201);
+    assert_int_equal (s_qr_post_from (http, "198.51.100.2, 203.0.113.9", "tp-5"), 429);
+    //  A malformed entry ends the walk: the request counts as the proxy's,
+    //  whatever stands further left.
+    assert_int_equal (s_qr_post_from (http, "203.0.113.10, bogus", "tp-6"), 201);
+    assert_int_equal (s_qr_post_from (http, "203.0.113.11, bogus", "tp-9"), 429);
+    zactor_destroy (&a);
+
+    //  Not trusted: the header means nothing, all of it is one client.
+    a = s_start (cfg, &http, &bus, &events);
+    assert_int_equal (s_qr_post_from (http, "203.0.113.20", "tp-7"), 201);
+    assert_int_equal (s_qr_post_from (http, "203.0.113.21", "tp-8"), 429);
+    zactor_destroy (&a);
+
+    //  A malformed setting stops the start with a clear error.
+    setenv ("GZ_TRUSTED_PROXIES", "10.0.0.0/33", 1);
+    zactor_t *bad = zactor_new (intake_server, cfg);
+    unsetenv ("GZ_TRUSTED_PROXIES");
+    assert_non_null (bad);
+    zstr_send (bad, "PORT");
+    char *port = zstr_recv (bad);
+    assert_true (port == NULL || atoi (port) <= 0);
+    free (port);
+    zactor_destroy (&bad);
+    intake_config_destroy (&cfg);
+}
+
 static void
 test_ops_endpoints (void **state)
 {
@@ -1178,6 +1243,7 @@ main (void)
         cmocka_unit_test (test_org_follows_database),
         cmocka_unit_test (test_bus_submit_and_events),
         cmocka_unit_test (test_rate_limit),
+        cmocka_unit_test (test_trusted_proxies),
         cmocka_unit_test (test_ops_endpoints),
         cmocka_unit_test (test_follows_routing),
         cmocka_unit_test (test_slow_routing_leaves_room),
