@@ -75,6 +75,17 @@ element() { # CSS selector -> element id
         jq -r '.value | if type == "object" then (to_entries[0].value // empty) else empty end'
 }
 source_of() { curl -sS "$s/source" | jq -r .value; }
+# The page once it shows text (a click that submits a form or follows a
+# link may return before the next page is there): up to 10 s.
+page_with() {
+    local i
+    for i in $(seq 1 200); do
+        page=$(source_of)
+        grep -q "$1" <<<"$page" && return 0
+        sleep 0.05
+    done
+    return 1
+}
 click() { local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"; post "/element/$e/click" '{}' >/dev/null; }
 type_in() {
     local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"
@@ -101,8 +112,7 @@ type_in 'input[name="phone"]' '13800001234'
 click 'form[action^="/q/"] button[type="submit"], form[action^="/q/"] input[type="submit"]'
 
 # 3. The answer: accepted, with the request number and a link to its progress.
-page=$(source_of)
-grep -q '您的诉求已受理' <<<"$page" || fail "no acceptance page after 提交"
+page_with '您的诉求已受理' || fail "no acceptance page after 提交"
 id=$(grep -o 'href="/r/[0-9]*' <<<"$page" | head -1 | sed 's|.*/r/||')
 [ -n "$id" ] || fail "no link to the status page"
 grep -q "$id" <<<"$page" || fail "the request number is not shown"
@@ -116,7 +126,7 @@ row=$(psql "$url" -qAt -c "SELECT channel || '|' || service_code || '|' || descr
 # 4. The status page, reached by the link: the number, the timeline, a
 #    masked phone at most.
 click "a[href^=\"/r/$id\"]"
-page=$(source_of)
+page_with '办理过程' || fail "the link did not lead to the status page"
 grep -q "$id" <<<"$page" || fail "status page without the request number"
 grep -q '诉求编号' <<<"$page" || fail "not the status page"
 grep -q '已提交' <<<"$page" || fail "no submission in the timeline"
@@ -158,8 +168,7 @@ click 'select[name="score"] option[value="5"]'
 click 'select[name="satisfied"] option[value="yes"]'
 type_in 'textarea[name="comment"]' '网格员来得很快，谢谢！'
 click 'form[action*="/rate"] button[type="submit"]'
-page=$(source_of)
-grep -q '感谢您的评价' <<<"$page" || fail "no thanks after 提交评价"
+page_with '感谢您的评价' || fail "no thanks after 提交评价"
 closed=""
 for _ in $(seq 1 200); do
     closed=$(psql "$url" -qAt -c "SELECT state FROM routing.requests WHERE id = '$id'")
@@ -171,6 +180,6 @@ rating=$(psql "$url" -qAt -c "SELECT score || '|' || satisfied || '|' || comment
     WHERE id = '$id'")
 [ "$rating" = "5|true|网格员来得很快，谢谢！" ] || fail "rating stored as: $rating"
 post /url "$(jq -n --arg u "$status" '{url: $u}')" >/dev/null
-grep -q '已评价' <<<"$(source_of)" || fail "the timeline lacks the rating"
+page_with '已评价' || fail "the timeline lacks the rating"
 echo "resolved by $worker and rated in the browser"
 echo PASS
