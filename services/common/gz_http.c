@@ -236,13 +236,10 @@ s_net_contains (const s_net_t *net, const s_net_t *addr)
 }
 
 static bool
-s_trusted (gz_http_t *self, const char *ip)
+s_trusted (gz_http_t *self, const s_net_t *addr)
 {
-    s_net_t a;
-    if (self->nproxies == 0 || s_addr_parse (ip, &a))
-        return false;
     for (size_t i = 0; i < self->nproxies; i++)
-        if (s_net_contains (&self->proxies[i], &a))
+        if (s_net_contains (&self->proxies[i], addr))
             return true;
     return false;
 }
@@ -302,7 +299,7 @@ s_forwarded_client (gz_http_req_t *req)
         if (s_addr_parse (start, &a))
             break;
         inet_ntop (a.family, a.addr, req->client_ip, sizeof req->client_ip);
-        if (!s_trusted (req->server, req->client_ip))
+        if (!s_trusted (req->server, &a))
             break;
         p = comma > copy ? comma - 1 : copy;
     }
@@ -317,7 +314,9 @@ static void
 s_client_ip (gz_http_req_t *req)
 {
     s_client_peer (req);
-    if (s_trusted (req->server, req->client_ip))
+    s_net_t peer;
+    if (req->server->nproxies > 0 && s_addr_parse (req->client_ip, &peer) == 0 &&
+        s_trusted (req->server, &peer))
         s_forwarded_client (req);
 }
 

@@ -206,6 +206,20 @@ s_wait_for_lock_wait (gz_db_t *db)
     }
 }
 
+//  Lock intake.requests in a transaction of a connection of our own and
+//  post blocker, whose commit then waits on the lock (returned once it
+//  does). ROLLBACK on the returned connection lets it go.
+static gz_db_t *
+s_block_inserts (post_t *blocker)
+{
+    gz_db_t *locker = gz_db_new (gz_testdb_url (F.tdb), "test-locker");
+    s_exec (locker, "BEGIN");
+    s_exec (locker, "LOCK TABLE intake.requests IN EXCLUSIVE MODE");
+    s_post_start (blocker);
+    s_wait_for_lock_wait (locker);
+    return locker;
+}
+
 static void
 s_wait_for_waiting (double n)
 {
@@ -234,12 +248,8 @@ test_batch_with_duplicates (void **state)
     s_post_join (&earlier);
     assert_int_equal (earlier.status, 201);
 
-    gz_db_t *locker = gz_db_new (gz_testdb_url (F.tdb), "test-locker");
-    s_exec (locker, "BEGIN");
-    s_exec (locker, "LOCK TABLE intake.requests IN EXCLUSIVE MODE");
     post_t blocker = {.idem = "k-blocker", .phone = "13800000002"};
-    s_post_start (&blocker);
-    s_wait_for_lock_wait (locker);
+    gz_db_t *locker = s_block_inserts (&blocker);
 
     //  The batch travels as text[] literals: descriptions that need
     //  quoting there (quotes, backslashes, braces, commas, the word NULL)
@@ -512,12 +522,8 @@ test_writers_take_turns (void **state)
 {
     (void) state;
     s_restart (2);
-    gz_db_t *locker = gz_db_new (gz_testdb_url (F.tdb), "test-locker");
-    s_exec (locker, "BEGIN");
-    s_exec (locker, "LOCK TABLE intake.requests IN EXCLUSIVE MODE");
     post_t blocker = {.idem = "t-blocker", .phone = "13800000010"};
-    s_post_start (&blocker);
-    s_wait_for_lock_wait (locker);
+    gz_db_t *locker = s_block_inserts (&blocker);
     enum { N = 6 };
     post_t posts[N];
     char keys[N][16], phones[N][16];
