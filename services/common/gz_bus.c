@@ -9,8 +9,10 @@
     colliding (PostgreSQL truncates statement names to 63 bytes, so the
     schema name itself cannot go into the name).  */
 #include "gz_bus_private.h"
+#include "gz_config.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,33 @@ const gz_migration_t *
 gz_bus_migrations (void)
 {
     return s_bus_migrations;
+}
+
+//  ---------------------------------------------------------------- options
+
+void
+gz_bus_opts_default (gz_bus_opts_t *opts)
+{
+    assert (opts);
+    opts->sndhwm = 100000;
+    opts->rcvhwm = 100000;
+    opts->retention_s = INT64_C (7) * 24 * 3600;
+    opts->prune_every_ms = 60000;
+    opts->heartbeat_ms = 1000;
+}
+
+void
+gz_bus_opts_from_env (gz_bus_opts_t *opts)
+{
+    gz_bus_opts_default (opts);
+    opts->sndhwm = (int) gz_config_int ("GZ_BUS_SNDHWM", opts->sndhwm, 0, INT_MAX);
+    opts->rcvhwm = (int) gz_config_int ("GZ_BUS_RCVHWM", opts->rcvhwm, 0, INT_MAX);
+    opts->retention_s = gz_config_int ("GZ_BUS_RETENTION_S", (long) opts->retention_s, 0,
+                                       INT64_C (100) * 365 * 24 * 3600);
+    opts->prune_every_ms =
+        (int) gz_config_int ("GZ_BUS_PRUNE_EVERY_MS", opts->prune_every_ms, 10, 86400000);
+    opts->heartbeat_ms =
+        (int) gz_config_int ("GZ_BUS_HEARTBEAT_MS", opts->heartbeat_ms, 1, 3600000);
 }
 
 //  ---------------------------------------------------------------- helpers

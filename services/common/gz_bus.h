@@ -45,19 +45,45 @@
 #include "gz_codec.h"
 #include "gz_db.h"
 
+//  ----------------------------------------------- gz_bus.c: tables and options
+
 //  The bus tables, as migrations for gz_db_migrate (names "bus_NNN_*.sql"
 //  so they never collide with a service's own). Static; do not free.
 const gz_migration_t *gz_bus_migrations (void);
 
-//  ---------------------------------------------------------------- producer
+//  Tuning for a publisher or consumer, fixed when it is created: the bus
+//  reads no environment itself. A plain struct the caller owns; the
+//  constructors copy what they need.
+typedef struct {
+    int sndhwm;          //  PUB high-water mark, messages (0: none)
+    int rcvhwm;          //  SUB high-water mark, messages (0: none)
+    int64_t retention_s; //  keep published outbox rows this long (0: forever)
+    int prune_every_ms;  //  how often the publisher's tick prunes
+    int heartbeat_ms;    //  the publishers' tick interval, as consumers judge silence
+} gz_bus_opts_t;
+
+//  The defaults: sndhwm and rcvhwm 100000, retention_s 7 days,
+//  prune_every_ms 60000, heartbeat_ms 1000.
+void gz_bus_opts_default (gz_bus_opts_t *opts);
+
+//  The defaults, overridden by GZ_BUS_SNDHWM and GZ_BUS_RCVHWM
+//  (0..INT_MAX), GZ_BUS_RETENTION_S (0..100 years), GZ_BUS_PRUNE_EVERY_MS
+//  (10..86400000) and GZ_BUS_HEARTBEAT_MS (1..3600000) where set; a value
+//  out of range is reported and the default kept (gz_config_int). Read
+//  once at start, by the service's configuration.
+void gz_bus_opts_from_env (gz_bus_opts_t *opts);
+
+//  ----------------------------------------------------- gz_bus_pub.c: producer
 
 typedef struct _gz_bus_pub_t gz_bus_pub_t;
 
 //  Create a publisher for stream in schema, binding a PUB socket to
 //  endpoint (tcp://host:port, tcp://127.0.0.1:* or inproc://name). The
-//  bus tables must exist (migrated). NULL if the bind fails (logged).
+//  bus tables must exist (migrated). opts (borrowed; NULL: the defaults)
+//  gives sndhwm, retention_s and prune_every_ms. NULL if the bind fails
+//  (logged).
 gz_bus_pub_t *gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream,
-                              const char *endpoint);
+                              const char *endpoint, const gz_bus_opts_t *opts);
 void gz_bus_pub_destroy (gz_bus_pub_t **self_p);
 
 //  A writer for pub's stream on another connection, for another thread:
@@ -113,11 +139,11 @@ void gz_bus_pub_committed (gz_bus_pub_t *self);
 //  head row update rolled back with them).
 void gz_bus_pub_aborted (gz_bus_pub_t *self);
 
-//  Call from a timer every heartbeat interval (GZ_BUS_HEARTBEAT_MS,
+//  Call from a timer every heartbeat interval (opts heartbeat_ms,
 //  default 1000), outside any transaction, on the publisher (not a
-//  writer; its writers wait meanwhile). About once a minute
-//  (GZ_BUS_PRUNE_EVERY_MS) it also deletes outbox rows that are published
-//  and older than GZ_BUS_RETENTION_S (default 7 days; 0 keeps them all),
+//  writer; its writers wait meanwhile). Every opts prune_every_ms (about
+//  once a minute) it also deletes outbox rows that are published and
+//  older than opts retention_s (default 7 days; 0 keeps them all),
 //  oldest first, up to 200,000 per call. A consumer further behind than
 //  that finds a gap it cannot fill: it stops there and logs "gap in
 //  outbox" until an operator acts. Re-publishes rows past the
@@ -133,7 +159,7 @@ uint64_t gz_bus_pub_published (gz_bus_pub_t *self);   //  events sent (incl. re-
 uint64_t gz_bus_pub_republished (gz_bus_pub_t *self); //  re-sent after a crash
 uint64_t gz_bus_pub_pruned (gz_bus_pub_t *self);      //  outbox rows deleted (retention)
 
-//  ---------------------------------------------------------------- consumer
+//  ----------------------------------------------------- gz_bus_sub.c: consumer
 
 typedef struct _gz_bus_sub_t gz_bus_sub_t;
 
@@ -150,11 +176,12 @@ typedef int (gz_bus_handler_fn) (gz_db_t *db, const gz_envelope_t *env, void *ar
 //  from producer_schema's outbox, connecting a SUB socket to endpoint.
 //  Loads the cursor and catches up from PostgreSQL on the first tick.
 //  endpoint may list several, comma-separated (one per producer replica).
-//  Silence is judged against GZ_BUS_HEARTBEAT_MS as read here: configure
-//  producers and consumers alike. NULL if endpoint is malformed (logged).
+//  opts (borrowed; NULL: the defaults) gives rcvhwm and heartbeat_ms;
+//  silence is judged against that heartbeat_ms: configure producers and
+//  consumers alike. NULL if endpoint is malformed (logged).
 gz_bus_sub_t *gz_bus_sub_new (gz_db_t *db, const char *consumer, const char *consumer_schema,
                               const char *producer_schema, const char *stream, const char *endpoint,
-                              gz_bus_handler_fn *handler, void *arg);
+                              gz_bus_handler_fn *handler, void *arg, const gz_bus_opts_t *opts);
 void gz_bus_sub_destroy (gz_bus_sub_t **self_p);
 
 //  Chain a publisher (consume-transform-produce): events the handler

@@ -19,7 +19,6 @@
     worst a duplicate, which consumers drop. Then the published watermark
     advances to head and a heartbeat carries head.  */
 #include "gz_bus_private.h"
-#include "gz_config.h"
 #include "gz_log.h"
 
 #include <assert.h>
@@ -142,8 +141,8 @@ struct _gz_bus_pub_t {
     int64_t run_lo, run_hi;
     uint64_t published, republished, pruned;
     int64_t retention_us; //  keep outbox rows this long (0: forever)
-    int64_t prune_every_us;
-    int64_t next_prune_us; //  root only
+    int64_t prune_every_ms;
+    int64_t next_prune_ms; //  root only: zclock_mono of the next prune
 };
 
 static void
@@ -189,9 +188,16 @@ s_pub_ensure_stream (gz_bus_pub_t *self)
 static void s_pub_prepare_write (gz_bus_pub_t *self);
 
 gz_bus_pub_t *
-gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char *endpoint)
+gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char *endpoint,
+                const gz_bus_opts_t *opts)
 {
     assert (db && schema && stream && endpoint);
+    gz_bus_opts_t defaults;
+    if (!opts) {
+        gz_bus_opts_default (&defaults);
+        opts = &defaults;
+    }
+    assert (opts->sndhwm >= 0 && opts->retention_s >= 0 && opts->prune_every_ms > 0);
     gz_bus_pub_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
@@ -205,7 +211,7 @@ gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char 
     assert (self->pub);
     //  Never block the owner and keep a burst for a slow subscriber; what
     //  still overflows is read from the outbox by the subscriber.
-    zsock_set_sndhwm (self->pub, (int) gz_config_int ("GZ_BUS_SNDHWM", 100000, 0, INT_MAX));
+    zsock_set_sndhwm (self->pub, opts->sndhwm);
     zsock_set_linger (self->pub, 100);
     self->port = zsock_bind (self->pub, "%s", endpoint); //  the port for tcp://, else 0
     if (self->port == -1) {
@@ -234,11 +240,9 @@ gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char 
                     " DELETE FROM {p}.outbox o USING doomed d"
                     " WHERE o.stream = $1 AND o.position = d.position",
                     schema, NULL);
-    self->retention_us =
-        gz_config_int ("GZ_BUS_RETENTION_S", 7 * 24 * 3600, 0, INT64_C (100) * 365 * 24 * 3600) *
-        INT64_C (1000000);
-    self->prune_every_us = gz_config_int ("GZ_BUS_PRUNE_EVERY_MS", 60000, 10, 86400000) * 1000;
-    self->next_prune_us = gz_now_us () + self->prune_every_us / 10;
+    self->retention_us = opts->retention_s * INT64_C (1000000);
+    self->prune_every_ms = opts->prune_every_ms;
+    self->next_prune_ms = zclock_mono () + self->prune_every_ms / 10;
 
     //  The row may also be created later, by the first write.
     if (gz_db_ok (db)) {
@@ -621,10 +625,11 @@ s_pub_republish (gz_bus_pub_t *self, int64_t from, int64_t to)
 static void
 s_pub_prune (gz_bus_pub_t *self, int64_t published)
 {
-    int64_t now = gz_now_us ();
-    if (self->retention_us <= 0 || now < self->next_prune_us || published <= 0)
+    int64_t mono = zclock_mono ();
+    if (self->retention_us <= 0 || mono < self->next_prune_ms || published <= 0)
         return;
-    self->next_prune_us = now + self->prune_every_us;
+    self->next_prune_ms = mono + self->prune_every_ms;
+    int64_t now = gz_now_us (); //  wall clock: occurred_at_us is one
     char upto[24], before[24], chunk[24];
     snprintf (upto, sizeof upto, "%lld", (long long) published);
     snprintf (before, sizeof before, "%lld", (long long) (now - self->retention_us));

@@ -17,11 +17,9 @@
     duplicates before the transaction; it never runs ahead of the stored
     cursor because it is set only after a successful COMMIT.  */
 #include "gz_bus_private.h"
-#include "gz_config.h"
 #include "gz_log.h"
 
 #include <assert.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,10 +78,16 @@ s_sub_db_result (gz_bus_sub_t *self, bool ok, const char *what)
 gz_bus_sub_t *
 gz_bus_sub_new (gz_db_t *db, const char *consumer, const char *consumer_schema,
                 const char *producer_schema, const char *stream, const char *endpoint,
-                gz_bus_handler_fn *handler, void *arg)
+                gz_bus_handler_fn *handler, void *arg, const gz_bus_opts_t *opts)
 {
     assert (db && consumer && consumer_schema && producer_schema && stream && endpoint);
     assert (handler);
+    gz_bus_opts_t defaults;
+    if (!opts) {
+        gz_bus_opts_default (&defaults);
+        opts = &defaults;
+    }
+    assert (opts->rcvhwm >= 0 && opts->heartbeat_ms > 0);
     gz_bus_sub_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
@@ -93,13 +97,13 @@ gz_bus_sub_new (gz_db_t *db, const char *consumer, const char *consumer_schema,
     self->arg = arg;
     self->batch = calloc (S_LIVE_BATCH, sizeof *self->batch);
     assert (self->batch);
-    self->heartbeat_ms = gz_config_int ("GZ_BUS_HEARTBEAT_MS", 1000, 1, 3600000);
+    self->heartbeat_ms = opts->heartbeat_ms;
     self->last_heard = zclock_mono ();
     self->need_catchup = true;
 
     self->sub = zsock_new (ZMQ_SUB);
     assert (self->sub);
-    zsock_set_rcvhwm (self->sub, (int) gz_config_int ("GZ_BUS_RCVHWM", 100000, 0, INT_MAX));
+    zsock_set_rcvhwm (self->sub, opts->rcvhwm);
     zsock_set_linger (self->sub, 0);
     //  Everything: gap detection needs every position.
     zsock_set_subscribe (self->sub, "");

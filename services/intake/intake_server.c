@@ -982,9 +982,11 @@ s_follow_start (self_t *self)
     if (!exists)
         return;
     intake_follow_prepare (self->db, self->cfg->schema);
+    gz_bus_opts_t opts;
+    gz_bus_opts_from_env (&opts);
     self->follow =
         gz_bus_sub_new (self->db, "intake", self->cfg->schema, self->cfg->routing_schema, "routing",
-                        self->cfg->routing_events, intake_follow_handler, &self->ctx);
+                        self->cfg->routing_events, intake_follow_handler, &self->ctx, &opts);
     if (self->follow)
         gz_info (SVC, "msg=\"following routing\" endpoint=%s", self->cfg->routing_events);
 }
@@ -1269,7 +1271,10 @@ s_self_new (zsock_t *pipe, const intake_config_t *cfg)
         gz_warn (SVC, "msg=\"org directory has no buildings; run gzctl seed huaguoyuan or "
                       "gzctl org import\"");
     gz_db_prepare (self->db, "follow_exists", "SELECT to_regclass($1) IS NOT NULL");
-    self->pub = gz_bus_pub_new (self->db, self->cfg->schema, "intake", self->cfg->events_endpoint);
+    gz_bus_opts_t opts;
+    gz_bus_opts_from_env (&opts);
+    self->pub =
+        gz_bus_pub_new (self->db, self->cfg->schema, "intake", self->cfg->events_endpoint, &opts);
     if (!self->pub)
         goto failed;
     self->w.ctx = ctx;

@@ -388,11 +388,14 @@ s_self_new (zsock_t *pipe, const routing_config_t *cfg)
         gz_error (SVC, "msg=\"cannot install the operator token\"");
         goto failed;
     }
-    core->pub = gz_bus_pub_new (core->db, self->cfg->schema, "routing", self->cfg->events_endpoint);
+    gz_bus_opts_t opts;
+    gz_bus_opts_from_env (&opts);
+    core->pub =
+        gz_bus_pub_new (core->db, self->cfg->schema, "routing", self->cfg->events_endpoint, &opts);
     if (!core->pub)
         goto failed;
     self->sub = gz_bus_sub_new (core->db, "routing", self->cfg->schema, self->cfg->intake_schema,
-                                "intake", self->cfg->intake_events, routing_on_event, core);
+                                "intake", self->cfg->intake_events, routing_on_event, core, &opts);
     if (!self->sub)
         goto failed;
     gz_bus_sub_set_outbox (self->sub, core->pub);

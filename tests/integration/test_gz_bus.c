@@ -23,6 +23,7 @@
 
 #define STREAM "s"
 #define LOCAL "tcp://127.0.0.1:*"
+#define S_HEARTBEAT_MS 100 //  the consumers' heartbeat interval (silence: 3 of them)
 
 static const gz_migration_t s_test_migrations[] = {
     {"t_001_applied.sql", "CREATE TABLE {schema}.applied ("
@@ -39,9 +40,10 @@ static const gz_migration_t s_test_migrations[] = {
 
 typedef struct {
     gz_testdb_t *tdb;
-    gz_db_t *pdb; //  producer's connection
-    gz_db_t *cdb; //  consumer's connection
-    gz_db_t *qdb; //  the test's own queries
+    gz_db_t *pdb;       //  producer's connection
+    gz_db_t *cdb;       //  consumer's connection
+    gz_db_t *qdb;       //  the test's own queries
+    gz_bus_opts_t opts; //  the consumers': the defaults, but a heartbeat of S_HEARTBEAT_MS
 } fx_t;
 
 //  What the test handler does and saw.
@@ -109,6 +111,8 @@ s_setup (void **state)
     assert_int_equal (gz_db_migrate (fx->qdb, "cons", gz_bus_migrations ()), 0);
     assert_int_equal (gz_db_migrate (fx->qdb, "cons", s_test_migrations), 0);
     assert_true (gz_db_migrated (fx->qdb, "prod", gz_bus_migrations ()));
+    gz_bus_opts_default (&fx->opts);
+    fx->opts.heartbeat_ms = S_HEARTBEAT_MS;
     *state = fx;
     return 0;
 }
@@ -231,7 +235,7 @@ static void
 test_rollback_leaves_no_gap (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     assert_true (gz_bus_pub_port (pub) > 0);
 
@@ -287,7 +291,7 @@ s_writer (void *arg)
 {
     writer_t *w = arg;
     gz_db_t *db = gz_db_new (w->url, "test-writer");
-    gz_bus_pub_t *pub = gz_bus_pub_new (db, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (db, "prod", STREAM, LOCAL, NULL);
     char key[16];
     snprintf (key, sizeof key, "t%d", w->thread);
     unsigned seed = (unsigned) w->thread + 1;
@@ -370,11 +374,12 @@ static void
 test_live_delivery (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     char *ep = s_endpoint_of (pub);
     handler_t h = {0};
-    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h, &fx->opts);
     assert_non_null (sub);
     s_wait_link (pub, sub);
 
@@ -462,7 +467,7 @@ static void
 test_duplicates_bad_and_gaps (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     char *ep = s_endpoint_of (pub);
     zsock_t *tap = zsock_new_sub (ep, "");
@@ -476,7 +481,7 @@ test_duplicates_bad_and_gaps (void **state)
     assert_true (asprintf (&relay_ep, "tcp://127.0.0.1:%d", relay_port) > 0);
     handler_t h = {0};
     gz_bus_sub_t *sub =
-        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, relay_ep, s_handler, &h);
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, relay_ep, s_handler, &h, &fx->opts);
     assert_non_null (sub);
 
     //  Link both hops: the tap hears the publisher's heartbeat, the
@@ -565,14 +570,15 @@ static void
 test_late_consumer_catches_up (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     char *ep = s_endpoint_of (pub);
     for (int i = 0; i < 3; i++)
         s_produce (fx->pdb, pub, 10, true); //  nobody listens yet
 
     handler_t h = {0};
-    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h, &fx->opts);
     assert_non_null (sub);
     assert_int_equal (gz_bus_sub_tick (sub), 0); //  the first tick catches up
     assert_int_equal (gz_bus_sub_position (sub), 30);
@@ -582,7 +588,7 @@ test_late_consumer_catches_up (void **state)
     //  Restart: events committed while it was away, then new live ones.
     gz_bus_sub_destroy (&sub);
     s_produce (fx->pdb, pub, 10, true);
-    sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h, &fx->opts);
     assert_non_null (sub);
     assert_int_equal (gz_bus_sub_position (sub), 30); //  the stored cursor
     assert_true (s_pump (pub, sub, NULL, true, 40, 10000));
@@ -604,7 +610,7 @@ static void
 test_silent_publisher (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, "inproc://silent-unused");
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, "inproc://silent-unused", NULL);
     assert_non_null (pub);
     zsock_t *mute = zsock_new (ZMQ_PUB); //  connected to, says nothing
     assert_non_null (mute);
@@ -613,13 +619,14 @@ test_silent_publisher (void **state)
     char *ep = NULL;
     assert_true (asprintf (&ep, "tcp://127.0.0.1:%d", port) > 0);
     handler_t h = {0};
-    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h, &fx->opts);
     assert_non_null (sub);
     assert_int_equal (gz_bus_sub_tick (sub), 0);
     s_produce (fx->pdb, pub, 7, true);
     int64_t start = zclock_mono ();
     assert_true (s_pump (NULL, sub, NULL, true, 7, 10000));
-    //  Silence is 3 heartbeat intervals (GZ_BUS_HEARTBEAT_MS=100 here).
+    //  Silence is 3 heartbeat intervals (S_HEARTBEAT_MS here).
     assert_true (zclock_mono () - start >= 200);
     assert_int_equal (gz_bus_sub_caught_up (sub), 7);
     s_assert_applied (fx, 7);
@@ -635,12 +642,13 @@ static void
 test_publisher_crash_republished (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     int port = gz_bus_pub_port (pub);
     char *ep = s_endpoint_of (pub);
     handler_t h = {0};
-    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h, &fx->opts);
     assert_non_null (sub);
     s_wait_link (pub, sub);
     s_produce (fx->pdb, pub, 5, true);
@@ -658,7 +666,8 @@ test_publisher_crash_republished (void **state)
     //  ZeroMQ closes the old listener in its I/O thread, a moment after
     //  zsock_destroy (a killed process frees it at once): retry the bind.
     int64_t deadline = zclock_mono () + 5000;
-    while (!(pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, bind)) && zclock_mono () < deadline)
+    while (!(pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, bind, NULL)) &&
+           zclock_mono () < deadline)
         zclock_sleep (20);
     assert_non_null (pub);
     assert_int_equal (gz_bus_pub_tick (pub), 0);
@@ -681,7 +690,7 @@ test_publisher_crash_republished (void **state)
     s_wait_link (pub, sub);
     uint64_t caught = gz_bus_sub_caught_up (sub);
     gz_db_t *odb = gz_db_new (gz_testdb_url (fx->tdb), "test-other");
-    gz_bus_pub_t *other = gz_bus_pub_new (odb, "prod", STREAM, "inproc://other-replica");
+    gz_bus_pub_t *other = gz_bus_pub_new (odb, "prod", STREAM, "inproc://other-replica", NULL);
     assert_non_null (other);
     s_produce (odb, other, 10, false);
     gz_bus_pub_destroy (&other);
@@ -702,11 +711,12 @@ static void
 test_handler_failure_rolls_back (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     char *ep = s_endpoint_of (pub);
     handler_t h = {0};
-    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h, &fx->opts);
     assert_non_null (sub);
     s_wait_link (pub, sub);
     gz_bus_sub_tick (sub);
@@ -770,14 +780,14 @@ static void
 test_outbox_chain (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     char *ep = s_endpoint_of (pub);
     chain_t c = {{0}, NULL};
-    c.out = gz_bus_pub_new (fx->cdb, "cons", "out", LOCAL);
+    c.out = gz_bus_pub_new (fx->cdb, "cons", "out", LOCAL, NULL);
     assert_non_null (c.out);
     gz_bus_sub_t *sub =
-        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_chain_handler, &c);
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_chain_handler, &c, &fx->opts);
     assert_non_null (sub);
     gz_bus_sub_set_outbox (sub, c.out);
     s_wait_link (pub, sub);
@@ -863,15 +873,15 @@ static void
 test_batch_flush (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     char *ep = s_endpoint_of (pub);
     flush_t f;
     memset (&f, 0, sizeof f);
-    f.c.out = gz_bus_pub_new (fx->cdb, "cons", "out", LOCAL);
+    f.c.out = gz_bus_pub_new (fx->cdb, "cons", "out", LOCAL, NULL);
     assert_non_null (f.c.out);
     gz_bus_sub_t *sub =
-        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_flush_handler, &f);
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_flush_handler, &f, &fx->opts);
     assert_non_null (sub);
     gz_bus_sub_set_outbox (sub, f.c.out);
     gz_bus_sub_set_flush (sub, s_flush, &f);
@@ -921,13 +931,15 @@ static void
 test_replicas_apply_once (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     char *ep = s_endpoint_of (pub);
     gz_db_t *cdb2 = gz_db_new (gz_testdb_url (fx->tdb), "test-consumer-2");
     handler_t ha = {0}, hb = {0};
-    gz_bus_sub_t *a = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &ha);
-    gz_bus_sub_t *b = gz_bus_sub_new (cdb2, "c1", "cons", "prod", STREAM, ep, s_handler, &hb);
+    gz_bus_sub_t *a =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &ha, &fx->opts);
+    gz_bus_sub_t *b =
+        gz_bus_sub_new (cdb2, "c1", "cons", "prod", STREAM, ep, s_handler, &hb, &fx->opts);
     assert_non_null (a);
     assert_non_null (b);
     s_wait_link (pub, a);
@@ -957,11 +969,12 @@ static void
 test_database_lost (void **state)
 {
     fx_t *fx = *state;
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     char *ep = s_endpoint_of (pub);
     handler_t h = {0};
-    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h, &fx->opts);
     assert_non_null (sub);
     s_wait_link (pub, sub);
     s_produce (fx->pdb, pub, 4, true);
@@ -1219,7 +1232,7 @@ test_writers_share_socket (void **state)
                                               "  writer int NOT NULL, seq int NOT NULL,"
                                               "  PRIMARY KEY (writer, seq))"),
                       0);
-    gz_bus_pub_t *root = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *root = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (root);
     zsock_t *tap = s_tap_new (root);
     live_t live = {0};
@@ -1387,7 +1400,7 @@ test_write_commit (void **state)
                                               "  parent int REFERENCES prod.effects (id)"
                                               "    DEFERRABLE INITIALLY DEFERRED)"),
                       0);
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     zsock_t *tap = s_tap_new (pub);
     gz_db_t *wdb = gz_db_new (gz_testdb_url (fx->tdb), "test-writer");
@@ -1559,7 +1572,7 @@ test_write_commit_missing_stream_row (void **state)
     PQclear (r);
     assert_int_equal (gz_db_command (fx->pdb, "SELECT 1"), -1);
     assert_false (gz_db_ok (fx->pdb));
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, NULL);
     assert_non_null (pub);
     assert_int_equal (gz_db_ensure (fx->pdb), 0);
     assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.bus_stream"), 0);
@@ -1612,17 +1625,17 @@ test_write_commit_missing_stream_row (void **state)
 }
 
 //  Retention: the tick deletes published rows older than
-//  GZ_BUS_RETENTION_S, oldest first, and keeps the rest; a consumer that
+//  the retention (opts retention_s), oldest first, and keeps the rest; a consumer that
 //  started after them stops at the gap rather than skipping it.
 static void
 test_prune_old_rows (void **state)
 {
     fx_t *fx = *state;
-    setenv ("GZ_BUS_RETENTION_S", "3600", 1);
-    setenv ("GZ_BUS_PRUNE_EVERY_MS", "10", 1);
-    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL);
-    unsetenv ("GZ_BUS_RETENTION_S");
-    unsetenv ("GZ_BUS_PRUNE_EVERY_MS");
+    gz_bus_opts_t opts;
+    gz_bus_opts_default (&opts);
+    opts.retention_s = 3600;
+    opts.prune_every_ms = 10;
+    gz_bus_pub_t *pub = gz_bus_pub_new (fx->pdb, "prod", STREAM, LOCAL, &opts);
     assert_non_null (pub);
     char *ep = s_endpoint_of (pub);
     s_produce (fx->pdb, pub, 10, true);
@@ -1644,7 +1657,8 @@ test_prune_old_rows (void **state)
 
     //  A consumer from position 0 cannot have 1..6: it applies nothing.
     handler_t h = {0};
-    gz_bus_sub_t *sub = gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h);
+    gz_bus_sub_t *sub =
+        gz_bus_sub_new (fx->cdb, "c1", "cons", "prod", STREAM, ep, s_handler, &h, &fx->opts);
     assert_non_null (sub);
     assert_int_equal (gz_bus_sub_tick (sub), 0);
     assert_int_equal (gz_bus_sub_position (sub), 0);
@@ -1657,7 +1671,6 @@ test_prune_old_rows (void **state)
 int
 main (void)
 {
-    setenv ("GZ_BUS_HEARTBEAT_MS", "100", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_rollback_leaves_no_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_positions_concurrent, s_setup, s_teardown),

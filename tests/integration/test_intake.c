@@ -919,7 +919,7 @@ test_follows_routing (void **state)
     //  A stand-in for routing: its schema, outbox and PUB socket.
     gz_db_t *rdb = gz_db_new (gz_testdb_url (F.tdb), "routing-standin");
     assert_int_equal (gz_db_migrate (rdb, "routing", gz_bus_migrations ()), 0);
-    gz_bus_pub_t *pub = gz_bus_pub_new (rdb, "routing", "routing", "tcp://127.0.0.1:*");
+    gz_bus_pub_t *pub = gz_bus_pub_new (rdb, "routing", "routing", "tcp://127.0.0.1:*", NULL);
     assert_non_null (pub);
     intake_config_t *cfg = s_second_config ();
     s_stub_t stub = {"", "", 200, 0};

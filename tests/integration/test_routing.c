@@ -173,7 +173,7 @@ s_setup (void **state)
     //  The stand-in intake: its bus tables and publisher.
     F.pdb = gz_db_new (gz_testdb_url (F.tdb), "test-intake");
     assert_int_equal (gz_db_migrate (F.pdb, "intake", gz_bus_migrations ()), 0);
-    F.intake = gz_bus_pub_new (F.pdb, "intake", "intake", "tcp://127.0.0.1:*");
+    F.intake = gz_bus_pub_new (F.pdb, "intake", "intake", "tcp://127.0.0.1:*", NULL);
     assert_non_null (F.intake);
 
     F.cfg = routing_config_from_env ();

@@ -158,7 +158,9 @@ s_produce (const char *url, const char *endpoint, int64_t total, long keys)
     gz_db_t *db = s_open (url, "torture-produce", false);
     if (!db)
         return zsys_interrupted ? 0 : 1;
-    gz_bus_pub_t *pub = gz_bus_pub_new (db, PSCHEMA, STREAM, endpoint);
+    gz_bus_opts_t opts;
+    gz_bus_opts_from_env (&opts);
+    gz_bus_pub_t *pub = gz_bus_pub_new (db, PSCHEMA, STREAM, endpoint, &opts);
     if (!pub) {
         fprintf (stderr, "produce: cannot bind %s\n", endpoint);
         gz_db_destroy (&db);
@@ -170,7 +172,7 @@ s_produce (const char *url, const char *endpoint, int64_t total, long keys)
     printf ("produce: pid %d bound %s, %lld committed before\n", (int) getpid (), endpoint,
             (long long) p.count);
     fflush (stdout);
-    long heartbeat = gz_config_int ("GZ_BUS_HEARTBEAT_MS", 1000, 1, 3600000);
+    long heartbeat = opts.heartbeat_ms;
     long pause = gz_config_int ("GZ_TORTURE_PAUSE_MS", 30, 0, 10000);
     unsigned seed = (unsigned) getpid () ^ (unsigned) zclock_time ();
     int64_t next_tick = 0, failures = 0;
@@ -297,8 +299,10 @@ s_consume (const char *url, const char *endpoint, int64_t total)
     if (!db)
         return zsys_interrupted ? 0 : 1;
     consumed_t c = {0};
+    gz_bus_opts_t opts;
+    gz_bus_opts_from_env (&opts);
     gz_bus_sub_t *sub =
-        gz_bus_sub_new (db, "torture", CSCHEMA, PSCHEMA, STREAM, endpoint, s_apply, &c);
+        gz_bus_sub_new (db, "torture", CSCHEMA, PSCHEMA, STREAM, endpoint, s_apply, &c, &opts);
     if (!sub) {
         gz_db_destroy (&db);
         return 1;
