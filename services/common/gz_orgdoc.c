@@ -6,11 +6,9 @@
     every field of every row, then every reference between rows, and
     collects all problems instead of stopping at the first, so an operator
     fixes a file in one round. Codes are indexed with jansson objects (hash
-    tables) while validating. gz_orgdoc_apply deletes the old directory and
-    COPYs the new one in one transaction under an advisory lock, units
-    sorted by level so parents precede children (the database checks the
-    ladder again with its own foreign keys).  */
-#include "gz_orgdoc.h"
+    tables) while validating. Writing the document to the schema is
+    gz_orgdoc_apply.c; gz_orgdoc_private.h holds the rows both use.  */
+#include "gz_orgdoc_private.h"
 #include "gz_log.h"
 
 #include <assert.h>
@@ -27,8 +25,6 @@
 #define S_MAX_NAME 200
 #define S_MAX_ADDRESS 500
 #define S_MAX_CODE 64
-//  Advisory lock held while the directory is replaced (gz_db uses 7220001).
-#define S_APPLY_LOCK "7220002"
 
 //  --------------------------------------------------------------------
 //  Levels and roles
@@ -91,58 +87,17 @@ s_lookup (const char *const *names, int n, const char *name)
     return -1;
 }
 
-//  --------------------------------------------------------------------
-//  The document
+int
+gz_orgdoc_level_of (const char *name)
+{
+    return s_lookup (s_level_names, GZ_ORG_LEVELS, name);
+}
 
-typedef struct {
-    const char *code;
-    int level;
-    const char *parent;
-    const char *name;
-    const char *phone;
-    long sort_order;
-    bool synthetic;
-} s_unit_t;
-
-typedef struct {
-    const char *code;
-    const char *grid;
-    const char *name;
-    const char *address;
-    double lat, lon;
-    long households;
-    long sort_order;
-    bool synthetic;
-} s_building_t;
-
-typedef struct {
-    const char *id;
-    const char *name;
-    int role;
-    const char *unit;
-    const char *phone;
-    bool on_duty;
-    long max_open; //  -1: no cap (NULL)
-    long sort_order;
-    bool synthetic;
-} s_staff_t;
-
-typedef struct {
-    const char *department;
-    const char *community;
-} s_pairing_t;
-
-struct _gz_orgdoc_t {
-    json_t *root;
-    s_unit_t *units;
-    size_t nunits;
-    s_building_t *buildings;
-    size_t nbuildings;
-    s_staff_t *staff;
-    size_t nstaff;
-    s_pairing_t *pairings;
-    size_t npairings;
-};
+int
+gz_orgdoc_role_of (const char *name)
+{
+    return s_lookup (s_role_names, GZ_ORG_ROLES, name);
+}
 
 //  --------------------------------------------------------------------
 //  Error collection
@@ -202,10 +157,8 @@ s_errors_finish (s_errors_t *errors, char **errors_p)
     errors->buf = NULL;
 }
 
-//  A copy of text safe to print in one line: control characters become
-//  '?', and long text is cut (on a UTF-8 boundary).
-static void
-s_clean (const char *text, char *out, size_t size)
+void
+gz_orgdoc_clean (const char *text, char *out, size_t size)
 {
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *) text; *p && n + 4 < size; p++)
@@ -383,7 +336,7 @@ s_known_fields (s_errors_t *e, json_t *obj, const char *path, const char *const 
             known = strcmp (*a, key) == 0;
         if (!known) {
             char clean[80];
-            s_clean (key, clean, sizeof clean);
+            gz_orgdoc_clean (key, clean, sizeof clean);
             s_err (e, "%s: unknown field \"%s\"", path, clean);
         }
     }
@@ -443,7 +396,7 @@ s_read_units (gz_orgdoc_t *self, s_errors_t *e, json_t *list, json_t *map)
         char path[48];
         snprintf (path, sizeof path, "units[%zu]", i);
         json_t *obj = json_array_get (list, i);
-        s_unit_t *u = &self->units[i];
+        gz_orgdoc_unit_t *u = &self->units[i];
         u->level = -1;
         if (!json_is_object (obj)) {
             s_err (e, "%s: must be an object", path);
@@ -452,7 +405,7 @@ s_read_units (gz_orgdoc_t *self, s_errors_t *e, json_t *list, json_t *map)
         s_known_fields (e, obj, path, fields);
         u->code = s_code (e, obj, path, "code", true);
         const char *level = s_string (e, obj, path, "level", true, 32);
-        u->level = s_lookup (s_level_names, GZ_ORG_LEVELS, level);
+        u->level = gz_orgdoc_level_of (level);
         if (level && u->level < 0)
             s_err (e,
                    "%s.level: unknown level (want district, subdistrict, community, grid or "
@@ -471,7 +424,7 @@ s_read_units (gz_orgdoc_t *self, s_errors_t *e, json_t *list, json_t *map)
     }
     size_t districts = 0;
     for (size_t i = 0; i < self->nunits; i++) {
-        s_unit_t *u = &self->units[i];
+        gz_orgdoc_unit_t *u = &self->units[i];
         if (u->level < 0)
             continue;
         char path[48];
@@ -533,7 +486,7 @@ s_read_buildings (gz_orgdoc_t *self, s_errors_t *e, json_t *list, json_t *units)
         char path[48];
         snprintf (path, sizeof path, "buildings[%zu]", i);
         json_t *obj = json_array_get (list, i);
-        s_building_t *b = &self->buildings[i];
+        gz_orgdoc_building_t *b = &self->buildings[i];
         if (!json_is_object (obj)) {
             s_err (e, "%s: must be an object", path);
             continue;
@@ -568,7 +521,7 @@ s_read_staff (gz_orgdoc_t *self, s_errors_t *e, json_t *list, json_t *units)
         char path[48];
         snprintf (path, sizeof path, "staff[%zu]", i);
         json_t *obj = json_array_get (list, i);
-        s_staff_t *s = &self->staff[i];
+        gz_orgdoc_staff_t *s = &self->staff[i];
         s->on_duty = true;
         s->max_open = -1;
         if (!json_is_object (obj)) {
@@ -579,7 +532,7 @@ s_read_staff (gz_orgdoc_t *self, s_errors_t *e, json_t *list, json_t *units)
         s->id = s_code (e, obj, path, "id", true);
         s->name = s_string (e, obj, path, "name", true, S_MAX_NAME);
         const char *role = s_string (e, obj, path, "role", true, 32);
-        s->role = s_lookup (s_role_names, GZ_ORG_ROLES, role);
+        s->role = gz_orgdoc_role_of (role);
         if (role && s->role < 0)
             s_err (e,
                    "%s.role: unknown role (want grid_worker, grid_cadre, community_duty, "
@@ -612,7 +565,7 @@ s_read_pairings (gz_orgdoc_t *self, s_errors_t *e, json_t *list, json_t *units)
         char path[48];
         snprintf (path, sizeof path, "pairings[%zu]", i);
         json_t *obj = json_array_get (list, i);
-        s_pairing_t *p = &self->pairings[i];
+        gz_orgdoc_pairing_t *p = &self->pairings[i];
         if (!json_is_object (obj)) {
             s_err (e, "%s: must be an object", path);
             continue;
@@ -722,324 +675,6 @@ gz_orgdoc_stats (gz_orgdoc_t *self, gz_orgstats_t *stats)
     for (size_t i = 0; i < self->nstaff; i++)
         stats->staff[self->staff[i].role]++;
     stats->pairings = self->npairings;
-}
-
-//  --------------------------------------------------------------------
-//  Writing: COPY in text format
-
-typedef struct {
-    PGconn *conn;
-    char buf[65536];
-    size_t len;
-    bool failed;
-    bool first; //  next field starts a row
-} s_copy_t;
-
-static void
-s_copy_flush (s_copy_t *copy)
-{
-    if (copy->len && !copy->failed && PQputCopyData (copy->conn, copy->buf, (int) copy->len) != 1)
-        copy->failed = true;
-    copy->len = 0;
-}
-
-static void
-s_copy_put (s_copy_t *copy, const char *data, size_t n)
-{
-    if (copy->len + n > sizeof copy->buf)
-        s_copy_flush (copy);
-    assert (n <= sizeof copy->buf);
-    memcpy (copy->buf + copy->len, data, n);
-    copy->len += n;
-}
-
-//  One field: NULL is \N; backslash, tab, newline and return are escaped.
-static void
-s_copy_field (s_copy_t *copy, const char *value)
-{
-    if (!copy->first)
-        s_copy_put (copy, "\t", 1);
-    copy->first = false;
-    if (!value) {
-        s_copy_put (copy, "\\N", 2);
-        return;
-    }
-    for (const char *p = value; *p; p++) {
-        const char *esc = *p == '\\'   ? "\\\\"
-                          : *p == '\t' ? "\\t"
-                          : *p == '\n' ? "\\n"
-                          : *p == '\r' ? "\\r"
-                                       : NULL;
-        if (esc)
-            s_copy_put (copy, esc, 2);
-        else
-            s_copy_put (copy, p, 1);
-    }
-}
-
-static void
-s_copy_long (s_copy_t *copy, long value)
-{
-    char buf[32];
-    snprintf (buf, sizeof buf, "%ld", value);
-    s_copy_field (copy, buf);
-}
-
-//  Shortest form that reads back as the same double.
-static void
-s_copy_double (s_copy_t *copy, double value)
-{
-    char buf[40];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf (buf, sizeof buf, "%.*g", digits, value);
-        if (strtod (buf, NULL) == value)
-            break;
-    }
-    s_copy_field (copy, buf);
-}
-
-static void
-s_copy_row_end (s_copy_t *copy)
-{
-    s_copy_put (copy, "\n", 1);
-    copy->first = true;
-}
-
-//  Logs a failed step. Only the primary message and the constraint go to
-//  the log: a COPY error's context line quotes the row (names, phones).
-static void
-s_log_failure (const char *step, const char *message)
-{
-    char clean[512];
-    s_clean (message ? message : "", clean, sizeof clean);
-    gz_error (S_SVC, "msg=\"org apply failed\" step=\"%s\" error=\"%s\"", step, clean);
-}
-
-static void
-s_log_result (const char *step, const PGresult *r)
-{
-    const char *primary = PQresultErrorField (r, PG_DIAG_MESSAGE_PRIMARY);
-    const char *constraint = PQresultErrorField (r, PG_DIAG_CONSTRAINT_NAME);
-    const char *state = PQresultErrorField (r, PG_DIAG_SQLSTATE);
-    char text[600];
-    snprintf (text, sizeof text, "%s%s%s%s%s", state ? state : "", state ? " " : "",
-              primary ? primary : PQresultErrorMessage (r), constraint ? " constraint=" : "",
-              constraint ? constraint : "");
-    s_log_failure (step, text);
-}
-
-static int
-s_copy_begin (s_copy_t *copy, const char *sql)
-{
-    copy->len = 0;
-    copy->failed = false;
-    copy->first = true;
-    PGresult *r = PQexec (copy->conn, sql);
-    int rc = PQresultStatus (r) == PGRES_COPY_IN ? 0 : -1;
-    if (rc)
-        s_log_result (sql, r);
-    PQclear (r);
-    return rc;
-}
-
-static int
-s_copy_end (s_copy_t *copy, const char *what)
-{
-    s_copy_flush (copy);
-    int rc = 0;
-    if (PQputCopyEnd (copy->conn, copy->failed ? "client failed to send" : NULL) != 1)
-        rc = -1;
-    PGresult *r;
-    bool ok = false;
-    while ((r = PQgetResult (copy->conn))) {
-        if (PQresultStatus (r) == PGRES_COMMAND_OK)
-            ok = true;
-        else
-            s_log_result (what, r);
-        PQclear (r);
-    }
-    if (!ok || copy->failed)
-        rc = -1;
-    if (rc && copy->failed)
-        s_log_failure (what, PQerrorMessage (copy->conn));
-    return rc;
-}
-
-static int
-s_apply_units (gz_orgdoc_t *self, s_copy_t *copy)
-{
-    if (s_copy_begin (copy, "COPY org.units (code, level, parent_code, name, phone, sort_order,"
-                            " synthetic) FROM STDIN"))
-        return -1;
-    //  Parents first, though the foreign key is only checked at the end.
-    for (int level = 0; level < GZ_ORG_LEVELS; level++)
-        for (size_t i = 0; i < self->nunits; i++) {
-            s_unit_t *u = &self->units[i];
-            if (u->level != level)
-                continue;
-            s_copy_field (copy, u->code);
-            s_copy_field (copy, s_level_names[u->level]);
-            s_copy_field (copy, u->parent);
-            s_copy_field (copy, u->name);
-            s_copy_field (copy, u->phone);
-            s_copy_long (copy, u->sort_order);
-            s_copy_field (copy, u->synthetic ? "t" : "f");
-            s_copy_row_end (copy);
-        }
-    return s_copy_end (copy, "copy units");
-}
-
-static int
-s_apply_buildings (gz_orgdoc_t *self, s_copy_t *copy)
-{
-    if (s_copy_begin (copy, "COPY org.buildings (code, grid_code, name, address, lat, lon,"
-                            " households, sort_order, synthetic) FROM STDIN"))
-        return -1;
-    for (size_t i = 0; i < self->nbuildings; i++) {
-        s_building_t *b = &self->buildings[i];
-        s_copy_field (copy, b->code);
-        s_copy_field (copy, b->grid);
-        s_copy_field (copy, b->name);
-        s_copy_field (copy, b->address ? b->address : "");
-        s_copy_double (copy, b->lat);
-        s_copy_double (copy, b->lon);
-        s_copy_long (copy, b->households);
-        s_copy_long (copy, b->sort_order);
-        s_copy_field (copy, b->synthetic ? "t" : "f");
-        s_copy_row_end (copy);
-    }
-    return s_copy_end (copy, "copy buildings");
-}
-
-static int
-s_apply_staff (gz_orgdoc_t *self, s_copy_t *copy)
-{
-    if (s_copy_begin (copy, "COPY org.staff (id, name, role, unit_code, phone, on_duty, max_open,"
-                            " sort_order, synthetic) FROM STDIN"))
-        return -1;
-    for (size_t i = 0; i < self->nstaff; i++) {
-        s_staff_t *s = &self->staff[i];
-        s_copy_field (copy, s->id);
-        s_copy_field (copy, s->name);
-        s_copy_field (copy, s_role_names[s->role]);
-        s_copy_field (copy, s->unit);
-        s_copy_field (copy, s->phone);
-        s_copy_field (copy, s->on_duty ? "t" : "f");
-        if (s->max_open < 0)
-            s_copy_field (copy, NULL);
-        else
-            s_copy_long (copy, s->max_open);
-        s_copy_long (copy, s->sort_order);
-        s_copy_field (copy, s->synthetic ? "t" : "f");
-        s_copy_row_end (copy);
-    }
-    return s_copy_end (copy, "copy staff");
-}
-
-static int
-s_apply_pairings (gz_orgdoc_t *self, s_copy_t *copy)
-{
-    if (s_copy_begin (copy, "COPY org.pairings (department_code, community_code) FROM STDIN"))
-        return -1;
-    for (size_t i = 0; i < self->npairings; i++) {
-        s_copy_field (copy, self->pairings[i].department);
-        s_copy_field (copy, self->pairings[i].community);
-        s_copy_row_end (copy);
-    }
-    return s_copy_end (copy, "copy pairings");
-}
-
-int
-gz_orgdoc_apply (gz_orgdoc_t *self, gz_db_t *db)
-{
-    assert (self && db);
-    if (gz_db_ensure (db)) {
-        s_log_failure ("connect", gz_db_error (db));
-        return -1;
-    }
-    static const char *const prologue[] = {
-        "BEGIN", "SET LOCAL client_encoding = 'UTF8'",
-        //  Two imports at once would interleave their deletes and copies.
-        "SELECT pg_advisory_xact_lock(" S_APPLY_LOCK ")", "DELETE FROM org.pairings",
-        "DELETE FROM org.staff", "DELETE FROM org.buildings", "DELETE FROM org.units", NULL};
-    int rc = 0;
-    for (const char *const *sql = prologue; rc == 0 && *sql; sql++)
-        if (gz_db_command (db, *sql)) {
-            s_log_failure (*sql, gz_db_error (db));
-            rc = -1;
-        }
-    s_copy_t *copy = calloc (1, sizeof *copy);
-    assert (copy);
-    copy->conn = gz_db_conn (db);
-    if (rc == 0)
-        rc = s_apply_units (self, copy);
-    if (rc == 0)
-        rc = s_apply_buildings (self, copy);
-    if (rc == 0)
-        rc = s_apply_staff (self, copy);
-    if (rc == 0)
-        rc = s_apply_pairings (self, copy);
-    free (copy);
-    //  Delivered at commit: services listening reload their gz_org.
-    if (rc == 0 && gz_db_command (db, "SELECT pg_notify('gz_org_changed', '')")) {
-        s_log_failure ("notify", gz_db_error (db));
-        rc = -1;
-    }
-    if (rc == 0 && gz_db_commit (db)) {
-        s_log_failure ("commit", gz_db_error (db));
-        rc = -1;
-    }
-    if (rc)
-        gz_db_rollback (db);
-    else
-        gz_info (S_SVC,
-                 "msg=\"org directory replaced\" units=%zu buildings=%zu staff=%zu "
-                 "pairings=%zu",
-                 self->nunits, self->nbuildings, self->nstaff, self->npairings);
-    return rc;
-}
-
-//  --------------------------------------------------------------------
-//  Stats from the database
-
-int
-gz_orgdoc_db_stats (gz_db_t *db, gz_orgstats_t *stats)
-{
-    assert (db && stats);
-    memset (stats, 0, sizeof *stats);
-    gz_db_prepare (db, "gz_orgdoc_stats",
-                   "SELECT 'unit', level, count(*) FROM org.units GROUP BY level"
-                   " UNION ALL SELECT 'staff', role, count(*) FROM org.staff GROUP BY role"
-                   " UNION ALL SELECT 'buildings', '', count(*) FROM org.buildings"
-                   " UNION ALL SELECT 'households', '', coalesce(sum(households), 0)"
-                   "   FROM org.buildings"
-                   " UNION ALL SELECT 'pairings', '', count(*) FROM org.pairings");
-    if (gz_db_ensure (db))
-        return -1;
-    PGresult *r = gz_db_exec (db, "gz_orgdoc_stats", 0, NULL);
-    if (!r) {
-        s_log_failure ("stats", gz_db_error (db));
-        return -1;
-    }
-    for (int row = 0; row < PQntuples (r); row++) {
-        const char *kind = PQgetvalue (r, row, 0);
-        const char *name = PQgetvalue (r, row, 1);
-        size_t n = (size_t) strtoull (PQgetvalue (r, row, 2), NULL, 10);
-        int i;
-        if (strcmp (kind, "unit") == 0 && (i = s_lookup (s_level_names, GZ_ORG_LEVELS, name)) >= 0)
-            stats->units[i] = n;
-        else if (strcmp (kind, "staff") == 0 &&
-                 (i = s_lookup (s_role_names, GZ_ORG_ROLES, name)) >= 0)
-            stats->staff[i] = n;
-        else if (strcmp (kind, "buildings") == 0)
-            stats->buildings = n;
-        else if (strcmp (kind, "households") == 0)
-            stats->households = n;
-        else if (strcmp (kind, "pairings") == 0)
-            stats->pairings = n;
-    }
-    PQclear (r);
-    return 0;
 }
 
 void
