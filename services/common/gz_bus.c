@@ -79,6 +79,15 @@ gz_bus_opts_from_env (gz_bus_opts_t *opts)
         (int) gz_config_int ("GZ_BUS_HEARTBEAT_MS", opts->heartbeat_ms, 1, 3600000);
 }
 
+const gz_bus_opts_t *
+gz_bus_opts_or_default (const gz_bus_opts_t *opts, gz_bus_opts_t *defaults)
+{
+    if (opts)
+        return opts;
+    gz_bus_opts_default (defaults);
+    return defaults;
+}
+
 //  ---------------------------------------------------------------- helpers
 
 void

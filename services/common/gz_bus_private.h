@@ -16,6 +16,9 @@
 #define GZ_BUS_OUTBOX_COLUMNS                                                                      \
     "position, id, type, key, topic, occurred_at_us, trace_id, idempotency_key, payload"
 
+//  opts, or when it is NULL *defaults, filled with gz_bus_opts_default.
+const gz_bus_opts_t *gz_bus_opts_or_default (const gz_bus_opts_t *opts, gz_bus_opts_t *defaults);
+
 //  Register sql on db with every "{p}" replaced by the quoted schema p and
 //  every "{c}" by c (p when c is NULL); the statement's name (a hash of
 //  the final SQL) goes to name[24].

@@ -193,10 +193,7 @@ gz_bus_pub_new (gz_db_t *db, const char *schema, const char *stream, const char 
 {
     assert (db && schema && stream && endpoint);
     gz_bus_opts_t defaults;
-    if (!opts) {
-        gz_bus_opts_default (&defaults);
-        opts = &defaults;
-    }
+    opts = gz_bus_opts_or_default (opts, &defaults);
     assert (opts->sndhwm >= 0 && opts->retention_s >= 0 && opts->prune_every_ms > 0);
     gz_bus_pub_t *self = calloc (1, sizeof *self);
     assert (self);

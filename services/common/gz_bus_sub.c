@@ -83,10 +83,7 @@ gz_bus_sub_new (gz_db_t *db, const char *consumer, const char *consumer_schema,
     assert (db && consumer && consumer_schema && producer_schema && stream && endpoint);
     assert (handler);
     gz_bus_opts_t defaults;
-    if (!opts) {
-        gz_bus_opts_default (&defaults);
-        opts = &defaults;
-    }
+    opts = gz_bus_opts_or_default (opts, &defaults);
     assert (opts->rcvhwm >= 0 && opts->heartbeat_ms > 0);
     gz_bus_sub_t *self = calloc (1, sizeof *self);
     assert (self);
