@@ -1,6 +1,10 @@
-/*  intake internals shared by the actor (intake_server.c), validation
-    (intake_validate.c), the HTTP front (intake_http.c, intake_open311.c)
-    and the resident pages (intake_pages.c). Not a public header.
+/*  intake internals shared by the files of the intake service. Not a
+    public header. The layout follows docs/service-anatomy.md:
+    intake_server.c (config and the actor's spec), intake_http.c (the
+    route table), intake_open311.c and intake_pages.c (the routes),
+    intake_consume.c (the ROUTER's commands and routing's stream),
+    intake_commit.c (the group-commit engine), intake_store.c (its SQL),
+    intake_validate.c (pure validation).
 
     DESIGN: HTTP runs on a few libmicrohttpd event-loop threads (a
     gz_http pool server, GZ_HTTP_THREADS, default 8); the actor thread
@@ -8,21 +12,22 @@
     thread validates a submission, defers its request (gz_http_defer: the
     connection is parked, the thread goes on serving others), puts the
     submission with the deferred handle and its answer function on the
-    shared queue and wakes the actor through an eventfd (only when the
-    queue was empty). The actor drains the queue (and the ROUTER) into
-    one transaction - one multi-row INSERT for the whole batch, then the
-    batch's events - commits, publishes, then only marks each submission
-    done or failed and hands it back with gz_http_resume: the answer
-    (JSON, XML or the QR page) is rendered on an HTTP thread, so the
-    actor, the serial part, does no rendering. No thread sleeps per
-    request. So 64 concurrent POSTs cost a handful of commits and round
-    trips, not 64. A request deferred for 15 s (GZ_INTAKE_ANSWER_TIMEOUT_MS)
-    is answered 503 by
-    gz_http's watchdog (intake_http_timeout), even while the actor is
-    stuck in a commit; the actor frees the submission when it finishes
-    it. Reads (GET) borrow connections from a gz_dbpool and run inline on
-    the HTTP threads, as do the resident's forms (a call to routing): each
-    holds its thread meanwhile, so those must stay short.  */
+    queue (gz_queue) and wakes the actor (only when the queue was empty).
+    The actor drains the queue (and the ROUTER) into one transaction -
+    one multi-row INSERT for the whole batch, then the batch's events -
+    commits, publishes, then only marks each submission done or failed
+    and hands it to the finisher thread, which resumes it with
+    gz_http_resume: the answer (JSON, XML or the QR page) is rendered on
+    an HTTP thread, so the actor, the serial part, does no rendering. No
+    thread sleeps per request. So 64 concurrent POSTs cost a handful of
+    commits and round trips, not 64. A request deferred for 15 s
+    (GZ_INTAKE_ANSWER_TIMEOUT_MS) is answered 503 by gz_http's watchdog
+    (intake_http_timeout), even while the actor is stuck in a commit; the
+    actor frees the submission when it finishes it. Reads (GET) and the
+    resident's forms (a call to routing) are blocking routes: they run
+    on gz_http's worker threads (GZ_INTAKE_WORKERS), never on the HTTP
+    threads, so a slow read or a slow routing never holds up a
+    submission.  */
 #ifndef INTAKE_H_INCLUDED
 #define INTAKE_H_INCLUDED
 
@@ -31,6 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gz_actor.h"
 #include "gz_category.h"
 #include "gz_codec.h"
 #include "gz_db.h"
@@ -38,6 +44,7 @@
 #include "gz_http.h"
 #include "gz_metrics.h"
 #include "gz_org.h"
+#include "gz_queue.h"
 #include "gz_ratelimit.h"
 #include "intake_server.h"
 
@@ -46,6 +53,14 @@
 #define INTAKE_MAX_FIELD 1000       //  bytes of any short field
 
 typedef enum { SUB_PENDING = 0, SUB_DONE, SUB_FAILED } intake_sub_state_t;
+
+//  How an answer is written: Open311's JSON or XML, or the resident's
+//  HTML pages.
+typedef enum {
+    INTAKE_FORMAT_JSON = 0,
+    INTAKE_FORMAT_XML = 1,
+    INTAKE_FORMAT_HTML = 2
+} intake_format_t;
 
 typedef struct {
     char *code;
@@ -56,6 +71,7 @@ typedef struct {
 struct _intake_t;
 
 typedef struct _intake_sub_t {
+    gz_qitem_t item; //  first: on the commit queue
     //  input
     int channel; //  GONGZHI__V1__CHANNEL__*
     char *service_code;
@@ -84,9 +100,9 @@ typedef struct _intake_sub_t {
     //  function that answers it on an HTTP thread once the actor is done
     gz_http_req_t *http;
     void (*answer) (gz_http_req_t *req, struct _intake_sub_t *sub);
-    int format;                       //  how to answer (the answerer's)
+    intake_format_t format;           //  how to answer (the answerer's)
     const gz_building_t *qr_building; //  QR page: the building (borrowed)
-    double http_start;                //  for the latency histogram
+    int64_t http_start_us;            //  for the latency histogram
     struct _intake_t *ctx;
     struct _intake_sub_t *next;
 } intake_sub_t;
@@ -104,9 +120,10 @@ typedef struct _intake_org_t {
 
 //  State shared between the actor and HTTP threads. Everything here is
 //  either read-only after start, internally synchronised (metrics,
-//  ratelimit), or guarded by lock.
+//  ratelimit, queue), or guarded by its own lock.
 typedef struct _intake_t {
-    intake_config_t *cfg; //  read-only copy
+    intake_config_t *cfg; //  read-only: the actor's copy
+    gz_actor_t *actor;
     //  The org directory in force; RELOAD swaps it while requests still use
     //  the one they took (intake_org_take), freed when the last lets go.
     pthread_mutex_t org_lock;
@@ -116,19 +133,13 @@ typedef struct _intake_t {
     intake_key_t *keys;
     size_t nkeys;
     gz_dbpool_t *pool; //  read connections for HTTP threads
-    bool migrated;
-    //  submission queue
-    pthread_mutex_t lock;
-    intake_sub_t *head, *tail;
-    pthread_cond_t ready; //  the queue is not empty (writer threads wait)
+    gz_queue_t *queue; //  HTTP submissions on their way to a committer
     //  With several writer threads, the one holding this takes the queue
     //  and inserts; it lets go before its outbox write and COMMIT, so the
     //  next batch is inserted while this one commits.
     pthread_mutex_t insert_turn;
-    int wake_fd;                //  eventfd the actor polls
     atomic_bool writer_threads; //  HTTP submissions go to writer threads, not the actor
-    atomic_bool closing;
-    atomic_int inflight; //  HTTP submissions waiting for a commit
+    atomic_int inflight;        //  HTTP submissions waiting for a commit
 } intake_t;
 
 //  ---- intake_validate.c
@@ -161,35 +172,75 @@ const char *intake_channel_name (int channel);
 const char *intake_channel_label (int channel); //  lowercase, for metrics
 
 //  ---- intake_server.c
-//  Called by the answer function of a deferred submission.
-typedef void (intake_answer_fn) (gz_http_req_t *req, intake_sub_t *sub);
-//  Queue sub for commit and defer req (the handler must return without
-//  replying): once the actor has finished sub (state DONE or FAILED),
-//  answer (req, sub) runs on an HTTP thread and must reply; sub is freed
-//  after it. Returns 0 and takes sub; -1 when closing (sub stays the
-//  caller's, req is not deferred: answer 503).
-int intake_submit_defer (intake_t *ctx, intake_sub_t **sub_p, gz_http_req_t *req,
-                         intake_answer_fn *answer);
-
-//  ---- intake_follow.c: routing's updates applied to intake's view
-void intake_follow_prepare (gz_db_t *db, const char *schema);
-int intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg);
-
-//  ---- intake_http.c
-void intake_http_handler (gz_http_req_t *req, void *arg);
-//  Answers a submission deferred too long (gz_http's defer timeout): 503
-//  in the format of its path. arg is the intake_t.
-void intake_http_timeout (gz_http_req_t *req, void *arg);
-//  Count a deferred request answered, with its latency since start.
-void intake_http_observe (intake_t *ctx, const char *route, double start);
-
+//  Check an API key; returns the key's name (borrowed) or NULL.
+const char *intake_api_key_name (intake_t *ctx, const char *key);
 //  The org directory in force, as a reference the caller drops (so a
 //  RELOAD meanwhile cannot free what it reads).
 intake_org_t *intake_org_take (intake_t *ctx);
 void intake_org_drop (intake_org_t **org_p);
 //  Put org in force (takes it); the old one goes once no request holds it.
 void intake_org_set (intake_t *ctx, gz_org_t *org);
-double intake_http_now (void);
+
+//  ---- intake_commit.c
+//  Called by the answer function of a deferred submission.
+typedef void (intake_answer_fn) (gz_http_req_t *req, intake_sub_t *sub);
+//  Queue sub for commit and defer req (the handler must return without
+//  replying): once a committer has finished sub (state DONE or FAILED),
+//  answer (req, sub) runs on an HTTP thread and must reply; sub is freed
+//  after it. Returns 0 and takes sub; -1 when closing (sub stays the
+//  caller's, req is not deferred: answer 503).
+int intake_submit_defer (intake_t *ctx, intake_sub_t **sub_p, gz_http_req_t *req,
+                         intake_answer_fn *answer);
+//  The engine: the actor's committer (db, pub and router are the
+//  actor's, borrowed), the finisher thread and GZ_INTAKE_WRITERS writer
+//  threads when 2 or more.
+typedef struct _intake_engine_t intake_engine_t;
+intake_engine_t *intake_engine_new (intake_t *ctx, gz_db_t *db, gz_bus_pub_t *pub, zsock_t *router);
+//  Stop the writer threads once the queue is empty, commit what is left,
+//  answer everything, free.
+void intake_engine_destroy (intake_engine_t **self_p);
+//  On the actor: commit bus_list (taken) with what HTTP threads queued
+//  (unless writer threads take those), in one transaction.
+void intake_engine_cycle (intake_engine_t *self, intake_sub_t *bus_list);
+//  HTTP submissions wait for the actor.
+bool intake_engine_pending (intake_engine_t *self);
+//  Send a SubmitReply to a bus peer (to is taken).
+void intake_bus_reply (zsock_t *router, zframe_t **to_p, bool delim,
+                       const Gongzhi__V1__SubmitReply *reply);
+
+//  ---- intake_store.c
+//  Register the insert statements on a committer's connection.
+void intake_store_prepare (gz_db_t *db, const char *schema);
+//  Insert list inside the open transaction on db in one round trip, and
+//  stage each new request's event on pub. Sets each submission's id,
+//  secret and duplicate flag. 0 ok, -1 failure.
+int intake_store_insert (gz_db_t *db, gz_bus_pub_t *pub, intake_sub_t *list);
+
+//  ---- intake_consume.c
+//  Register the statements of routing's updates (on the actor's
+//  connection).
+void intake_follow_prepare (gz_db_t *db, const char *schema);
+//  The handler of routing's stream (arg = intake_t *).
+int intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg);
+//  One command from the ROUTER: a valid submission is appended to
+//  head/tail (the next commit's batch); every other outcome is answered
+//  at once.
+void intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_sub_t **tail);
+
+//  ---- intake_http.c
+//  The route table (the actor's spec).
+extern const gz_route_t intake_routes[];
+//  Answers a submission deferred too long (gz_http's defer timeout): 503
+//  in the format of its path. state is the intake_t.
+void intake_http_timeout (gz_http_req_t *req, void *state);
+//  A blocking route found no free worker: 503 in the route's format.
+void intake_http_busy (gz_http_req_t *req, void *state, const gz_route_t *route);
+//  Count a deferred request answered, with its latency since start_us.
+void intake_http_observe (intake_t *ctx, const char *route, int64_t start_us);
+//  Is client over its submission rate? Answers 429 with Retry-After (in
+//  format) and returns true when limited.
+bool intake_rate_limited (intake_t *ctx, gz_http_req_t *req, const char *client,
+                          intake_format_t format);
 
 //  ---- intake_open311.c
 //  Handles /open311/v2/... (path relative after the prefix). True when the
@@ -197,8 +248,6 @@ double intake_http_now (void);
 bool intake_open311 (intake_t *ctx, gz_http_req_t *req, const char *rest);
 //  The 503 answer for an Open311 path (rest as above).
 void intake_open311_unavailable (gz_http_req_t *req, const char *rest);
-//  Check an API key; returns the key's name (borrowed) or NULL.
-const char *intake_api_key_name (intake_t *ctx, const char *key);
 
 //  ---- intake_pages.c
 //  True when the request was deferred (a POST waiting for its commit).
@@ -209,9 +258,5 @@ void intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id);
 //  POST /r/{id}/rate and /r/{id}/reopen: the resident's forms, passed on to
 //  routing's API with the status-link secret.
 void intake_page_resident (intake_t *ctx, gz_http_req_t *req, const char *id, const char *action);
-
-//  Is client over its submission rate? Answers 429 with Retry-After
-//  (JSON or HTML per html flag) and returns true when limited.
-bool intake_rate_limited (intake_t *ctx, gz_http_req_t *req, const char *client, int format);
 
 #endif

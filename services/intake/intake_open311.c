@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FMT_JSON = 0, FMT_XML = 1 };
+enum { FMT_JSON = INTAKE_FORMAT_JSON, FMT_XML = INTAKE_FORMAT_XML };
 
 #define OPEN311_CHANGESET "2026-11-29T00:00:00+08:00"
 #define ISO_TS(col)                                                                                \
@@ -184,14 +184,14 @@ s_post_answer (gz_http_req_t *req, intake_sub_t *sub)
                                  "诉求已受理，网格员将尽快与您电话核实。", "account_id");
         s_reply (req, sub->duplicate ? 200 : 201, sub->format, "service_requests", out);
     }
-    intake_http_observe (sub->ctx, "open311", sub->http_start);
+    intake_http_observe (sub->ctx, "open311", sub->http_start_us);
 }
 
 //  True when req was deferred (the submission is queued).
 static bool
 s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
 {
-    double start = intake_http_now ();
+    int64_t start = zclock_usecs ();
     if (gz_http_too_large (req)) {
         s_error (req, 413, fmt, "request body is larger than 64 KiB");
         gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
@@ -271,7 +271,7 @@ s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
         return false;
     }
     sub->format = fmt;
-    sub->http_start = start;
+    sub->http_start_us = start;
     if (intake_submit_defer (ctx, &sub, req, s_post_answer) == 0)
         return true;
     s_error (req, 503, fmt, "temporarily unavailable; retry with the same Idempotency-Key");
@@ -438,7 +438,7 @@ s_get_requests (intake_t *ctx, gz_http_req_t *req, int fmt, const char *single_i
         return;
     }
     gz_db_t *db = gz_dbpool_get (ctx->pool);
-    s_prepare_reads (db, ctx->cfg->schema);
+    s_prepare_reads (db, ctx->cfg->base.schema);
     PGresult *r = gz_db_exec (db, stmt, strcmp (stmt, "o311_by_ids") == 0 ? 1 : 5, params);
     char state[6];
     snprintf (state, sizeof state, "%s", gz_db_sqlstate (db));
@@ -482,7 +482,7 @@ s_get_updates (intake_t *ctx, gz_http_req_t *req, int fmt)
               (long) gz_config_int ("GZ_OPEN311_MAX_RESULTS", 1000, 1, 100000));
     const char *params[3] = {start, end, limit};
     gz_db_t *db = gz_dbpool_get (ctx->pool);
-    s_prepare_reads (db, ctx->cfg->schema);
+    s_prepare_reads (db, ctx->cfg->base.schema);
     PGresult *r = gz_db_exec (db, "o311_updates", 3, params);
     char state[6];
     snprintf (state, sizeof state, "%s", gz_db_sqlstate (db));

@@ -268,7 +268,7 @@ s_qr_answer (gz_http_req_t *req, intake_sub_t *sub)
         s_qr_success (req, sub->qr_building, sub);
     else
         s_qr_form_again (sub->org->org, req, sub->qr_building, s_busy_zh, 503);
-    intake_http_observe (sub->ctx, "qr", sub->http_start);
+    intake_http_observe (sub->ctx, "qr", sub->http_start_us);
 }
 
 void
@@ -298,7 +298,7 @@ intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
 static bool
 s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *building_code)
 {
-    double start = intake_http_now ();
+    int64_t start = zclock_usecs ();
     const gz_building_t *b = gz_org_building (org, building_code);
     if (!b) {
         s_not_found (req, "未找到该楼栋的二维码信息。");
@@ -330,7 +330,7 @@ s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *buildin
     }
     char client[96];
     snprintf (client, sizeof client, "ip:%s", gz_http_client_ip (req));
-    if (intake_rate_limited (ctx, req, client, 2))
+    if (intake_rate_limited (ctx, req, client, INTAKE_FORMAT_HTML))
         return false;
     s_form_t f = {gz_http_form (req, "service_code"), gz_http_form (req, "description"),
                   gz_http_form (req, "phone"), gz_http_form (req, "media_url"),
@@ -383,7 +383,7 @@ s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *buildin
     //  The same building in the directory the submission holds (b's may
     //  be replaced by a RELOAD before the answer is rendered).
     sub->qr_building = sub->building;
-    sub->http_start = start;
+    sub->http_start_us = start;
     if (intake_submit_defer (ctx, &sub, req, s_qr_answer) == 0)
         return true;
     intake_sub_destroy (&sub);
@@ -449,7 +449,7 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
         return;
     }
     gz_db_t *db = gz_dbpool_get (ctx->pool);
-    s_prepare_status (db, ctx->cfg->schema);
+    s_prepare_status (db, ctx->cfg->base.schema);
     const char *v[1] = {id};
     PGresult *r = gz_db_exec (db, "status_request", 1, v);
     PGresult *t = r && PQntuples (r) == 1 ? gz_db_exec (db, "status_timeline", 1, v) : NULL;
@@ -629,7 +629,7 @@ intake_page_resident (intake_t *ctx, gz_http_req_t *req, const char *id, const c
         token = gz_http_form (req, "t");
     //  The secret must match before anything goes to routing.
     gz_db_t *db = gz_dbpool_get (ctx->pool);
-    s_prepare_status (db, ctx->cfg->schema);
+    s_prepare_status (db, ctx->cfg->base.schema);
     const char *v[1] = {id};
     PGresult *r = gz_db_exec (db, "status_request", 1, v);
     gz_dbpool_put (ctx->pool, db);

@@ -6,31 +6,29 @@
     transactions (group commit: concurrent submissions share one commit),
     then announces each as a RequestSubmitted event on the durable bus.
 
-    Pipe commands: $TERM (drain and stop), PORT (replies the HTTP port as a
-    string), BUSPORT (ROUTER port), EVENTSPORT (PUB port).  */
+    Pipe commands: gz_actor's ($TERM drains and stops, PORT, BUSPORT,
+    EVENTSPORT, RELOAD, STATS, VERBOSE).  */
 #ifndef INTAKE_SERVER_H_INCLUDED
 #define INTAKE_SERVER_H_INCLUDED
 
 #include <czmq.h>
+
+#include "gz_actor.h"
 #include <stdbool.h>
 
 typedef struct {
-    char *database_url;
-    char *schema;          //  GZ_INTAKE_SCHEMA, default "intake"
-    char *http_bind;       //  GZ_HTTP_BIND, default "0.0.0.0"
-    int http_port;         //  GZ_INTAKE_HTTP_PORT, default base+0 (0 = any)
-    char *bus_endpoint;    //  GZ_INTAKE_BUS (ROUTER bind), default tcp://127.0.0.1:base+10
-    char *events_endpoint; //  GZ_INTAKE_EVENTS (PUB bind), default tcp://127.0.0.1:base+11
-    char *public_url;      //  GZ_PUBLIC_URL, for links in pages; default http://127.0.0.1:port
-    char *api_keys;        //  GZ_API_KEYS "name=key,name=key" plus GZ_DEMO_API_KEY as "demo"
-    double rate;           //  GZ_INTAKE_RATE submissions/s per client (default 50; 0 = off)
-    double burst;          //  GZ_INTAKE_BURST (default 200)
-    double area_radius_m;  //  GZ_AREA_RADIUS_M: a lat/long farther than this from
-                           //  every building is outside the served area (default 1000)
-    int read_conns;        //  GZ_INTAKE_READ_CONNS (default 4)
-    int max_batch;         //  GZ_INTAKE_MAX_BATCH (default 512)
-    int writers;           //  GZ_INTAKE_WRITERS (default 1): committing connections
-    char *routing_events;  //  GZ_ROUTING_EVENTS (connect), default tcp://127.0.0.1:base+13
+    gz_actor_config_t base; //  GZ_INTAKE_* (HTTP_PORT base+0, BUS base+10, EVENTS
+                            //  base+11, SCHEMA "intake", READ_CONNS, WORKERS,
+                            //  WORKER_QUEUE, ANSWER_TIMEOUT_MS) and the common ones
+    char *public_url;       //  GZ_PUBLIC_URL, for links in pages; default http://127.0.0.1:port
+    char *api_keys;         //  GZ_API_KEYS "name=key,name=key" plus GZ_DEMO_API_KEY as "demo"
+    double rate;            //  GZ_INTAKE_RATE submissions/s per client (default 50; 0 = off)
+    double burst;           //  GZ_INTAKE_BURST (default 200)
+    double area_radius_m;   //  GZ_AREA_RADIUS_M: a lat/long farther than this from
+                            //  every building is outside the served area (default 1000)
+    int max_batch;          //  GZ_INTAKE_MAX_BATCH (default 512)
+    int writers;            //  GZ_INTAKE_WRITERS (default 1): committing connections
+    char *routing_events;   //  GZ_ROUTING_EVENTS (connect), default tcp://127.0.0.1:base+13
     char *routing_url;    //  GZ_ROUTING_URL, default http://127.0.0.1:base+1 (resident rate/reopen)
     char *routing_schema; //  GZ_ROUTING_SCHEMA, default "routing": whose outbox to follow
 } intake_config_t;

@@ -50,6 +50,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gz_actor.h"
 #include "gz_bus.h"
 #include "gz_codec.h"
 #include "gz_db.h"
@@ -57,6 +58,7 @@
 #include "gz_http.h"
 #include "gz_metrics.h"
 #include "gz_org.h"
+#include "gz_queue.h"
 #include "routing_rules.h"
 #include "routing_server.h"
 
@@ -65,6 +67,7 @@
 
 //  One command (HTTP or bus) on its way to the actor.
 typedef struct _routing_cmd_t {
+    gz_qitem_t item; //  first: on the actor's queue
     //  input (owned strings; NULL = absent)
     char *request_id;
     char *action; //  accept verify start note resolve transfer escalate return
@@ -75,7 +78,6 @@ typedef struct _routing_cmd_t {
     int score;
     bool satisfied;
     //  result, set by the actor
-    bool done;
     int status;     //  HTTP status: 200, 400, 401, 403, 404, 409, 422, 503
     char error[32]; //  "" or bad_request, unauthorized, forbidden, not_found,
                     //  conflict, unprocessable, unavailable
@@ -84,8 +86,10 @@ typedef struct _routing_cmd_t {
     //  bus replies
     zframe_t *reply_to;
     bool reply_delim;
-    bool abandoned; //  the HTTP thread stopped waiting: the actor frees it
-    struct _routing_cmd_t *next;
+    //  HTTP: the deferred request, resumed when the actor is done
+    gz_http_req_t *http;
+    struct _routing_t *ctx;
+    int64_t start_us; //  for the latency histogram
 } routing_cmd_t;
 
 routing_cmd_t *routing_cmd_new (void);
@@ -93,17 +97,13 @@ void routing_cmd_destroy (routing_cmd_t **self_p);
 
 //  State shared between the actor and HTTP threads: read-only after
 //  start, internally synchronised (metrics), or guarded by lock.
-typedef struct {
-    routing_config_t *cfg;
+typedef struct _routing_t {
+    routing_config_t *cfg; //  the actor's copy
+    gz_actor_t *actor;
     gz_metrics_t *metrics;
-    gz_dbpool_t *pool; //  read connections for HTTP threads
-    bool migrated;
-    pthread_mutex_t lock;
-    pthread_cond_t done;
-    routing_cmd_t *head, *tail;
-    int wake_fd;
-    atomic_bool closing;
-    atomic_int inflight;
+    gz_dbpool_t *pool;   //  read connections for HTTP threads
+    gz_queue_t *queue;   //  commands on their way to the actor
+    atomic_int inflight; //  HTTP commands queued or being applied
 } routing_t;
 
 //  The actor thread's world: everything the state machine touches.
@@ -135,9 +135,11 @@ typedef struct {
 } routing_core_t;
 
 //  ---- routing_server.c
-//  Queue cmd for the actor and wait. 0 with cmd->done; -1 when closing;
-//  -2 on timeout (the actor now owns cmd and frees it).
-int routing_cmd_wait (routing_t *ctx, routing_cmd_t *cmd);
+//  Queue cmd for the actor and defer req (the handler must return without
+//  replying): once the actor has applied cmd, routing_http_answer answers
+//  req on an HTTP thread. 0 and takes cmd; -1 when closing (cmd stays the
+//  caller's, req is not deferred).
+int routing_cmd_defer (routing_t *ctx, routing_cmd_t **cmd_p, gz_http_req_t *req);
 
 //  ---- routing_flow.c
 //  The clock all routing time is read from (microseconds since the epoch).
@@ -176,7 +178,11 @@ int routing_rules_check_org (const routing_rules_t *rules, gz_org_t *org, char *
 //  Field checks common to HTTP and the bus: NULL when cmd is well formed,
 //  else a static English sentence (answered as 400 bad_request).
 const char *routing_cmd_check (const routing_cmd_t *cmd);
-void routing_http_handler (gz_http_req_t *req, void *arg);
+//  The route table (the actor's spec).
+extern const gz_route_t routing_routes[];
+//  Answer an applied command's request (a gz_http_resume_fn; arg is the
+//  routing_cmd_t, freed here).
+void routing_http_answer (gz_http_req_t *req, void *arg);
 //  Register the read statements on a pool connection.
 void routing_http_prepare (gz_db_t *db, const char *schema);
 

@@ -382,19 +382,21 @@ s_member (json_t *o, const char *name, bool *bad)
     return *s ? strdup (s) : NULL;
 }
 
-static void
-s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *action)
+//  Parse and check a command; defer it to the actor (true) or answer now.
+static bool
+s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *action,
+               int64_t start_us)
 {
     if (gz_http_too_large (req)) {
         gz_http_reply_error (req, 413, "too_large", "body over 64 KiB");
-        return;
+        return false;
     }
     bool known = false;
     for (size_t i = 0; s_actions[i]; i++)
         known = known || strcmp (action, s_actions[i]) == 0;
     if (!known) {
         gz_http_reply_error (req, 404, "not_found", "no such action");
-        return;
+        return false;
     }
     size_t len = 0;
     const char *body = gz_http_body (req, &len);
@@ -404,7 +406,7 @@ s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *a
         if (!json_is_object (o)) {
             json_decref (o);
             gz_http_reply_error (req, 400, "bad_request", "the body is not a JSON object");
-            return;
+            return false;
         }
     }
     else
@@ -447,14 +449,22 @@ s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *a
     if (why) {
         routing_cmd_destroy (&cmd);
         gz_http_reply_error (req, 400, "bad_request", why);
-        return;
+        return false;
     }
-    int rc = routing_cmd_wait (ctx, cmd);
-    if (rc == -2)
-        gz_http_reply_error (req, 503, "unavailable", "timed out waiting for the database; retry");
-    else if (rc < 0)
-        gz_http_reply_error (req, 503, "unavailable", "shutting down; retry");
-    else if (cmd->status != 200) {
+    cmd->start_us = start_us;
+    if (routing_cmd_defer (ctx, &cmd, req) == 0)
+        return true;
+    routing_cmd_destroy (&cmd);
+    gz_http_reply_error (req, 503, "unavailable", "shutting down; retry");
+    return false;
+}
+
+void
+routing_http_answer (gz_http_req_t *req, void *arg)
+{
+    routing_cmd_t *cmd = arg;
+    routing_t *ctx = cmd->ctx;
+    if (cmd->status != 200) {
         if (cmd->status == 409) {
             json_t *err = json_pack ("{s:{s:s,s:s,s:s}}", "error", "code", cmd->error, "message",
                                      cmd->message, "state", cmd->state);
@@ -464,100 +474,82 @@ s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *a
             gz_http_reply_error (req, cmd->status, cmd->error, cmd->message);
     }
     else {
+        //  The view after the change: one indexed read on a pool connection.
         gz_db_t *db = gz_dbpool_get (ctx->pool);
         json_t *view = NULL;
         bool ok;
-        int found = s_view (db, id, NULL, &view, &ok);
+        int found = s_view (db, cmd->request_id, NULL, &view, &ok);
         gz_dbpool_put (ctx->pool, db);
         if (found == 1)
             gz_http_reply_json (req, 200, view);
         else
-            gz_http_reply_json (req, 200, json_pack ("{s:s,s:s}", "id", id, "state", cmd->state));
+            gz_http_reply_json (
+                req, 200, json_pack ("{s:s,s:s}", "id", cmd->request_id, "state", cmd->state));
     }
-    if (rc != -2)
-        routing_cmd_destroy (&cmd);
+    gz_actor_observe (ctx->actor, "action", cmd->start_us);
+    routing_cmd_destroy (&cmd);
 }
 
-static void
-s_readyz (routing_t *ctx, gz_http_req_t *req)
+//  ---------------------------------------------------------------- routes
+
+//  GET /api/v1/requests/{id}: the request's view.
+static bool
+s_route_request (void *state, gz_http_req_t *req, const char *rest)
 {
-    gz_db_t *db = gz_dbpool_get (ctx->pool);
-    extern const gz_migration_t routing_migrations[];
-    bool ok =
-        ctx->migrated && gz_db_ok (db) && gz_db_migrated (db, ctx->cfg->schema, routing_migrations);
-    gz_dbpool_put (ctx->pool, db);
-    if (ok)
-        gz_http_reply_json (req, 200, json_pack ("{s:s}", "status", "ready"));
+    if (!*rest || strlen (rest) >= 80)
+        gz_http_reply_error (req, 404, "not_found", "no such request");
+    else if (strchr (rest, '/'))
+        gz_http_reply_error (req, 405, "method_not_allowed", "use POST");
     else
-        gz_http_reply_error (req, 503, "not_ready",
-                             "database unreachable or migrations not applied");
+        s_get_request (state, req, rest);
+    return false;
 }
 
-static double
-s_now (void)
+//  POST /api/v1/requests/{id}/{action}: a command, deferred until applied.
+static bool
+s_route_action (void *state, gz_http_req_t *req, const char *rest)
 {
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+    int64_t start = zclock_usecs ();
+    const char *slash = strchr (rest, '/');
+    size_t n = slash ? (size_t) (slash - rest) : strlen (rest);
+    if (!*rest || n >= 80) {
+        gz_http_reply_error (req, 404, "not_found", "no such request");
+        return false;
+    }
+    if (!slash) {
+        gz_http_reply_error (req, 405, "method_not_allowed", "use GET");
+        return false;
+    }
+    char id[80];
+    snprintf (id, sizeof id, "%.*s", (int) n, rest);
+    return s_post_action (state, req, id, slash + 1, start);
 }
 
-void
-routing_http_handler (gz_http_req_t *req, void *arg)
+static bool
+s_route_queue (void *state, gz_http_req_t *req, const char *rest)
 {
-    routing_t *ctx = arg;
-    double start = s_now ();
-    const char *path = gz_http_path (req);
-    const char *method = gz_http_method (req);
-    const char *route = "other";
-    if (strncmp (path, "/api/v1/requests/", 17) == 0) {
-        const char *rest = path + 17;
-        const char *slash = strchr (rest, '/');
-        char id[80];
-        if (!*rest || (slash ? (size_t) (slash - rest) : strlen (rest)) >= sizeof id) {
-            gz_http_reply_error (req, 404, "not_found", "no such request");
-            route = "request";
-        }
-        else if (!slash) {
-            route = "request";
-            if (strcmp (method, "GET") != 0)
-                gz_http_reply_error (req, 405, "method_not_allowed", "use GET");
-            else
-                s_get_request (ctx, req, rest);
-        }
-        else {
-            route = "action";
-            snprintf (id, sizeof id, "%.*s", (int) (slash - rest), rest);
-            if (strcmp (method, "POST") != 0)
-                gz_http_reply_error (req, 405, "method_not_allowed", "use POST");
-            else
-                s_post_action (ctx, req, id, slash + 1);
-        }
-    }
-    else if (routing_meetings_handle (ctx, req, path, method, &route))
-        ;
-    else if (strcmp (path, "/api/v1/queue") == 0) {
-        route = "queue";
-        s_get_queue (ctx, req);
-    }
-    else if (strcmp (path, "/healthz") == 0) {
-        route = "healthz";
-        gz_http_reply_json (req, 200, json_pack ("{s:s}", "status", "ok"));
-    }
-    else if (strcmp (path, "/readyz") == 0) {
-        route = "readyz";
-        s_readyz (ctx, req);
-    }
-    else if (strcmp (path, "/metrics") == 0) {
-        route = "metrics";
-        routing_meetings_describe (ctx->metrics);
-        char *text = gz_metrics_render (ctx->metrics);
-        gz_http_reply (req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen (text));
-        free (text);
-    }
-    else
+    (void) rest;
+    s_get_queue (state, req);
+    return false;
+}
+
+static bool
+s_route_meetings (void *state, gz_http_req_t *req, const char *rest)
+{
+    (void) rest;
+    const char *route = NULL;
+    if (!routing_meetings_handle (state, req, gz_http_path (req), gz_http_method (req), &route))
         gz_http_reply_error (req, 404, "not_found", "no such resource");
-    char labels[64];
-    snprintf (labels, sizeof labels, "route=\"%s\"", route);
-    gz_metrics_observe (ctx->metrics, "gz_http_request_duration_seconds", labels, s_now () - start);
-    gz_metrics_add (ctx->metrics, "gz_http_requests_total", labels, 1);
+    return false;
 }
+
+//  First match wins. Reads and meetings wait on a pool connection:
+//  blocking. A command is deferred until the actor has applied it.
+const gz_route_t routing_routes[] = {
+    {"POST", "/api/v1/requests/", "action", s_route_action, false},
+    {NULL, "/api/v1/requests/", "request", s_route_request, true},
+    {NULL, "/api/v1/meetings", "meetings", s_route_meetings, true},
+    {NULL, "/api/v1/meetings/", "meeting", s_route_meetings, true},
+    {NULL, "/api/v1/queue", "queue", s_route_queue, true},
+    {NULL, NULL, NULL, NULL, false},
+};

@@ -690,7 +690,7 @@ s_file (routing_t *ctx, const meeting_t *m, const char *meeting_id, char **ids, 
         *refused = true;
     }
     for (; !a->status && done < m->ndemands; done++) {
-        if (atomic_load (&ctx->closing)) {
+        if (gz_actor_closing (ctx->actor)) {
             s_fail (a, 503, "unavailable", "shutting down; retry with the same body");
             break;
         }

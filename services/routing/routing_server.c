@@ -1,22 +1,25 @@
-/*  routing_server: the routing actor. See routing_server.h and the DESIGN
-    note in routing.h.
+/*  routing_server: the routing service's configuration and its actor spec
+    (docs/service-anatomy.md). gz_actor runs the loop, the pipe, the
+    sockets, health and metrics; what is routing's own is here: its
+    settings, the rules and org directory (RELOAD), the WorkerCommand
+    ROUTER, the command queue HTTP threads fill, the deadline timers and
+    the test clock. The state machine is routing_lifecycle.c, its SQL
+    routing_store.c, intake's stream routing_consume.c.
 
-    The actor thread owns: the writer connection, the consumer of intake's
-    stream, the publisher of stream "routing" (chained to the consumer),
-    the ROUTER for WorkerCommand, the rules, the org directory, the test
-    clock and the timer checks. HTTP threads only enqueue and wait.  */
+    DESIGN: see routing.h. HTTP threads parse and check a command, defer
+    their request and queue the command (routing_cmd_defer); the actor
+    applies it in a transaction with its event and timeline row, commits,
+    then resumes the request, which is answered on an HTTP thread. No
+    thread waits.  */
 #include "gz_config.h"
 #include "gz_log.h"
 #include "routing.h"
+#include "routing_meetings.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "gongzhi/v1/routing.pb-c.h"
 
@@ -31,19 +34,14 @@ routing_config_from_env (void)
 {
     routing_config_t *self = calloc (1, sizeof *self);
     assert (self);
-    self->database_url = gz_config_database_url ();
-    self->schema = strdup (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
+    gz_actor_config_from_env (&self->base, "ROUTING", "routing", GZ_PORT_ROUTING_HTTP,
+                              GZ_PORT_ROUTING_BUS, GZ_PORT_ROUTING_EVENTS);
     self->intake_schema = strdup (gz_config_str ("GZ_INTAKE_SCHEMA", "intake"));
     self->intake_events = gz_config_endpoint ("GZ_INTAKE_EVENTS", GZ_PORT_INTAKE_EVENTS);
-    self->http_bind = strdup (gz_config_str ("GZ_HTTP_BIND", "0.0.0.0"));
-    self->http_port = gz_config_port ("GZ_ROUTING_HTTP_PORT", GZ_PORT_ROUTING_HTTP);
-    self->bus_endpoint = gz_config_endpoint ("GZ_ROUTING_BUS", GZ_PORT_ROUTING_BUS);
-    self->events_endpoint = gz_config_endpoint ("GZ_ROUTING_EVENTS", GZ_PORT_ROUTING_EVENTS);
     const char *rules = gz_config_str ("GZ_ROUTING_RULES", NULL);
     self->rules_path = rules ? strdup (rules) : NULL;
     const char *op = gz_config_str ("GZ_DEMO_OPERATOR_TOKEN", NULL);
     self->operator_token = op ? strdup (op) : NULL;
-    self->read_conns = (int) gz_config_int ("GZ_ROUTING_READ_CONNS", 4, 1, 64);
     self->timer_ms = (int) gz_config_int ("GZ_ROUTING_TIMER_MS", 200, 10, 60000);
     return self;
 }
@@ -54,19 +52,16 @@ s_dup (const char *s)
     return s ? strdup (s) : NULL;
 }
 
-static routing_config_t *
-s_config_dup (const routing_config_t *c)
+static void *
+s_config_dup (const void *config)
 {
+    const routing_config_t *c = config;
     routing_config_t *self = calloc (1, sizeof *self);
     assert (self);
     *self = *c;
-    self->database_url = s_dup (c->database_url);
-    self->schema = s_dup (c->schema);
+    gz_actor_config_copy (&self->base, &c->base);
     self->intake_schema = s_dup (c->intake_schema);
     self->intake_events = s_dup (c->intake_events);
-    self->http_bind = s_dup (c->http_bind);
-    self->bus_endpoint = s_dup (c->bus_endpoint);
-    self->events_endpoint = s_dup (c->events_endpoint);
     self->rules_path = s_dup (c->rules_path);
     self->operator_token = s_dup (c->operator_token);
     return self;
@@ -78,83 +73,50 @@ routing_config_destroy (routing_config_t **self_p)
     routing_config_t *self = *self_p;
     if (!self)
         return;
-    free (self->database_url);
-    free (self->schema);
+    gz_actor_config_clear (&self->base);
     free (self->intake_schema);
     free (self->intake_events);
-    free (self->http_bind);
-    free (self->bus_endpoint);
-    free (self->events_endpoint);
     free (self->rules_path);
     free (self->operator_token);
     free (self);
     *self_p = NULL;
 }
 
-//  ---------------------------------------------------------------- pool
+static void
+s_config_free (void *config)
+{
+    routing_config_t *self = config;
+    routing_config_destroy (&self);
+}
 
 //  ---------------------------------------------------------------- queue
 
 int
-routing_cmd_wait (routing_t *ctx, routing_cmd_t *cmd)
+routing_cmd_defer (routing_t *ctx, routing_cmd_t **cmd_p, gz_http_req_t *req)
 {
-    if (atomic_load (&ctx->closing))
+    if (gz_actor_closing (ctx->actor))
         return -1;
+    routing_cmd_t *cmd = *cmd_p;
+    *cmd_p = NULL;
+    cmd->ctx = ctx;
+    //  Defer before queueing: the actor may finish cmd at once.
+    cmd->http = gz_http_defer (req);
     atomic_fetch_add (&ctx->inflight, 1);
-    pthread_mutex_lock (&ctx->lock);
-    cmd->next = NULL;
-    if (ctx->tail)
-        ctx->tail->next = cmd;
-    else
-        ctx->head = cmd;
-    ctx->tail = cmd;
-    pthread_mutex_unlock (&ctx->lock);
-    uint64_t one = 1;
-    if (write (ctx->wake_fd, &one, sizeof one) != sizeof one)
-        gz_warn (SVC, "msg=\"eventfd write failed\"");
-    struct timespec deadline;
-    clock_gettime (CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 15;
-    pthread_mutex_lock (&ctx->lock);
-    int rc = 0;
-    while (!cmd->done && rc == 0)
-        rc = pthread_cond_timedwait (&ctx->done, &ctx->lock, &deadline);
-    if (!cmd->done) {
-        cmd->abandoned = true; //  the actor frees it
-        pthread_mutex_unlock (&ctx->lock);
-        atomic_fetch_sub (&ctx->inflight, 1);
-        return -2;
-    }
-    pthread_mutex_unlock (&ctx->lock);
-    atomic_fetch_sub (&ctx->inflight, 1);
+    if (gz_queue_push (ctx->queue, &cmd->item))
+        gz_actor_wake (ctx->actor);
     return 0;
 }
 
 //  ---------------------------------------------------------------- actor
 
+//  The actor's state: the shared context first, so the routes' state
+//  pointer is the routing_t.
 typedef struct {
-    zsock_t *pipe;
     routing_t ctx;
     routing_core_t core;
     routing_config_t *cfg;
-    gz_bus_sub_t *sub;
-    zsock_t *router;
-    gz_http_t *http;
-    int heartbeat_ms;
-    int org_check_ms;    //  GZ_ORG_CHECK_MS; 0: only SIGHUP reloads
-    int64_t org_refused; //  a generation whose reload failed (-1: none)
-    int64_t next_tick_ms, next_timer_ms, next_org_ms;
-    uint64_t published_seen, pruned_seen, consumed_seen, caught_seen, dup_seen;
-    bool terminated;
+    gz_actor_t *actor;
 } self_t;
-
-static int64_t
-s_mono_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 s_describe_metrics (gz_metrics_t *m)
@@ -170,30 +132,7 @@ s_describe_metrics (gz_metrics_t *m)
                          "Escalations (督办), by timer or by hand");
     gz_metrics_describe (m, "gz_routing_commands_total", GZ_COUNTER,
                          "Worker and resident commands, by source and status");
-    gz_metrics_describe (m, "gz_http_requests_total", GZ_COUNTER,
-                         "HTTP requests by route and status code");
-    gz_metrics_describe (m, "gz_http_request_duration_seconds", GZ_HISTOGRAM,
-                         "HTTP request latency by route");
-    gz_metrics_describe (m, "gz_bus_published_total", GZ_COUNTER,
-                         "Events sent on the bus (including re-sends)");
-    gz_metrics_describe (m, "gz_bus_pruned_total", GZ_COUNTER,
-                         "Outbox rows deleted after the retention (GZ_BUS_RETENTION_S)");
-    gz_metrics_describe (m, "gz_bus_head_position", GZ_GAUGE,
-                         "Last committed position of the stream");
-    gz_metrics_describe (m, "gz_bus_consumed_total", GZ_COUNTER, "Events applied from the bus");
-    gz_metrics_describe (m, "gz_bus_caught_up_total", GZ_COUNTER,
-                         "Events read from PostgreSQL to fill gaps");
-    gz_metrics_describe (m, "gz_bus_duplicates_total", GZ_COUNTER,
-                         "Events dropped as already applied");
-    gz_metrics_describe (m, "gz_decode_errors_total", GZ_COUNTER,
-                         "Messages that did not decode, by source");
-    gz_metrics_describe (m, "gz_org_reloads_total", GZ_COUNTER,
-                         "Org directory and rules reloads (SIGHUP, or the directory changed)");
-    gz_metrics_add (m, "gz_org_reloads_total", NULL, 0);
-    gz_metrics_describe (m, "gz_db_errors_total", GZ_COUNTER, "Database failures");
-    gz_metrics_add (m, "gz_db_errors_total", NULL, 0);
     gz_metrics_add (m, "gz_routing_escalations_total", NULL, 0);
-    gz_metrics_add (m, "gz_decode_errors_total", "source=\"bus\"", 0);
     gz_metrics_add (m, "gz_decode_errors_total", "source=\"intake\"", 0);
     for (int t = 1; t <= 3; t++) {
         char l[32];
@@ -204,8 +143,9 @@ s_describe_metrics (gz_metrics_t *m)
 
 //  Add the metrics counted inside consumer transactions (committed).
 static void
-s_flush_pending (self_t *self, bool committed)
+s_flush_pending (void *arg, bool committed)
 {
+    self_t *self = arg;
     routing_core_t *core = &self->core;
     for (int t = 1; t <= 3; t++) {
         if (committed && core->pending_routed[t] > 0) {
@@ -225,39 +165,6 @@ s_flush_pending (self_t *self, bool committed)
     if (committed && core->pending_merged > 0)
         gz_metrics_add (core->metrics, "gz_routing_merged_total", NULL, core->pending_merged);
     core->pending_merged = 0;
-}
-
-static void
-s_tick (self_t *self)
-{
-    gz_metrics_t *m = self->ctx.metrics;
-    if (gz_db_ensure (self->core.db) == 0) {
-        if (gz_bus_pub_tick (self->core.pub) != 0)
-            gz_metrics_add (m, "gz_db_errors_total", NULL, 1);
-        int rc = gz_bus_sub_tick (self->sub);
-        s_flush_pending (self, rc == 0);
-    }
-    uint64_t p = gz_bus_pub_published (self->core.pub);
-    uint64_t c = gz_bus_sub_consumed (self->sub), k = gz_bus_sub_caught_up (self->sub),
-             d = gz_bus_sub_duplicates (self->sub);
-    gz_metrics_add (m, "gz_bus_published_total", "stream=\"routing\"",
-                    (double) (p - self->published_seen));
-    gz_metrics_add (m, "gz_bus_consumed_total", "stream=\"intake\"",
-                    (double) (c - self->consumed_seen));
-    gz_metrics_add (m, "gz_bus_caught_up_total", "stream=\"intake\"",
-                    (double) (k - self->caught_seen));
-    gz_metrics_add (m, "gz_bus_duplicates_total", "stream=\"intake\"",
-                    (double) (d - self->dup_seen));
-    self->published_seen = p;
-    uint64_t pruned = gz_bus_pub_pruned (self->core.pub);
-    gz_metrics_add (m, "gz_bus_pruned_total", "stream=\"routing\"",
-                    (double) (pruned - self->pruned_seen));
-    self->pruned_seen = pruned;
-    self->consumed_seen = c;
-    self->caught_seen = k;
-    self->dup_seen = d;
-    gz_metrics_set (m, "gz_bus_head_position", "stream=\"routing\"",
-                    (double) gz_bus_pub_head (self->core.pub));
 }
 
 //  Load rules (the file, else the embedded defaults) and check them
@@ -286,8 +193,9 @@ s_rules_load (self_t *self, char *err, size_t errlen)
 //  RELOAD: the org directory and the rules. 0 ok; the old ones are kept
 //  on -1 (the database failed) and -2 (the rules refused the directory).
 static int
-s_reload (self_t *self)
+s_reload (void *state)
 {
+    self_t *self = state;
     gz_org_t *org = gz_org_load (self->core.db);
     if (!org) {
         gz_error (SVC, "msg=\"reload: cannot load the org directory; keeping the old one\"");
@@ -310,31 +218,10 @@ s_reload (self_t *self)
     routing_core_forget_loads (&self->core);
     routing_rules_destroy (&self->core.rules);
     self->core.rules = rules;
-    gz_metrics_add (self->ctx.metrics, "gz_org_reloads_total", NULL, 1);
     gz_info (SVC, "msg=\"org directory and rules reloaded\" rules=%zu generation=%lld",
              routing_rules_count (rules), (long long) gz_org_generation (org));
     return 0;
 }
-
-//  Reload when the org directory changed in the database (gzctl org
-//  import, an operator's edit), checked at most every GZ_ORG_CHECK_MS on
-//  the tick.
-static void
-s_org_check (self_t *self, int64_t now)
-{
-    if (self->org_check_ms <= 0 || now < self->next_org_ms || !self->core.org)
-        return;
-    self->next_org_ms = now + self->org_check_ms;
-    int64_t gen = gz_org_generation_now (self->core.db);
-    //  A directory the rules refused is not tried again until it changes.
-    if (gen < 0 || gen == gz_org_generation (self->core.org) || gen == self->org_refused)
-        return;
-    gz_info (SVC, "msg=\"org directory changed in the database; reloading\"");
-    if (s_reload (self) == -2)
-        self->org_refused = gen;
-}
-
-static void s_self_destroy (self_t **self_p);
 
 //  Register the read statements on each pool connection.
 static void
@@ -343,180 +230,83 @@ s_prepare_reads (gz_db_t *db, void *schema)
     routing_http_prepare (db, (const char *) schema);
 }
 
-static self_t *
-s_self_new (zsock_t *pipe, const routing_config_t *cfg)
+static void
+s_timers (void *arg)
 {
-    self_t *self = calloc (1, sizeof *self);
-    assert (self);
-    self->pipe = pipe;
-    self->cfg = s_config_dup (cfg);
-    routing_t *ctx = &self->ctx;
-    ctx->cfg = self->cfg;
-    ctx->wake_fd = -1;
-    pthread_mutex_init (&ctx->lock, NULL);
-    pthread_cond_init (&ctx->done, NULL);
-    ctx->metrics = gz_metrics_new ();
-    s_describe_metrics (ctx->metrics);
-    self->heartbeat_ms = (int) gz_config_int ("GZ_BUS_HEARTBEAT_MS", 1000, 10, 60000);
-    self->org_check_ms = (int) gz_config_int ("GZ_ORG_CHECK_MS", 5000, 0, 3600000);
-    self->org_refused = -1;
+    self_t *self = arg;
+    if (routing_timers_run (&self->core) > 0)
+        gz_debug (SVC, "msg=\"timers fired\"");
+}
+
+static void s_stop (void **state_p);
+
+//  The writer's world: org directory, rules, statements, tokens,
+//  intake's stream chained to ours.
+static int
+s_core_start (self_t *self)
+{
     routing_core_t *core = &self->core;
-    core->metrics = ctx->metrics;
-    core->schema = self->cfg->schema;
-    core->db = gz_db_new (self->cfg->database_url, SVC);
-    char err[512];
-    if (gz_db_migrate (core->db, "org", gz_org_migrations) ||
-        gz_db_migrate (core->db, self->cfg->schema, gz_bus_migrations ()) ||
-        gz_db_migrate (core->db, self->cfg->schema, routing_migrations)) {
-        gz_error (SVC, "msg=\"cannot migrate the database\" error=\"%s\"", gz_db_error (core->db));
-        goto failed;
-    }
-    ctx->migrated = true;
     core->org = gz_org_load (core->db);
     if (!core->org) {
         gz_error (SVC, "msg=\"cannot load the org directory\"");
-        goto failed;
+        return -1;
     }
+    char err[512];
     core->rules = s_rules_load (self, err, sizeof err);
     if (!core->rules) {
         gz_error (SVC, "msg=\"rules refused\" error=\"%s\"", err);
-        goto failed;
+        return -1;
     }
     routing_core_prepare (core);
     if (self->cfg->operator_token && *self->cfg->operator_token &&
         routing_token_install (core, self->cfg->operator_token, NULL, "operator", "demo")) {
         gz_error (SVC, "msg=\"cannot install the operator token\"");
-        goto failed;
+        return -1;
     }
-    gz_bus_opts_t opts;
-    gz_bus_opts_from_env (&opts);
-    core->pub =
-        gz_bus_pub_new (core->db, self->cfg->schema, "routing", self->cfg->events_endpoint, &opts);
-    if (!core->pub)
-        goto failed;
-    self->sub = gz_bus_sub_new (core->db, "routing", self->cfg->schema, self->cfg->intake_schema,
-                                "intake", self->cfg->intake_events, routing_on_event, core, &opts);
-    if (!self->sub)
-        goto failed;
-    gz_bus_sub_set_outbox (self->sub, core->pub);
-    gz_bus_sub_set_flush (self->sub, routing_on_flush, core);
+    gz_bus_sub_t *sub =
+        gz_actor_follow (self->actor, self->cfg->intake_schema, "intake", self->cfg->intake_events,
+                         false, routing_on_event, core, s_flush_pending, self);
+    if (!sub)
+        return -1;
+    //  The events a RequestSubmitted causes commit with the cursor.
+    gz_bus_sub_set_outbox (sub, core->pub);
+    gz_bus_sub_set_flush (sub, routing_on_flush, core);
     core->batched = true;
-    self->router = zsock_new (ZMQ_ROUTER);
-    assert (self->router);
-    zsock_set_router_mandatory (self->router, 0);
-    zsock_set_linger (self->router, 0);
-    if (zsock_bind (self->router, "%s", self->cfg->bus_endpoint) < 0) {
-        gz_error (SVC, "msg=\"cannot bind the bus endpoint\" endpoint=%s", self->cfg->bus_endpoint);
-        goto failed;
-    }
-    ctx->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    assert (ctx->wake_fd >= 0);
-    ctx->pool = gz_dbpool_new (self->cfg->database_url, SVC, self->cfg->read_conns);
-    gz_dbpool_each (ctx->pool, s_prepare_reads, self->cfg->schema);
-    self->http = gz_http_new (self->cfg->http_bind, self->cfg->http_port, ROUTING_MAX_BODY,
-                              routing_http_handler, ctx);
-    if (!self->http) {
-        gz_error (SVC, "msg=\"cannot listen for HTTP\" port=%d", self->cfg->http_port);
-        goto failed;
-    }
-    gz_info (SVC, "msg=\"routing ready\" http_port=%d bus=%s events=%s intake=%s rules=%zu",
-             gz_http_port (self->http), self->cfg->bus_endpoint, self->cfg->events_endpoint,
-             self->cfg->intake_events, routing_rules_count (core->rules));
-    return self;
-failed:
-    s_self_destroy (&self);
-    return NULL;
+    return 0;
 }
 
-static void
-s_self_destroy (self_t **self_p)
+static void *
+s_start (gz_actor_t *actor, const void *config)
 {
-    self_t *self = *self_p;
-    if (!self)
-        return;
+    self_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->actor = actor;
+    self->cfg = (routing_config_t *) config;
     routing_t *ctx = &self->ctx;
-    gz_http_destroy (&self->http);
-    zsock_destroy (&self->router);
-    gz_bus_sub_destroy (&self->sub);
-    gz_bus_pub_destroy (&self->core.pub);
-    gz_db_destroy (&self->core.db);
-    gz_dbpool_destroy (&ctx->pool);
-    if (ctx->wake_fd >= 0)
-        close (ctx->wake_fd);
-    //  Commands still queued (only after a failed drain): free them.
-    while (ctx->head) {
-        routing_cmd_t *c = ctx->head;
-        ctx->head = c->next;
-        if (c->abandoned || c->reply_to)
-            routing_cmd_destroy (&c);
-        else
-            c->done = true;
+    ctx->cfg = self->cfg;
+    ctx->actor = actor;
+    ctx->metrics = gz_actor_metrics (actor);
+    ctx->pool = gz_actor_pool (actor);
+    ctx->queue = gz_queue_new ();
+    routing_meetings_describe (ctx->metrics);
+    routing_core_t *core = &self->core;
+    core->metrics = ctx->metrics;
+    core->schema = self->cfg->base.schema;
+    core->db = gz_actor_db (actor);
+    core->pub = gz_actor_pub (actor);
+    if (s_core_start (self)) {
+        s_stop ((void **) &self);
+        return NULL;
     }
-    routing_core_release (&self->core);
-    gz_org_destroy (&self->core.org);
-    routing_rules_destroy (&self->core.rules);
-    gz_metrics_destroy (&ctx->metrics);
-    pthread_mutex_destroy (&ctx->lock);
-    pthread_cond_destroy (&ctx->done);
-    routing_config_destroy (&self->cfg);
-    free (self);
-    *self_p = NULL;
+    gz_dbpool_each (ctx->pool, s_prepare_reads, self->cfg->base.schema);
+    gz_actor_every (actor, self->cfg->timer_ms, s_timers, self);
+    gz_info (SVC, "msg=\"routing started\" intake=%s rules=%zu", self->cfg->intake_events,
+             routing_rules_count (core->rules));
+    return self;
 }
 
-static void
-s_timers (self_t *self)
-{
-    if (routing_timers_run (&self->core) > 0)
-        gz_debug (SVC, "msg=\"timers fired\"");
-}
-
-static void
-s_on_pipe (self_t *self)
-{
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg)
-        return;
-    char *cmd = zmsg_popstr (msg);
-    if (cmd && streq (cmd, "$TERM")) {
-        atomic_store (&self->ctx.closing, true);
-        self->terminated = true;
-    }
-    else if (cmd && streq (cmd, "PORT"))
-        zstr_sendf (self->pipe, "%d", gz_http_port (self->http));
-    else if (cmd && streq (cmd, "BUSPORT"))
-        zstr_sendf (self->pipe, "%d", atoi (strrchr (zsock_endpoint (self->router), ':') + 1));
-    else if (cmd && streq (cmd, "EVENTSPORT"))
-        zstr_sendf (self->pipe, "%d", gz_bus_pub_port (self->core.pub));
-    else if (cmd && streq (cmd, "CLOCK")) {
-        char *us = zmsg_popstr (msg);
-        self->core.clock_us = us ? strtoll (us, NULL, 10) : 0;
-        free (us);
-        s_timers (self);
-        zsock_signal (self->pipe, 0);
-    }
-    else if (cmd && streq (cmd, "TOKEN")) {
-        char *staff = zmsg_popstr (msg), *token = zmsg_popstr (msg);
-        int rc = -1;
-        if (staff && token && *token && gz_org_staff (self->core.org, staff))
-            rc = routing_token_install (&self->core, token, staff, "staff", staff);
-        zsock_signal (self->pipe, rc == 0 ? 0 : 1);
-        free (staff);
-        free (token);
-    }
-    else if (cmd && streq (cmd, "RELOAD"))
-        zsock_signal (self->pipe, s_reload (self) == 0 ? 0 : 1);
-    else if (cmd && streq (cmd, "STATS"))
-        zstr_sendf (self->pipe, "%llu %llu", (unsigned long long) gz_bus_sub_consumed (self->sub),
-                    (unsigned long long) gz_bus_pub_published (self->core.pub));
-    else if (cmd && streq (cmd, "VERBOSE"))
-        ;
-    else
-        gz_warn (SVC, "msg=\"unknown pipe command\" cmd=%s", cmd ? cmd : "(null)");
-    free (cmd);
-    zmsg_destroy (&msg);
-}
-
-//  Hand a finished command back: wake its HTTP waiter or answer the bus.
+//  Hand a finished command back: answer the bus peer, or resume its HTTP
+//  request (answered on an HTTP thread, routing_http_answer).
 static void
 s_finish (self_t *self, routing_cmd_t *cmd, const char *source)
 {
@@ -536,17 +326,14 @@ s_finish (self_t *self, routing_cmd_t *cmd, const char *source)
         zframe_t *body =
             gz_codec_envelope_frame ("CommandReply", cmd->request_id, NULL, NULL, &reply.base);
         zmsg_append (msg, &body);
-        zmsg_send (&msg, self->router);
+        zmsg_send (&msg, gz_actor_router (self->actor));
         routing_cmd_destroy (&cmd);
         return;
     }
-    pthread_mutex_lock (&self->ctx.lock);
-    if (cmd->abandoned)
+    atomic_fetch_sub (&self->ctx.inflight, 1);
+    //  -1: gz_http already answered it 503 (deferred too long).
+    if (gz_http_resume (&cmd->http, routing_http_answer, cmd) != 0)
         routing_cmd_destroy (&cmd);
-    else
-        cmd->done = true;
-    pthread_cond_broadcast (&self->ctx.done);
-    pthread_mutex_unlock (&self->ctx.lock);
 }
 
 static char *
@@ -557,9 +344,9 @@ s_opt (const char *s)
 
 //  One WorkerCommand from the ROUTER: check, apply, answer after commit.
 static void
-s_on_router (self_t *self)
+s_on_router (self_t *self, zsock_t *router)
 {
-    zmsg_t *msg = zmsg_recv (self->router);
+    zmsg_t *msg = zmsg_recv (router);
     if (!msg)
         return;
     routing_cmd_t *cmd = routing_cmd_new ();
@@ -612,104 +399,104 @@ s_on_router (self_t *self)
 }
 
 static void
-s_drain_queue (self_t *self)
+s_router (void *state, zsock_t *router)
 {
-    for (int n = 0; n < 256; n++) {
-        pthread_mutex_lock (&self->ctx.lock);
-        routing_cmd_t *cmd = self->ctx.head;
-        if (cmd) {
-            self->ctx.head = cmd->next;
-            if (!self->ctx.head)
-                self->ctx.tail = NULL;
-            cmd->next = NULL;
-        }
-        pthread_mutex_unlock (&self->ctx.lock);
-        if (!cmd)
-            return;
+    self_t *self = state;
+    for (int n = 0; n < 256 && (zsock_events (router) & ZMQ_POLLIN); n++)
+        s_on_router (self, router);
+}
+
+//  After every wake-up: apply the commands HTTP threads queued.
+static void
+s_cycle (void *state)
+{
+    self_t *self = state;
+    gz_qitem_t *items = gz_queue_take (self->ctx.queue, 256);
+    while (items) {
+        //  item is the first member: the pointer is the command's.
+        routing_cmd_t *cmd = (routing_cmd_t *) items;
+        items = items->next;
         routing_execute (&self->core, cmd);
         s_finish (self, cmd, "http");
     }
 }
 
+static bool
+s_pending (void *state)
+{
+    self_t *self = state;
+    return !gz_queue_empty (self->ctx.queue);
+}
+
+static bool
+s_idle (void *state)
+{
+    self_t *self = state;
+    return atomic_load (&self->ctx.inflight) == 0;
+}
+
+static bool
+s_command (void *state, const char *cmd, zmsg_t *msg, zsock_t *pipe)
+{
+    self_t *self = state;
+    if (streq (cmd, "CLOCK")) {
+        char *us = zmsg_popstr (msg);
+        self->core.clock_us = us ? strtoll (us, NULL, 10) : 0;
+        free (us);
+        s_timers (self);
+        zsock_signal (pipe, 0);
+        return true;
+    }
+    if (streq (cmd, "TOKEN")) {
+        char *staff = zmsg_popstr (msg), *token = zmsg_popstr (msg);
+        int rc = -1;
+        if (staff && token && *token && gz_org_staff (self->core.org, staff))
+            rc = routing_token_install (&self->core, token, staff, "staff", staff);
+        zsock_signal (pipe, rc == 0 ? 0 : 1);
+        free (staff);
+        free (token);
+        return true;
+    }
+    return false;
+}
+
+static void
+s_stop (void **state_p)
+{
+    self_t *self = *state_p;
+    if (!self)
+        return;
+    //  Commands still queued (only after a failed drain): apply them.
+    if (self->core.rules)
+        s_cycle (self);
+    routing_core_release (&self->core);
+    gz_org_destroy (&self->core.org);
+    routing_rules_destroy (&self->core.rules);
+    gz_queue_destroy (&self->ctx.queue);
+    free (self);
+    *state_p = NULL;
+}
+
+static const gz_actor_spec_t s_spec = {
+    .name = SVC,
+    .migrations = routing_migrations,
+    .stream = "routing",
+    .routes = routing_routes,
+    .max_body = ROUTING_MAX_BODY,
+    .describe_metrics = s_describe_metrics,
+    .start = s_start,
+    .stop = s_stop,
+    .reload = s_reload,
+    .router = s_router,
+    .cycle = s_cycle,
+    .pending = s_pending,
+    .idle = s_idle,
+    .command = s_command,
+};
+
 void
 routing_server (zsock_t *pipe, void *args)
 {
-    self_t *self = s_self_new (pipe, (const routing_config_t *) args);
-    if (!self) {
-        zsock_signal (pipe, 1);
-        while (true) {
-            char *cmd = zstr_recv (pipe);
-            bool term = !cmd || streq (cmd, "$TERM");
-            free (cmd);
-            if (term)
-                break;
-            zstr_send (pipe, "0");
-        }
-        return;
-    }
-    zsock_signal (pipe, 0);
-    self->next_tick_ms = self->next_timer_ms = s_mono_ms ();
-    int64_t term_deadline = 0;
-    while (true) {
-        int64_t now = s_mono_ms ();
-        if (now >= self->next_tick_ms) {
-            s_tick (self);
-            s_org_check (self, now);
-            self->next_tick_ms = now + self->heartbeat_ms;
-        }
-        if (now >= self->next_timer_ms) {
-            s_timers (self);
-            self->next_timer_ms = now + self->cfg->timer_ms;
-        }
-        if (self->terminated) {
-            if (!term_deadline)
-                term_deadline = now + 10000;
-            pthread_mutex_lock (&self->ctx.lock);
-            bool empty = self->ctx.head == NULL;
-            pthread_mutex_unlock (&self->ctx.lock);
-            if ((empty && atomic_load (&self->ctx.inflight) == 0) || now > term_deadline)
-                break;
-        }
-        zmq_pollitem_t items[4] = {
-            {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->router), 0, ZMQ_POLLIN, 0},
-            {NULL, self->ctx.wake_fd, ZMQ_POLLIN, 0},
-            {zsock_resolve (gz_bus_sub_sock (self->sub)), 0, ZMQ_POLLIN, 0},
-        };
-        int64_t next =
-            self->next_tick_ms < self->next_timer_ms ? self->next_tick_ms : self->next_timer_ms;
-        long timeout = (long) (next - now);
-        pthread_mutex_lock (&self->ctx.lock);
-        bool queued = self->ctx.head != NULL;
-        pthread_mutex_unlock (&self->ctx.lock);
-        if (queued)
-            timeout = 0;
-        else if (self->terminated)
-            timeout = 10;
-        int rc = zmq_poll (items, 4, timeout < 0 ? 0 : timeout);
-        if (rc < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (items[0].revents & ZMQ_POLLIN)
-            s_on_pipe (self);
-        if (items[2].revents & ZMQ_POLLIN) {
-            uint64_t count;
-            if (read (self->ctx.wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
-                gz_warn (SVC, "msg=\"eventfd read failed\"");
-        }
-        if (items[3].revents & ZMQ_POLLIN) {
-            int r = gz_bus_sub_on_readable (self->sub);
-            s_flush_pending (self, r == 0);
-        }
-        for (int n = 0; n < 256 && (zsock_events (self->router) & ZMQ_POLLIN); n++)
-            s_on_router (self);
-        s_drain_queue (self);
-    }
-    gz_http_destroy (&self->http);
-    s_drain_queue (self);
-    s_tick (self);
-    gz_info (SVC, "msg=\"routing stopped\"");
-    s_self_destroy (&self);
+    gz_actor_args_t a = {&s_spec, args, s_config_dup, s_config_free};
+    gz_actor_run (pipe, &a);
 }

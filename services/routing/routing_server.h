@@ -10,8 +10,8 @@
     transition is one event on stream "routing" and one timeline row,
     committed together with the state change.
 
-    Pipe commands: $TERM; PORT, BUSPORT, EVENTSPORT (reply the port as a
-    string); CLOCK <unix-microseconds> (set the test clock, then check the
+    Pipe commands: gz_actor's ($TERM, PORT, BUSPORT, EVENTSPORT, RELOAD,
+    STATS, VERBOSE) and routing's own: CLOCK <unix-microseconds> (set the test clock, then check the
     timers; signals 0); TOKEN <staff_id> <token> (install a staff bearer
     token; signals 0 or -1); RELOAD (re-read the rules and the org
     directory; a bad rules file is logged and the old rules stay; signals 0
@@ -20,26 +20,22 @@
 #define ROUTING_SERVER_H_INCLUDED
 
 #include <czmq.h>
+
+#include "gz_actor.h"
 #include <stdbool.h>
 
 typedef struct {
-    char *database_url;
-    char *schema;          //  GZ_ROUTING_SCHEMA, default "routing"
-    char *intake_schema;   //  GZ_INTAKE_SCHEMA, default "intake" (the producer's
-                           //  outbox)
-    char *intake_events;   //  GZ_INTAKE_EVENTS (SUB connect), default
-                           //  tcp://127.0.0.1:base+11
-    char *http_bind;       //  GZ_HTTP_BIND, default "0.0.0.0"
-    int http_port;         //  GZ_ROUTING_HTTP_PORT, default base+1 (0 = any)
-    char *bus_endpoint;    //  GZ_ROUTING_BUS (ROUTER bind), default
-                           //  tcp://127.0.0.1:base+12
-    char *events_endpoint; //  GZ_ROUTING_EVENTS (PUB bind), default
-                           //  tcp://127.0.0.1:base+13
-    char *rules_path;      //  GZ_ROUTING_RULES, NULL = the embedded defaults
-    char *operator_token;  //  GZ_DEMO_OPERATOR_TOKEN, NULL = none
-    int read_conns;        //  GZ_ROUTING_READ_CONNS (default 4)
-    int timer_ms;          //  GZ_ROUTING_TIMER_MS: how often timers are checked (default
-                           //  200)
+    gz_actor_config_t base; //  GZ_ROUTING_* (HTTP_PORT base+1, BUS base+12, EVENTS
+                            //  base+13, SCHEMA "routing", READ_CONNS, WORKERS,
+                            //  WORKER_QUEUE, ANSWER_TIMEOUT_MS) and the common ones
+    char *intake_schema;    //  GZ_INTAKE_SCHEMA, default "intake" (the producer's
+                            //  outbox)
+    char *intake_events;    //  GZ_INTAKE_EVENTS (SUB connect), default
+                            //  tcp://127.0.0.1:base+11
+    char *rules_path;       //  GZ_ROUTING_RULES, NULL = the embedded defaults
+    char *operator_token;   //  GZ_DEMO_OPERATOR_TOKEN, NULL = none
+    int timer_ms;           //  GZ_ROUTING_TIMER_MS: how often timers are checked (default
+                            //  200)
 } routing_config_t;
 
 //  Configuration from GZ_* variables. Free with routing_config_destroy.

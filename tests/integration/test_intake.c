@@ -90,13 +90,13 @@ static intake_config_t *
 s_second_config (void)
 {
     intake_config_t *cfg = intake_config_from_env ();
-    free (cfg->database_url);
-    cfg->database_url = strdup (gz_testdb_url (F.tdb));
-    cfg->http_port = 0;
-    free (cfg->bus_endpoint);
-    cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (cfg->events_endpoint);
-    cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->base.database_url);
+    cfg->base.database_url = strdup (gz_testdb_url (F.tdb));
+    cfg->base.http_port = 0;
+    free (cfg->base.bus_endpoint);
+    cfg->base.bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (cfg->base.events_endpoint);
+    cfg->base.events_endpoint = strdup ("tcp://127.0.0.1:*");
     free (cfg->api_keys);
     cfg->api_keys = strdup ("district=" KEY);
     return cfg;
@@ -120,15 +120,15 @@ s_setup (void **state)
             " ('B1','G1','示例小区1 1栋','示例路1号',26.5650,106.6900),"
             " ('B2','G1','示例小区1 2栋','示例路2号',26.5660,106.6910)");
     F.cfg = intake_config_from_env ();
-    free (F.cfg->database_url);
-    F.cfg->database_url = strdup (gz_testdb_url (F.tdb));
-    F.cfg->http_port = 0;
-    free (F.cfg->http_bind);
-    F.cfg->http_bind = strdup ("127.0.0.1");
-    free (F.cfg->bus_endpoint);
-    F.cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (F.cfg->events_endpoint);
-    F.cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->base.database_url);
+    F.cfg->base.database_url = strdup (gz_testdb_url (F.tdb));
+    F.cfg->base.http_port = 0;
+    free (F.cfg->base.http_bind);
+    F.cfg->base.http_bind = strdup ("127.0.0.1");
+    free (F.cfg->base.bus_endpoint);
+    F.cfg->base.bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->base.events_endpoint);
+    F.cfg->base.events_endpoint = strdup ("tcp://127.0.0.1:*");
     free (F.cfg->api_keys);
     F.cfg->api_keys = strdup ("district=" KEY);
     F.cfg->rate = 0; //  unlimited here; the rate test starts its own actor
@@ -511,11 +511,10 @@ static void
 test_org_follows_database (void **state)
 {
     (void) state;
-    setenv ("GZ_ORG_CHECK_MS", "100", 1);
     intake_config_t *cfg = s_second_config ();
+    cfg->base.org_check_ms = 100;
     int http, bus, events;
     zactor_t *a = s_start (cfg, &http, &bus, &events);
-    setenv ("GZ_ORG_CHECK_MS", "0", 1);
     char base[64];
     snprintf (base, sizeof base, "http://127.0.0.1:%d", http);
 
@@ -1109,14 +1108,11 @@ s_slow_start (s_slow_t *f, int delay_ms, const char *threads, const char *worker
     char rurl[64];
     snprintf (rurl, sizeof rurl, "http://127.0.0.1:%d", gz_http_port (f->routing_api));
     f->cfg->routing_url = strdup (rurl);
-    setenv ("GZ_HTTP_THREADS", threads, 1);
-    setenv ("GZ_INTAKE_WORKERS", workers, 1);
-    setenv ("GZ_INTAKE_WORKER_QUEUE", queue, 1);
+    f->cfg->base.http_threads = atoi (threads);
+    f->cfg->base.workers = atoi (workers);
+    f->cfg->base.worker_queue = atol (queue);
     int http, bus, events;
     f->actor = s_start (f->cfg, &http, &bus, &events);
-    unsetenv ("GZ_HTTP_THREADS");
-    unsetenv ("GZ_INTAKE_WORKERS");
-    unsetenv ("GZ_INTAKE_WORKER_QUEUE");
     snprintf (f->base, sizeof f->base, "http://127.0.0.1:%d", http);
     char url[256];
     snprintf (url, sizeof url, "%s/open311/v2/requests.json", f->base);

@@ -102,16 +102,16 @@ s_setup (void **state)
     s_exec (F.db, "INSERT INTO org.buildings (code, grid_code, name, address, lat, lon) VALUES"
                   " ('B1','G1','示例小区1 1栋','示例路1号',26.5650,106.6900)");
     F.cfg = intake_config_from_env ();
-    free (F.cfg->database_url);
-    F.cfg->database_url = strdup (gz_testdb_url (F.tdb));
-    F.cfg->http_port = 0;
+    free (F.cfg->base.database_url);
+    F.cfg->base.database_url = strdup (gz_testdb_url (F.tdb));
+    F.cfg->base.http_port = 0;
     F.cfg->writers = 1; //  one committer, so the blocked batch is one transaction
-    free (F.cfg->http_bind);
-    F.cfg->http_bind = strdup ("127.0.0.1");
-    free (F.cfg->bus_endpoint);
-    F.cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (F.cfg->events_endpoint);
-    F.cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->base.http_bind);
+    F.cfg->base.http_bind = strdup ("127.0.0.1");
+    free (F.cfg->base.bus_endpoint);
+    F.cfg->base.bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->base.events_endpoint);
+    F.cfg->base.events_endpoint = strdup ("tcp://127.0.0.1:*");
     free (F.cfg->api_keys);
     F.cfg->api_keys = strdup ("district=" KEY);
     F.cfg->rate = 0;

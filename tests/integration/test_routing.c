@@ -177,15 +177,15 @@ s_setup (void **state)
     assert_non_null (F.intake);
 
     F.cfg = routing_config_from_env ();
-    free (F.cfg->database_url);
-    F.cfg->database_url = strdup (gz_testdb_url (F.tdb));
-    F.cfg->http_port = 0;
-    free (F.cfg->http_bind);
-    F.cfg->http_bind = strdup ("127.0.0.1");
-    free (F.cfg->bus_endpoint);
-    F.cfg->bus_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (F.cfg->events_endpoint);
-    F.cfg->events_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->base.database_url);
+    F.cfg->base.database_url = strdup (gz_testdb_url (F.tdb));
+    F.cfg->base.http_port = 0;
+    free (F.cfg->base.http_bind);
+    F.cfg->base.http_bind = strdup ("127.0.0.1");
+    free (F.cfg->base.bus_endpoint);
+    F.cfg->base.bus_endpoint = strdup ("tcp://127.0.0.1:*");
+    free (F.cfg->base.events_endpoint);
+    F.cfg->base.events_endpoint = strdup ("tcp://127.0.0.1:*");
     free (F.cfg->intake_events);
     char ep[64];
     snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", gz_bus_pub_port (F.intake));
@@ -768,9 +768,9 @@ test_org_follows_database (void **state)
 {
     (void) state;
     zactor_destroy (&F.routing);
-    setenv ("GZ_ORG_CHECK_MS", "100", 1);
+    F.cfg->base.org_check_ms = 100;
     s_start_routing ();
-    setenv ("GZ_ORG_CHECK_MS", "0", 1);
+    F.cfg->base.org_check_ms = 0;
     s_set_clock (T0);
     assert_true (s_reloads () == 0);
     s_exec ("UPDATE org.staff SET on_duty = true WHERE id = 'w2'");

@@ -1,0 +1,243 @@
+/*  intake_consume: what comes to intake over the bus. SubmitRequest
+    commands on the ROUTER (decoded, authorised, rate-limited and
+    validated here; valid ones join the actor's next commit batch), and
+    routing's event stream.
+
+    Intake follows routing's event stream (stream "routing",
+    RequestUpdate payloads) so that what residents and Open311 clients see
+    - status open/closed, status_notes, agency_responsible,
+    expected_datetime, updated_datetime, the /r/{id} timeline and the
+    servicerequestupdates feed - follows the request through the closed
+    loop. Runs as a durable-bus handler on the actor's connection: each
+    update is applied exactly once, in order, with the cursor.  */
+#include "intake.h"
+#include "gz_actor.h"
+#include "gz_log.h"
+#include "gz_ratelimit.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gongzhi/v1/routing.pb-c.h"
+
+void
+intake_follow_prepare (gz_db_t *db, const char *schema)
+{
+    char *q = gz_db_ident (schema);
+    char sql[2048];
+    //  One round trip per update: the request's view, the resident's
+    //  timeline and the updates feed move together (the latter two only
+    //  for public updates, $10), and only for a request intake knows.
+    snprintf (sql, sizeof sql,
+              "WITH upd AS (UPDATE %1$s.requests SET status = $2, state = $7,"
+              "  status_notes = coalesce($3, status_notes),"
+              "  agency_responsible = coalesce($4, agency_responsible),"
+              "  expected_at = coalesce(to_timestamp($5::bigint / 1e6), expected_at),"
+              "  updated_at = greatest(updated_at, to_timestamp($6::bigint / 1e6))"
+              "  WHERE id = $1::bigint RETURNING id),"
+              " tl AS (INSERT INTO %1$s.timeline (request_id, at, kind, note)"
+              "  SELECT id, to_timestamp($6::bigint / 1e6), $8, $3 FROM upd WHERE $10::bool),"
+              " ru AS (INSERT INTO %1$s.request_updates"
+              "  (update_id, request_id, kind, status, note, media_url, at)"
+              "  SELECT $9::bigint, id, $8, $11, $3, $12, to_timestamp($6::bigint / 1e6)"
+              "  FROM upd WHERE $10::bool ON CONFLICT (update_id) DO NOTHING)"
+              " SELECT count(*) FROM upd",
+              q);
+    gz_db_prepare (db, "follow_update", sql);
+    free (q);
+}
+
+//  Open311 status (open/closed) for a routing state.
+static const char *
+s_open311_status (const char *state)
+{
+    static const char *closed[] = {"resolved", "rated", "closed", "rejected", "merged"};
+    for (size_t i = 0; i < sizeof closed / sizeof closed[0]; i++)
+        if (strcmp (state, closed[i]) == 0)
+            return "closed";
+    return "open";
+}
+
+//  The status word of mySociety's updates extension (FixMyStreet's states).
+static const char *
+s_update_status (const char *state)
+{
+    if (strcmp (state, "verified") == 0 || strcmp (state, "in_progress") == 0)
+        return "in_progress";
+    if (strcmp (state, "resolved") == 0)
+        return "fixed";
+    if (strcmp (state, "rated") == 0 || strcmp (state, "closed") == 0)
+        return "closed";
+    if (strcmp (state, "rejected") == 0)
+        return "no_further_action";
+    if (strcmp (state, "merged") == 0)
+        return "duplicate";
+    return "open";
+}
+
+int
+intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
+{
+    intake_t *ctx = arg;
+    Gongzhi__V1__RequestUpdate *u =
+        gongzhi__v1__request_update__unpack (NULL, env->payload.len, env->payload.data);
+    if (!u) {
+        //  Count and skip: a payload that does not decode never will.
+        gz_metrics_add (ctx->metrics, "gz_decode_errors_total", "source=\"routing\"", 1);
+        return 0;
+    }
+    int rc = 0;
+    char *end = NULL;
+    long long id = strtoll (u->request_id, &end, 10);
+    if (!*u->request_id || *end || id <= 0 || !*u->state) {
+        gz_metrics_add (ctx->metrics, "gz_decode_errors_total", "source=\"routing\"", 1);
+        goto done;
+    }
+    char at[24], due[24], pos[24];
+    snprintf (at, sizeof at, "%lld", (long long) (u->at_us ? u->at_us : env->occurred_at_us));
+    snprintf (due, sizeof due, "%lld", (long long) u->resolve_due_us);
+    snprintf (pos, sizeof pos, "%lld", (long long) env->position);
+    const char *agency = u->assignee && *u->assignee->unit_name ? u->assignee->unit_name : NULL;
+    const char *note = *u->note ? u->note : NULL;
+    //  Deadline warnings are for staff; the resident's timeline shows the rest.
+    bool public = strcmp (u->kind, "deadline_warning") != 0;
+    const char *v[12] = {u->request_id,
+                         s_open311_status (u->state),
+                         note,
+                         agency,
+                         u->resolve_due_us ? due : NULL,
+                         at,
+                         u->state,
+                         u->kind,
+                         pos,
+                         public ? "t" : "f",
+                         s_update_status (u->state),
+                         *u->media_url ? u->media_url : NULL};
+    PGresult *r = gz_db_exec (db, "follow_update", 12, v);
+    if (!r)
+        rc = -1;
+    PQclear (r);
+done:
+    gongzhi__v1__request_update__free_unpacked (u, NULL);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- commands
+
+static void
+s_bus_error (zsock_t *router, zframe_t **to_p, bool delim, int code, const char *message)
+{
+    Gongzhi__V1__SubmitReply reply = GONGZHI__V1__SUBMIT_REPLY__INIT;
+    reply.ok = false;
+    reply.error = (Gongzhi__V1__ErrorCode) code;
+    reply.message = (char *) message;
+    intake_bus_reply (router, to_p, delim, &reply);
+}
+
+//  One command from the ROUTER. A valid submission joins the batch; every
+//  other outcome is answered at once.
+void
+intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_sub_t **tail)
+{
+    zmsg_t *msg = zmsg_recv (router);
+    if (!msg)
+        return;
+    zframe_t *to = zmsg_pop (msg);
+    bool delim = false;
+    zframe_t *body = zmsg_pop (msg);
+    if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
+        delim = true; //  a REQ peer: keep its empty delimiter
+        zframe_destroy (&body);
+        body = zmsg_pop (msg);
+    }
+    zmsg_destroy (&msg);
+    gz_envelope_t *env =
+        body ? gz_codec_envelope_decode (zframe_data (body), zframe_size (body)) : NULL;
+    zframe_destroy (&body);
+    Gongzhi__V1__SubmitRequest *req = NULL;
+    if (env && strcmp (env->type, "SubmitRequest") == 0)
+        req = gongzhi__v1__submit_request__unpack (NULL, env->payload.len, env->payload.data);
+    if (!req) {
+        gz_metrics_add (ctx->metrics, "gz_decode_errors_total", "source=\"bus\"", 1);
+        gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                        "channel=\"bus\",outcome=\"rejected\"", 1);
+        s_bus_error (router, &to, delim, GONGZHI__V1__ERROR_CODE__BAD_MESSAGE,
+                     "expected an Envelope of type SubmitRequest with a valid payload");
+        gz_codec_envelope_free (&env);
+        return;
+    }
+    const char *keyname = intake_api_key_name (ctx, env->credential);
+    char client[160];
+    snprintf (client, sizeof client, "apikey:%s", keyname ? keyname : "");
+    int retry = 0;
+    if (!keyname)
+        s_bus_error (router, &to, delim, GONGZHI__V1__ERROR_CODE__UNAUTHORIZED,
+                     "missing or unknown credential");
+    else if (!gz_ratelimit_take (ctx->ratelimit, client, &retry)) {
+        gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                        "channel=\"bus\",outcome=\"rate_limited\"", 1);
+        s_bus_error (router, &to, delim, GONGZHI__V1__ERROR_CODE__RATE_LIMITED,
+                     "too many requests; slow down and retry");
+    }
+    else if (gz_actor_closing (ctx->actor))
+        s_bus_error (router, &to, delim, GONGZHI__V1__ERROR_CODE__UNAVAILABLE,
+                     "shutting down; retry with the same idempotency key");
+    else {
+        intake_raw_t raw = {0};
+        raw.channel = req->channel ? (int) req->channel : GONGZHI__V1__CHANNEL__BUS;
+        raw.service_code = req->service_code;
+        raw.description = req->description;
+        char lat[40] = "", lon[40] = "";
+        if (req->location && req->location->has_latlon) {
+            snprintf (lat, sizeof lat, "%.9g", req->location->lat);
+            snprintf (lon, sizeof lon, "%.9g", req->location->lon);
+            raw.lat_s = lat;
+            raw.long_s = lon;
+        }
+        if (req->location) {
+            raw.address_id = req->location->building_code;
+            raw.address_string = req->location->address;
+        }
+        raw.phone = req->phone;
+        raw.name = req->submitter_name;
+        raw.media_url = req->media_url;
+        raw.meeting_id = req->meeting_id;
+        raw.external_id = req->external_id;
+        raw.client_id = client;
+        raw.idempotency_key = env->idempotency_key;
+        const char **codes = calloc (req->n_attributes + 1, sizeof *codes);
+        const char **vals = calloc (req->n_attributes + 1, sizeof *vals);
+        assert (codes && vals);
+        for (size_t i = 0; i < req->n_attributes; i++) {
+            codes[i] = req->attributes[i]->code;
+            vals[i] = req->attributes[i]->value;
+        }
+        raw.attr_codes = codes;
+        raw.attr_values = vals;
+        raw.nattrs = req->n_attributes;
+        intake_err_t err;
+        intake_sub_t *sub = intake_sub_new (ctx, &raw, &err);
+        free (codes);
+        free (vals);
+        if (!sub) {
+            gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                            "channel=\"bus\",outcome=\"rejected\"", 1);
+            s_bus_error (router, &to, delim, err.error, err.message);
+        }
+        else {
+            sub->reply_to = to;
+            to = NULL;
+            sub->reply_delim = delim;
+            if (*tail)
+                (*tail)->next = sub;
+            else
+                *head = sub;
+            *tail = sub;
+        }
+    }
+    zframe_destroy (&to);
+    gongzhi__v1__submit_request__free_unpacked (req, NULL);
+    gz_codec_envelope_free (&env);
+}
