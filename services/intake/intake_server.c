@@ -344,3 +344,11 @@ intake_server (zsock_t *pipe, void *args)
     gz_actor_args_t a = {&s_spec, args, s_config_dup, s_config_free};
     gz_actor_run (pipe, &a);
 }
+
+static void *
+s_config_from_env (void)
+{
+    return intake_config_from_env ();
+}
+
+const gz_service_def_t intake_service = {SVC, s_config_from_env, s_config_free, intake_server};

@@ -14,6 +14,7 @@
 #include <czmq.h>
 
 #include "gz_actor.h"
+#include "gz_service.h"
 #include <stdbool.h>
 
 typedef struct {
@@ -40,5 +41,8 @@ void intake_config_destroy (intake_config_t **self_p);
 //  The actor. args is an intake_config_t * (borrowed until the actor
 //  signals ready). Signals 0 when ready, -1 on a failed start.
 void intake_server (zsock_t *pipe, void *args);
+
+//  The service, for a binary's service table (gz_service_main).
+extern const gz_service_def_t intake_service;
 
 #endif

@@ -500,3 +500,11 @@ routing_server (zsock_t *pipe, void *args)
     gz_actor_args_t a = {&s_spec, args, s_config_dup, s_config_free};
     gz_actor_run (pipe, &a);
 }
+
+static void *
+s_config_from_env (void)
+{
+    return routing_config_from_env ();
+}
+
+const gz_service_def_t routing_service = {SVC, s_config_from_env, s_config_free, routing_server};

@@ -22,6 +22,7 @@
 #include <czmq.h>
 
 #include "gz_actor.h"
+#include "gz_service.h"
 #include <stdbool.h>
 
 typedef struct {
@@ -45,5 +46,8 @@ void routing_config_destroy (routing_config_t **self_p);
 //  The actor. args is a routing_config_t * (borrowed until the actor
 //  signals ready). Signals 0 when ready, -1 on a failed start.
 void routing_server (zsock_t *pipe, void *args);
+
+//  The service, for a binary's service table (gz_service_main).
+extern const gz_service_def_t routing_service;
 
 #endif
