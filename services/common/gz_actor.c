@@ -103,6 +103,7 @@ gz_actor_config_from_env (gz_actor_config_t *cfg, const char *prefix, const char
     if (events_offset >= 0)
         cfg->events_endpoint =
             gz_config_endpoint (s_var (v, sizeof v, prefix, "EVENTS"), events_offset);
+    cfg->trusted_proxies = strdup (gz_config_str ("GZ_TRUSTED_PROXIES", ""));
     cfg->org_check_ms = (int) gz_config_int ("GZ_ORG_CHECK_MS", 5000, 0, 3600000);
     gz_bus_opts_from_env (&cfg->bus);
 }
@@ -122,6 +123,7 @@ gz_actor_config_copy (gz_actor_config_t *dst, const gz_actor_config_t *src)
     dst->http_bind = s_dup (src->http_bind);
     dst->bus_endpoint = s_dup (src->bus_endpoint);
     dst->events_endpoint = s_dup (src->events_endpoint);
+    dst->trusted_proxies = s_dup (src->trusted_proxies);
 }
 
 void
@@ -132,6 +134,7 @@ gz_actor_config_clear (gz_actor_config_t *cfg)
     free (cfg->http_bind);
     free (cfg->bus_endpoint);
     free (cfg->events_endpoint);
+    free (cfg->trusted_proxies);
     memset (cfg, 0, sizeof *cfg);
 }
 
@@ -645,6 +648,8 @@ s_open_http (gz_actor_t *self)
         gz_error (self->spec->name, "msg=\"cannot listen for HTTP\" port=%d", c->http_port);
         return -1;
     }
+    if (gz_http_set_trusted_proxies (self->http, c->trusted_proxies))
+        return -1;
     //  A deferred request not answered in time (the actor stuck in a
     //  commit) is answered 503; the client retries with its key.
     gz_http_set_defer_timeout (self->http, c->answer_timeout_ms, s_timeout, self);

@@ -63,6 +63,7 @@ typedef struct {
     int read_conns;        //  GZ_<P>_READ_CONNS: the read pool (4)
     char *bus_endpoint;    //  GZ_<P>_BUS: ROUTER bind; NULL: none
     char *events_endpoint; //  GZ_<P>_EVENTS: PUB bind; NULL: none
+    char *trusted_proxies; //  GZ_TRUSTED_PROXIES ("": none)
     int org_check_ms;      //  GZ_ORG_CHECK_MS (5000; 0: only RELOAD)
     gz_bus_opts_t bus;     //  GZ_BUS_* (heartbeat, high-water marks, retention)
 } gz_actor_config_t;

@@ -318,11 +318,6 @@ s_new (const char *bind_addr, int port, size_t max_body, int threads, gz_http_ha
     }
     gz_http_t *self = calloc (1, sizeof *self);
     assert (self);
-    if (gz_http_proxies_load (self)) {
-        free (self->proxies);
-        free (self);
-        return NULL;
-    }
     self->handler = handler;
     self->arg = arg;
     self->threads = threads;

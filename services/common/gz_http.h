@@ -55,6 +55,13 @@ gz_http_t *gz_http_new_pool (const char *bind_addr, int port, size_t max_body, i
 //  ends. Set before the server sees traffic.
 void gz_http_set_defer_timeout (gz_http_t *self, int timeout_ms, gz_http_handler_fn *fn, void *arg);
 
+//  Peers whose X-Forwarded-For names the client (GZ_TRUSTED_PROXIES:
+//  comma- or space-separated addresses and networks, e.g. "10.0.0.0/8,
+//  127.0.0.1"); replaces the list; "" or NULL trusts none. Set before the
+//  server sees traffic. 0 ok, -1 on a malformed entry (logged; then none
+//  is trusted).
+int gz_http_set_trusted_proxies (gz_http_t *self, const char *list);
+
 //  How long gz_http_destroy waits for in-flight requests (default 15 s).
 void gz_http_set_drain_ms (gz_http_t *self, int drain_ms);
 

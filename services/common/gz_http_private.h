@@ -127,10 +127,6 @@ size_t gz_http_expire (gz_http_t *self, bool every);
 //  gz_http_defer.c: let the offload workers finish the queue, join them.
 void gz_http_workers_stop (gz_http_t *self);
 
-//  gz_http_proxies.c: read GZ_TRUSTED_PROXIES into self. 0 ok, -1 on a
-//  malformed entry (logged).
-int gz_http_proxies_load (gz_http_t *self);
-
 //  gz_http_proxies.c: set req->client_ip: the peer, or behind trusted
 //  proxies the client X-Forwarded-For names.
 void gz_http_client_ip_fill (gz_http_req_t *req);

@@ -2,7 +2,6 @@
 
     The peer address, unless the peer is one of GZ_TRUSTED_PROXIES: then
     the client is the nearest untrusted X-Forwarded-For address.  */
-#include "gz_config.h"
 #include "gz_http_private.h"
 #include "gz_log.h"
 
@@ -91,12 +90,12 @@ s_trusted (gz_http_t *self, const gz_http_net_t *addr)
     return false;
 }
 
-//  Read GZ_TRUSTED_PROXIES (comma- or space-separated addresses and
-//  networks). 0 ok, -1 on a malformed entry (logged).
 int
-gz_http_proxies_load (gz_http_t *self)
+gz_http_set_trusted_proxies (gz_http_t *self, const char *list)
 {
-    const char *list = gz_config_str ("GZ_TRUSTED_PROXIES", "");
+    free (self->proxies);
+    self->proxies = NULL;
+    self->nproxies = 0;
     char *copy = strdup (list ? list : "");
     assert (copy);
     int rc = 0;
@@ -115,6 +114,11 @@ gz_http_proxies_load (gz_http_t *self)
         self->proxies[self->nproxies++] = net;
     }
     free (copy);
+    if (rc) {
+        free (self->proxies);
+        self->proxies = NULL;
+        self->nproxies = 0;
+    }
     return rc;
 }
 

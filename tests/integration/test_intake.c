@@ -799,9 +799,9 @@ test_trusted_proxies (void **state)
     cfg->rate = 0.05; //  one every 20 s: no refill while the test runs
     cfg->burst = 1;
     int http, bus, events;
-    setenv ("GZ_TRUSTED_PROXIES", "10.9.0.0/16, 127.0.0.1", 1);
+    free (cfg->base.trusted_proxies);
+    cfg->base.trusted_proxies = strdup ("10.9.0.0/16, 127.0.0.1");
     zactor_t *a = s_start (cfg, &http, &bus, &events);
-    unsetenv ("GZ_TRUSTED_PROXIES");
     //  Two residents behind the proxy: one each.
     assert_int_equal (s_qr_post_from (http, "203.0.113.7", "tp-1"), 201);
     assert_int_equal (s_qr_post_from (http, "203.0.113.8", "tp-2"), 201);
@@ -817,15 +817,17 @@ test_trusted_proxies (void **state)
     zactor_destroy (&a);
 
     //  Not trusted: the header means nothing, all of it is one client.
+    free (cfg->base.trusted_proxies);
+    cfg->base.trusted_proxies = strdup ("");
     a = s_start (cfg, &http, &bus, &events);
     assert_int_equal (s_qr_post_from (http, "203.0.113.20", "tp-7"), 201);
     assert_int_equal (s_qr_post_from (http, "203.0.113.21", "tp-8"), 429);
     zactor_destroy (&a);
 
     //  A malformed setting stops the start with a clear error.
-    setenv ("GZ_TRUSTED_PROXIES", "10.0.0.0/33", 1);
+    free (cfg->base.trusted_proxies);
+    cfg->base.trusted_proxies = strdup ("10.0.0.0/33");
     zactor_t *bad = zactor_new (intake_server, cfg);
-    unsetenv ("GZ_TRUSTED_PROXIES");
     assert_non_null (bad);
     zstr_send (bad, "PORT");
     char *port = zstr_recv (bad);
