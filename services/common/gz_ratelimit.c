@@ -18,6 +18,7 @@
 #include "gz_ratelimit.h"
 
 #include <assert.h>
+#include <czmq.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -63,14 +64,6 @@ s_hash (const char *key, size_t len)
         h *= 1099511628211ULL;
     }
     return h;
-}
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 gz_ratelimit_t *
@@ -242,7 +235,7 @@ gz_ratelimit_take_at (gz_ratelimit_t *self, const char *key, double now, int *re
 bool
 gz_ratelimit_take (gz_ratelimit_t *self, const char *key, int *retry_after_s)
 {
-    return gz_ratelimit_take_at (self, key, s_now (), retry_after_s);
+    return gz_ratelimit_take_at (self, key, (double) zclock_usecs () / 1e6, retry_after_s);
 }
 
 size_t

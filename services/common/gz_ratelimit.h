@@ -23,7 +23,7 @@ void gz_ratelimit_destroy (gz_ratelimit_t **self_p);
 bool gz_ratelimit_take (gz_ratelimit_t *self, const char *key, int *retry_after_s);
 
 //  The same at an explicit time now_s in seconds on any monotonic scale
-//  (gz_ratelimit_take uses CLOCK_MONOTONIC); for tests. A time earlier
+//  (gz_ratelimit_take uses the monotonic clock, zclock_usecs); for tests. A time earlier
 //  than one already seen counts as that one.
 bool gz_ratelimit_take_at (gz_ratelimit_t *self, const char *key, double now_s, int *retry_after_s);
 

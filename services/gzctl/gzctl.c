@@ -7,6 +7,8 @@
     errors to stderr. Exit status: 0 done, 1 failed (nothing changed),
     2 usage.  */
 #include "gz_config.h"
+
+#include <czmq.h>
 #include "gz_db.h"
 #include "gz_log.h"
 #include "gz_org.h"
@@ -42,14 +44,6 @@ s_usage (void)
              "\n"
              "database: GZ_DATABASE_URL (default: the private cluster, GZ_PG_PORT or 54320)\n");
     return 2;
-}
-
-static double
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
 }
 
 //  A connected handle with the org schema migrated, or NULL (reported).
@@ -90,9 +84,9 @@ s_apply (gz_orgdoc_t *doc, const char *what)
     gz_db_t *db = s_connect (true);
     if (!db)
         return 1;
-    double start = s_now_ms ();
+    double start = (double) zclock_usecs () / 1e3;
     int rc = gz_orgdoc_apply (doc, db);
-    double took = s_now_ms () - start;
+    double took = (double) zclock_usecs () / 1e3 - start;
     gz_orgstats_t stats;
     if (rc == 0)
         rc = gz_orgdoc_db_stats (db, &stats);
