@@ -215,6 +215,43 @@ gz_actor_every (gz_actor_t *self, int interval_ms, void (*fn) (void *arg), void 
         (s_timer_t){.interval_ms = interval_ms, .next_ms = zclock_mono (), .fn = fn, .arg = arg};
 }
 
+//  ---------------------------------------------------------------- commands
+
+gz_envelope_t *
+gz_actor_command_recv (zsock_t *router, zframe_t **from_p, bool *delim_p)
+{
+    *from_p = NULL;
+    *delim_p = false;
+    zmsg_t *msg = zmsg_recv (router);
+    if (!msg)
+        return NULL;
+    *from_p = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
+        *delim_p = true; //  a REQ peer: keep its empty delimiter
+        zframe_destroy (&body);
+        body = zmsg_pop (msg);
+    }
+    zmsg_destroy (&msg);
+    gz_envelope_t *env =
+        body ? gz_codec_envelope_decode (zframe_data (body), zframe_size (body)) : NULL;
+    zframe_destroy (&body);
+    return env;
+}
+
+void
+gz_actor_command_reply (zsock_t *router, zframe_t **to_p, bool delim, const char *type,
+                        const char *key, const ProtobufCMessage *reply)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, to_p);
+    if (delim)
+        zmsg_addmem (msg, NULL, 0);
+    zframe_t *body = gz_codec_envelope_frame (type, key, NULL, NULL, reply);
+    zmsg_append (msg, &body);
+    zmsg_send (&msg, router);
+}
+
 //  ---------------------------------------------------------------- streams
 
 static void

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "gz_bus.h"
+#include "gz_codec.h"
 #include "gz_db.h"
 #include "gz_dbpool.h"
 #include "gz_http.h"
@@ -169,6 +170,17 @@ typedef void (gz_actor_after_fn) (void *arg, bool committed);
 gz_bus_sub_t *gz_actor_follow (gz_actor_t *self, const char *source_schema, const char *stream,
                                const char *endpoint, bool wait, gz_bus_handler_fn *handler,
                                void *arg, gz_actor_after_fn *after, void *after_arg);
+
+//  Commands on the ROUTER (DEALER or REQ peers). Receive one: the peer's
+//  routing id into *from_p (NULL when nothing was there), whether it
+//  sent a REQ delimiter into *delim_p, and the envelope, or NULL when the
+//  body is not one (the caller counts it and answers a typed error).
+gz_envelope_t *gz_actor_command_recv (zsock_t *router, zframe_t **from_p, bool *delim_p);
+//  Answer a command: an Envelope of type carrying reply (key: the
+//  envelope's key, may be NULL) to *to_p (taken), after the delimiter if
+//  the peer sent one.
+void gz_actor_command_reply (zsock_t *router, zframe_t **to_p, bool delim, const char *type,
+                             const char *key, const ProtobufCMessage *reply);
 
 //  Run fn (arg) every interval_ms on the actor thread (at most 8 timers).
 void gz_actor_every (gz_actor_t *self, int interval_ms, void (*fn) (void *arg), void *arg);

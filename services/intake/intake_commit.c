@@ -109,14 +109,8 @@ void
 intake_bus_reply (zsock_t *router, zframe_t **to_p, bool delim,
                   const Gongzhi__V1__SubmitReply *reply)
 {
-    zmsg_t *msg = zmsg_new ();
-    zmsg_append (msg, to_p);
-    if (delim)
-        zmsg_addmem (msg, NULL, 0);
-    zframe_t *body = gz_codec_envelope_frame ("SubmitReply", reply->service_request_id, NULL, NULL,
-                                              &reply->base);
-    zmsg_append (msg, &body);
-    zmsg_send (&msg, router);
+    gz_actor_command_reply (router, to_p, delim, "SubmitReply", reply->service_request_id,
+                            &reply->base);
 }
 
 //  Runs on an HTTP thread: render the answer of a finished submission.

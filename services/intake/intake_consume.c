@@ -141,21 +141,13 @@ s_bus_error (zsock_t *router, zframe_t **to_p, bool delim, int code, const char 
 void
 intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_sub_t **tail)
 {
-    zmsg_t *msg = zmsg_recv (router);
-    if (!msg)
-        return;
-    zframe_t *to = zmsg_pop (msg);
+    zframe_t *to = NULL;
     bool delim = false;
-    zframe_t *body = zmsg_pop (msg);
-    if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
-        delim = true; //  a REQ peer: keep its empty delimiter
-        zframe_destroy (&body);
-        body = zmsg_pop (msg);
+    gz_envelope_t *env = gz_actor_command_recv (router, &to, &delim);
+    if (!to) {
+        gz_codec_envelope_free (&env);
+        return;
     }
-    zmsg_destroy (&msg);
-    gz_envelope_t *env =
-        body ? gz_codec_envelope_decode (zframe_data (body), zframe_size (body)) : NULL;
-    zframe_destroy (&body);
     Gongzhi__V1__SubmitRequest *req = NULL;
     if (env && strcmp (env->type, "SubmitRequest") == 0)
         req = gongzhi__v1__submit_request__unpack (NULL, env->payload.len, env->payload.data);

@@ -319,14 +319,8 @@ s_finish (self_t *self, routing_cmd_t *cmd, const char *source)
         reply.error = cmd->error;
         reply.message = cmd->message;
         reply.state = cmd->state;
-        zmsg_t *msg = zmsg_new ();
-        zmsg_append (msg, &cmd->reply_to);
-        if (cmd->reply_delim)
-            zmsg_addmem (msg, NULL, 0);
-        zframe_t *body =
-            gz_codec_envelope_frame ("CommandReply", cmd->request_id, NULL, NULL, &reply.base);
-        zmsg_append (msg, &body);
-        zmsg_send (&msg, gz_actor_router (self->actor));
+        gz_actor_command_reply (gz_actor_router (self->actor), &cmd->reply_to, cmd->reply_delim,
+                                "CommandReply", cmd->request_id, &reply.base);
         routing_cmd_destroy (&cmd);
         return;
     }
@@ -346,21 +340,16 @@ s_opt (const char *s)
 static void
 s_on_router (self_t *self, zsock_t *router)
 {
-    zmsg_t *msg = zmsg_recv (router);
-    if (!msg)
+    zframe_t *from = NULL;
+    bool delim = false;
+    gz_envelope_t *env = gz_actor_command_recv (router, &from, &delim);
+    if (!from) {
+        gz_codec_envelope_free (&env);
         return;
-    routing_cmd_t *cmd = routing_cmd_new ();
-    cmd->reply_to = zmsg_pop (msg);
-    zframe_t *body = zmsg_pop (msg);
-    if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
-        cmd->reply_delim = true;
-        zframe_destroy (&body);
-        body = zmsg_pop (msg);
     }
-    zmsg_destroy (&msg);
-    gz_envelope_t *env =
-        body ? gz_codec_envelope_decode (zframe_data (body), zframe_size (body)) : NULL;
-    zframe_destroy (&body);
+    routing_cmd_t *cmd = routing_cmd_new ();
+    cmd->reply_to = from;
+    cmd->reply_delim = delim;
     Gongzhi__V1__WorkerCommand *wc = NULL;
     if (env && env->type && strcmp (env->type, "WorkerCommand") == 0)
         wc = gongzhi__v1__worker_command__unpack (NULL, env->payload.len, env->payload.data);
