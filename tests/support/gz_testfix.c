@@ -161,6 +161,7 @@ s_call_run (void *arg)
         gz_testhttp (call->method, call->url, call->body, call->body ? strlen (call->body) : 0,
                      NULL, call->header[0] ? headers : NULL, &call->response);
     call->took_ms = zclock_mono () - start;
+    atomic_store (&call->done, true);
     return NULL;
 }
 
@@ -170,6 +171,7 @@ gz_testfix_call_start (gz_testfix_call_t *call)
     assert_non_null (call->method);
     call->rc = -1;
     memset (&call->response, 0, sizeof call->response);
+    atomic_store (&call->done, false);
     assert_int_equal (pthread_create (&call->thread, NULL, s_call_run, call), 0);
 }
 

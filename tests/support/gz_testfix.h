@@ -13,6 +13,7 @@
 
 #include <czmq.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -69,7 +70,8 @@ char *gz_testfix_request_id (const char *body);
 //  header (one extra "Name: value" line, or ""), then start; join waits
 //  for the answer. After join, rc is gz_testhttp's return, response is
 //  valid when rc is 0 (free it with gz_testfix_call_free), took_ms is how
-//  long the call took.
+//  long the call took. done turns true when the answer (or the failure)
+//  is in, so a test can wait for the first of several calls.
 typedef struct {
     const char *method;
     char url[256];
@@ -78,6 +80,7 @@ typedef struct {
     int rc;
     gz_testhttp_t response;
     int64_t took_ms;
+    atomic_bool done;
     pthread_t thread;
 } gz_testfix_call_t;
 
