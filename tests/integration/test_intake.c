@@ -72,18 +72,12 @@ s_start (intake_config_t *cfg, int *http, int *bus, int *events)
     return a;
 }
 
-//  The configuration of another intake on the test database (any free
-//  ports), for tests that need their own.
+//  An intake configuration on the test database (any free ports): the
+//  fixture's, and that of tests that start an intake of their own.
 static intake_config_t *
-s_second_config (void)
+s_config (void)
 {
-    intake_config_t *cfg = intake_config_from_env ();
-    gz_testfix_local (&cfg->database_url, &cfg->http_bind, &cfg->bus_endpoint,
-                      &cfg->events_endpoint, gz_testdb_url (F.tdb));
-    cfg->http_port = 0;
-    free (cfg->api_keys);
-    cfg->api_keys = strdup ("district=" KEY);
-    return cfg;
+    return gz_testfix_intake_config (gz_testdb_url (F.tdb), "district=" KEY);
 }
 
 static int
@@ -97,12 +91,7 @@ s_setup (void **state)
     F.db = gz_db_new (gz_testdb_url (F.tdb), "test");
     //  A tiny area: one grid, two buildings near the Huaguoyuan centre.
     gz_testfix_seed_area (F.db);
-    F.cfg = intake_config_from_env ();
-    gz_testfix_local (&F.cfg->database_url, &F.cfg->http_bind, &F.cfg->bus_endpoint,
-                      &F.cfg->events_endpoint, gz_testdb_url (F.tdb));
-    F.cfg->http_port = 0;
-    free (F.cfg->api_keys);
-    F.cfg->api_keys = strdup ("district=" KEY);
+    F.cfg = s_config ();
     F.cfg->rate = 0; //  unlimited here; the rate test starts its own actor
     F.intake = s_start (F.cfg, &F.http_port, &F.bus_port, &F.events_port);
     snprintf (F.base, sizeof F.base, "http://127.0.0.1:%d", F.http_port);
@@ -489,7 +478,7 @@ test_org_follows_database (void **state)
 {
     (void) state;
     setenv ("GZ_ORG_CHECK_MS", "100", 1);
-    intake_config_t *cfg = s_second_config ();
+    intake_config_t *cfg = s_config ();
     int http, bus, events;
     zactor_t *a = s_start (cfg, &http, &bus, &events);
     setenv ("GZ_ORG_CHECK_MS", "0", 1);
@@ -719,7 +708,7 @@ static void
 test_rate_limit (void **state)
 {
     (void) state;
-    intake_config_t *cfg = s_second_config ();
+    intake_config_t *cfg = s_config ();
     cfg->rate = 1;
     cfg->burst = 2;
     int http, bus, events;
@@ -771,7 +760,7 @@ static void
 test_trusted_proxies (void **state)
 {
     (void) state;
-    intake_config_t *cfg = s_second_config ();
+    intake_config_t *cfg = s_config ();
     cfg->rate = 0.05; //  one every 20 s: no refill while the test runs
     cfg->burst = 1;
     int http, bus, events;
@@ -898,7 +887,7 @@ test_follows_routing (void **state)
     assert_int_equal (gz_db_migrate (rdb, "routing", gz_bus_migrations ()), 0);
     gz_bus_pub_t *pub = gz_bus_pub_new (rdb, "routing", "routing", "tcp://127.0.0.1:*");
     assert_non_null (pub);
-    intake_config_t *cfg = s_second_config ();
+    intake_config_t *cfg = s_config ();
     s_stub_t stub = {"", "", 200, 0, 0};
     gz_http_t *routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &stub);
     assert_non_null (routing_api);
@@ -1085,7 +1074,7 @@ s_slow_start (s_slow_t *f, int delay_ms, const char *threads, const char *worker
     f->stub = (s_stub_t){"", "", 200, delay_ms, 0};
     f->routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &f->stub);
     assert_non_null (f->routing_api);
-    f->cfg = s_second_config ();
+    f->cfg = s_config ();
     free (f->cfg->routing_url);
     char rurl[64];
     snprintf (rurl, sizeof rurl, "http://127.0.0.1:%d", gz_http_port (f->routing_api));

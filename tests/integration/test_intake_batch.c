@@ -78,13 +78,8 @@ s_setup (void **state)
     F.tdb = gz_testdb_new ("intake_batch");
     F.db = gz_db_new (gz_testdb_url (F.tdb), "test");
     gz_testfix_seed_area (F.db);
-    F.cfg = intake_config_from_env ();
-    gz_testfix_local (&F.cfg->database_url, &F.cfg->http_bind, &F.cfg->bus_endpoint,
-                      &F.cfg->events_endpoint, gz_testdb_url (F.tdb));
-    F.cfg->http_port = 0;
+    F.cfg = gz_testfix_intake_config (gz_testdb_url (F.tdb), "district=" KEY);
     F.cfg->writers = 1; //  one committer, so the blocked batch is one transaction
-    free (F.cfg->api_keys);
-    F.cfg->api_keys = strdup ("district=" KEY);
     F.cfg->rate = 0;
     s_start ();
     return 0;

@@ -37,15 +37,23 @@ gz_testfix_scalar (gz_db_t *db, const char *sql)
     return v;
 }
 
+//  Format SQL into sql (S_SQL_MAX bytes); fails the test if it is cut.
+#define S_SQL_MAX 2048
+static void
+s_format (char *sql, const char *fmt, va_list ap)
+{
+    int n = vsnprintf (sql, S_SQL_MAX, fmt, ap);
+    assert_true (n >= 0 && n < S_SQL_MAX);
+}
+
 long long
 gz_testfix_scalarf (gz_db_t *db, const char *fmt, ...)
 {
-    char sql[2048];
+    char sql[S_SQL_MAX];
     va_list ap;
     va_start (ap, fmt);
-    int n = vsnprintf (sql, sizeof sql, fmt, ap);
+    s_format (sql, fmt, ap);
     va_end (ap);
-    assert_true (n >= 0 && (size_t) n < sizeof sql);
     return gz_testfix_scalar (db, sql);
 }
 
@@ -62,12 +70,11 @@ gz_testfix_text (gz_db_t *db, const char *sql)
 char *
 gz_testfix_textf (gz_db_t *db, const char *fmt, ...)
 {
-    char sql[2048];
+    char sql[S_SQL_MAX];
     va_list ap;
     va_start (ap, fmt);
-    int n = vsnprintf (sql, sizeof sql, fmt, ap);
+    s_format (sql, fmt, ap);
     va_end (ap);
-    assert_true (n >= 0 && (size_t) n < sizeof sql);
     return gz_testfix_text (db, sql);
 }
 
@@ -119,6 +126,18 @@ gz_testfix_local (char **database_url, char **http_bind, char **bus_endpoint,
     s_replace (http_bind, "127.0.0.1");
     s_replace (bus_endpoint, "tcp://127.0.0.1:*");
     s_replace (events_endpoint, "tcp://127.0.0.1:*");
+}
+
+intake_config_t *
+gz_testfix_intake_config (const char *database_url, const char *api_keys)
+{
+    intake_config_t *cfg = intake_config_from_env ();
+    assert_non_null (cfg);
+    gz_testfix_local (&cfg->database_url, &cfg->http_bind, &cfg->bus_endpoint,
+                      &cfg->events_endpoint, database_url);
+    cfg->http_port = 0;
+    s_replace (&cfg->api_keys, api_keys);
+    return cfg;
 }
 
 //  ---------------------------------------------------------------- HTTP
@@ -202,48 +221,44 @@ gz_testfix_wait (gz_testfix_cond_fn *cond, void *arg, int timeout_ms, const char
     }
 }
 
+//  A value to wait for: SQL's one integer on db, or else a series in
+//  base's /metrics.
 typedef struct {
+    gz_db_t *db;
     const char *base;
-    const char *series;
+    const char *name; //  the SQL or the series
     double value;
-} s_metric_is_t;
+} s_target_t;
 
 static bool
-s_metric_is (void *arg)
+s_target_reached (void *arg)
 {
-    s_metric_is_t *m = arg;
-    return gz_testfix_metric (m->base, m->series) == m->value;
+    s_target_t *t = arg;
+    double now =
+        t->db ? (double) gz_testfix_scalar (t->db, t->name) : gz_testfix_metric (t->base, t->name);
+    return now == t->value;
+}
+
+static void
+s_wait_target (s_target_t *t, int timeout_ms)
+{
+    char what[512];
+    snprintf (what, sizeof what, "%s to be %g", t->name, t->value);
+    gz_testfix_wait (s_target_reached, t, timeout_ms, what);
 }
 
 void
 gz_testfix_wait_metric (const char *base, const char *series, double value, int timeout_ms)
 {
-    s_metric_is_t m = {base, series, value};
-    char what[256];
-    snprintf (what, sizeof what, "%s to be %g", series, value);
-    gz_testfix_wait (s_metric_is, &m, timeout_ms, what);
-}
-
-typedef struct {
-    gz_db_t *db;
-    const char *sql;
-    long long value;
-} s_scalar_is_t;
-
-static bool
-s_scalar_is (void *arg)
-{
-    s_scalar_is_t *q = arg;
-    return gz_testfix_scalar (q->db, q->sql) == q->value;
+    s_target_t t = {NULL, base, series, value};
+    s_wait_target (&t, timeout_ms);
 }
 
 void
 gz_testfix_wait_scalar (gz_db_t *db, const char *sql, long long value, int timeout_ms)
 {
-    s_scalar_is_t q = {db, sql, value};
-    char what[512];
-    snprintf (what, sizeof what, "%lld from %s", value, sql);
-    gz_testfix_wait (s_scalar_is, &q, timeout_ms, what);
+    s_target_t t = {db, NULL, sql, (double) value};
+    s_wait_target (&t, timeout_ms);
 }
 
 typedef struct {

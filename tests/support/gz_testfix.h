@@ -19,6 +19,7 @@
 
 #include "gz_db.h"
 #include "gz_testhttp.h"
+#include "intake_server.h"
 
 //  ---- SQL on a test's own connection (constant SQL, no parameters)
 
@@ -54,6 +55,12 @@ int gz_testfix_port (zactor_t *actor, const char *command);
 //  HTTP port to 0.
 void gz_testfix_local (char **database_url, char **http_bind, char **bus_endpoint,
                        char **events_endpoint, const char *url);
+
+//  An intake configuration from the environment, on database_url, its
+//  HTTP server on 127.0.0.1 and every socket on a free port (PORT,
+//  BUSPORT, EVENTSPORT tell which), accepting api_keys ("name=key,...").
+//  The caller destroys it (intake_config_destroy).
+intake_config_t *gz_testfix_intake_config (const char *database_url, const char *api_keys);
 
 //  ---- HTTP
 
