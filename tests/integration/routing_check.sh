@@ -1,57 +1,31 @@
 # Shared by test_routing_kill9.sh and test_routing_replicas.sh (sourced,
-# not a test itself): a fresh database with the seeded directory, a rules
-# file with short deadlines, starting gz-intake and gz-routing processes,
-# waiting for the timers to settle, and the exactly-once checks.
+# not a test itself), on top of lib.sh: a fresh database with the seeded
+# directory, a rules file with short deadlines, starting gz-intake and
+# gz-routing processes, waiting for the timers to settle, and the
+# exactly-once checks.
 #
-# The caller sets RC_NAME (its name, for messages), sets -euo pipefail,
-# and calls rc_setup first; rc_cleanup is installed as the EXIT trap.
+# The caller sets -euo pipefail, sources lib.sh, calls gz_init with its
+# name, then rc_setup.
 
-: "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
-RC_SERVICES=$GZ_BUILD_DIR/services
 RC_LOAD=$GZ_BUILD_DIR/tests/gz_routing_load
-RC_ADMIN=$GZ_TEST_DATABASE_URL
-RC_DB="gzt_${RC_NAME}_$$_$RANDOM"
-RC_URL="${RC_ADMIN%/*}/$RC_DB"
-RC_TMP=$(mktemp -d "/tmp/gz-$RC_NAME.XXXXXX")
 RC_INTAKE=""
 RC_KEY=rk-key
-RC_PIDS=() # every process started, for the cleanup
 
 export GZ_LOG_LEVEL=${GZ_LOG_LEVEL:-warn} GZ_BUS_HEARTBEAT_MS=${GZ_BUS_HEARTBEAT_MS:-250}
 export GZ_ROUTING_TIMER_MS=${GZ_ROUTING_TIMER_MS:-100}
-
-rc_cleanup() {
-    for p in "${RC_PIDS[@]}"; do
-        kill -9 "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-    psql -X "$RC_ADMIN" -qAt -c "DROP DATABASE IF EXISTS $RC_DB WITH (FORCE)" >/dev/null 2>&1 || true
-    rm -rf "$RC_TMP"
-}
-
-rc_fail() {
-    echo "$RC_NAME: FAIL: $*" >&2
-    for f in "$RC_TMP"/*.log; do
-        [ -f "$f" ] && { echo "--- tail of $(basename "$f")" >&2; tail -n 20 "$f" >&2; }
-    done
-    exit 1
-}
-
-rc_sql() { psql -X "$RC_URL" -v ON_ERROR_STOP=1 -qAt -c "$1"; }
 
 # rc_setup: database, seed, rules (the shipped rules with every deadline cut
 # to respond 2s / resolve 4s, so warnings at 1.6 s / 3.2 s and escalations
 # every 2 s / 4 s happen during the run), ports.
 rc_setup() {
-    [ -x "$RC_LOAD" ] || rc_fail "$RC_LOAD not built"
-    psql -X "$RC_ADMIN" -v ON_ERROR_STOP=1 -qAt -c "CREATE DATABASE $RC_DB" >/dev/null ||
-        rc_fail "cannot create database $RC_DB"
-    export GZ_DATABASE_URL=$RC_URL GZ_API_KEYS="rk=$RC_KEY" GZ_INTAKE_RATE=0
-    "$RC_SERVICES/gzctl" seed huaguoyuan >/dev/null || rc_fail "gzctl seed failed"
+    [ -x "$RC_LOAD" ] || gz_fail "$RC_LOAD not built"
+    gz_createdb
+    export GZ_API_KEYS="rk=$RC_KEY" GZ_INTAKE_RATE=0
+    gz_seed
     awk '!/^[[:space:]]*(#|$)/ && $1 != "set" { $7 = "2s"; $8 = "4s" } { print }' \
         "${GZ_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/services/routing/default.rules" \
-        >"$RC_TMP/short.rules"
-    export GZ_ROUTING_RULES=$RC_TMP/short.rules
+        >"$GZ_TMP/short.rules"
+    export GZ_ROUTING_RULES=$GZ_TMP/short.rules
     # Ports: GZ_PORT_BASE+0..13 for intake and the first routing; further
     # routing replicas use base+20+10k.. (see rc_routing_env).
     export GZ_PORT_BASE=$((20000 + RANDOM % 9000))
@@ -68,37 +42,18 @@ rc_routing_http() {
     [ "$1" -eq 0 ] && echo $((GZ_PORT_BASE + 1)) || echo $((GZ_PORT_BASE + 20 + 10 * $1))
 }
 
-# rc_start_routing K: start replica K in the background; its pid in RC_PID.
+# rc_start_routing K: start replica K in the background; its pid in GZ_PID.
 rc_start_routing() {
     # shellcheck disable=SC2046
-    env $(rc_routing_env "$1") "$RC_SERVICES/gz-routing" >>"$RC_TMP/routing$1.log" 2>&1 &
-    RC_PID=$!
-    RC_PIDS+=("$RC_PID")
-}
-
-# rc_wait_ready PORT WHAT: /readyz on PORT answers 200 within 60 s.
-rc_wait_ready() {
-    for _ in $(seq 1 600); do
-        curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    rc_fail "$2 not ready on port $1 within 60s"
+    gz_start "routing$1.log" env $(rc_routing_env "$1") "$GZ_BIN/gz-routing"
 }
 
 # rc_start_intake ROUTING_EVENTS: intake, following routing's stream there.
 rc_start_intake() {
-    GZ_ROUTING_EVENTS=$1 "$RC_SERVICES/gz-intake" >>"$RC_TMP/intake.log" 2>&1 &
-    RC_INTAKE=$!
-    RC_PIDS+=("$RC_INTAKE")
-    rc_wait_ready "$GZ_PORT_BASE" intake
-}
-
-# rc_stop PID WHAT: SIGTERM and require a clean exit (leak check under ASan).
-rc_stop() {
-    kill -TERM "$1" 2>/dev/null || rc_fail "$2 is not running at the end"
-    local rc=0
-    wait "$1" || rc=$?
-    [ "$rc" -eq 0 ] || rc_fail "$2 exited $rc on SIGTERM"
+    gz_start intake.log env GZ_ROUTING_EVENTS="$1" "$GZ_BIN/gz-intake"
+    # shellcheck disable=SC2034 # read by the tests that source this file
+    RC_INTAKE=$GZ_PID
+    gz_wait_ready "http://127.0.0.1:$GZ_PORT_BASE"
 }
 
 RC_NOW="(extract(epoch from clock_timestamp()) * 1000000)::bigint"
@@ -110,36 +65,36 @@ RC_NOW="(extract(epoch from clock_timestamp()) * 1000000)::bigint"
 rc_settle() {
     local total=$1 limit=$2 t0=$SECONDS state=""
     while [ $((SECONDS - t0)) -lt "$limit" ]; do
-        state=$(rc_sql "SELECT (SELECT count(*) FROM routing.requests),
+        state=$(gz_sql "SELECT (SELECT count(*) FROM routing.requests),
             (SELECT coalesce(max(position), 0) FROM routing.bus_cursor
               WHERE consumer = 'routing' AND stream = 'intake')
               - (SELECT coalesce(max(head), 0) FROM intake.bus_stream WHERE stream = 'intake'),
             (SELECT count(*) FROM routing.timers WHERE fired_at_us IS NULL)" | tr '|' ' ')
         read -r held behind unfired <<<"$state"
         [ "$held" -eq "$total" ] && [ "$behind" -eq 0 ] && [ "$unfired" -eq 0 ] && {
-            echo "$RC_NAME: settled in $((SECONDS - t0))s"
+            echo "$GZ_NAME: settled in $((SECONDS - t0))s"
             return 0
         }
         sleep 0.5
     done
-    rc_fail "not settled after ${limit}s: routed $held of $total, cursor behind by $behind," \
-        "$unfired timers unfired ($(rc_sql "SELECT count(*) FROM routing.timers
+    gz_fail "not settled after ${limit}s: routed $held of $total, cursor behind by $behind," \
+        "$unfired timers unfired ($(gz_sql "SELECT count(*) FROM routing.timers
             WHERE fired_at_us IS NULL AND fire_at_us < $RC_NOW - 2000000") overdue by 2s+)"
 }
 
 # rc_zero WHAT SQL: SQL counts violations; it must be 0.
 rc_zero() {
     local n
-    n=$(rc_sql "$2") || rc_fail "query for '$1' failed"
-    [ "$n" = 0 ] || rc_fail "$1: $n"
+    n=$(gz_sql "$2") || gz_fail "query for '$1' failed"
+    [ "$n" = 0 ] || gz_fail "$1: $n"
 }
 
 # rc_verify TOTAL PREFIX: the exactly-once checks. Prints figures.
 rc_verify() {
     local total=$1 prefix=$2
     local held
-    held=$(rc_sql "SELECT count(*) FROM intake.requests WHERE idempotency_key LIKE '$prefix-%'")
-    [ "$held" -eq "$total" ] || rc_fail "intake holds $held of $total requests"
+    held=$(gz_sql "SELECT count(*) FROM intake.requests WHERE idempotency_key LIKE '$prefix-%'")
+    [ "$held" -eq "$total" ] || gz_fail "intake holds $held of $total requests"
     rc_zero "requests of intake routing does not hold" \
         "SELECT count(*) FROM intake.requests i LEFT JOIN routing.requests r ON r.id = i.id::text
          WHERE r.id IS NULL"
@@ -229,7 +184,7 @@ rc_verify() {
         "SELECT count(*) FROM routing.bus_stream s WHERE s.stream = 'routing' AND
            (s.head <> (SELECT count(*) FROM routing.outbox WHERE stream = 'routing') OR
             s.head <> (SELECT coalesce(max(position), 0) FROM routing.outbox WHERE stream = 'routing'))"
-    rc_sql "SELECT 'figures: requests ' || count(*) || ', routed ' || count(*) FILTER (WHERE state <> 'merged')
+    gz_sql "SELECT 'figures: requests ' || count(*) || ', routed ' || count(*) FILTER (WHERE state <> 'merged')
               || ' (local ' || count(*) FILTER (WHERE tier = 1 AND state <> 'merged')
               || ', upper ' || count(*) FILTER (WHERE tier = 2 AND state <> 'merged')
               || ', hard ' || count(*) FILTER (WHERE tier = 3 AND state <> 'merged')
@@ -237,15 +192,15 @@ rc_verify() {
               || '; final level grid/community/subdistrict/department '
               || count(*) FILTER (WHERE level = 0) || '/' || count(*) FILTER (WHERE level = 1) || '/'
               || count(*) FILTER (WHERE level = 2) || '/' || count(*) FILTER (WHERE level = 3)
-            FROM routing.requests" | sed "s/^/$RC_NAME: /"
-    rc_sql "SELECT 'timers fired: ' || string_agg(kind || ' ' || n, ', ' ORDER BY kind) || '; total '
+            FROM routing.requests" | sed "s/^/$GZ_NAME: /"
+    gz_sql "SELECT 'timers fired: ' || string_agg(kind || ' ' || n, ', ' ORDER BY kind) || '; total '
               || sum(n) FROM (SELECT kind, count(*) n FROM routing.timers WHERE fired_at_us IS NOT NULL
-              GROUP BY kind) k" | sed "s/^/$RC_NAME: /"
-    rc_sql "SELECT 'events: ' || string_agg(type || ' ' || n, ', ' ORDER BY type) || '; total ' || sum(n)
-              FROM (SELECT type, count(*) n FROM routing.outbox GROUP BY type) e" | sed "s/^/$RC_NAME: /"
-    rc_sql "SELECT 'timer lateness (fired - due) ms: p50 ' ||
+              GROUP BY kind) k" | sed "s/^/$GZ_NAME: /"
+    gz_sql "SELECT 'events: ' || string_agg(type || ' ' || n, ', ' ORDER BY type) || '; total ' || sum(n)
+              FROM (SELECT type, count(*) n FROM routing.outbox GROUP BY type) e" | sed "s/^/$GZ_NAME: /"
+    gz_sql "SELECT 'timer lateness (fired - due) ms: p50 ' ||
               round(percentile_cont(0.5) WITHIN GROUP (ORDER BY fired_at_us - fire_at_us) / 1000) ||
               ', p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY fired_at_us - fire_at_us) / 1000) ||
               ', max ' || round(max(fired_at_us - fire_at_us) / 1000.0)
-              FROM routing.timers WHERE fired_at_us IS NOT NULL" | sed "s/^/$RC_NAME: /"
+              FROM routing.timers WHERE fired_at_us IS NOT NULL" | sed "s/^/$GZ_NAME: /"
 }

@@ -14,33 +14,30 @@ set -euo pipefail
 for b in chromium chromedriver jq; do
     command -v "$b" >/dev/null || { echo "SKIP: $b not installed (scripts/test installs it)"; exit 77; }
 done
-db="gzt_browser_$$_$RANDOM"
-admin=$GZ_TEST_DATABASE_URL
-url="${admin%/*}/$db"
-tmp=$(mktemp -d /tmp/gz-browser.XXXXXX)
-pid="" driver="" sid=""
-cleanup() {
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+gz_init browser
+sid="" driver=""
+# The WebDriver session ends and chromedriver stops (SIGTERM: it takes its
+# browser along) before the processes gz_start started are killed.
+gz_cleanup_more() {
     [ -n "$sid" ] && curl -sS -X DELETE "$wd/session/$sid" >/dev/null 2>&1
     [ -n "$driver" ] && kill "$driver" 2>/dev/null
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-    psql "$admin" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-    rm -rf "$tmp"
+    return 0
 }
-trap cleanup EXIT
+gz_createdb
+tmp=$GZ_TMP
+# fail MESSAGE: the page the browser shows, then gz_fail.
 fail() {
-    echo "FAIL: $*"
     echo "--- page"; [ -n "$sid" ] && curl -sS "$wd/session/$sid/source" | jq -r .value | head -c 3000
-    echo; echo "--- gongzhi log"; tail -n 20 "$tmp/gongzhi.log"
-    exit 1
+    echo
+    gz_fail "$@"
 }
-psql "$admin" -qAt -c "CREATE DATABASE $db" >/dev/null
-export GZ_DATABASE_URL=$url GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_DEMO_API_KEY=browser-key
-"$GZ_BUILD_DIR/services/gzctl" seed huaguoyuan >/dev/null
-"$GZ_BUILD_DIR/services/gongzhi" 2>"$tmp/gongzhi.log" &
-pid=$!
+export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_DEMO_API_KEY=browser-key
+gz_seed
+gz_start gongzhi.log "$GZ_BIN/gongzhi"
 web="http://127.0.0.1:$GZ_PORT_BASE"
-for _ in $(seq 1 600); do curl -fsS "$web/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
-curl -fsS "$web/readyz" >/dev/null || fail "intake not ready"
+gz_wait_ready "$web"
 
 # The pages defend themselves: nothing but their inline style loads, forms
 # post only back, no framing, no Referer (the status link holds a token).
@@ -52,8 +49,8 @@ done
 
 # WebDriver: chromedriver on a free port, one session.
 wport=$(( 30000 + RANDOM % 10000 ))
-chromedriver --port="$wport" >"$tmp/driver.log" 2>&1 &
-driver=$!
+gz_start driver.log chromedriver --port="$wport"
+driver=$GZ_PID
 wd="http://127.0.0.1:$wport"
 for _ in $(seq 1 200); do
     curl -fsS "$wd/status" 2>/dev/null | jq -e '.value.ready' >/dev/null 2>&1 && break
@@ -116,12 +113,12 @@ page_with '您的诉求已受理' || fail "no acceptance page after 提交"
 id=$(grep -o 'href="/r/[0-9]*' <<<"$page" | head -1 | sed 's|.*/r/||')
 [ -n "$id" ] || fail "no link to the status page"
 grep -q "$id" <<<"$page" || fail "the request number is not shown"
-row=$(psql "$url" -qAt -c "SELECT channel || '|' || service_code || '|' || description || '|' || building_code
+row=$(gz_sql "SELECT channel || '|' || service_code || '|' || description || '|' || building_code
     FROM intake.requests WHERE id = $id")
 [ "$row" = "QR|property|$description|HGY-B0001" ] || fail "stored as: $row"
-[ "$(psql "$url" -qAt -c "SELECT phone FROM intake.contacts WHERE request_id = $id")" = 13800001234 ] ||
+[ "$(gz_sql "SELECT phone FROM intake.contacts WHERE request_id = $id")" = 13800001234 ] ||
     fail "phone not stored with the request"
-[ "$(psql "$url" -qAt -c "SELECT count(*) FROM intake.requests")" = 1 ] || fail "more than one request stored"
+[ "$(gz_sql "SELECT count(*) FROM intake.requests")" = 1 ] || fail "more than one request stored"
 
 # 4. The status page, reached by the link: the number, the timeline, a
 #    masked phone at most.
@@ -138,7 +135,7 @@ echo "filed request $id in Chromium without JavaScript"
 api="http://127.0.0.1:$((GZ_PORT_BASE + 1))/api/v1"
 worker=""
 for _ in $(seq 1 200); do
-    worker=$(psql "$url" -qAt -c "SELECT assignee_staff FROM routing.requests WHERE id = '$id'
+    worker=$(gz_sql "SELECT assignee_staff FROM routing.requests WHERE id = '$id'
         AND state = 'assigned'" 2>/dev/null || true)
     [ -n "$worker" ] && break
     sleep 0.05
@@ -171,12 +168,12 @@ click 'form[action*="/rate"] button[type="submit"]'
 page_with '感谢您的评价' || fail "no thanks after 提交评价"
 closed=""
 for _ in $(seq 1 200); do
-    closed=$(psql "$url" -qAt -c "SELECT state FROM routing.requests WHERE id = '$id'")
+    closed=$(gz_sql "SELECT state FROM routing.requests WHERE id = '$id'")
     [ "$closed" = closed ] && break
     sleep 0.05
 done
 [ "$closed" = closed ] || fail "not closed after the rating: $closed"
-rating=$(psql "$url" -qAt -c "SELECT score || '|' || satisfied || '|' || comment FROM routing.requests
+rating=$(gz_sql "SELECT score || '|' || satisfied || '|' || comment FROM routing.requests
     WHERE id = '$id'")
 [ "$rating" = "5|true|网格员来得很快，谢谢！" ] || fail "rating stored as: $rating"
 post /url "$(jq -n --arg u "$status" '{url: $u}')" >/dev/null

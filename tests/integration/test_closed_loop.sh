@@ -6,45 +6,31 @@
 # and the updates feed show it. SIGHUP serves a building added meanwhile.
 # Then SIGTERM stops everything cleanly.
 set -euo pipefail
-: "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
-db="gzt_loop_$$_$RANDOM"
-admin=$GZ_TEST_DATABASE_URL
-url="${admin%/*}/$db"
-tmp=$(mktemp -d /tmp/gz-loop.XXXXXX)
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-    psql "$admin" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- gongzhi log"; tail -n 30 "$tmp/gongzhi.log"; exit 1; }
-psql "$admin" -qAt -c "CREATE DATABASE $db" >/dev/null
-export GZ_DATABASE_URL=$url GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) \
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+gz_init loop
+gz_createdb
+export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) \
        GZ_DEMO_API_KEY=loop-key GZ_DEMO_OPERATOR_TOKEN=loop-operator GZ_BUS_HEARTBEAT_MS=200 \
        GZ_ORG_CHECK_MS=0
-"$GZ_BUILD_DIR/services/gzctl" seed huaguoyuan >/dev/null
-"$GZ_BUILD_DIR/services/gongzhi" 2>"$tmp/gongzhi.log" &
-pid=$!
+gz_seed
+gz_start gongzhi.log "$GZ_BIN/gongzhi"
+pid=$GZ_PID
 web="http://127.0.0.1:$GZ_PORT_BASE"
 api="http://127.0.0.1:$((GZ_PORT_BASE + 1))/api/v1"
 auth="Authorization: Bearer loop-operator"
-for _ in $(seq 1 600); do
-    curl -fsS "$web/readyz" >/dev/null 2>&1 && curl -fsS "${api%/api/v1}/readyz" >/dev/null 2>&1 && break
-    sleep 0.05
-done
-curl -fsS "${api%/api/v1}/readyz" >/dev/null || fail "not ready"
+gz_wait_ready "$web" "${api%/api/v1}"
 
 # 1. The resident scans the QR code of building HGY-B0001 and files a request.
 page=$(curl -fsS "$web/q/HGY-B0001")
 nonce=$(grep -o 'name="nonce" value="[0-9a-f-]*"' <<<"$page" | sed 's/.*value="//; s/"$//')
-[ -n "$nonce" ] || fail "no nonce on the QR page"
+[ -n "$nonce" ] || gz_fail "no nonce on the QR page"
 done_page=$(curl -sS -w '\n%{http_code}' --data-urlencode "nonce=$nonce" -d service_code=property \
     --data-urlencode "description=3单元楼道灯不亮" -d phone=13800001234 "$web/q/HGY-B0001")
-[ "$(tail -n 1 <<<"$done_page")" = 201 ] || fail "QR submit: $(tail -n 1 <<<"$done_page")"
+[ "$(tail -n 1 <<<"$done_page")" = 201 ] || gz_fail "QR submit: $(tail -n 1 <<<"$done_page")"
 link=$(grep -o 'href="/r/[0-9]*?t=[0-9a-f]*"' <<<"$done_page" | head -1 | sed 's/href="//; s/"$//')
 id=$(sed 's|/r/||; s|?.*||' <<<"$link")
-[ -n "$id" ] || fail "no status link"
+[ -n "$id" ] || gz_fail "no status link"
 echo "filed request $id"
 
 # 2. Routing assigns it to the grid worker of the building's grid.
@@ -55,30 +41,30 @@ for _ in $(seq 1 200); do
     [ "$state" = assigned ] && break
     sleep 0.05
 done
-[ "$state" = assigned ] || fail "not routed: $view"
-[ "$(jq -r .tier <<<"$view")" = local ] || fail "tier: $view"
-[ "$(jq -r .assignee.role <<<"$view")" = grid_worker ] || fail "assignee: $view"
-grid=$(psql "$url" -qAt -c "SELECT grid_code FROM org.buildings WHERE code = 'HGY-B0001'")
-[ "$(jq -r .assignee.unit_code <<<"$view")" = "$grid" ] || fail "wrong grid: $view"
+[ "$state" = assigned ] || gz_fail "not routed: $view"
+[ "$(jq -r .tier <<<"$view")" = local ] || gz_fail "tier: $view"
+[ "$(jq -r .assignee.role <<<"$view")" = grid_worker ] || gz_fail "assignee: $view"
+grid=$(gz_sql "SELECT grid_code FROM org.buildings WHERE code = 'HGY-B0001'")
+[ "$(jq -r .assignee.unit_code <<<"$view")" = "$grid" ] || gz_fail "wrong grid: $view"
 echo "routed to $(jq -r .assignee.staff_id <<<"$view") ($grid)"
 
 # 3. The worker, with a token from gzctl, signs, calls back, goes on site and
 #    resolves it; a worker of another grid may not touch it.
 worker=$(jq -r .assignee.staff_id <<<"$view")
-wtoken=$("$GZ_BUILD_DIR/services/gzctl" token issue "$worker")
-other=$("$GZ_BUILD_DIR/services/gzctl" token issue HGY-W0002)
-"$GZ_BUILD_DIR/services/gzctl" token issue NO-SUCH-STAFF >/dev/null 2>&1 && fail "token for unknown staff"
-code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -H "Authorization: Bearer $other" -d '{}' \
+wtoken=$("$GZ_BIN/gzctl" token issue "$worker")
+other=$("$GZ_BIN/gzctl" token issue HGY-W0002)
+"$GZ_BIN/gzctl" token issue NO-SUCH-STAFF >/dev/null 2>&1 && gz_fail "token for unknown staff"
+code=$(curl -sS -o "$GZ_TMP/out" -w '%{http_code}' -H "Authorization: Bearer $other" -d '{}' \
     "$api/requests/$id/accept")
-[ "$code" = 403 ] || fail "another grid's worker got $code: $(cat "$tmp/out")"
+[ "$code" = 403 ] || gz_fail "another grid's worker got $code: $(cat "$GZ_TMP/out")"
 auth="Authorization: Bearer $wtoken"
-post() { curl -sS -o "$tmp/out" -w '%{http_code}' -H "$auth" -H 'Content-Type: application/json' \
+post() { curl -sS -o "$GZ_TMP/out" -w '%{http_code}' -H "$auth" -H 'Content-Type: application/json' \
     -d "$2" "$api/requests/$id/$1"; }
-[ "$(post accept '{}')" = 200 ] || fail "accept: $(cat "$tmp/out")"
-[ "$(post start '{}')" = 409 ] || fail "start before verify should be 409: $(cat "$tmp/out")"
-[ "$(post verify '{"outcome":"reached"}')" = 200 ] || fail "verify: $(cat "$tmp/out")"
-[ "$(post start '{}')" = 200 ] || fail "start: $(cat "$tmp/out")"
-[ "$(post resolve '{"result":"已更换楼道灯"}')" = 200 ] || fail "resolve: $(cat "$tmp/out")"
+[ "$(post accept '{}')" = 200 ] || gz_fail "accept: $(cat "$GZ_TMP/out")"
+[ "$(post start '{}')" = 409 ] || gz_fail "start before verify should be 409: $(cat "$GZ_TMP/out")"
+[ "$(post verify '{"outcome":"reached"}')" = 200 ] || gz_fail "verify: $(cat "$GZ_TMP/out")"
+[ "$(post start '{}')" = 200 ] || gz_fail "start: $(cat "$GZ_TMP/out")"
+[ "$(post resolve '{"result":"已更换楼道灯"}')" = 200 ] || gz_fail "resolve: $(cat "$GZ_TMP/out")"
 
 # 4. The resident sees it resolved and rates it on the status page.
 form=""
@@ -87,15 +73,15 @@ for _ in $(seq 1 200); do
     grep -q '提交评价' <<<"$form" && break
     sleep 0.05
 done
-grep -q '提交评价' <<<"$form" || fail "no rating form on the status page"
-grep -q '已更换楼道灯' <<<"$form" || fail "result not on the status page"
-code=$(curl -sS -o "$tmp/out" -w '%{http_code}' -d score=5 -d satisfied=yes \
+grep -q '提交评价' <<<"$form" || gz_fail "no rating form on the status page"
+grep -q '已更换楼道灯' <<<"$form" || gz_fail "result not on the status page"
+code=$(curl -sS -o "$GZ_TMP/out" -w '%{http_code}' -d score=5 -d satisfied=yes \
     "$web/r/$id/rate?${link#*\?}")
-[ "$code" = 200 ] || fail "rate: $code $(cat "$tmp/out")"
+[ "$code" = 200 ] || gz_fail "rate: $code $(cat "$GZ_TMP/out")"
 
-"$GZ_BUILD_DIR/services/gzctl" token revoke "$worker" | grep -q "revoked 1" || fail "revoke"
+"$GZ_BIN/gzctl" token revoke "$worker" | grep -q "revoked 1" || gz_fail "revoke"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -H "$auth" "$api/queue")
-[ "$code" = 401 ] || fail "revoked token still works: $code"
+[ "$code" = 401 ] || gz_fail "revoked token still works: $code"
 auth="Authorization: Bearer loop-operator"
 
 # 5. Closed everywhere.
@@ -104,46 +90,47 @@ for _ in $(seq 1 200); do
     [ "$state" = closed ] && break
     sleep 0.05
 done
-[ "$state" = closed ] || fail "not closed: $state"
+[ "$state" = closed ] || gz_fail "not closed: $state"
 o311=""
 for _ in $(seq 1 200); do
     o311=$(curl -fsS "$web/open311/v2/requests/$id.json")
     [ "$(jq -r '.[0].status' <<<"$o311")" = closed ] && break
     sleep 0.05
 done
-[ "$(jq -r '.[0].status' <<<"$o311")" = closed ] || fail "Open311 status: $o311"
+[ "$(jq -r '.[0].status' <<<"$o311")" = closed ] || gz_fail "Open311 status: $o311"
 curl -fsS "$web/open311/v2/servicerequestupdates.json" |
     jq -e --arg id "$id" '[.service_request_updates[] | select(.service_request_id == $id) | .status] | index("fixed") != null' >/dev/null ||
-    fail "no 'fixed' update in the feed"
-curl -fsS "$web$link" | grep -q '已评价' || fail "timeline lacks the rating"
-grep -q 13800001234 "$tmp/gongzhi.log" && fail "the phone number appears in the log"
+    gz_fail "no 'fixed' update in the feed"
+curl -fsS "$web$link" | grep -q '已评价' || gz_fail "timeline lacks the rating"
+grep -q 13800001234 "$GZ_TMP/gongzhi.log" && gz_fail "the phone number appears in the log"
 
 # Routing's metrics count each committed transition once (the refused
 # early "start" counts nothing).
 metrics=$(curl -fsS "${api%/api/v1}/metrics")
 for kind in accepted verified started resolved rated; do
     grep -q "^gz_routing_transitions_total{kind=\"$kind\"} 1$" <<<"$metrics" ||
-        fail "transitions metric for $kind: $(grep transitions_total <<<"$metrics")"
+        gz_fail "transitions metric for $kind: $(grep transitions_total <<<"$metrics")"
 done
 
 # 6. A building added to the directory is served after SIGHUP, without a
 #    restart (gzctl org import, then SIGHUP).
-psql "$url" -qAt -c "INSERT INTO org.buildings (code, grid_code, name, address, lat, lon)
+gz_sql "INSERT INTO org.buildings (code, grid_code, name, address, lat, lon)
     SELECT 'HGY-NEW1', grid_code, '示例新楼', address, lat, lon FROM org.buildings
     WHERE code = 'HGY-B0001'" >/dev/null
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$web/q/HGY-NEW1")
-[ "$code" = 404 ] || fail "new building known before SIGHUP: $code"
+[ "$code" = 404 ] || gz_fail "new building known before SIGHUP: $code"
 kill -HUP "$pid"
 for _ in $(seq 1 100); do
     code=$(curl -sS -o /dev/null -w '%{http_code}' "$web/q/HGY-NEW1")
     [ "$code" = 200 ] && break
     sleep 0.05
 done
-[ "$code" = 200 ] || fail "new building not served after SIGHUP: $code"
-grep -q 'svc=intake msg="SIGHUP reload" ok=1' "$tmp/gongzhi.log" || fail "no intake reload logged"
-grep -q 'svc=routing msg="SIGHUP reload" ok=1' "$tmp/gongzhi.log" || fail "no routing reload logged"
+[ "$code" = 200 ] || gz_fail "new building not served after SIGHUP: $code"
+# Each service logs its reload once done, which may be just after the page
+# above was served.
+gz_wait_for 10 "no intake reload logged" grep -q 'svc=intake msg="SIGHUP reload" ok=1' "$GZ_TMP/gongzhi.log"
+gz_wait_for 10 "no routing reload logged" grep -q 'svc=routing msg="SIGHUP reload" ok=1' "$GZ_TMP/gongzhi.log"
 echo "SIGHUP reloaded the directory"
 
-kill -TERM "$pid"; rc=0; wait "$pid" || rc=$?; pid=""
-[ $rc -eq 0 ] || fail "gongzhi exited $rc on SIGTERM"
+gz_stop "$pid" gongzhi
 echo PASS

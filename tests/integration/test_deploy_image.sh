@@ -7,9 +7,11 @@
 # image itself is not built here; this catches the drift that would break
 # it (a new library linked, a binary renamed).
 set -euo pipefail
-: "${GZ_BUILD_DIR:?run under ctest}" "${GZ_SOURCE_DIR:?run under ctest}"
+: "${GZ_SOURCE_DIR:?run under ctest}"
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+gz_init deploy_image
 dockerfile="$GZ_SOURCE_DIR/deploy/Dockerfile"
-fail() { echo "FAIL: $*"; exit 1; }
 # The Debian package that owns a library file (merged /usr: dpkg may know it
 # under /lib or /usr/lib, by its link name or its real name).
 owner() {
@@ -25,23 +27,23 @@ owner() {
 runtime=$(awk '/^FROM /{stage = ""} {stage = stage $0 "\n"} END {printf "%s", stage}' "$dockerfile")
 packages=$(sed -n '/apt-get install/,/rm -rf/p' <<<"$runtime" | tr ' \\' '\n\n' |
     grep -E '^lib[a-z0-9.+-]+$' | sort -u)
-[ -n "$packages" ] || fail "no runtime packages found in $dockerfile"
+[ -n "$packages" ] || gz_fail "no runtime packages found in $dockerfile"
 binaries=$(grep -A2 '^COPY --from=build' <<<"$runtime" | grep -oE '/build/services/[a-z-]+' | sed 's|/build/services/||')
-[ -n "$binaries" ] || fail "no binaries copied in the runtime stage"
+[ -n "$binaries" ] || gz_fail "no binaries copied in the runtime stage"
 
 for b in $binaries; do
-    bin="$GZ_BUILD_DIR/services/$b"
-    [ -x "$bin" ] || fail "the image copies $b, which the build does not make"
+    bin="$GZ_BIN/$b"
+    [ -x "$bin" ] || gz_fail "the image copies $b, which the build does not make"
     for lib in $(readelf -d "$bin" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p'); do
         path=$(ldd "$bin" | awk -v l="$lib" '$1 == l {print $3}')
-        [ -n "$path" ] || fail "$b: $lib not found"
+        [ -n "$path" ] || gz_fail "$b: $lib not found"
         pkg=$(owner "$path")
-        [ -n "$pkg" ] || fail "$b: no Debian package owns $lib"
+        [ -n "$pkg" ] || gz_fail "$b: no Debian package owns $lib"
         case $pkg in
             libc6) continue ;;
             libasan*|libubsan*|liblsan*|libtsan*) continue ;; # a sanitizer build's runtime
         esac
-        grep -qx "$pkg" <<<"$packages" || fail "$b needs $lib from $pkg, which the image does not install"
+        grep -qx "$pkg" <<<"$packages" || gz_fail "$b needs $lib from $pkg, which the image does not install"
     done
 done
 echo "runtime stage installs what $(echo $binaries | wc -w) binaries need: $(echo $packages)"

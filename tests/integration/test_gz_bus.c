@@ -20,6 +20,7 @@
 
 #include "gz_bus.h"
 #include "gz_testdb.h"
+#include "gz_testfix.h"
 
 #define STREAM "s"
 #define LOCAL "tcp://127.0.0.1:*"
@@ -81,19 +82,12 @@ s_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
     return 0;
 }
 
-//  One integer from constant SQL (no data in it).
+//  One integer from constant SQL (no data in it), on the checking
+//  connection; -1 for NULL.
 static long long
 s_q (fx_t *fx, const char *sql)
 {
-    PGresult *r = PQexecParams (gz_db_conn (fx->qdb), sql, 0, NULL, NULL, NULL, NULL, 0);
-    if (PQresultStatus (r) != PGRES_TUPLES_OK || PQntuples (r) != 1) {
-        fprintf (stderr, "query failed: %s: %s\n", sql, PQresultErrorMessage (r));
-        PQclear (r);
-        fail ();
-    }
-    long long v = PQgetisnull (r, 0, 0) ? -1 : strtoll (PQgetvalue (r, 0, 0), NULL, 10);
-    PQclear (r);
-    return v;
+    return gz_testfix_scalar (fx->qdb, sql);
 }
 
 static int
@@ -1644,12 +1638,15 @@ test_prune_old_rows (void **state)
                                               " SET occurred_at_us = occurred_at_us - 7200000000"
                                               " WHERE position <= 6"),
                       0);
+    //  A prune is due GZ_BUS_PRUNE_EVERY_MS (10 ms) after the last one (or
+    //  1 ms after the start): after 20 ms the next tick prunes, for sure.
     usleep (20 * 1000);
     assert_int_equal (gz_bus_pub_tick (pub), 0);
     assert_int_equal (s_q (fx, "SELECT count(*) FROM prod.outbox"), 4);
     assert_int_equal (s_q (fx, "SELECT min(position) FROM prod.outbox"), 7);
     assert_int_equal (gz_bus_pub_pruned (pub), 6);
-    //  Nothing else is old: later ticks delete nothing, head stays.
+    //  Nothing else is old: a later tick, due to prune again (20 ms after
+    //  the prune above returned), deletes nothing; head stays.
     usleep (20 * 1000);
     assert_int_equal (gz_bus_pub_tick (pub), 0);
     assert_int_equal (gz_bus_pub_pruned (pub), 6);

@@ -20,6 +20,7 @@
 
 #include "gz_db.h"
 #include "gz_testdb.h"
+#include "gz_testfix.h"
 
 typedef struct {
     gz_testdb_t *tdb;
@@ -64,13 +65,7 @@ s_teardown (void **state)
 static int
 s_count (fx_t *fx, const char *table, int k)
 {
-    char sql[128];
-    snprintf (sql, sizeof sql, "SELECT count(*) FROM %s WHERE k = %d", table, k);
-    PGresult *r = PQexec (gz_db_conn (fx->peer), sql);
-    assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
-    int n = atoi (PQgetvalue (r, 0, 0));
-    PQclear (r);
-    return n;
+    return (int) gz_testfix_scalarf (fx->peer, "SELECT count(*) FROM %s WHERE k = %d", table, k);
 }
 
 //  Run registered statement name with the one parameter k.

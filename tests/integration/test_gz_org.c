@@ -18,6 +18,7 @@
 #include "gz_org.h"
 #include "gz_orgdoc.h"
 #include "gz_testdb.h"
+#include "gz_testfix.h"
 
 typedef struct {
     gz_testdb_t *testdb;
@@ -104,20 +105,6 @@ s_stats (gz_db_t *db, gz_orgstats_t *stats)
     assert_int_equal (gz_orgdoc_db_stats (db, stats), 0);
 }
 
-//  One text value from a query without parameters (caller frees).
-static char *
-s_query (gz_db_t *db, const char *sql)
-{
-    PGresult *r = PQexec (gz_db_conn (db), sql);
-    if (PQresultStatus (r) != PGRES_TUPLES_OK)
-        fprintf (stderr, "%s: %s\n", sql, PQresultErrorMessage (r));
-    assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
-    assert_int_equal (PQntuples (r), 1);
-    char *value = strdup (PQgetvalue (r, 0, 0));
-    PQclear (r);
-    return value;
-}
-
 static char *
 s_write_temp (const char *data, size_t len)
 {
@@ -162,21 +149,23 @@ test_seed_shape (void **state)
     assert_int_equal (st.pairings, 101);
 
     //  Every generated name below the district says it is synthetic.
-    char *v = s_query (fx->db, "SELECT count(*) FROM org.units WHERE level IN ('subdistrict',"
-                               " 'community', 'grid') AND name NOT LIKE '示例%'");
+    char *v =
+        gz_testfix_text (fx->db, "SELECT count(*) FROM org.units WHERE level IN ('subdistrict',"
+                                 " 'community', 'grid') AND name NOT LIKE '示例%'");
     assert_string_equal (v, "0");
     free (v);
-    v = s_query (fx->db, "SELECT count(*) FROM org.buildings WHERE name NOT LIKE '示例%'"
-                         " OR NOT synthetic");
+    v = gz_testfix_text (fx->db, "SELECT count(*) FROM org.buildings WHERE name NOT LIKE '示例%'"
+                                 " OR NOT synthetic");
     assert_string_equal (v, "0");
     free (v);
-    v = s_query (fx->db, "SELECT count(*) FROM org.staff WHERE name NOT LIKE '示例%'"
-                         " OR phone !~ '^1380000[0-9]{4}$'");
+    v = gz_testfix_text (fx->db, "SELECT count(*) FROM org.staff WHERE name NOT LIKE '示例%'"
+                                 " OR phone !~ '^1380000[0-9]{4}$'");
     assert_string_equal (v, "0");
     free (v);
     //  Every community has a paired department, every sub-district 7-8
     //  communities.
-    v = s_query (fx->db, "SELECT count(*) FROM org.units u WHERE level = 'community' AND NOT"
+    v = gz_testfix_text (fx->db,
+                         "SELECT count(*) FROM org.units u WHERE level = 'community' AND NOT"
                          " EXISTS (SELECT 1 FROM org.pairings p WHERE p.community_code = u.code)");
     assert_string_equal (v, "0");
     free (v);
@@ -245,10 +234,10 @@ test_seed_twice_is_the_same (void **state)
     s_seed (fx->db);
     gz_orgstats_t first, second;
     s_stats (fx->db, &first);
-    char *d1 = s_query (fx->db, digest);
+    char *d1 = gz_testfix_text (fx->db, digest);
     s_seed (fx->db);
     s_stats (fx->db, &second);
-    char *d2 = s_query (fx->db, digest);
+    char *d2 = gz_testfix_text (fx->db, digest);
     assert_memory_equal (&first, &second, sizeof first);
     assert_string_equal (d1, d2);
     free (d1);

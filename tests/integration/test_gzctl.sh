@@ -5,41 +5,30 @@
 # nothing.
 set -euo pipefail
 
-: "${GZ_BUILD_DIR:?GZ_BUILD_DIR is not set (run through ctest)}"
-: "${GZ_TEST_DATABASE_URL:?GZ_TEST_DATABASE_URL is not set; run scripts/test}"
-gzctl="$GZ_BUILD_DIR/services/gzctl"
-[ -x "$gzctl" ] || { echo "no gzctl binary at $gzctl" >&2; exit 1; }
-
-db="gzt_gzctl_$$_$RANDOM"
-work=$(mktemp -d /tmp/gzctl-test.XXXXXX)
-psql_admin() { psql "$GZ_TEST_DATABASE_URL" -qAt -v ON_ERROR_STOP=1 "$@"; }
-cleanup() {
-    psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-psql_admin -c "CREATE DATABASE $db"
-export GZ_DATABASE_URL="${GZ_TEST_DATABASE_URL%/*}/$db"
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# expect_rc WANT CMD...: run CMD, require exit status WANT; output in $work/out, $work/err.
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+gz_init gzctl
+gzctl="$GZ_BIN/gzctl"
+[ -x "$gzctl" ] || gz_fail "no gzctl binary at $gzctl"
+gz_createdb
+# expect_rc WANT CMD...: run CMD, require exit status WANT; output in $GZ_TMP/out, $GZ_TMP/err.
 expect_rc() {
     local want=$1; shift
     local rc=0
-    "$@" >"$work/out" 2>"$work/err" || rc=$?
+    "$@" >"$GZ_TMP/out" 2>"$GZ_TMP/err" || rc=$?
     if [ "$rc" -ne "$want" ]; then
-        cat "$work/out" "$work/err" >&2
-        fail "'$*' exited $rc, want $want"
+        cat "$GZ_TMP/out" "$GZ_TMP/err" >&2
+        gz_fail "'$*' exited $rc, want $want"
     fi
 }
 # stat KEY: the count printed by gzctl org stats for KEY.
-stat() { awk -v k="$1" '$1 == k { print $2 }' "$work/stats"; }
+stat() { awk -v k="$1" '$1 == k { print $2 }' "$GZ_TMP/stats"; }
 
 echo "== usage"
 expect_rc 2 "$gzctl"
 expect_rc 2 "$gzctl" help
-grep -q "usage: gzctl" "$work/err" || fail "help does not print usage on stderr"
-[ ! -s "$work/out" ] || fail "usage went to stdout"
+grep -q "usage: gzctl" "$GZ_TMP/err" || gz_fail "help does not print usage on stderr"
+[ ! -s "$GZ_TMP/out" ] || gz_fail "usage went to stdout"
 expect_rc 2 "$gzctl" frobnicate
 expect_rc 2 "$gzctl" seed atlantis
 expect_rc 2 "$gzctl" org import
@@ -56,37 +45,37 @@ start=$(date +%s%N)
 expect_rc 0 "$gzctl" seed huaguoyuan
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "seed took $ms ms"
-[ "$ms" -lt 5000 ] || fail "seed took $ms ms (limit 5000)"
+[ "$ms" -lt 5000 ] || gz_fail "seed took $ms ms (limit 5000)"
 expect_rc 0 "$gzctl" org stats
-cp "$work/out" "$work/stats"
-cat "$work/stats"
-[ "$(stat units.district)" = 1 ] || fail "districts"
-[ "$(stat units.subdistrict)" = 5 ] || fail "sub-districts"
-[ "$(stat units.community)" = 38 ] || fail "communities"
-[ "$(stat units.department)" = 101 ] || fail "departments"
+cp "$GZ_TMP/out" "$GZ_TMP/stats"
+cat "$GZ_TMP/stats"
+[ "$(stat units.district)" = 1 ] || gz_fail "districts"
+[ "$(stat units.subdistrict)" = 5 ] || gz_fail "sub-districts"
+[ "$(stat units.community)" = 38 ] || gz_fail "communities"
+[ "$(stat units.department)" = 101 ] || gz_fail "departments"
 grids=$(stat units.grid)
-[ "$grids" -ge 1200 ] && [ "$grids" -le 1400 ] || fail "grids: $grids"
+[ "$grids" -ge 1200 ] && [ "$grids" -le 1400 ] || gz_fail "grids: $grids"
 buildings=$(stat buildings)
-[ "$buildings" -ge 3800 ] && [ "$buildings" -le 4200 ] || fail "buildings: $buildings"
-[ "$(stat staff.grid_worker)" = "$grids" ] || fail "one grid worker per grid"
-[ "$(stat staff.grid_cadre)" = 2763 ] || fail "cadres"
-[ "$(stat pairings)" = 101 ] || fail "pairings"
+[ "$buildings" -ge 3800 ] && [ "$buildings" -le 4200 ] || gz_fail "buildings: $buildings"
+[ "$(stat staff.grid_worker)" = "$grids" ] || gz_fail "one grid worker per grid"
+[ "$(stat staff.grid_cadre)" = 2763 ] || gz_fail "cadres"
+[ "$(stat pairings)" = 101 ] || gz_fail "pairings"
 
 echo "== seed again: same directory"
 expect_rc 0 "$gzctl" seed huaguoyuan
 expect_rc 0 "$gzctl" org stats
-diff "$work/stats" "$work/out" || fail "second seed changed the counts"
+diff "$GZ_TMP/stats" "$GZ_TMP/out" || gz_fail "second seed changed the counts"
 
 echo "== seed --print is an importable document"
 expect_rc 0 "$gzctl" seed huaguoyuan --print
-cp "$work/out" "$work/hgy.json"
-expect_rc 0 "$gzctl" org import "$work/hgy.json" --check
-grep -q "valid" "$work/out" || fail "--check did not say valid"
+cp "$GZ_TMP/out" "$GZ_TMP/hgy.json"
+expect_rc 0 "$gzctl" org import "$GZ_TMP/hgy.json" --check
+grep -q "valid" "$GZ_TMP/out" || gz_fail "--check did not say valid"
 
 echo "== import of a bad file fails and changes nothing"
-gen() { psql "$GZ_DATABASE_URL" -qAt -c "SELECT value FROM org.generation"; }
+gen() { gz_sql "SELECT value FROM org.generation"; }
 gen0=$(gen)
-cat >"$work/bad.json" <<'EOF'
+cat >"$GZ_TMP/bad.json" <<'EOF'
 {
   "units": [
     {"code": "X-D", "level": "district", "name": "测试区"},
@@ -97,19 +86,19 @@ cat >"$work/bad.json" <<'EOF'
   ]
 }
 EOF
-expect_rc 1 "$gzctl" org import "$work/bad.json"
-grep -q 'units\[1\].parent: unknown unit "X-C"' "$work/err" || { cat "$work/err"; fail "no parent error"; }
-grep -q 'buildings\[0\].lat: out of range' "$work/err" || { cat "$work/err"; fail "no lat error"; }
-printf '{"units": [' >"$work/broken.json"
-expect_rc 1 "$gzctl" org import "$work/broken.json"
-grep -q "broken.json:1:" "$work/err" || { cat "$work/err"; fail "no position for broken JSON"; }
-expect_rc 1 "$gzctl" org import "$work/missing.json"
+expect_rc 1 "$gzctl" org import "$GZ_TMP/bad.json"
+grep -q 'units\[1\].parent: unknown unit "X-C"' "$GZ_TMP/err" || { cat "$GZ_TMP/err"; gz_fail "no parent error"; }
+grep -q 'buildings\[0\].lat: out of range' "$GZ_TMP/err" || { cat "$GZ_TMP/err"; gz_fail "no lat error"; }
+printf '{"units": [' >"$GZ_TMP/broken.json"
+expect_rc 1 "$gzctl" org import "$GZ_TMP/broken.json"
+grep -q "broken.json:1:" "$GZ_TMP/err" || { cat "$GZ_TMP/err"; gz_fail "no position for broken JSON"; }
+expect_rc 1 "$gzctl" org import "$GZ_TMP/missing.json"
 expect_rc 0 "$gzctl" org stats
-diff "$work/stats" "$work/out" || fail "a failed import changed the directory"
-[ "$(gen)" = "$gen0" ] || fail "a failed import moved org.generation"
+diff "$GZ_TMP/stats" "$GZ_TMP/out" || gz_fail "a failed import changed the directory"
+[ "$(gen)" = "$gen0" ] || gz_fail "a failed import moved org.generation"
 
 echo "== import of a valid file replaces the directory"
-cat >"$work/good.json" <<'EOF'
+cat >"$GZ_TMP/good.json" <<'EOF'
 {
   "format": "gongzhi-org/1",
   "units": [
@@ -126,16 +115,16 @@ cat >"$work/good.json" <<'EOF'
   ]
 }
 EOF
-expect_rc 0 "$gzctl" org import "$work/good.json"
+expect_rc 0 "$gzctl" org import "$GZ_TMP/good.json"
 # Running services reload when org.generation moves (GZ_ORG_CHECK_MS).
-[ "$(gen)" -gt "$gen0" ] || fail "the import did not move org.generation"
+[ "$(gen)" -gt "$gen0" ] || gz_fail "the import did not move org.generation"
 expect_rc 0 "$gzctl" org stats
-cp "$work/out" "$work/stats"
+cp "$GZ_TMP/out" "$GZ_TMP/stats"
 [ "$(stat units.grid)" = 1 ] && [ "$(stat buildings)" = 1 ] && [ "$(stat staff.grid_worker)" = 1 ] &&
-    [ "$(stat pairings)" = 0 ] || { cat "$work/stats"; fail "import did not replace"; }
+    [ "$(stat pairings)" = 0 ] || { cat "$GZ_TMP/stats"; gz_fail "import did not replace"; }
 
 echo "== database down: clear failure"
 GZ_DATABASE_URL="postgresql://gongzhi@127.0.0.1:1/none" expect_rc 1 "$gzctl" org stats
-grep -q "cannot connect" "$work/err" || fail "no connect error"
+grep -q "cannot connect" "$GZ_TMP/err" || gz_fail "no connect error"
 
 echo "PASS"

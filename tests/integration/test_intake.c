@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "gz_bus.h"
@@ -21,6 +22,7 @@
 #include "gz_http.h"
 #include "gz_org.h"
 #include "gz_testdb.h"
+#include "gz_testfix.h"
 #include "gz_testhttp.h"
 #include "intake_server.h"
 
@@ -40,17 +42,13 @@ typedef struct {
 
 static fixture_t F;
 
-static long
+static long long
 s_scalar (const char *sql)
 {
-    PGresult *r = PQexec (gz_db_conn (F.db), sql);
-    assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
-    long v = atol (PQgetvalue (r, 0, 0));
-    PQclear (r);
-    return v;
+    return gz_testfix_scalar (F.db, sql);
 }
 
-static long
+static long long
 s_count (void)
 {
     return s_scalar ("SELECT count(*) FROM intake.requests");
@@ -59,17 +57,7 @@ s_count (void)
 static void
 s_exec (const char *sql)
 {
-    assert_int_equal (gz_db_command (F.db, sql), 0);
-}
-
-static int
-s_port (zactor_t *actor, const char *cmd)
-{
-    zstr_send (actor, cmd);
-    char *p = zstr_recv (actor);
-    int port = atoi (p);
-    free (p);
-    return port;
+    gz_testfix_exec (F.db, sql);
 }
 
 static zactor_t *
@@ -77,29 +65,19 @@ s_start (intake_config_t *cfg, int *http, int *bus, int *events)
 {
     zactor_t *a = zactor_new (intake_server, cfg);
     assert_non_null (a);
-    *http = s_port (a, "PORT");
+    *http = gz_testfix_port (a, "PORT");
     assert_true (*http > 0);
-    *bus = s_port (a, "BUSPORT");
-    *events = s_port (a, "EVENTSPORT");
+    *bus = gz_testfix_port (a, "BUSPORT");
+    *events = gz_testfix_port (a, "EVENTSPORT");
     return a;
 }
 
-//  The configuration of another intake on the test database (any free
-//  ports), for tests that need their own.
+//  An intake configuration on the test database (any free ports): the
+//  fixture's, and that of tests that start an intake of their own.
 static intake_config_t *
-s_second_config (void)
+s_config (void)
 {
-    intake_config_t *cfg = intake_config_from_env ();
-    free (cfg->base.database_url);
-    cfg->base.database_url = strdup (gz_testdb_url (F.tdb));
-    cfg->base.http_port = 0;
-    free (cfg->base.bus_endpoint);
-    cfg->base.bus_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (cfg->base.events_endpoint);
-    cfg->base.events_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (cfg->api_keys);
-    cfg->api_keys = strdup ("district=" KEY);
-    return cfg;
+    return gz_testfix_intake_config (gz_testdb_url (F.tdb), "district=" KEY);
 }
 
 static int
@@ -111,26 +89,9 @@ s_setup (void **state)
     setenv ("GZ_ORG_CHECK_MS", "0", 1);
     F.tdb = gz_testdb_new ("intake");
     F.db = gz_db_new (gz_testdb_url (F.tdb), "test");
-    assert_int_equal (gz_db_migrate (F.db, "org", gz_org_migrations), 0);
     //  A tiny area: one grid, two buildings near the Huaguoyuan centre.
-    s_exec ("INSERT INTO org.units (code, level, parent_code, name) VALUES"
-            " ('D1','district',NULL,'示例区'), ('S1','subdistrict','D1','示例街道1'),"
-            " ('C1','community','S1','示例社区1'), ('G1','grid','C1','示例网格1')");
-    s_exec ("INSERT INTO org.buildings (code, grid_code, name, address, lat, lon) VALUES"
-            " ('B1','G1','示例小区1 1栋','示例路1号',26.5650,106.6900),"
-            " ('B2','G1','示例小区1 2栋','示例路2号',26.5660,106.6910)");
-    F.cfg = intake_config_from_env ();
-    free (F.cfg->base.database_url);
-    F.cfg->base.database_url = strdup (gz_testdb_url (F.tdb));
-    F.cfg->base.http_port = 0;
-    free (F.cfg->base.http_bind);
-    F.cfg->base.http_bind = strdup ("127.0.0.1");
-    free (F.cfg->base.bus_endpoint);
-    F.cfg->base.bus_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (F.cfg->base.events_endpoint);
-    F.cfg->base.events_endpoint = strdup ("tcp://127.0.0.1:*");
-    free (F.cfg->api_keys);
-    F.cfg->api_keys = strdup ("district=" KEY);
+    gz_testfix_seed_area (F.db);
+    F.cfg = s_config ();
     F.cfg->rate = 0; //  unlimited here; the rate test starts its own actor
     F.intake = s_start (F.cfg, &F.http_port, &F.bus_port, &F.events_port);
     snprintf (F.base, sizeof F.base, "http://127.0.0.1:%d", F.http_port);
@@ -174,14 +135,9 @@ s_get (const char *path, gz_testhttp_t *out)
 static char *
 s_request_id (const char *body)
 {
-    json_t *j = json_loads (body, 0, NULL);
-    assert_non_null (j);
-    const char *id =
-        json_string_value (json_object_get (json_array_get (j, 0), "service_request_id"));
+    char *id = gz_testfix_request_id (body);
     assert_non_null (id);
-    char *copy = strdup (id);
-    json_decref (j);
-    return copy;
+    return id;
 }
 
 //  ---------------------------------------------------------------- tests
@@ -484,22 +440,32 @@ test_org_reload (void **state)
     gz_testhttp_free (&r);
 }
 
+typedef struct {
+    char url[256];
+    const char *want;
+} s_page_t;
+
+//  Does GET page->url answer 200 with page->want in it?
+static bool
+s_page_shows (void *arg)
+{
+    s_page_t *page = arg;
+    gz_testhttp_t r;
+    assert_int_equal (gz_testhttp_get (page->url, &r), 0);
+    bool found = r.status == 200 && strstr (r.body, page->want);
+    gz_testhttp_free (&r);
+    return found;
+}
+
 //  Wait (up to 5 s) until GET base+path answers 200 with want in it.
 static void
 s_wait_page (const char *base, const char *path, const char *want)
 {
-    char url[256];
-    snprintf (url, sizeof url, "%s%s", base, path);
-    for (int i = 0; i < 500; i++) {
-        gz_testhttp_t r;
-        assert_int_equal (gz_testhttp_get (url, &r), 0);
-        bool found = r.status == 200 && strstr (r.body, want);
-        gz_testhttp_free (&r);
-        if (found)
-            return;
-        usleep (10 * 1000);
-    }
-    fail_msg ("%s never showed %s", path, want);
+    s_page_t page = {.want = want};
+    snprintf (page.url, sizeof page.url, "%s%s", base, path);
+    char what[256];
+    snprintf (what, sizeof what, "%s to show %s", path, want);
+    gz_testfix_wait (s_page_shows, &page, 5000, what);
 }
 
 //  Without RELOAD or SIGHUP: a change to the directory in the database
@@ -511,7 +477,7 @@ static void
 test_org_follows_database (void **state)
 {
     (void) state;
-    intake_config_t *cfg = s_second_config ();
+    intake_config_t *cfg = s_config ();
     cfg->base.org_check_ms = 100;
     int http, bus, events;
     zactor_t *a = s_start (cfg, &http, &bus, &events);
@@ -525,15 +491,13 @@ test_org_follows_database (void **state)
     s_wait_page (base, "/q/B7", "示例小区1 7栋");
     s_exec ("UPDATE org.buildings SET name = '示例小区1 7栋东' WHERE code = 'B7'");
     s_wait_page (base, "/q/B7", "示例小区1 7栋东");
-    //  Two reloads, one per change; none while nothing changes.
-    usleep (300 * 1000);
-    char url[128];
-    snprintf (url, sizeof url, "%s/metrics", base);
-    gz_testhttp_t r;
-    assert_int_equal (gz_testhttp_get (url, &r), 0);
-    assert_non_null (strstr (r.body, "\ngz_org_reloads_total 2\n"));
-    gz_testhttp_free (&r);
+    //  Two reloads, one per change; none while nothing changes: two more
+    //  checks of org.generation (the second starts after whatever the
+    //  first decided is done) find nothing to reload.
+    gz_testfix_wait_org_checks (F.db, "intake", 2, 5000);
+    assert_true (gz_testfix_metric (base, "gz_org_reloads_total") == 2);
     //  F.intake does not check (GZ_ORG_CHECK_MS=0).
+    gz_testhttp_t r;
     assert_int_equal (s_get ("/q/B7", &r), 404);
     gz_testhttp_free (&r);
 
@@ -743,7 +707,7 @@ static void
 test_rate_limit (void **state)
 {
     (void) state;
-    intake_config_t *cfg = s_second_config ();
+    intake_config_t *cfg = s_config ();
     cfg->rate = 1;
     cfg->burst = 2;
     int http, bus, events;
@@ -795,7 +759,7 @@ static void
 test_trusted_proxies (void **state)
 {
     (void) state;
-    intake_config_t *cfg = s_second_config ();
+    intake_config_t *cfg = s_config ();
     cfg->rate = 0.05; //  one every 20 s: no refill while the test runs
     cfg->burst = 1;
     int http, bus, events;
@@ -892,18 +856,20 @@ s_routing_update (gz_db_t *db, gz_bus_pub_t *pub, const char *type, const char *
 }
 
 //  A stand-in for routing's HTTP API: records the last call, answers with
-//  the status the test sets.
+//  the status the test sets, counts the calls it has begun to answer.
 typedef struct {
     char path[256];
     char body[1024];
     int answer;
-    int delay_ms; //  answer this late (a slow routing)
+    int delay_ms;       //  answer this late (a slow routing)
+    atomic_int started; //  calls that reached the handler
 } s_stub_t;
 
 static void
 s_stub_handler (gz_http_req_t *req, void *arg)
 {
     s_stub_t *stub = arg;
+    atomic_fetch_add (&stub->started, 1);
     if (stub->delay_ms)
         usleep ((useconds_t) stub->delay_ms * 1000);
     size_t len = 0;
@@ -922,8 +888,8 @@ test_follows_routing (void **state)
     assert_int_equal (gz_db_migrate (rdb, "routing", gz_bus_migrations ()), 0);
     gz_bus_pub_t *pub = gz_bus_pub_new (rdb, "routing", "routing", "tcp://127.0.0.1:*", NULL);
     assert_non_null (pub);
-    intake_config_t *cfg = s_second_config ();
-    s_stub_t stub = {"", "", 200, 0};
+    intake_config_t *cfg = s_config ();
+    s_stub_t stub = {"", "", 200, 0, 0};
     gz_http_t *routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &stub);
     assert_non_null (routing_api);
     free (cfg->routing_url);
@@ -954,18 +920,12 @@ test_follows_routing (void **state)
     s_routing_update (rdb, pub, "RequestResolved", id, "resolved", "resolved", "已更换灯泡");
 
     //  Intake's view follows: closed, with notes, agency and deadline.
-    snprintf (url, sizeof url, "%s/open311/v2/requests/%s.json", base, id);
-    bool closed = false;
-    for (int i = 0; i < 200 && !closed; i++) {
-        assert_int_equal (gz_testhttp_get (url, &r), 0);
-        closed = strstr (r.body, "\"status\":\"closed\"") != NULL;
-        if (!closed)
-            gz_testhttp_free (&r);
-        else
-            break;
-        zclock_sleep (50);
-    }
-    assert_true (closed);
+    char path[128];
+    snprintf (path, sizeof path, "/open311/v2/requests/%s.json", id);
+    s_wait_page (base, path, "\"status\":\"closed\"");
+    snprintf (url, sizeof url, "%s%s", base, path);
+    assert_int_equal (gz_testhttp_get (url, &r), 0);
+    assert_non_null (strstr (r.body, "\"status\":\"closed\""));
     assert_non_null (strstr (r.body, "\"status_notes\":\"已更换灯泡\""));
     assert_non_null (strstr (r.body, "\"agency_responsible\":\"示例社区1\""));
     assert_null (strstr (r.body, "\"expected_datetime\":null"));
@@ -1066,23 +1026,33 @@ test_follows_routing (void **state)
     gz_db_destroy (&rdb);
 }
 
-typedef struct {
-    char url[256];
-    long status;
-    pthread_t thread;
-} s_reopen_t;
-
-static void *
-s_reopen_run (void *arg)
+//  POST the reopen form url on a thread of its own.
+static void
+s_reopen_start (gz_testfix_call_t *call, const char *url)
 {
-    s_reopen_t *p = arg;
-    gz_testhttp_t r;
-    p->status = -1;
-    if (gz_testhttp ("POST", p->url, "reason=x", 8, NULL, NULL, &r) == 0) {
-        p->status = r.status;
-        gz_testhttp_free (&r);
-    }
-    return NULL;
+    *call = (gz_testfix_call_t){.method = "POST", .body = "reason=x"};
+    snprintf (call->url, sizeof call->url, "%s", url);
+    gz_testfix_call_start (call);
+}
+
+typedef struct {
+    s_stub_t *stub;
+    int calls;
+} s_stub_calls_t;
+
+static bool
+s_stub_reached (void *arg)
+{
+    s_stub_calls_t *c = arg;
+    return atomic_load (&c->stub->started) >= c->calls;
+}
+
+//  Wait until routing's stand-in has begun to answer calls calls.
+static void
+s_wait_stub_calls (s_stub_t *stub, int calls)
+{
+    s_stub_calls_t c = {stub, calls};
+    gz_testfix_wait (s_stub_reached, &c, 5000, "calls to the stand-in for routing");
 }
 
 //  An intake whose routing answers delay_ms late, with its own HTTP
@@ -1102,10 +1072,10 @@ s_slow_start (s_slow_t *f, int delay_ms, const char *threads, const char *worker
               const char *queue)
 {
     memset (f, 0, sizeof *f);
-    f->stub = (s_stub_t){"", "", 200, delay_ms};
+    f->stub = (s_stub_t){"", "", 200, delay_ms, 0};
     f->routing_api = gz_http_new ("127.0.0.1", 0, 65536, s_stub_handler, &f->stub);
     assert_non_null (f->routing_api);
-    f->cfg = s_second_config ();
+    f->cfg = s_config ();
     free (f->cfg->routing_url);
     char rurl[64];
     snprintf (rurl, sizeof rurl, "http://127.0.0.1:%d", gz_http_port (f->routing_api));
@@ -1157,13 +1127,12 @@ test_slow_routing_leaves_room (void **state)
     gz_testhttp_t r;
 
     enum { N = 4 };
-    s_reopen_t posts[N];
-    memset (posts, 0, sizeof posts);
-    for (int i = 0; i < N; i++) {
-        snprintf (posts[i].url, sizeof posts[i].url, "%s", f.reopen);
-        assert_int_equal (pthread_create (&posts[i].thread, NULL, s_reopen_run, &posts[i]), 0);
-    }
-    usleep (300 * 1000); //  two wait on routing, two for a worker
+    gz_testfix_call_t posts[N];
+    for (int i = 0; i < N; i++)
+        s_reopen_start (&posts[i], f.reopen);
+    //  Two wait on routing (both workers busy), two for a worker.
+    s_wait_stub_calls (&f.stub, 2);
+    assert_int_equal (atomic_load (&f.stub.started), 2);
     double t0 = zclock_mono ();
     assert_int_equal (gz_testhttp ("POST", url, body, strlen (body), NULL, NULL, &r), 0);
     double took = zclock_mono () - t0;
@@ -1177,11 +1146,21 @@ test_slow_routing_leaves_room (void **state)
     assert_int_equal (r.status, 200);
     gz_testhttp_free (&r);
     for (int i = 0; i < N; i++) {
-        assert_int_equal (pthread_join (posts[i].thread, NULL), 0);
-        assert_int_equal (posts[i].status, 200);
+        gz_testfix_call_join (&posts[i]);
+        assert_int_equal (posts[i].rc, 0);
+        assert_int_equal (posts[i].response.status, 200);
+        gz_testfix_call_free (&posts[i]);
     }
     assert_true (zclock_mono () - t0 >= 3000); //  two rounds of 2 s on two workers
+    assert_int_equal (atomic_load (&f.stub.started), N);
     s_slow_stop (&f);
+}
+
+static bool
+s_either_done (void *arg)
+{
+    gz_testfix_call_t **pair = arg;
+    return atomic_load (&pair[0]->done) || atomic_load (&pair[1]->done);
 }
 
 //  Every worker busy and the queue full: the next request that would wait
@@ -1197,33 +1176,45 @@ test_workers_full_answers_503 (void **state)
     char url[256];
     gz_testhttp_t r;
 
-    //  One runs (1.5 s at routing), one waits in the queue.
-    s_reopen_t posts[2];
-    memset (posts, 0, sizeof posts);
-    for (int i = 0; i < 2; i++) {
-        snprintf (posts[i].url, sizeof posts[i].url, "%s", f.reopen);
-        assert_int_equal (pthread_create (&posts[i].thread, NULL, s_reopen_run, &posts[i]), 0);
-        usleep (200 * 1000);
-    }
-    //  The third finds no room: 503 at once.
-    snprintf (url, sizeof url, "%s/r/%s", f.base, f.id);
-    double t0 = zclock_mono ();
-    assert_int_equal (gz_testhttp_get (url, &r), 0);
-    assert_true (zclock_mono () - t0 < 1000);
-    assert_int_equal (r.status, 503);
-    assert_string_equal (r.retry_after ? r.retry_after : "", "1");
-    assert_non_null (strstr (r.body, "系统繁忙"));
-    gz_testhttp_free (&r);
+    //  One runs (1.5 s at routing) ...
+    gz_testfix_call_t running, queued, status;
+    s_reopen_start (&running, f.reopen);
+    s_wait_stub_calls (&f.stub, 1);
+    //  ... one waits in the queue, and the third finds no room: 503 at
+    //  once. Which of the next two comes first is theirs to race (no
+    //  event tells the test when one is queued), so both go together and
+    //  exactly one of them must be the one refused, at once: both are
+    //  resident pages, answered alike.
+    s_reopen_start (&queued, f.reopen);
+    status = (gz_testfix_call_t){.method = "GET"};
+    snprintf (status.url, sizeof status.url, "%s/r/%s", f.base, f.id);
+    gz_testfix_call_start (&status);
+    gz_testfix_call_t *pair[] = {&queued, &status};
+    gz_testfix_wait (s_either_done, pair, 5000, "an answer to one of the two");
+    gz_testfix_call_t *refused = atomic_load (&status.done) ? &status : &queued;
+    gz_testfix_call_t *taken = refused == &status ? &queued : &status;
+    assert_int_equal (refused->rc, 0);
+    assert_int_equal (refused->response.status, 503);
+    assert_true (refused->took_ms < 1000);
+    assert_string_equal (refused->response.retry_after ? refused->response.retry_after : "", "1");
+    assert_non_null (strstr (refused->response.body, "系统繁忙"));
     //  An Open311 read answers in Open311's error format.
     snprintf (url, sizeof url, "%s/open311/v2/requests/%s.json", f.base, f.id);
     assert_int_equal (gz_testhttp_get (url, &r), 0);
     assert_int_equal (r.status, 503);
     assert_non_null (strstr (r.body, "\"code\":503"));
     gz_testhttp_free (&r);
+    //  The ones taken are answered.
+    gz_testfix_call_t *answered[] = {&running, taken};
     for (int i = 0; i < 2; i++) {
-        assert_int_equal (pthread_join (posts[i].thread, NULL), 0);
-        assert_int_equal (posts[i].status, 200);
+        gz_testfix_call_join (answered[i]);
+        assert_int_equal (answered[i]->rc, 0);
+        assert_int_equal (answered[i]->response.status, 200);
     }
+    gz_testfix_call_join (refused);
+    gz_testfix_call_free (&running);
+    gz_testfix_call_free (&queued);
+    gz_testfix_call_free (&status);
     s_slow_stop (&f);
 }
 

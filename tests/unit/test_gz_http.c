@@ -884,6 +884,25 @@ s_destroyer (void *arg)
     return NULL;
 }
 
+//  Wait (up to 5 s) until connections to port are refused: a server
+//  being destroyed refuses them as soon as it starts draining.
+static void
+s_wait_refused (int port)
+{
+    bool refused = false;
+    int64_t deadline = s_now_ms () + 5000;
+    while (!refused && s_now_ms () < deadline) {
+        int fd = s_connect (AF_INET, port);
+        if (fd < 0)
+            refused = errno == ECONNREFUSED;
+        else {
+            close (fd);
+            s_sleep_ms (1);
+        }
+    }
+    assert_true (refused);
+}
+
 static void
 test_destroy_drains_in_flight (void **state)
 {
@@ -903,18 +922,7 @@ test_destroy_drains_in_flight (void **state)
 
     assert_int_equal (pthread_create (&destroy_thread, NULL, s_destroyer, &server), 0);
     //  New connections are refused as soon as draining starts.
-    bool refused = false;
-    deadline = s_now_ms () + 5000;
-    while (!refused && s_now_ms () < deadline) {
-        int fd = s_connect (AF_INET, port);
-        if (fd < 0)
-            refused = errno == ECONNREFUSED;
-        else {
-            close (fd);
-            s_sleep_ms (1);
-        }
-    }
-    assert_true (refused);
+    s_wait_refused (port);
 
     //  The request in flight still completes.
     atomic_store (&st.slow_release, 1);
@@ -1144,10 +1152,12 @@ test_destroy_with_deferred (void **state)
         handles[i] = s_deferred_take (&st, &qs[i]);
         assert_non_null (handles[i]);
     }
+    int port = gz_http_port (server);
     int64_t start = s_now_ms ();
     assert_int_equal (pthread_create (&destroy_thread, NULL, s_destroyer, &server), 0);
-    //  One is answered while destroy drains: it gets its answer.
-    s_sleep_ms (100);
+    //  One is answered while destroy drains (once it refuses new
+    //  connections): it gets its answer.
+    s_wait_refused (port);
     gz_http_reply (handles[0], 200, "text/plain", "answered", 8);
     handles[0] = NULL;
     //  The others are never answered in time: destroy answers them 503
