@@ -40,42 +40,43 @@ static const struct {
     {"rt_merge_lead",
      "SELECT id, tier, level, lead_code, assignee_staff, assignee_name, assignee_unit,"
      " assignee_unit_name, assignee_role, response_s, resolve_s, response_due_us, resolve_due_us"
-     " FROM {s}.requests WHERE building_code = $1 AND service_code = $2"
+     " FROM {schema}.requests WHERE building_code = $1 AND service_code = $2"
      " AND merged_into IS NULL AND state IN " S_OPEN_STATES " AND routed_at_us >= $3"
      " ORDER BY routed_at_us, id LIMIT 1 FOR UPDATE"},
     //  A routed or merged request in one round trip: its row (once: a
     //  replayed event conflicts and changes nothing), the lead's follower
     //  count, its first-generation timers, its co-handlers and its
     //  timeline row. Returns 1 when inserted, 0 when it existed.
-    {"rt_route", "WITH ins AS (INSERT INTO {s}.requests (id, service_code, description, channel,"
-                 " building_code, grid_code, community_code, subdistrict_code, meeting_id,"
-                 " media_url, resident_token_sha256, submitted_at_us, routed_at_us, state, tier,"
-                 " rule_line, lead_code, level, assignee_staff, assignee_name, assignee_unit,"
-                 " assignee_unit_name, assignee_role, merged_into, response_s, resolve_s,"
-                 " response_due_us, resolve_due_us, updated_at_us)"
-                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-                 " $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $13)"
-                 " ON CONFLICT (id) DO NOTHING RETURNING id),"
-                 " fol AS (UPDATE {s}.requests SET followers = followers + 1"
-                 " WHERE id = $24 AND EXISTS (SELECT 1 FROM ins)),"
-                 " tim AS (INSERT INTO {s}.timers (request_id, kind, generation, fire_at_us)"
-                 " SELECT ins.id, t.kind, 1, t.at FROM ins,"
-                 " unnest ($29::text[], $30::bigint[]) AS t (kind, at)),"
-                 " co AS (INSERT INTO {s}.co_handlers (request_id, unit_code, unit_name, staff_id,"
-                 " staff_name) SELECT ins.id, c.unit, c.uname, nullif (c.staff, ''), c.sname"
-                 " FROM ins, unnest ($31::text[], $32::text[], $33::text[], $34::text[])"
-                 " AS c (unit, uname, staff, sname) ON CONFLICT DO NOTHING),"
-                 " tl AS (INSERT INTO {s}.timeline (request_id, at_us, kind, state, actor_id,"
-                 " actor_name, actor_role, note, detail)"
-                 " SELECT ins.id, $13, $35, $14, NULL, '', 'system', $36, $37::jsonb FROM ins)"
-                 " SELECT count(*) FROM ins"},
+    {"rt_route",
+     "WITH ins AS (INSERT INTO {schema}.requests (id, service_code, description, channel,"
+     " building_code, grid_code, community_code, subdistrict_code, meeting_id,"
+     " media_url, resident_token_sha256, submitted_at_us, routed_at_us, state, tier,"
+     " rule_line, lead_code, level, assignee_staff, assignee_name, assignee_unit,"
+     " assignee_unit_name, assignee_role, merged_into, response_s, resolve_s,"
+     " response_due_us, resolve_due_us, updated_at_us)"
+     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+     " $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $13)"
+     " ON CONFLICT (id) DO NOTHING RETURNING id),"
+     " fol AS (UPDATE {schema}.requests SET followers = followers + 1"
+     " WHERE id = $24 AND EXISTS (SELECT 1 FROM ins)),"
+     " tim AS (INSERT INTO {schema}.timers (request_id, kind, generation, fire_at_us)"
+     " SELECT ins.id, t.kind, 1, t.at FROM ins,"
+     " unnest ($29::text[], $30::bigint[]) AS t (kind, at)),"
+     " co AS (INSERT INTO {schema}.co_handlers (request_id, unit_code, unit_name, staff_id,"
+     " staff_name) SELECT ins.id, c.unit, c.uname, nullif (c.staff, ''), c.sname"
+     " FROM ins, unnest ($31::text[], $32::text[], $33::text[], $34::text[])"
+     " AS c (unit, uname, staff, sname) ON CONFLICT DO NOTHING),"
+     " tl AS (INSERT INTO {schema}.timeline (request_id, at_us, kind, state, actor_id,"
+     " actor_name, actor_role, note, detail)"
+     " SELECT ins.id, $13, $35, $14, NULL, '', 'system', $36, $37::jsonb FROM ins)"
+     " SELECT count(*) FROM ins"},
     //  rt_merge_lead for a batch: the lead of every (building, category)
     //  pair, locked. Keyed by the pair in the first two columns.
     {"rt_merge_leads",
      "SELECT k.b, k.s, l.* FROM (SELECT DISTINCT b, s FROM unnest ($1::text[], $2::text[])"
      " AS u (b, s)) k CROSS JOIN LATERAL (SELECT id, tier, level, lead_code, assignee_staff,"
      " assignee_name, assignee_unit, assignee_unit_name, assignee_role, response_s, resolve_s,"
-     " response_due_us, resolve_due_us FROM {s}.requests WHERE building_code = k.b"
+     " response_due_us, resolve_due_us FROM {schema}.requests WHERE building_code = k.b"
      " AND service_code = k.s AND merged_into IS NULL AND state IN " S_OPEN_STATES
      " AND routed_at_us >= $3 ORDER BY routed_at_us, id LIMIT 1 FOR UPDATE) l"},
     //  rt_route for a batch, every column an array: the requests (with
@@ -83,7 +84,7 @@ static const struct {
     //  of leads already stored, timers, co-handlers, timeline rows.
     //  Returns how many requests were inserted.
     {"rt_route_batch",
-     "WITH ins AS (INSERT INTO {s}.requests (id, service_code, description, channel,"
+     "WITH ins AS (INSERT INTO {schema}.requests (id, service_code, description, channel,"
      " building_code, grid_code, community_code, subdistrict_code, meeting_id, media_url,"
      " resident_token_sha256, submitted_at_us, routed_at_us, state, tier, rule_line, lead_code,"
      " level, assignee_staff, assignee_name, assignee_unit, assignee_unit_name, assignee_role,"
@@ -100,22 +101,22 @@ static const struct {
      " comm, sub, meet, media, tok, submitted, routed, state, tier, line, lead, lvl, staff, sname,"
      " unit, uname, role, merged, rs, ss, rdue, sdue, fol)"
      " ON CONFLICT (id) DO NOTHING RETURNING id),"
-     " fol AS (UPDATE {s}.requests r SET followers = r.followers + f.n FROM (SELECT x.id,"
+     " fol AS (UPDATE {schema}.requests r SET followers = r.followers + f.n FROM (SELECT x.id,"
      " count(*) AS n FROM unnest ($30::text[]) AS x (id) GROUP BY x.id) f WHERE r.id = f.id),"
-     " tim AS (INSERT INTO {s}.timers (request_id, kind, generation, fire_at_us)"
+     " tim AS (INSERT INTO {schema}.timers (request_id, kind, generation, fire_at_us)"
      " SELECT t.rid, t.kind, 1, t.at::bigint FROM unnest ($31::text[], $32::text[], $33::text[])"
      " AS t (rid, kind, at) JOIN ins ON ins.id = t.rid),"
-     " co AS (INSERT INTO {s}.co_handlers (request_id, unit_code, unit_name, staff_id,"
+     " co AS (INSERT INTO {schema}.co_handlers (request_id, unit_code, unit_name, staff_id,"
      " staff_name) SELECT c.rid, c.unit, c.uname, nullif (c.staff, ''), c.sname"
      " FROM unnest ($34::text[], $35::text[], $36::text[], $37::text[], $38::text[])"
      " AS c (rid, unit, uname, staff, sname) JOIN ins ON ins.id = c.rid ON CONFLICT DO NOTHING),"
-     " tl AS (INSERT INTO {s}.timeline (request_id, at_us, kind, state, actor_id, actor_name,"
+     " tl AS (INSERT INTO {schema}.timeline (request_id, at_us, kind, state, actor_id, actor_name,"
      " actor_role, note, detail) SELECT l.rid, l.at::bigint, l.kind, l.state, NULL, '', 'system',"
      " l.note, l.detail::jsonb FROM unnest ($39::text[], $40::text[], $41::text[], $42::text[],"
      " $43::text[], $44::text[]) AS l (rid, at, kind, state, note, detail)"
      " JOIN ins ON ins.id = l.rid)"
      " SELECT count(*) FROM ins"},
-    {"rt_insert", "INSERT INTO {s}.requests (id, service_code, description, channel, "
+    {"rt_insert", "INSERT INTO {schema}.requests (id, service_code, description, channel, "
                   "building_code,"
                   " grid_code, community_code, subdistrict_code, meeting_id, media_url,"
                   " resident_token_sha256, submitted_at_us, routed_at_us, state, tier, "
@@ -140,8 +141,8 @@ static const struct {
                 "  encode(sha256(convert_to(coalesce($2, ''), 'UTF8')), 'hex')),"
                 " routed_at_us, coalesce(closed_at_us, -1), coalesce(score, 0),"
                 " coalesce(satisfied::int, -1), comment"
-                " FROM {s}.requests WHERE id = $1 FOR UPDATE"},
-    {"rt_save", "UPDATE {s}.requests SET state = $2, level = $3, "
+                " FROM {schema}.requests WHERE id = $1 FOR UPDATE"},
+    {"rt_save", "UPDATE {schema}.requests SET state = $2, level = $3, "
                 "assignee_staff = $4, assignee_name = $5,"
                 " assignee_unit = $6, assignee_unit_name = $7, assignee_role = "
                 "$8, response_due_us = $9,"
@@ -150,37 +151,38 @@ static const struct {
                 " reopen_count = $14, score = $15, satisfied = $16, comment = "
                 "$17, updated_at_us = $18"
                 " WHERE id = $1"},
-    {"rt_timeline", "INSERT INTO {s}.timeline (request_id, at_us, kind, state, "
+    {"rt_timeline", "INSERT INTO {schema}.timeline (request_id, at_us, kind, state, "
                     "actor_id, actor_name,"
                     " actor_role, note, detail) VALUES ($1, $2, $3, $4, $5, "
                     "$6, $7, $8, $9::jsonb)"},
-    {"rt_timer_arm", "INSERT INTO {s}.timers (request_id, kind, generation, fire_at_us)"
-                     " SELECT $1, $2, coalesce(max(generation), 0) + 1, $3 FROM {s}.timers"
+    {"rt_timer_arm", "INSERT INTO {schema}.timers (request_id, kind, generation, fire_at_us)"
+                     " SELECT $1, $2, coalesce(max(generation), 0) + 1, $3 FROM {schema}.timers"
                      " WHERE request_id = $1 AND kind = $2"},
-    {"rt_timer_cancel", "DELETE FROM {s}.timers WHERE request_id = $1 AND fired_at_us IS NULL"
+    {"rt_timer_cancel", "DELETE FROM {schema}.timers WHERE request_id = $1 AND fired_at_us IS NULL"
                         " AND kind = ANY ($2::text[])"},
     //  Locks the timers and their requests, skipping what another
     //  transaction holds: a timer run then never waits for a request
     //  locked by a replica's timer run (two runs that each locked one
     //  request the other needs would deadlock), nor by a command.
-    {"rt_timers_due", "SELECT t.request_id, t.kind, t.generation FROM {s}.timers t"
-                      " JOIN {s}.requests r ON r.id = t.request_id"
+    {"rt_timers_due", "SELECT t.request_id, t.kind, t.generation FROM {schema}.timers t"
+                      " JOIN {schema}.requests r ON r.id = t.request_id"
                       " WHERE t.fired_at_us IS NULL AND t.fire_at_us <= $1"
                       " ORDER BY t.fire_at_us, t.request_id, t.kind LIMIT 100"
                       " FOR UPDATE OF t, r SKIP LOCKED"},
-    {"rt_timer_mark", "UPDATE {s}.timers SET fired_at_us = $4 WHERE request_id "
+    {"rt_timer_mark", "UPDATE {schema}.timers SET fired_at_us = $4 WHERE request_id "
                       "= $1 AND kind = $2"
                       " AND generation = $3 AND fired_at_us IS NULL"},
-    {"rt_load_counts", "SELECT s, (SELECT count(*) FROM {s}.requests r WHERE r.assignee_staff = s"
-                       " AND r.state IN " S_OPEN_STATES ") FROM unnest ($1::text[]) s"},
-    {"rt_token", "SELECT staff_id, role, label FROM {s}.tokens"
+    {"rt_load_counts",
+     "SELECT s, (SELECT count(*) FROM {schema}.requests r WHERE r.assignee_staff = s"
+     " AND r.state IN " S_OPEN_STATES ") FROM unnest ($1::text[]) s"},
+    {"rt_token", "SELECT staff_id, role, label FROM {schema}.tokens"
                  " WHERE token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"},
-    {"rt_token_install", "INSERT INTO {s}.tokens (token_sha256, staff_id, role, label)"
+    {"rt_token_install", "INSERT INTO {schema}.tokens (token_sha256, staff_id, role, label)"
                          " VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), $2, $3, $4)"
                          " ON CONFLICT (token_sha256) DO UPDATE SET staff_id = EXCLUDED.staff_id,"
                          " role = EXCLUDED.role, label = EXCLUDED.label"},
-    {"rt_co_is", "SELECT 1 FROM {s}.co_handlers WHERE request_id = $1 AND unit_code = $2"},
-    {"rt_co_report", "UPDATE {s}.co_handlers SET reported = true WHERE "
+    {"rt_co_is", "SELECT 1 FROM {schema}.co_handlers WHERE request_id = $1 AND unit_code = $2"},
+    {"rt_co_report", "UPDATE {schema}.co_handlers SET reported = true WHERE "
                      "request_id = $1 AND unit_code = $2"},
     {"rt_dispatcher", "SELECT s.id FROM org.staff s JOIN org.units u ON u.code = s.unit_code"
                       " WHERE s.role = 'subdistrict_coordinator'"
@@ -280,28 +282,6 @@ s_load_move (routing_core_t *core, const char *staff_id, int delta)
         l->open += delta;
 }
 
-//  sql with every "{s}" replaced by the quoted schema. Caller frees.
-static char *
-s_subst (const char *sql, const char *qschema)
-{
-    size_t n = strlen (sql) + 1, q = strlen (qschema);
-    for (const char *p = strstr (sql, "{s}"); p; p = strstr (p + 3, "{s}"))
-        n += q;
-    char *out = malloc (n), *o = out;
-    assert (out);
-    for (const char *p = sql; *p;) {
-        if (strncmp (p, "{s}", 3) == 0) {
-            memcpy (o, qschema, q);
-            o += q;
-            p += 3;
-        }
-        else
-            *o++ = *p++;
-    }
-    *o = 0;
-    return out;
-}
-
 void
 routing_core_prepare (routing_core_t *core)
 {
@@ -311,13 +291,8 @@ routing_core_prepare (routing_core_t *core)
     }
     if (!core->batch)
         core->batch = s_batch_new ();
-    char *q = gz_db_ident (core->schema);
-    for (size_t i = 0; i < sizeof s_statements / sizeof s_statements[0]; i++) {
-        char *sql = s_subst (s_statements[i].sql, q);
-        gz_db_prepare (core->db, s_statements[i].name, sql);
-        free (sql);
-    }
-    free (q);
+    for (size_t i = 0; i < sizeof s_statements / sizeof s_statements[0]; i++)
+        gz_db_prepare_schema (core->db, s_statements[i].name, s_statements[i].sql, core->schema);
 }
 
 //  Run a statement whose result only matters as success. 0 ok, -1 failure.

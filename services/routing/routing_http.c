@@ -44,7 +44,7 @@ static const struct {
     const char *name;
     const char *sql;
 } s_reads[] = {
-    {"rh_token", "SELECT t.staff_id, t.role, s.unit_code FROM {s}.tokens t"
+    {"rh_token", "SELECT t.staff_id, t.role, s.unit_code FROM {schema}.tokens t"
                  " LEFT JOIN org.staff s ON s.id = t.staff_id"
                  " WHERE t.token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"},
     {"rh_request", "SELECT id, state, tier, service_code, description, channel, "
@@ -59,18 +59,18 @@ static const struct {
                    "media_url,"
                    " (resident_token_sha256 <> '' AND resident_token_sha256 ="
                    "  encode(sha256(convert_to(coalesce($2, ''), 'UTF8')), 'hex'))"
-                   " FROM {s}.requests WHERE id = $1"},
+                   " FROM {schema}.requests WHERE id = $1"},
     {"rh_timeline", "SELECT at_us, kind, state, actor_id, actor_name, actor_role, note, detail"
-                    " FROM {s}.timeline WHERE request_id = $1 ORDER BY seq"},
+                    " FROM {schema}.timeline WHERE request_id = $1 ORDER BY seq"},
     {"rh_co", "SELECT unit_code, unit_name, staff_id, staff_name, reported"
-              " FROM {s}.co_handlers WHERE request_id = $1 ORDER BY unit_code"},
+              " FROM {schema}.co_handlers WHERE request_id = $1 ORDER BY unit_code"},
     {"rh_queue", "SELECT id, state, tier, service_code, building_code, assignee_staff, "
                  "assignee_name,"
                  " assignee_unit_name, response_due_us, resolve_due_us,"
                  " CASE WHEN responded_at_us IS NULL AND state IN ('assigned', 'accepted')"
                  "  THEN least(response_due_us, resolve_due_us) ELSE resolve_due_us END AS "
                  "next_due"
-                 " FROM {s}.requests WHERE state IN " S_OPEN
+                 " FROM {schema}.requests WHERE state IN " S_OPEN
                  " AND ($1::text IS NULL OR assignee_staff = $1 OR assignee_unit = $2)"
                  " ORDER BY next_due, id LIMIT 500"},
 };
@@ -78,25 +78,8 @@ static const struct {
 void
 routing_http_prepare (gz_db_t *db, const char *schema)
 {
-    char *q = gz_db_ident (schema);
-    for (size_t i = 0; i < sizeof s_reads / sizeof s_reads[0]; i++) {
-        const char *sql = s_reads[i].sql;
-        size_t n = strlen (sql) + 1;
-        for (const char *p = strstr (sql, "{s}"); p; p = strstr (p + 3, "{s}"))
-            n += strlen (q);
-        char *out = malloc (n), *o = out;
-        for (const char *p = sql; *p;)
-            if (strncmp (p, "{s}", 3) == 0) {
-                o += sprintf (o, "%s", q);
-                p += 3;
-            }
-            else
-                *o++ = *p++;
-        *o = 0;
-        gz_db_prepare (db, s_reads[i].name, out);
-        free (out);
-    }
-    free (q);
+    for (size_t i = 0; i < sizeof s_reads / sizeof s_reads[0]; i++)
+        gz_db_prepare_schema (db, s_reads[i].name, s_reads[i].sql, schema);
     routing_meetings_prepare (db, schema);
 }
 

@@ -57,7 +57,7 @@ static const struct {
     const char *sql;
 } s_sqls[] = {
     {"rm_caller", "SELECT t.staff_id, t.role, s.unit_code, u.level, u.parent_code"
-                  " FROM {s}.tokens t LEFT JOIN org.staff s ON s.id = t.staff_id"
+                  " FROM {schema}.tokens t LEFT JOIN org.staff s ON s.id = t.staff_id"
                   " LEFT JOIN org.units u ON u.code = s.unit_code"
                   " WHERE t.token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"},
     {"rm_community", "SELECT name FROM org.units WHERE code = $1 AND level = 'community'"},
@@ -70,20 +70,20 @@ static const struct {
                           "b.grid_code"
                           " WHERE g.parent_code = $1 ORDER BY b.sort_order, b.code LIMIT 1"},
     {"rm_sha", "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')"},
-    {"rm_claim", "INSERT INTO {s}.meetings (id, community_code, held_on, place, participants,"
+    {"rm_claim", "INSERT INTO {schema}.meetings (id, community_code, held_on, place, participants,"
                  " hosts, recorded_by, recorded_role, client_key, body_sha256, demands_total)"
-                 " VALUES ('M' || nextval('{s}.meeting_seq'), $1, $2::date, $3, $4::int,"
+                 " VALUES ('M' || nextval('{schema}.meeting_seq'), $1, $2::date, $3, $4::int,"
                  " $5::text[], $6, $7, $8, $9, $10::int)"
                  " ON CONFLICT (community_code, client_key) DO NOTHING RETURNING id"},
-    {"rm_by_key", "SELECT id, body_sha256, status FROM {s}.meetings"
+    {"rm_by_key", "SELECT id, body_sha256, status FROM {schema}.meetings"
                   " WHERE community_code = $1 AND client_key = $2"},
-    {"rm_demand", "INSERT INTO {s}.meeting_demands (meeting_id, idx, request_id, service_code)"
+    {"rm_demand", "INSERT INTO {schema}.meeting_demands (meeting_id, idx, request_id, service_code)"
                   " VALUES ($1, $2::int, $3, $4) ON CONFLICT DO NOTHING"},
-    {"rm_recorded", "UPDATE {s}.meetings SET status = 'recorded', updated_at = now()"
-                    " WHERE id = $1 AND (SELECT count(*) FROM {s}.meeting_demands d"
+    {"rm_recorded", "UPDATE {schema}.meetings SET status = 'recorded', updated_at = now()"
+                    " WHERE id = $1 AND (SELECT count(*) FROM {schema}.meeting_demands d"
                     "  WHERE d.meeting_id = $1) = demands_total"},
-    {"rm_abandon", "DELETE FROM {s}.meetings m WHERE id = $1 AND status = 'filing'"
-                   " AND NOT EXISTS (SELECT 1 FROM {s}.meeting_demands d WHERE d.meeting_id = "
+    {"rm_abandon", "DELETE FROM {schema}.meetings m WHERE id = $1 AND status = 'filing'"
+                   " AND NOT EXISTS (SELECT 1 FROM {schema}.meeting_demands d WHERE d.meeting_id = "
                    "m.id)"},
     {"rm_get", "SELECT m.id, m.community_code, coalesce(u.name, ''),"
                " to_char(m.held_on, 'YYYY-MM-DD'), m.place, m.participants,"
@@ -94,20 +94,21 @@ static const struct {
                "  LEFT JOIN org.staff s ON s.id = x.h),"
                " m.recorded_by, m.status, m.demands_total,"
                " (extract(epoch FROM m.created_at) * 1000000)::bigint"
-               " FROM {s}.meetings m LEFT JOIN org.units u ON u.code = m.community_code"
+               " FROM {schema}.meetings m LEFT JOIN org.units u ON u.code = m.community_code"
                " WHERE m.id = $1"},
-    {"rm_demands", "SELECT d.idx, d.request_id, d.service_code, r.state, r.tier, r.description,"
-                   " r.building_code, r.assignee_staff, r.assignee_name, r.assignee_unit_name,"
-                   " r.response_due_us, r.resolve_due_us, r.merged_into, r.level"
-                   " FROM {s}.meeting_demands d LEFT JOIN {s}.requests r ON r.id = d.request_id"
-                   " WHERE d.meeting_id = $1 ORDER BY d.idx"},
+    {"rm_demands",
+     "SELECT d.idx, d.request_id, d.service_code, r.state, r.tier, r.description,"
+     " r.building_code, r.assignee_staff, r.assignee_name, r.assignee_unit_name,"
+     " r.response_due_us, r.resolve_due_us, r.merged_into, r.level"
+     " FROM {schema}.meeting_demands d LEFT JOIN {schema}.requests r ON r.id = d.request_id"
+     " WHERE d.meeting_id = $1 ORDER BY d.idx"},
     {"rm_list", "SELECT m.id, m.community_code, to_char(m.held_on, 'YYYY-MM-DD'), m.place,"
                 " m.participants, array_to_json(m.hosts), m.status, m.demands_total,"
-                " (SELECT count(*) FROM {s}.meeting_demands d WHERE d.meeting_id = m.id),"
-                " (SELECT count(*) FROM {s}.meeting_demands d JOIN {s}.requests r"
+                " (SELECT count(*) FROM {schema}.meeting_demands d WHERE d.meeting_id = m.id),"
+                " (SELECT count(*) FROM {schema}.meeting_demands d JOIN {schema}.requests r"
                 "   ON r.id = d.request_id WHERE d.meeting_id = m.id"
                 "   AND r.state IN ('resolved', 'rated', 'closed'))"
-                " FROM {s}.meetings m"
+                " FROM {schema}.meetings m"
                 " WHERE ($1::text IS NULL OR m.community_code = $1)"
                 " AND ($2::date IS NULL OR m.held_on >= $2::date)"
                 " AND ($3::date IS NULL OR m.held_on <= $3::date)"
@@ -117,28 +118,8 @@ static const struct {
 void
 routing_meetings_prepare (gz_db_t *db, const char *schema)
 {
-    char *q = gz_db_ident (schema);
-    size_t ql = strlen (q);
-    for (size_t i = 0; i < sizeof s_sqls / sizeof s_sqls[0]; i++) {
-        const char *sql = s_sqls[i].sql;
-        size_t n = strlen (sql) + 1;
-        for (const char *p = strstr (sql, "{s}"); p; p = strstr (p + 3, "{s}"))
-            n += ql;
-        char *out = malloc (n), *o = out;
-        assert (out);
-        for (const char *p = sql; *p;)
-            if (strncmp (p, "{s}", 3) == 0) {
-                memcpy (o, q, ql);
-                o += ql;
-                p += 3;
-            }
-            else
-                *o++ = *p++;
-        *o = 0;
-        gz_db_prepare (db, s_sqls[i].name, out);
-        free (out);
-    }
-    free (q);
+    for (size_t i = 0; i < sizeof s_sqls / sizeof s_sqls[0]; i++)
+        gz_db_prepare_schema (db, s_sqls[i].name, s_sqls[i].sql, schema);
 }
 
 void
