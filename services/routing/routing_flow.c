@@ -5,6 +5,7 @@
     row and stages one event (RequestUpdate) inside the caller's open
     transaction, so they commit together, once. See the DESIGN note and
     the state table in routing.h.  */
+#include "gz_auth.h"
 #include "gz_category.h"
 #include "gz_log.h"
 #include "routing.h"
@@ -175,12 +176,6 @@ static const struct {
     {"rt_load_counts",
      "SELECT s, (SELECT count(*) FROM {schema}.requests r WHERE r.assignee_staff = s"
      " AND r.state IN " S_OPEN_STATES ") FROM unnest ($1::text[]) s"},
-    {"rt_token", "SELECT staff_id, role, label FROM {schema}.tokens"
-                 " WHERE token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"},
-    {"rt_token_install", "INSERT INTO {schema}.tokens (token_sha256, staff_id, role, label)"
-                         " VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), $2, $3, $4)"
-                         " ON CONFLICT (token_sha256) DO UPDATE SET staff_id = EXCLUDED.staff_id,"
-                         " role = EXCLUDED.role, label = EXCLUDED.label"},
     {"rt_co_is", "SELECT 1 FROM {schema}.co_handlers WHERE request_id = $1 AND unit_code = $2"},
     {"rt_co_report", "UPDATE {schema}.co_handlers SET reported = true WHERE "
                      "request_id = $1 AND unit_code = $2"},
@@ -293,6 +288,7 @@ routing_core_prepare (routing_core_t *core)
         core->batch = s_batch_new ();
     for (size_t i = 0; i < sizeof s_statements / sizeof s_statements[0]; i++)
         gz_db_prepare_schema (core->db, s_statements[i].name, s_statements[i].sql, core->schema);
+    gz_auth_prepare (core->db, core->schema);
 }
 
 //  Run a statement whose result only matters as success. 0 ok, -1 failure.
@@ -1692,22 +1688,19 @@ s_principal (routing_core_t *core, const char *token, principal_t *p)
     memset (p, 0, sizeof *p);
     if (!s_nonempty (token))
         return 0;
-    const char *v[1] = {token};
-    PGresult *r = gz_db_exec (core->db, "rt_token", 1, v);
-    if (!r)
+    gz_caller_t who;
+    int rc = gz_auth_caller (core->db, token, &who);
+    if (rc < 0)
         return -1;
-    if (PQntuples (r) == 1) {
-        bool op = strcmp (PQgetvalue (r, 0, 1), "operator") == 0;
-        snprintf (p->label, sizeof p->label, "%s", PQgetvalue (r, 0, 2));
-        if (op) {
+    if (rc == 0) {
+        snprintf (p->label, sizeof p->label, "%s", who.label);
+        if (strcmp (who.role, "operator") == 0)
             p->known = p->operator= true;
-        }
-        else if (!PQgetisnull (r, 0, 0)) {
-            p->staff = gz_org_staff (core->org, PQgetvalue (r, 0, 0));
+        else if (*who.staff_id) {
+            p->staff = gz_org_staff (core->org, who.staff_id);
             p->known = p->staff != NULL;
         }
     }
-    PQclear (r);
     return 0;
 }
 
@@ -2140,8 +2133,7 @@ int
 routing_token_install (routing_core_t *core, const char *token, const char *staff_id,
                        const char *role, const char *label)
 {
-    const char *v[4] = {token, staff_id, role, label ? label : ""};
-    return s_run (core, "rt_token_install", 4, v);
+    return gz_auth_install (core->db, token, staff_id, role, label);
 }
 
 int

@@ -12,6 +12,7 @@
 
     Errors: {"error": {"code", "message"}} with 400 401 403 404 405 409 413
     422 503. docs/routing.md documents every endpoint.  */
+#include "gz_auth.h"
 #include "gz_category.h"
 #include "gz_log.h"
 #include "gz_text.h"
@@ -44,9 +45,6 @@ static const struct {
     const char *name;
     const char *sql;
 } s_reads[] = {
-    {"rh_token", "SELECT t.staff_id, t.role, s.unit_code FROM {schema}.tokens t"
-                 " LEFT JOIN org.staff s ON s.id = t.staff_id"
-                 " WHERE t.token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"},
     {"rh_request", "SELECT id, state, tier, service_code, description, channel, "
                    "building_code, grid_code,"
                    " community_code, subdistrict_code, meeting_id, assignee_staff, "
@@ -78,6 +76,7 @@ static const struct {
 void
 routing_http_prepare (gz_db_t *db, const char *schema)
 {
+    gz_auth_prepare (db, schema);
     for (size_t i = 0; i < sizeof s_reads / sizeof s_reads[0]; i++)
         gz_db_prepare_schema (db, s_reads[i].name, s_reads[i].sql, schema);
     routing_meetings_prepare (db, schema);
@@ -115,17 +114,16 @@ s_caller (gz_db_t *db, gz_http_req_t *req, caller_t *c, bool *had_token)
     *had_token = token != NULL;
     if (!token)
         return 0;
-    const char *v[1] = {token};
-    PGresult *r = gz_db_exec (db, "rh_token", 1, v);
-    if (!r)
+    gz_caller_t who;
+    int rc = gz_auth_caller (db, token, &who);
+    if (rc < 0)
         return -1;
-    if (PQntuples (r) == 1) {
-        c->operator= strcmp (PQgetvalue (r, 0, 1), "operator") == 0;
-        snprintf (c->staff_id, sizeof c->staff_id, "%s", PQgetvalue (r, 0, 0));
-        snprintf (c->unit, sizeof c->unit, "%s", PQgetvalue (r, 0, 2));
-        c->known = c->operator|| !PQgetisnull (r, 0, 2);
+    if (rc == 0) {
+        c->operator= strcmp (who.role, "operator") == 0;
+        snprintf (c->staff_id, sizeof c->staff_id, "%s", who.staff_id);
+        snprintf (c->unit, sizeof c->unit, "%s", who.unit_code);
+        c->known = c->operator|| who.in_org;
     }
-    PQclear (r);
     return 0;
 }
 

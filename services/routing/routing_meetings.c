@@ -33,6 +33,7 @@
     'filing' with what was accepted and the answer is 503 with the id; the
     same POST again finishes it. Only when intake definitely accepted
     nothing (its first answer was a refusal) is the row removed.  */
+#include "gz_auth.h"
 #include "gz_category.h"
 #include "gz_config.h"
 #include "gz_log.h"
@@ -56,10 +57,6 @@ static const struct {
     const char *name;
     const char *sql;
 } s_sqls[] = {
-    {"rm_caller", "SELECT t.staff_id, t.role, s.unit_code, u.level, u.parent_code"
-                  " FROM {schema}.tokens t LEFT JOIN org.staff s ON s.id = t.staff_id"
-                  " LEFT JOIN org.units u ON u.code = s.unit_code"
-                  " WHERE t.token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"},
     {"rm_community", "SELECT name FROM org.units WHERE code = $1 AND level = 'community'"},
     {"rm_unknown_host", "SELECT h FROM unnest ($1::text[]) WITH ORDINALITY AS x (h, n)"
                         " WHERE NOT EXISTS (SELECT 1 FROM org.staff s WHERE s.id = x.h)"
@@ -118,6 +115,7 @@ static const struct {
 void
 routing_meetings_prepare (gz_db_t *db, const char *schema)
 {
+    gz_auth_prepare (db, schema);
     for (size_t i = 0; i < sizeof s_sqls / sizeof s_sqls[0]; i++)
         gz_db_prepare_schema (db, s_sqls[i].name, s_sqls[i].sql, schema);
 }
@@ -173,21 +171,19 @@ s_caller (gz_db_t *db, gz_http_req_t *req, caller_t *c, bool *had_token)
     *had_token = token != NULL;
     if (!token)
         return 0;
-    const char *v[1] = {token};
-    PGresult *r = gz_db_exec (db, "rm_caller", 1, v);
-    if (!r)
+    gz_caller_t who;
+    int rc = gz_auth_caller (db, token, &who);
+    if (rc < 0)
         return -1;
-    if (PQntuples (r) == 1) {
-        c->operator= strcmp (PQgetvalue (r, 0, 1), "operator") == 0;
-        c->known = c->operator|| !PQgetisnull (r, 0, 2);
-        snprintf (c->staff_id, sizeof c->staff_id, "%s", PQgetvalue (r, 0, 0));
-        const char *level = PQgetvalue (r, 0, 3);
-        if (strcmp (level, "community") == 0)
-            snprintf (c->community, sizeof c->community, "%s", PQgetvalue (r, 0, 2));
-        else if (strcmp (level, "grid") == 0)
-            snprintf (c->community, sizeof c->community, "%s", PQgetvalue (r, 0, 4));
+    if (rc == 0) {
+        c->operator= strcmp (who.role, "operator") == 0;
+        c->known = c->operator|| who.in_org;
+        snprintf (c->staff_id, sizeof c->staff_id, "%s", who.staff_id);
+        if (strcmp (who.unit_level, "community") == 0)
+            snprintf (c->community, sizeof c->community, "%s", who.unit_code);
+        else if (strcmp (who.unit_level, "grid") == 0)
+            snprintf (c->community, sizeof c->community, "%s", who.unit_parent);
     }
-    PQclear (r);
     return 0;
 }
 
