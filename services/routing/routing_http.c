@@ -24,8 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#define S_OPEN "('assigned', 'accepted', 'verified', 'in_progress')"
-
 void
 routing_iso8601 (int64_t us, char out[32])
 {
@@ -41,44 +39,10 @@ routing_tier_name (int tier)
     return tier == 3 ? "hard" : tier == 2 ? "upper" : "local";
 }
 
-static const struct {
-    const char *name;
-    const char *sql;
-} s_reads[] = {
-    {"rh_request", "SELECT id, state, tier, service_code, description, channel, "
-                   "building_code, grid_code,"
-                   " community_code, subdistrict_code, meeting_id, assignee_staff, "
-                   "assignee_name,"
-                   " assignee_unit, assignee_unit_name, assignee_role, level, merged_into, "
-                   "followers,"
-                   " response_due_us, resolve_due_us, responded_at_us, resolved_at_us, "
-                   "closed_at_us,"
-                   " reopen_count, score, satisfied, comment, routed_at_us, submitted_at_us, "
-                   "media_url,"
-                   " (resident_token_sha256 <> '' AND resident_token_sha256 ="
-                   "  encode(sha256(convert_to(coalesce($2, ''), 'UTF8')), 'hex'))"
-                   " FROM {schema}.requests WHERE id = $1"},
-    {"rh_timeline", "SELECT at_us, kind, state, actor_id, actor_name, actor_role, note, detail"
-                    " FROM {schema}.timeline WHERE request_id = $1 ORDER BY seq"},
-    {"rh_co", "SELECT unit_code, unit_name, staff_id, staff_name, reported"
-              " FROM {schema}.co_handlers WHERE request_id = $1 ORDER BY unit_code"},
-    {"rh_queue", "SELECT id, state, tier, service_code, building_code, assignee_staff, "
-                 "assignee_name,"
-                 " assignee_unit_name, response_due_us, resolve_due_us,"
-                 " CASE WHEN responded_at_us IS NULL AND state IN ('assigned', 'accepted')"
-                 "  THEN least(response_due_us, resolve_due_us) ELSE resolve_due_us END AS "
-                 "next_due"
-                 " FROM {schema}.requests WHERE state IN " S_OPEN
-                 " AND ($1::text IS NULL OR assignee_staff = $1 OR assignee_unit = $2)"
-                 " ORDER BY next_due, id LIMIT 500"},
-};
-
 void
 routing_http_prepare (gz_db_t *db, const char *schema)
 {
-    gz_auth_prepare (db, schema);
-    for (size_t i = 0; i < sizeof s_reads / sizeof s_reads[0]; i++)
-        gz_db_prepare_schema (db, s_reads[i].name, s_reads[i].sql, schema);
+    routing_store_prepare_reads (db, schema);
     routing_meetings_prepare (db, schema);
 }
 
