@@ -392,6 +392,8 @@ int routing_pick_dispatcher (routing_core_t *core, const routing_req_t *q, routi
 //  dispatcher when the ladder has no one. The rung, -1 when nobody (q
 //  unchanged), -2 on failure.
 int routing_assign_from (routing_core_t *core, routing_req_t *q, int level);
+//  Make p q's assignee at rung level (p's name, else its unit's name).
+void routing_assign_to (routing_req_t *q, const routing_pick_t *p, int level);
 //  Climb one rung (note: why + the new assignee). 0 done, 1 at the top
 //  already, -1 failure.
 int routing_climb (routing_core_t *core, routing_req_t *q, char *note, size_t len, const char *why);

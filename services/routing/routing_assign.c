@@ -260,13 +260,19 @@ routing_assign_from (routing_core_t *core, routing_req_t *q, int level)
     }
     if (rc == 0)
         return -1;
-    routing_set (&q->assignee_staff, p.staff_id);
-    routing_set (&q->assignee_name, p.name ? p.name : p.unit_name);
-    routing_set (&q->assignee_unit, p.unit);
-    routing_set (&q->assignee_unit_name, p.unit_name);
-    routing_set (&q->assignee_role, p.role);
-    q->level = at;
+    routing_assign_to (q, &p, at);
     return at;
+}
+
+void
+routing_assign_to (routing_req_t *q, const routing_pick_t *p, int level)
+{
+    routing_set (&q->assignee_staff, p->staff_id);
+    routing_set (&q->assignee_name, p->name ? p->name : p->unit_name);
+    routing_set (&q->assignee_unit, p->unit);
+    routing_set (&q->assignee_unit_name, p->unit_name);
+    routing_set (&q->assignee_role, p->role);
+    q->level = level;
 }
 
 void

@@ -156,6 +156,16 @@ s_next (const s_step_t *st, int choice)
     return routing_lifecycle_next (st->action, st->q->state, choice);
 }
 
+//  The event st's transition emits (envelope type, RequestUpdate.kind).
+//  Always 0: a handler's "applied".
+static int
+s_event (s_step_t *st, const char *type, const char *kind)
+{
+    st->e->type = type;
+    st->e->kind = kind;
+    return 0;
+}
+
 static int64_t
 s_reopen_window_s (routing_core_t *core)
 {
@@ -175,9 +185,7 @@ s_accept (s_step_t *st)
         routing_set (&q->assignee_role, staff->role);
     }
     snprintf (st->note, st->note_len, "%s 已签收", routing_str (q->assignee_name));
-    st->e->type = "RequestAccepted";
-    st->e->kind = "accepted";
-    return 0;
+    return s_event (st, "RequestAccepted", "accepted");
 }
 
 static int
@@ -220,9 +228,7 @@ s_start (s_step_t *st)
     st->q->state = s_next (st, 0);
     snprintf (st->note, st->note_len, "工作人员已上门处置%s%s",
               s_nonempty (st->cmd->text) ? "：" : "", routing_str (st->cmd->text));
-    st->e->type = "RequestStarted";
-    st->e->kind = "started";
-    return 0;
+    return s_event (st, "RequestStarted", "started");
 }
 
 static int
@@ -238,9 +244,7 @@ s_note (s_step_t *st)
     q->state = s_next (st, 0);
     snprintf (st->note, st->note_len, "%s", routing_str (st->cmd->text));
     st->e->media_url = s_nonempty (st->cmd->media_url) ? st->cmd->media_url : NULL;
-    st->e->type = "NoteAdded";
-    st->e->kind = "note";
-    return 0;
+    return s_event (st, "NoteAdded", "note");
 }
 
 static int
@@ -255,9 +259,7 @@ s_resolve (s_step_t *st)
         routing_store_timer_arm (st->core, q->id, "close", st->now + window * 1000000))
         return -1;
     snprintf (st->note, st->note_len, "已办结：%s", st->cmd->text);
-    st->e->type = "RequestResolved";
-    st->e->kind = "resolved";
-    return 0;
+    return s_event (st, "RequestResolved", "resolved");
 }
 
 //  Rated, and when satisfied closed at once: two events, the rating's
@@ -322,9 +324,7 @@ s_reopen (s_step_t *st)
     snprintf (st->note, st->note_len, "居民不满意，诉求已重新交由%s（%s）办理%s%s",
               routing_str (q->assignee_name), routing_str (q->assignee_unit_name),
               s_nonempty (cmd->text) ? "：" : "", routing_str (cmd->text));
-    st->e->type = "RequestReopened";
-    st->e->kind = "reopened";
-    return 0;
+    return s_event (st, "RequestReopened", "reopened");
 }
 
 static int
@@ -345,22 +345,18 @@ s_transfer (s_step_t *st)
     }
     else if (routing_pick_staff (st->core, cmd->to_unit, NULL, false, &s) < 0)
         return -1;
-    routing_set (&q->assignee_staff, s ? s->id : NULL);
-    routing_set (&q->assignee_name, s ? s->name : gz_org_unit_name (org, cmd->to_unit));
-    routing_set (&q->assignee_unit, cmd->to_unit);
-    routing_set (&q->assignee_unit_name, gz_org_unit_name (org, cmd->to_unit));
-    routing_set (&q->assignee_role, s ? s->role : level);
-    q->level = strcmp (level, "grid") == 0          ? 0
-               : strcmp (level, "community") == 0   ? 1
-               : strcmp (level, "subdistrict") == 0 ? 2
-                                                    : 3;
+    routing_pick_t to = {s ? s->id : NULL, s ? s->name : NULL, cmd->to_unit,
+                         gz_org_unit_name (org, cmd->to_unit), s ? s->role : level};
+    routing_assign_to (q, &to,
+                       strcmp (level, "grid") == 0          ? 0
+                       : strcmp (level, "community") == 0   ? 1
+                       : strcmp (level, "subdistrict") == 0 ? 2
+                                                            : 3);
     q->state = s_next (st, 0);
     char suffix[600];
     snprintf (suffix, sizeof suffix, "办理。原因：%s", cmd->text);
     routing_assignee_note (q, "已转派给", suffix, st->note, st->note_len);
-    st->e->type = "RequestTransferred";
-    st->e->kind = "transferred";
-    return 0;
+    return s_event (st, "RequestTransferred", "transferred");
 }
 
 //  The next state comes from routing_climb (the table's escalate row).
@@ -395,19 +391,12 @@ s_return (s_step_t *st)
     if (f == 0 || (d.staff_id && q->assignee_staff && strcmp (d.staff_id, q->assignee_staff) == 0))
         return s_fail (st->cmd, 422, "unprocessable", "request %s is already with the dispatcher",
                        q->id);
-    routing_set (&q->assignee_staff, d.staff_id);
-    routing_set (&q->assignee_name, d.name);
-    routing_set (&q->assignee_unit, d.unit);
-    routing_set (&q->assignee_unit_name, d.unit_name);
-    routing_set (&q->assignee_role, d.role);
-    q->level = 2;
+    routing_assign_to (q, &d, 2);
     q->state = s_next (st, 0);
     char suffix[600];
     snprintf (suffix, sizeof suffix, "重新派单。原因：%s", st->cmd->text);
     routing_assignee_note (q, "已退回", suffix, st->note, st->note_len);
-    st->e->type = "RequestReturned";
-    st->e->kind = "returned";
-    return 0;
+    return s_event (st, "RequestReturned", "returned");
 }
 
 //  The handler column of the table in routing_lifecycle.c, by action.

@@ -194,6 +194,18 @@ s_json_key (routing_array_t *b, const char *key)
     s_buf_puts (b, "\":");
 }
 
+static void s_json_str (routing_array_t *b, const char *value);
+
+//  Append ,"key":"value" (no comma first) when value is not NULL.
+static void
+s_json_field (routing_array_t *b, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    s_json_key (b, key);
+    s_json_str (b, value);
+}
+
 //  Append value to b as a JSON string.
 static void
 s_json_str (routing_array_t *b, const char *value)
@@ -231,18 +243,9 @@ routing_timeline_detail (const routing_req_t *q, const routing_emit_t *e)
 {
     routing_array_t b = {0};
     routing_array_put (&b, '{');
-    if (e->outcome) {
-        s_json_key (&b, "outcome");
-        s_json_str (&b, e->outcome);
-    }
-    if (e->deadline) {
-        s_json_key (&b, "deadline");
-        s_json_str (&b, e->deadline);
-    }
-    if (e->media_url) {
-        s_json_key (&b, "media_url");
-        s_json_str (&b, e->media_url);
-    }
+    s_json_field (&b, "outcome", e->outcome);
+    s_json_field (&b, "deadline", e->deadline);
+    s_json_field (&b, "media_url", e->media_url);
     if (e->score) {
         s_json_key (&b, "score");
         s_json_int (&b, e->score);
