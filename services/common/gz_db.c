@@ -465,9 +465,10 @@ gz_db_ident (const char *name)
     return out;
 }
 
-//  Run sql with schema substituted for every "{schema}" (quoted ident).
-static int
-s_command_in_schema (gz_db_t *self, const char *schema, const char *sql)
+//  sql with every "{schema}" replaced by the quoted identifier of schema.
+//  Caller frees.
+static char *
+s_in_schema (const char *sql, const char *schema)
 {
     char *q = gz_db_ident (schema);
     size_t cap = strlen (sql) * 2 + 64, len = 0;
@@ -492,9 +493,26 @@ s_command_in_schema (gz_db_t *self, const char *schema, const char *sql)
         }
     }
     out[len] = 0;
+    free (q);
+    return out;
+}
+
+//  Run sql with schema substituted for every "{schema}" (quoted ident).
+static int
+s_command_in_schema (gz_db_t *self, const char *schema, const char *sql)
+{
+    char *out = s_in_schema (sql, schema);
     int rc = gz_db_command (self, out);
     free (out);
-    free (q);
+    return rc;
+}
+
+int
+gz_db_prepare_schema (gz_db_t *self, const char *name, const char *sql, const char *schema)
+{
+    char *out = s_in_schema (sql, schema);
+    int rc = gz_db_prepare (self, name, out);
+    free (out);
     return rc;
 }
 

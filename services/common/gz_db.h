@@ -51,6 +51,10 @@ int gz_db_on_connect (gz_db_t *self, const char *sql);
 //  other SQL (programmer error is asserted instead).
 int gz_db_prepare (gz_db_t *self, const char *name, const char *sql);
 
+//  gz_db_prepare of sql with every "{schema}" replaced by the quoted
+//  identifier of schema (gz_db_ident), as in migrations. Same result.
+int gz_db_prepare_schema (gz_db_t *self, const char *name, const char *sql, const char *schema);
+
 //  Execute a registered statement with text parameters (NULL = SQL NULL).
 //  Returns a result with status COMMAND_OK or TUPLES_OK, which the caller
 //  PQclear()s, or NULL on failure (sqlstate saved, logged at debug).

@@ -1,7 +1,8 @@
-/*  routing_http: the worker and resident JSON API of routing, plus the
-    operational endpoints (/healthz, /readyz, /metrics). Runs on
-    libmicrohttpd threads: reads go to the read pool, commands are queued
-    for the actor (routing_cmd_wait) and answered after its commit.
+/*  routing_http: the route table of routing's worker and resident JSON
+    API (gz_actor answers /healthz, /readyz, /metrics). Reads are blocking
+    routes (worker threads, the read pool); a command is deferred, queued
+    for the actor (routing_cmd_defer) and answered after its commit
+    (routing_http_answer).
 
       GET  /api/v1/requests/{id}           staff/operator bearer, or ?t=<resident secret>
       GET  /api/v1/queue                   the caller's open work, most urgent first
@@ -12,6 +13,7 @@
 
     Errors: {"error": {"code", "message"}} with 400 401 403 404 405 409 413
     422 503. docs/routing.md documents every endpoint.  */
+#include "gz_auth.h"
 #include "gz_category.h"
 #include "gz_log.h"
 #include "gz_text.h"
@@ -22,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define S_OPEN "('assigned', 'accepted', 'verified', 'in_progress')"
 
 void
 routing_iso8601 (int64_t us, char out[32])
@@ -40,63 +40,10 @@ routing_tier_name (int tier)
     return tier == 3 ? "hard" : tier == 2 ? "upper" : "local";
 }
 
-static const struct {
-    const char *name;
-    const char *sql;
-} s_reads[] = {
-    {"rh_token", "SELECT t.staff_id, t.role, s.unit_code FROM {s}.tokens t"
-                 " LEFT JOIN org.staff s ON s.id = t.staff_id"
-                 " WHERE t.token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"},
-    {"rh_request", "SELECT id, state, tier, service_code, description, channel, "
-                   "building_code, grid_code,"
-                   " community_code, subdistrict_code, meeting_id, assignee_staff, "
-                   "assignee_name,"
-                   " assignee_unit, assignee_unit_name, assignee_role, level, merged_into, "
-                   "followers,"
-                   " response_due_us, resolve_due_us, responded_at_us, resolved_at_us, "
-                   "closed_at_us,"
-                   " reopen_count, score, satisfied, comment, routed_at_us, submitted_at_us, "
-                   "media_url,"
-                   " (resident_token_sha256 <> '' AND resident_token_sha256 ="
-                   "  encode(sha256(convert_to(coalesce($2, ''), 'UTF8')), 'hex'))"
-                   " FROM {s}.requests WHERE id = $1"},
-    {"rh_timeline", "SELECT at_us, kind, state, actor_id, actor_name, actor_role, note, detail"
-                    " FROM {s}.timeline WHERE request_id = $1 ORDER BY seq"},
-    {"rh_co", "SELECT unit_code, unit_name, staff_id, staff_name, reported"
-              " FROM {s}.co_handlers WHERE request_id = $1 ORDER BY unit_code"},
-    {"rh_queue", "SELECT id, state, tier, service_code, building_code, assignee_staff, "
-                 "assignee_name,"
-                 " assignee_unit_name, response_due_us, resolve_due_us,"
-                 " CASE WHEN responded_at_us IS NULL AND state IN ('assigned', 'accepted')"
-                 "  THEN least(response_due_us, resolve_due_us) ELSE resolve_due_us END AS "
-                 "next_due"
-                 " FROM {s}.requests WHERE state IN " S_OPEN
-                 " AND ($1::text IS NULL OR assignee_staff = $1 OR assignee_unit = $2)"
-                 " ORDER BY next_due, id LIMIT 500"},
-};
-
 void
 routing_http_prepare (gz_db_t *db, const char *schema)
 {
-    char *q = gz_db_ident (schema);
-    for (size_t i = 0; i < sizeof s_reads / sizeof s_reads[0]; i++) {
-        const char *sql = s_reads[i].sql;
-        size_t n = strlen (sql) + 1;
-        for (const char *p = strstr (sql, "{s}"); p; p = strstr (p + 3, "{s}"))
-            n += strlen (q);
-        char *out = malloc (n), *o = out;
-        for (const char *p = sql; *p;)
-            if (strncmp (p, "{s}", 3) == 0) {
-                o += sprintf (o, "%s", q);
-                p += 3;
-            }
-            else
-                *o++ = *p++;
-        *o = 0;
-        gz_db_prepare (db, s_reads[i].name, out);
-        free (out);
-    }
-    free (q);
+    routing_store_prepare_reads (db, schema);
     routing_meetings_prepare (db, schema);
 }
 
@@ -132,17 +79,16 @@ s_caller (gz_db_t *db, gz_http_req_t *req, caller_t *c, bool *had_token)
     *had_token = token != NULL;
     if (!token)
         return 0;
-    const char *v[1] = {token};
-    PGresult *r = gz_db_exec (db, "rh_token", 1, v);
-    if (!r)
+    gz_caller_t who;
+    int rc = gz_auth_caller (db, token, &who);
+    if (rc < 0)
         return -1;
-    if (PQntuples (r) == 1) {
-        c->operator= strcmp (PQgetvalue (r, 0, 1), "operator") == 0;
-        snprintf (c->staff_id, sizeof c->staff_id, "%s", PQgetvalue (r, 0, 0));
-        snprintf (c->unit, sizeof c->unit, "%s", PQgetvalue (r, 0, 2));
-        c->known = c->operator|| !PQgetisnull (r, 0, 2);
+    if (rc == 0) {
+        c->operator= strcmp (who.role, "operator") == 0;
+        snprintf (c->staff_id, sizeof c->staff_id, "%s", who.staff_id);
+        snprintf (c->unit, sizeof c->unit, "%s", who.unit_code);
+        c->known = c->operator|| who.in_org;
     }
-    PQclear (r);
     return 0;
 }
 
@@ -324,10 +270,6 @@ s_get_queue (routing_t *ctx, gz_http_req_t *req)
     gz_http_reply_json (req, 200, json_pack ("{s:o}", "requests", items));
 }
 
-static const char *const s_actions[] = {"accept",  "verify",   "start",    "note",
-                                        "resolve", "transfer", "escalate", "return",
-                                        "rate",    "reopen",   NULL};
-
 static bool
 s_text_ok (const char *s)
 {
@@ -335,35 +277,64 @@ s_text_ok (const char *s)
            (gz_utf8_valid (s, strlen (s)) && gz_utf8_chars (s, strlen (s)) <= ROUTING_MAX_TEXT);
 }
 
+//  What a command needs besides its action, per action: NULL when cmd
+//  has it.
+static const char *
+s_fields_check (routing_action_t action, const routing_cmd_t *cmd)
+{
+    switch (action) {
+        case ROUTING_ACTION_VERIFY:
+            if (!cmd->outcome ||
+                (strcmp (cmd->outcome, "reached") && strcmp (cmd->outcome, "not_reached") &&
+                 strcmp (cmd->outcome, "invalid")))
+                return "verify needs outcome: reached, not_reached or invalid";
+            return NULL;
+        case ROUTING_ACTION_NOTE:
+            return !cmd->text && !cmd->media_url ? "note needs text (or media_url)" : NULL;
+        case ROUTING_ACTION_RESOLVE:
+            return !cmd->text ? "resolve needs result" : NULL;
+        case ROUTING_ACTION_TRANSFER:
+            return !cmd->to_unit || !cmd->text ? "transfer needs to_unit and reason" : NULL;
+        case ROUTING_ACTION_RETURN:
+            return !cmd->text ? "return needs reason" : NULL;
+        case ROUTING_ACTION_RATE:
+            return cmd->score < 1 || cmd->score > 5 ? "rate needs score 1-5" : NULL;
+        default:
+            return NULL;
+    }
+}
+
 const char *
 routing_cmd_check (const routing_cmd_t *cmd)
 {
     if (!cmd->request_id || strlen (cmd->request_id) > 64)
         return "request_id is missing or too long";
-    bool known = false;
-    for (size_t i = 0; cmd->action && s_actions[i]; i++)
-        known = known || strcmp (cmd->action, s_actions[i]) == 0;
-    if (!known)
+    routing_action_t action = routing_action_from_name (cmd->action);
+    if (action == ROUTING_ACTION_NONE)
         return "unknown action";
-    const char *a = cmd->action;
     if (!s_text_ok (cmd->text) || !s_text_ok (cmd->media_url) || !s_text_ok (cmd->to_unit) ||
         !s_text_ok (cmd->to_staff) || !s_text_ok (cmd->outcome))
         return "a text field is not UTF-8 or longer than 4000 characters";
-    if (strcmp (a, "verify") == 0 && (!cmd->outcome || (strcmp (cmd->outcome, "reached") &&
-                                                        strcmp (cmd->outcome, "not_reached") &&
-                                                        strcmp (cmd->outcome, "invalid"))))
-        return "verify needs outcome: reached, not_reached or invalid";
-    if (strcmp (a, "note") == 0 && !cmd->text && !cmd->media_url)
-        return "note needs text (or media_url)";
-    if (strcmp (a, "resolve") == 0 && !cmd->text)
-        return "resolve needs result";
-    if (strcmp (a, "transfer") == 0 && (!cmd->to_unit || !cmd->text))
-        return "transfer needs to_unit and reason";
-    if (strcmp (a, "return") == 0 && !cmd->text)
-        return "return needs reason";
-    if (strcmp (a, "rate") == 0 && (cmd->score < 1 || cmd->score > 5))
-        return "rate needs score 1-5";
-    return NULL;
+    return s_fields_check (action, cmd);
+}
+
+//  The JSON member an action's text comes in.
+static const char *
+s_text_field (routing_action_t action)
+{
+    switch (action) {
+        case ROUTING_ACTION_RESOLVE:
+            return "result";
+        case ROUTING_ACTION_NOTE:
+        case ROUTING_ACTION_START:
+        case ROUTING_ACTION_VERIFY:
+            return "text";
+        case ROUTING_ACTION_RATE:
+        case ROUTING_ACTION_REOPEN:
+            return "comment";
+        default:
+            return "reason";
+    }
 }
 
 //  A string member (NULL when absent or empty); *bad when present but not
@@ -391,10 +362,8 @@ s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *a
         gz_http_reply_error (req, 413, "too_large", "body over 64 KiB");
         return false;
     }
-    bool known = false;
-    for (size_t i = 0; s_actions[i]; i++)
-        known = known || strcmp (action, s_actions[i]) == 0;
-    if (!known) {
+    routing_action_t act = routing_action_from_name (action);
+    if (act == ROUTING_ACTION_NONE) {
         gz_http_reply_error (req, 404, "not_found", "no such action");
         return false;
     }
@@ -426,15 +395,8 @@ s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *a
     cmd->media_url = s_member (o, "media_url", &bad);
     cmd->to_unit = s_member (o, "to_unit", &bad);
     cmd->to_staff = s_member (o, "to_staff", &bad);
-    const char *text_field = strcmp (action, "resolve") == 0 ? "result"
-                             : strcmp (action, "note") == 0  ? "text"
-                             : strcmp (action, "rate") == 0 || strcmp (action, "reopen") == 0
-                                 ? "comment"
-                             : strcmp (action, "start") == 0  ? "text"
-                             : strcmp (action, "verify") == 0 ? "text"
-                                                              : "reason";
-    cmd->text = s_member (o, text_field, &bad);
-    if (strcmp (action, "rate") == 0) {
+    cmd->text = s_member (o, s_text_field (act), &bad);
+    if (act == ROUTING_ACTION_RATE) {
         json_t *sc = json_object_get (o, "score"), *sa = json_object_get (o, "satisfied");
         if (!json_is_integer (sc) || !json_is_boolean (sa))
             bad = true;

@@ -241,6 +241,83 @@ s_parse_setting (routing_rules_t *self, s_state_t *state, char **tok, size_t nto
     return 0;
 }
 
+//  The columns of a rule line but its lists (keywords, co-handlers) into
+//  rule, and the index of its category in state->cats (ncats for "*").
+//  0, or -1 with reason.
+static int
+s_rule_columns (const s_state_t *state, char **tok, routing_rule_t *rule, size_t *cat_index,
+                char *reason)
+{
+    //  Category: a code intake offers, or "*".
+    *cat_index = state->ncats;
+    if (strcmp (tok[0], "*") != 0) {
+        for (*cat_index = 0; *cat_index < state->ncats; (*cat_index)++)
+            if (!strcmp (state->cats[*cat_index].code, tok[0]))
+                break;
+        if (*cat_index == state->ncats) {
+            s_reason (reason, "unknown category '%s' (see services/common/gz_category.c)", tok[0]);
+            return -1;
+        }
+    }
+    if (strcmp (tok[1], "*") != 0 && strchr (tok[1], '*')) {
+        s_reason (reason, "keywords '%s': '*' must stand alone (it means any description)", tok[1]);
+        return -1;
+    }
+    if (strcmp (tok[2], "*") != 0 && !s_code_valid (tok[2])) {
+        s_reason (reason, "place '%s' is neither '*' nor a unit code", tok[2]);
+        return -1;
+    }
+    if (s_tier (tok[3], &rule->tier) != 0) {
+        s_reason (reason, "unknown tier '%s' (local|upper|hard, or 本级|上级|疑难)", tok[3]);
+        return -1;
+    }
+    if (!strcmp (tok[4], "grid"))
+        rule->lead = ROUTING_LEAD_GRID;
+    else if (!strcmp (tok[4], "community"))
+        rule->lead = ROUTING_LEAD_COMMUNITY;
+    else if (!strcmp (tok[4], "subdistrict"))
+        rule->lead = ROUTING_LEAD_SUBDISTRICT;
+    else if ((rule->lead_code = s_dept_code (tok[4])))
+        rule->lead = ROUTING_LEAD_DEPARTMENT;
+    else {
+        s_reason (reason, "unknown lead '%s' (grid|community|subdistrict|dept:<code>)", tok[4]);
+        return -1;
+    }
+    //  The tier decides who may lead (issue: 本级 grid or community,
+    //  上级 the sub-district, 疑难 a lead department).
+    if (rule->tier == ROUTING_TIER_LOCAL && rule->lead != ROUTING_LEAD_GRID &&
+        rule->lead != ROUTING_LEAD_COMMUNITY) {
+        s_reason (reason, "tier local is led by grid or community, not '%s'", tok[4]);
+        return -1;
+    }
+    if (rule->tier == ROUTING_TIER_UPPER && rule->lead != ROUTING_LEAD_SUBDISTRICT) {
+        s_reason (reason, "tier upper is led by subdistrict, not '%s'", tok[4]);
+        return -1;
+    }
+    if (rule->tier == ROUTING_TIER_HARD && rule->lead != ROUTING_LEAD_DEPARTMENT) {
+        s_reason (reason, "tier hard is led by a department (dept:<code>), not '%s'", tok[4]);
+        return -1;
+    }
+    if (strcmp (tok[5], "-") != 0 && rule->tier != ROUTING_TIER_HARD) {
+        s_reason (reason, "co-handlers '%s' are only for tier hard (use '-')", tok[5]);
+        return -1;
+    }
+    if (s_duration (tok[6], &rule->respond_s) != 0) {
+        s_reason (reason, "respond '%s' is not a duration such as 30m, 2h, 3d or 1w", tok[6]);
+        return -1;
+    }
+    if (s_duration (tok[7], &rule->resolve_s) != 0) {
+        s_reason (reason, "resolve '%s' is not a duration such as 30m, 2h, 3d or 1w", tok[7]);
+        return -1;
+    }
+    if (rule->resolve_s < rule->respond_s) {
+        s_reason (reason, "resolve deadline %s is shorter than respond deadline %s", tok[7],
+                  tok[6]);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_parse_rule (routing_rules_t *self, s_state_t *state, char **tok, size_t ntok, int lineno,
               char *reason)
@@ -254,75 +331,10 @@ s_parse_rule (routing_rules_t *self, s_state_t *state, char **tok, size_t ntok, 
         return -1;
     }
     routing_rule_t rule = {.line = lineno, .category = tok[0], .place = tok[2]};
-
-    //  Category: a code intake offers, or "*".
-    size_t cat_index = state->ncats;
-    if (strcmp (tok[0], "*") != 0) {
-        for (cat_index = 0; cat_index < state->ncats; cat_index++)
-            if (!strcmp (state->cats[cat_index].code, tok[0]))
-                break;
-        if (cat_index == state->ncats) {
-            s_reason (reason, "unknown category '%s' (see services/common/gz_category.c)", tok[0]);
-            return -1;
-        }
-    }
+    size_t cat_index;
+    if (s_rule_columns (state, tok, &rule, &cat_index, reason) != 0)
+        return -1;
     bool any_keyword = !strcmp (tok[1], "*");
-    if (!any_keyword && strchr (tok[1], '*')) {
-        s_reason (reason, "keywords '%s': '*' must stand alone (it means any description)", tok[1]);
-        return -1;
-    }
-    if (strcmp (tok[2], "*") != 0 && !s_code_valid (tok[2])) {
-        s_reason (reason, "place '%s' is neither '*' nor a unit code", tok[2]);
-        return -1;
-    }
-    if (s_tier (tok[3], &rule.tier) != 0) {
-        s_reason (reason, "unknown tier '%s' (local|upper|hard, or 本级|上级|疑难)", tok[3]);
-        return -1;
-    }
-    if (!strcmp (tok[4], "grid"))
-        rule.lead = ROUTING_LEAD_GRID;
-    else if (!strcmp (tok[4], "community"))
-        rule.lead = ROUTING_LEAD_COMMUNITY;
-    else if (!strcmp (tok[4], "subdistrict"))
-        rule.lead = ROUTING_LEAD_SUBDISTRICT;
-    else if ((rule.lead_code = s_dept_code (tok[4])))
-        rule.lead = ROUTING_LEAD_DEPARTMENT;
-    else {
-        s_reason (reason, "unknown lead '%s' (grid|community|subdistrict|dept:<code>)", tok[4]);
-        return -1;
-    }
-    //  The tier decides who may lead (issue: 本级 grid or community,
-    //  上级 the sub-district, 疑难 a lead department).
-    if (rule.tier == ROUTING_TIER_LOCAL && rule.lead != ROUTING_LEAD_GRID &&
-        rule.lead != ROUTING_LEAD_COMMUNITY) {
-        s_reason (reason, "tier local is led by grid or community, not '%s'", tok[4]);
-        return -1;
-    }
-    if (rule.tier == ROUTING_TIER_UPPER && rule.lead != ROUTING_LEAD_SUBDISTRICT) {
-        s_reason (reason, "tier upper is led by subdistrict, not '%s'", tok[4]);
-        return -1;
-    }
-    if (rule.tier == ROUTING_TIER_HARD && rule.lead != ROUTING_LEAD_DEPARTMENT) {
-        s_reason (reason, "tier hard is led by a department (dept:<code>), not '%s'", tok[4]);
-        return -1;
-    }
-    if (strcmp (tok[5], "-") != 0 && rule.tier != ROUTING_TIER_HARD) {
-        s_reason (reason, "co-handlers '%s' are only for tier hard (use '-')", tok[5]);
-        return -1;
-    }
-    if (s_duration (tok[6], &rule.respond_s) != 0) {
-        s_reason (reason, "respond '%s' is not a duration such as 30m, 2h, 3d or 1w", tok[6]);
-        return -1;
-    }
-    if (s_duration (tok[7], &rule.resolve_s) != 0) {
-        s_reason (reason, "resolve '%s' is not a duration such as 30m, 2h, 3d or 1w", tok[7]);
-        return -1;
-    }
-    if (rule.resolve_s < rule.respond_s) {
-        s_reason (reason, "resolve deadline %s is shorter than respond deadline %s", tok[7],
-                  tok[6]);
-        return -1;
-    }
     //  A rule after a catch-all that already takes its requests is dead:
     //  almost always a keyword rule placed below its catch-all by mistake.
     bool catch_all = any_keyword && !strcmp (rule.place, "*");
@@ -481,18 +493,18 @@ s_parse (const char *text, size_t len, const char *source, char *err, size_t err
     //  A UTF-8 byte order mark, which some editors write, is not content.
     if (len >= 3 && !memcmp (line, "\xEF\xBB\xBF", 3))
         line += 3;
-    while (line < end) {
+    int rc = 0;
+    while (line < end && rc == 0) {
         char *nl = memchr (line, '\n', (size_t) (end - line));
         char *stop = nl ? nl : end;
         *stop = '\0';
         lineno++;
-        if (s_parse_line (self, &state, line, (size_t) (stop - line), lineno, reason) != 0)
-            goto fail;
+        rc = s_parse_line (self, &state, line, (size_t) (stop - line), lineno, reason);
         line = stop + 1;
     }
     //  Every category intake offers must reach some rule; a catch-all of
     //  its own or a "*" catch-all guarantees that.
-    for (size_t i = 0; i < state.ncats && !state.any_catch_line; i++)
+    for (size_t i = 0; rc == 0 && i < state.ncats && !state.any_catch_line; i++)
         if (!state.catch_line[i]) {
             s_reason (reason,
                       "category %s (%s) has no catch-all rule (keywords '*', place "
@@ -500,14 +512,12 @@ s_parse (const char *text, size_t len, const char *source, char *err, size_t err
                       "some of its requests would match nothing",
                       state.cats[i].code, state.cats[i].name);
             lineno = lineno > 0 ? lineno : 1;
-            goto fail;
+            rc = -1;
         }
     free (state.catch_line);
-    return self;
-
-fail:
+    if (rc == 0)
+        return self;
     s_fail (err, errlen, source, lineno, reason);
-    free (state.catch_line);
     s_rules_free (self);
     return NULL;
 }

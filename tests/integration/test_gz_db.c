@@ -3,7 +3,8 @@
     inside such a transaction, the raw connection and plain commands after
     gz_db_begin, gz_db_execb_commit (statement and COMMIT in one round
     trip, including a COMMIT that fails on a deferred constraint), and
-    gz_db_on_connect surviving a reconnect.
+    gz_db_on_connect surviving a reconnect, and gz_db_prepare_schema
+    (every "{schema}" becomes the quoted schema, odd names included).
 
     Each test gets a fresh database (gz_testdb) with two tables: "t" (a
     primary key, so a duplicate fails at once) and "d" (a unique key that
@@ -394,6 +395,33 @@ test_on_connect_after_reconnect (void **state)
     assert_int_equal (s_count (fx, "t", 3), 1);
 }
 
+static void
+test_prepare_schema (void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal (gz_db_command (fx->peer, "CREATE SCHEMA \"we\"\"ird\";"
+                                               " CREATE TABLE \"we\"\"ird\".t (k int)"),
+                      0);
+    assert_int_equal (gz_db_prepare_schema (fx->db, "ins_s",
+                                            "INSERT INTO {schema}.t (k) SELECT $1::int"
+                                            " WHERE (SELECT count(*) FROM {schema}.t) < 9",
+                                            "we\"ird"),
+                      0);
+    //  The same name and text again is harmless.
+    assert_int_equal (gz_db_prepare_schema (fx->db, "ins_s",
+                                            "INSERT INTO {schema}.t (k) SELECT $1::int"
+                                            " WHERE (SELECT count(*) FROM {schema}.t) < 9",
+                                            "we\"ird"),
+                      0);
+    s_exec_ok (fx->db, "ins_s", 7);
+    PGresult *r = PQexec (gz_db_conn (fx->peer), "SELECT k FROM \"we\"\"ird\".t");
+    assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
+    assert_int_equal (PQntuples (r), 1);
+    assert_string_equal (PQgetvalue (r, 0, 0), "7");
+    PQclear (r);
+    assert_int_equal (s_count (fx, "t", 7), 0);
+}
+
 int
 main (void)
 {
@@ -403,6 +431,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_conn_and_command_after_begin, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_execb_commit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_on_connect_after_reconnect, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_prepare_schema, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
