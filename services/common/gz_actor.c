@@ -876,12 +876,15 @@ gz_actor_run (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     s_loop (self);
     //  Drained: stop HTTP (lets in-flight requests finish), let the
-    //  service finish, publish the tail.
+    //  service finish what is queued and free its state, publish the tail.
     const char *name = self->spec->name;
     gz_http_destroy (&self->http);
     if (self->spec->stop)
         self->spec->stop (&self->state);
-    s_tick (self);
+    //  Only the publisher now: the subscribers' handlers and hooks use the
+    //  state just freed, and their cursors are safe in the database.
+    if (self->pub && gz_db_ensure (self->db) == 0 && gz_bus_pub_tick (self->pub) != 0)
+        gz_metrics_add (self->metrics, "gz_db_errors_total", NULL, 1);
     gz_info (name, "msg=\"%s stopped\"", name);
     s_destroy (&self);
 }
