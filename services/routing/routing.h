@@ -450,6 +450,16 @@ int routing_token_install (routing_core_t *core, const char *token, const char *
 //  Field checks common to HTTP and the bus: NULL when cmd is well formed,
 //  else a static English sentence (answered as 400 bad_request).
 const char *routing_cmd_check (const routing_cmd_t *cmd);
+//  Who sent an HTTP request: the owner of its bearer token (gz_auth).
+typedef struct {
+    bool known, operator; //  known: an operator, or staff in the directory
+    char staff_id[80];
+    char unit[80];      //  the staff member's unit
+    char community[80]; //  the community served ("" when none)
+} routing_caller_t;
+//  Look up req's bearer token on db. 0 (c->known false when there is no
+//  token or it is unknown; *had_token says which), -1 database failure.
+int routing_http_caller (gz_db_t *db, gz_http_req_t *req, routing_caller_t *c, bool *had_token);
 //  The route table (the actor's spec).
 extern const gz_route_t routing_routes[];
 //  Answer an applied command's request (a gz_http_resume_fn; arg is the

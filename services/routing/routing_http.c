@@ -65,14 +65,8 @@ s_jtime (PGresult *r, int row, int col)
     return json_string (iso);
 }
 
-typedef struct {
-    bool known, operator;
-    char staff_id[80], unit[80];
-} caller_t;
-
-//  The bearer token's owner. 0 ok (known false: none/unknown), -1 failure.
-static int
-s_caller (gz_db_t *db, gz_http_req_t *req, caller_t *c, bool *had_token)
+int
+routing_http_caller (gz_db_t *db, gz_http_req_t *req, routing_caller_t *c, bool *had_token)
 {
     memset (c, 0, sizeof *c);
     const char *token = gz_http_bearer (req);
@@ -85,9 +79,13 @@ s_caller (gz_db_t *db, gz_http_req_t *req, caller_t *c, bool *had_token)
         return -1;
     if (rc == 0) {
         c->operator= strcmp (who.role, "operator") == 0;
+        c->known = c->operator|| who.in_org;
         snprintf (c->staff_id, sizeof c->staff_id, "%s", who.staff_id);
         snprintf (c->unit, sizeof c->unit, "%s", who.unit_code);
-        c->known = c->operator|| who.in_org;
+        if (strcmp (who.unit_level, "community") == 0)
+            snprintf (c->community, sizeof c->community, "%s", who.unit_code);
+        else if (strcmp (who.unit_level, "grid") == 0)
+            snprintf (c->community, sizeof c->community, "%s", who.unit_parent);
     }
     return 0;
 }
@@ -199,12 +197,12 @@ static void
 s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
 {
     gz_db_t *db = gz_dbpool_get (ctx->pool);
-    caller_t c;
+    routing_caller_t c;
     bool had_token;
     json_t *view = NULL;
     bool resident_ok = false;
     const char *t = gz_http_query (req, "t");
-    int rc = s_caller (db, req, &c, &had_token);
+    int rc = routing_http_caller (db, req, &c, &had_token);
     if (rc == 0)
         rc = s_view (db, id, t, &view, &resident_ok);
     gz_dbpool_put (ctx->pool, db);
@@ -228,9 +226,9 @@ static void
 s_get_queue (routing_t *ctx, gz_http_req_t *req)
 {
     gz_db_t *db = gz_dbpool_get (ctx->pool);
-    caller_t c;
+    routing_caller_t c;
     bool had_token;
-    int rc = s_caller (db, req, &c, &had_token);
+    int rc = routing_http_caller (db, req, &c, &had_token);
     PGresult *r = NULL;
     if (rc == 0 && c.known) {
         const char *v[2] = {c.operator? NULL : c.staff_id, c.operator? NULL : c.unit };

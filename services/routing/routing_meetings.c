@@ -64,46 +64,15 @@ routing_meetings_describe (gz_metrics_t *metrics)
 
 //  ---------------------------------------------------------------- helpers
 
-typedef struct {
-    bool known, operator;
-    char staff_id[80];
-    char community[80]; //  "" when the staff member serves no community
-} caller_t;
-
-//  The bearer token's owner. 0 (known false: none/unknown), -1 failure.
-static int
-s_caller (gz_db_t *db, gz_http_req_t *req, caller_t *c, bool *had_token)
-{
-    memset (c, 0, sizeof *c);
-    const char *token = gz_http_bearer (req);
-    *had_token = token != NULL;
-    if (!token)
-        return 0;
-    gz_caller_t who;
-    int rc = gz_auth_caller (db, token, &who);
-    if (rc < 0)
-        return -1;
-    if (rc == 0) {
-        c->operator= strcmp (who.role, "operator") == 0;
-        c->known = c->operator|| who.in_org;
-        snprintf (c->staff_id, sizeof c->staff_id, "%s", who.staff_id);
-        if (strcmp (who.unit_level, "community") == 0)
-            snprintf (c->community, sizeof c->community, "%s", who.unit_code);
-        else if (strcmp (who.unit_level, "grid") == 0)
-            snprintf (c->community, sizeof c->community, "%s", who.unit_parent);
-    }
-    return 0;
-}
-
 static bool
-s_may (const caller_t *c, const char *community)
+s_may (const routing_caller_t *c, const char *community)
 {
     return c->operator|| (*c->community && strcmp (c->community, community) == 0);
 }
 
 //  Authenticate; on failure answer and return false.
 static bool
-s_authenticate (gz_http_req_t *req, int rc, bool had_token, const caller_t *c)
+s_authenticate (gz_http_req_t *req, int rc, bool had_token, const routing_caller_t *c)
 {
     if (rc < 0)
         gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
@@ -133,7 +102,8 @@ s_jtime (PGresult *r, int row, int col)
 }
 
 static int
-s_check_refs (gz_db_t *db, const caller_t *c, routing_meeting_t *m, routing_meeting_answer_t *a)
+s_check_refs (gz_db_t *db, const routing_caller_t *c, routing_meeting_t *m,
+              routing_meeting_answer_t *a)
 {
     const char *v[1] = {m->community};
     PGresult *r = gz_db_exec (db, "rm_community", 1, v);
@@ -216,8 +186,8 @@ enum { CLAIM_NEW, CLAIM_FILING, CLAIM_RECORDED };
 //  Insert the meeting row or find it by key. CLAIM_* with id[] set, or -1
 //  with a (409 key reused for another meeting, 503).
 static int
-s_claim (gz_db_t *db, const caller_t *c, const routing_meeting_t *m, json_t *body, char id[32],
-         routing_meeting_answer_t *a)
+s_claim (gz_db_t *db, const routing_caller_t *c, const routing_meeting_t *m, json_t *body,
+         char id[32], routing_meeting_answer_t *a)
 {
     //  The canonical body (keys sorted, no blanks; "key" left out).
     json_t *copy = json_deep_copy (body);
@@ -466,9 +436,9 @@ s_post (routing_t *ctx, gz_http_req_t *req)
         return;
     }
     gz_db_t *db = gz_dbpool_get (ctx->pool);
-    caller_t c;
+    routing_caller_t c;
     bool had_token;
-    int rc = s_caller (db, req, &c, &had_token);
+    int rc = routing_http_caller (db, req, &c, &had_token);
     if (!s_authenticate (req, rc, had_token, &c)) {
         gz_dbpool_put (ctx->pool, db);
         return;
@@ -592,9 +562,9 @@ static void
 s_get_one (routing_t *ctx, gz_http_req_t *req, const char *id)
 {
     gz_db_t *db = gz_dbpool_get (ctx->pool);
-    caller_t c;
+    routing_caller_t c;
     bool had_token;
-    int rc = s_caller (db, req, &c, &had_token);
+    int rc = routing_http_caller (db, req, &c, &had_token);
     if (!s_authenticate (req, rc, had_token, &c)) {
         gz_dbpool_put (ctx->pool, db);
         return;
@@ -642,9 +612,9 @@ s_list (routing_t *ctx, gz_http_req_t *req)
     from = from && *from ? from : NULL;
     to = to && *to ? to : NULL;
     gz_db_t *db = gz_dbpool_get (ctx->pool);
-    caller_t c;
+    routing_caller_t c;
     bool had_token;
-    int rc = s_caller (db, req, &c, &had_token);
+    int rc = routing_http_caller (db, req, &c, &had_token);
     if (!s_authenticate (req, rc, had_token, &c)) {
         gz_dbpool_put (ctx->pool, db);
         return;
