@@ -3,7 +3,8 @@
     intake_server.c (config and the actor's spec), intake_http.c (the
     route table), intake_open311.c and intake_pages.c (the routes),
     intake_consume.c (the ROUTER's commands and routing's stream),
-    intake_commit.c (the group-commit engine), intake_store.c (its SQL),
+    intake_commit.c (the group-commit engine), intake_store.c (every SQL
+    statement: the commit's, routing's updates, the reads),
     intake_validate.c (pure validation).
 
     DESIGN: HTTP runs on a few libmicrohttpd event-loop threads (a
@@ -216,10 +217,61 @@ void intake_store_prepare (gz_db_t *db, const char *schema);
 //  secret and duplicate flag. 0 ok, -1 failure.
 int intake_store_insert (gz_db_t *db, gz_bus_pub_t *pub, intake_sub_t *list);
 
-//  ---- intake_consume.c
-//  Register the statements of routing's updates (on the actor's
+//  One of routing's updates as intake applies it (strings borrowed; a
+//  NULL note, agency or media_url keeps or leaves out what is there).
+typedef struct {
+    const char *request_id, *status, *note, *agency, *state, *kind;
+    const char *update_status, *media_url;
+    int64_t due_us; //  0: no deadline
+    int64_t at_us, position;
+    bool public; //  also on the resident's timeline and the updates feed
+} intake_follow_t;
+//  Register the statement of routing's updates (on the actor's
 //  connection).
 void intake_follow_prepare (gz_db_t *db, const char *schema);
+//  Apply u to the request it names, if intake knows it, in one round
+//  trip. 0 ok, -1 failure (gz_db_sqlstate says why).
+int intake_store_follow (gz_db_t *db, const intake_follow_t *u);
+
+//  Filters of an Open311 requests search (borrowed; a NULL list or date
+//  is no filter). Lists are NULL-terminated; ids, when set, is the whole
+//  query.
+typedef struct {
+    const char *const *ids; //  each 1 to 18 digits
+    const char *const *service_codes;
+    const char *const *statuses;
+    const char *start_date, *end_date; //  as received: the database reads them
+    long limit;
+} intake_request_query_t;
+//  Requests matching q, on a read connection. 0 and *list_p an array of
+//  Open311 request objects (the caller's), -1 when the database failed,
+//  -2 when it refused a parameter (SQLSTATE class 22: a bad date).
+int intake_store_find_requests (intake_t *ctx, const intake_request_query_t *q, json_t **list_p);
+//  The updates feed (start/end as received, NULL = none), likewise: 0
+//  and *list_p an array of Open311 update objects (the caller's), -1, -2.
+int intake_store_find_updates (intake_t *ctx, const char *start, const char *end, long limit,
+                               json_t **list_p);
+
+//  One line of the resident's timeline: local time, kind, note ("" = none).
+typedef struct {
+    char *at, *kind, *note;
+} intake_status_line_t;
+//  What the resident's status page shows of a request. Every string is
+//  set ("" for a NULL column) but phone, NULL when none is on record.
+typedef struct {
+    char *id, *service_code, *description, *status, *address, *submitted_at;
+    char *secret, *phone, *state;
+    intake_status_line_t *timeline;
+    size_t ntimeline;
+} intake_status_t;
+//  Load request id (digits), with its timeline when asked, on a read
+//  connection. 0 and *status_p the request (the caller's, freed with
+//  intake_status_destroy) or NULL when there is none; -1 when the
+//  database failed.
+int intake_store_status (intake_t *ctx, const char *id, bool timeline, intake_status_t **status_p);
+void intake_status_destroy (intake_status_t **self_p);
+
+//  ---- intake_consume.c
 //  The handler of routing's stream (arg = intake_t *).
 int intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg);
 //  One command from the ROUTER: a valid submission is appended to

@@ -5,12 +5,14 @@
 
     Answers are built once as jansson trees and rendered either as JSON or
     as XML by one converter, so the two formats cannot drift apart.
-    Datetimes are ISO 8601 in China Standard Time (+08:00, no DST).  */
+    Datetimes are ISO 8601 in China Standard Time (+08:00, no DST). The
+    reads come from intake_store.c, already as trees.  */
 #include "intake.h"
 #include "gz_config.h"
 #include "gz_log.h"
 #include "gz_text.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +21,6 @@
 enum { FMT_JSON = INTAKE_FORMAT_JSON, FMT_XML = INTAKE_FORMAT_XML };
 
 #define OPEN311_CHANGESET "2026-11-29T00:00:00+08:00"
-#define ISO_TS(col)                                                                                \
-    "to_char(" col " AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+08:00\"')"
 
 //  ---------------------------------------------------------------- render
 
@@ -281,189 +281,125 @@ s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
 
 //  ---------------------------------------------------------------- GET requests
 
-#define REQUEST_COLUMNS                                                                            \
-    "SELECT id::text, status, status_notes, service_code, description, "                           \
-    "agency_responsible, " ISO_TS ("submitted_at") ", " ISO_TS ("updated_at") ", " ISO_TS (        \
-        "expected_at") ", address, building_code, lat, lon, media_url FROM %1$s.requests "
-
-static void
-s_prepare_reads (gz_db_t *db, const char *schema)
+//  A comma list's elements (leading spaces dropped, empty ones skipped),
+//  NULL-terminated; the caller frees with s_list_destroy. With
+//  digits_only, NULL when an element is not 1 to 18 digits.
+static char **
+s_list_new (const char *list, bool digits_only)
 {
-    char *q = gz_db_ident (schema);
-    char sql[2048];
-    snprintf (sql, sizeof sql, REQUEST_COLUMNS "WHERE id = ANY($1::bigint[]) ORDER BY id", q);
-    gz_db_prepare (db, "o311_by_ids", sql);
-    snprintf (sql, sizeof sql,
-              REQUEST_COLUMNS "WHERE ($1::text[] IS NULL OR service_code = ANY($1::text[]))"
-                              " AND submitted_at >= coalesce($2::timestamptz,"
-                              "  coalesce($3::timestamptz, now()) - interval '90 days')"
-                              " AND ($3::timestamptz IS NULL OR submitted_at <= $3::timestamptz)"
-                              " AND ($4::text[] IS NULL OR status = ANY($4::text[]))"
-                              " ORDER BY id DESC LIMIT $5::int",
-              q);
-    gz_db_prepare (db, "o311_search", sql);
-    snprintf (sql, sizeof sql,
-              "SELECT update_id::text, request_id::text, status, " ISO_TS (
-                  "at") ", coalesce(note, ''), coalesce(media_url, '') FROM %1$s.request_updates"
-                        " WHERE at >= coalesce($1::timestamptz,"
-                        "  coalesce($2::timestamptz, now()) - interval '90 days')"
-                        " AND ($2::timestamptz IS NULL OR at <= $2::timestamptz)"
-                        " ORDER BY update_id LIMIT $3::int",
-              q);
-    gz_db_prepare (db, "o311_updates", sql);
-    free (q);
-}
-
-static json_t *
-s_request_json (PGresult *r, int row)
-{
-    json_t *o = json_object ();
-    static const char *names[] = {"service_request_id",
-                                  "status",
-                                  "status_notes",
-                                  "service_code",
-                                  "description",
-                                  "agency_responsible",
-                                  "requested_datetime",
-                                  "updated_datetime",
-                                  "expected_datetime",
-                                  "address",
-                                  "address_id",
-                                  "lat",
-                                  "long",
-                                  "media_url"};
-    for (int c = 0; c < 14; c++) {
-        if (c == 4) {
-            //  service_name after service_code, as in the spec's example
-            const gz_category_t *cat = gz_category_find (PQgetvalue (r, row, 3));
-            json_object_set_new (o, "service_name", json_string (cat ? cat->name : ""));
-        }
-        if (PQgetisnull (r, row, c))
-            json_object_set_new (o, names[c], json_null ());
-        else if (c == 11 || c == 12)
-            json_object_set_new (o, names[c], json_real (strtod (PQgetvalue (r, row, c), NULL)));
-        else
-            json_object_set_new (o, names[c], json_string (PQgetvalue (r, row, c)));
-    }
-    json_object_set_new (o, "service_notice", json_null ());
-    return o;
-}
-
-//  Comma list -> PostgreSQL array literal with every element quoted.
-//  Returns NULL when an element fails check (then *bad gets it).
-static char *
-s_array_literal (const char *list, bool digits_only, const char **bad)
-{
-    zchunk_t *out = zchunk_new ("{", 1);
+    size_t cap = 1, n = 0;
+    for (const char *p = list; *p; p++)
+        cap += *p == ',';
+    char **items = calloc (cap + 1, sizeof *items);
     char *copy = strdup (list);
+    assert (items && copy);
     char *save = NULL;
-    bool first = true, ok = true;
+    bool ok = true;
     for (char *tok = strtok_r (copy, ",", &save); tok && ok; tok = strtok_r (NULL, ",", &save)) {
         while (*tok == ' ')
             tok++;
-        if (digits_only) {
-            size_t n = strlen (tok);
-            for (size_t i = 0; i < n && ok; i++)
-                ok = isdigit ((unsigned char) tok[i]);
-            ok = ok && n > 0 && n < 19;
-            if (!ok) {
-                *bad = "service_request_id";
-                break;
-            }
-        }
-        if (!first)
-            zchunk_extend (out, ",", 1);
-        first = false;
-        zchunk_extend (out, "\"", 1);
-        for (char *p = tok; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                zchunk_extend (out, "\\", 1);
-            zchunk_extend (out, p, 1);
-        }
-        zchunk_extend (out, "\"", 1);
+        size_t len = strlen (tok);
+        for (size_t i = 0; digits_only && i < len && ok; i++)
+            ok = isdigit ((unsigned char) tok[i]);
+        ok = ok && (!digits_only || (len > 0 && len < 19));
+        if (ok)
+            items[n++] = strdup (tok);
     }
     free (copy);
-    zchunk_extend (out, "}", 2); //  includes the NUL
-    char *text = ok ? strdup ((char *) zchunk_data (out)) : NULL;
-    zchunk_destroy (&out);
-    return text;
+    if (!ok) {
+        for (size_t i = 0; i < n; i++)
+            free (items[i]);
+        free (items);
+        items = NULL;
+    }
+    return items;
+}
+
+static void
+s_list_destroy (char ***items_p)
+{
+    char **items = *items_p;
+    for (size_t i = 0; items && items[i]; i++)
+        free (items[i]);
+    free (items);
+    *items_p = NULL;
+}
+
+//  Open311's statuses: open, closed, or both once each.
+static bool
+s_statuses_valid (char **items)
+{
+    if (items[0] && !items[1])
+        return strcmp (items[0], "open") == 0 || strcmp (items[0], "closed") == 0;
+    if (items[0] && items[1] && !items[2])
+        return (strcmp (items[0], "open") == 0 && strcmp (items[1], "closed") == 0) ||
+               (strcmp (items[0], "closed") == 0 && strcmp (items[1], "open") == 0);
+    return false;
+}
+
+//  The filters of GET requests; NULL when they are fine, else the name of
+//  the last one that is not. *lists gets the lists q borrows (ids, service
+//  codes, statuses), for the caller to destroy.
+static const char *
+s_request_query (gz_http_req_t *req, const char *ids, intake_request_query_t *q, char **lists[3])
+{
+    const char *bad = NULL, *v;
+    q->limit = (long) gz_config_int ("GZ_OPEN311_MAX_RESULTS", 1000, 1, 100000);
+    if (ids && *ids) {
+        lists[0] = s_list_new (ids, true);
+        q->ids = (const char *const *) lists[0];
+        return lists[0] ? NULL : "service_request_id";
+    }
+    if ((v = gz_http_query (req, "service_code")) && *v) {
+        if (!gz_utf8_valid (v, strlen (v)))
+            bad = "service_code";
+        else
+            lists[1] = s_list_new (v, false);
+    }
+    q->service_codes = (const char *const *) lists[1];
+    q->start_date = gz_http_query (req, "start_date");
+    q->end_date = gz_http_query (req, "end_date");
+    if ((v = gz_http_query (req, "status")) && *v) {
+        lists[2] = s_list_new (v, false);
+        if (!s_statuses_valid (lists[2]))
+            bad = "status";
+    }
+    q->statuses = (const char *const *) lists[2];
+    if (q->start_date && (!*q->start_date || strlen (q->start_date) > 64))
+        bad = "start_date";
+    if (q->end_date && (!*q->end_date || strlen (q->end_date) > 64))
+        bad = "end_date";
+    return bad;
 }
 
 static void
 s_get_requests (intake_t *ctx, gz_http_req_t *req, int fmt, const char *single_id)
 {
     const char *ids = single_id ? single_id : gz_http_query (req, "service_request_id");
-    const char *bad = NULL;
-    const char *params[5] = {NULL, NULL, NULL, NULL, NULL};
-    char *a1 = NULL, *a4 = NULL;
-    char limit[16];
-    snprintf (limit, sizeof limit, "%ld",
-              (long) gz_config_int ("GZ_OPEN311_MAX_RESULTS", 1000, 1, 100000));
-    const char *stmt = "o311_search";
-    const char *v;
-    if (ids && *ids) {
-        a1 = s_array_literal (ids, true, &bad);
-        params[0] = a1;
-        stmt = "o311_by_ids";
-    }
-    else {
-        if ((v = gz_http_query (req, "service_code")) && *v) {
-            if (!gz_utf8_valid (v, strlen (v)))
-                bad = "service_code";
-            else {
-                a1 = s_array_literal (v, false, &bad);
-                params[0] = a1;
-            }
-        }
-        params[1] = gz_http_query (req, "start_date");
-        params[2] = gz_http_query (req, "end_date");
-        if ((v = gz_http_query (req, "status")) && *v) {
-            a4 = s_array_literal (v, false, &bad);
-            params[3] = a4;
-            if (a4 && strcmp (a4, "{\"open\"}") && strcmp (a4, "{\"closed\"}") &&
-                strcmp (a4, "{\"open\",\"closed\"}") && strcmp (a4, "{\"closed\",\"open\"}"))
-                bad = "status";
-        }
-        for (int i = 1; i <= 2; i++)
-            if (params[i] && (!*params[i] || strlen (params[i]) > 64))
-                bad = i == 1 ? "start_date" : "end_date";
-        params[4] = limit;
-    }
+    intake_request_query_t q = {0};
+    char **lists[3] = {NULL, NULL, NULL};
+    const char *bad = s_request_query (req, ids, &q, lists);
+    json_t *list = NULL;
+    int rc = bad ? 0 : intake_store_find_requests (ctx, &q, &list);
+    for (int i = 0; i < 3; i++)
+        s_list_destroy (&lists[i]);
     if (bad) {
         char msg[128];
         snprintf (msg, sizeof msg, "%s is not valid", bad);
         s_error (req, 400, fmt, msg);
-        free (a1);
-        free (a4);
-        return;
     }
-    gz_db_t *db = gz_dbpool_get (ctx->pool);
-    s_prepare_reads (db, ctx->cfg->base.schema);
-    PGresult *r = gz_db_exec (db, stmt, strcmp (stmt, "o311_by_ids") == 0 ? 1 : 5, params);
-    char state[6];
-    snprintf (state, sizeof state, "%s", gz_db_sqlstate (db));
-    gz_dbpool_put (ctx->pool, db);
-    free (a1);
-    free (a4);
-    if (!r) {
-        if (strncmp (state, "22", 2) == 0)
-            s_error (req, 400, fmt, "start_date/end_date must be ISO 8601 datetimes");
-        else {
-            gz_metrics_add (ctx->metrics, "gz_db_errors_total", NULL, 1);
-            s_error (req, 503, fmt, "temporarily unavailable");
-        }
-        return;
+    else if (rc == -2)
+        s_error (req, 400, fmt, "start_date/end_date must be ISO 8601 datetimes");
+    else if (rc < 0) {
+        gz_metrics_add (ctx->metrics, "gz_db_errors_total", NULL, 1);
+        s_error (req, 503, fmt, "temporarily unavailable");
     }
-    if (single_id && PQntuples (r) == 0) {
-        PQclear (r);
+    else if (single_id && json_array_size (list) == 0) {
+        json_decref (list);
         s_error (req, 404, fmt, "service_request_id not found");
-        return;
     }
-    json_t *list = json_array ();
-    for (int i = 0; i < PQntuples (r); i++)
-        json_array_append_new (list, s_request_json (r, i));
-    PQclear (r);
-    s_reply (req, 200, fmt, "service_requests", list);
+    else
+        s_reply (req, 200, fmt, "service_requests", list);
 }
 
 //  mySociety's extension (FixMyStreet): GET servicerequestupdates with
@@ -477,33 +413,14 @@ s_get_updates (intake_t *ctx, gz_http_req_t *req, int fmt)
         s_error (req, 400, fmt, "start_date/end_date must be ISO 8601 datetimes");
         return;
     }
-    char limit[16];
-    snprintf (limit, sizeof limit, "%ld",
-              (long) gz_config_int ("GZ_OPEN311_MAX_RESULTS", 1000, 1, 100000));
-    const char *params[3] = {start, end, limit};
-    gz_db_t *db = gz_dbpool_get (ctx->pool);
-    s_prepare_reads (db, ctx->cfg->base.schema);
-    PGresult *r = gz_db_exec (db, "o311_updates", 3, params);
-    char state[6];
-    snprintf (state, sizeof state, "%s", gz_db_sqlstate (db));
-    gz_dbpool_put (ctx->pool, db);
-    if (!r) {
-        if (strncmp (state, "22", 2) == 0)
-            s_error (req, 400, fmt, "start_date/end_date must be ISO 8601 datetimes");
-        else
-            s_error (req, 503, fmt, "temporarily unavailable");
-        return;
-    }
-    json_t *list = json_array ();
-    for (int i = 0; i < PQntuples (r); i++)
-        json_array_append_new (list,
-                               json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s}", "update_id",
-                                          PQgetvalue (r, i, 0), "service_request_id",
-                                          PQgetvalue (r, i, 1), "status", PQgetvalue (r, i, 2),
-                                          "updated_datetime", PQgetvalue (r, i, 3), "description",
-                                          PQgetvalue (r, i, 4), "media_url", PQgetvalue (r, i, 5)));
-    PQclear (r);
-    if (fmt == FMT_XML)
+    long limit = (long) gz_config_int ("GZ_OPEN311_MAX_RESULTS", 1000, 1, 100000);
+    json_t *list = NULL;
+    int rc = intake_store_find_updates (ctx, start, end, limit, &list);
+    if (rc == -2)
+        s_error (req, 400, fmt, "start_date/end_date must be ISO 8601 datetimes");
+    else if (rc < 0)
+        s_error (req, 503, fmt, "temporarily unavailable");
+    else if (fmt == FMT_XML)
         s_reply (req, 200, fmt, "service_requests_updates", list);
     else
         s_reply (req, 200, fmt, "", json_pack ("{s:o}", "service_request_updates", list));

@@ -8,7 +8,8 @@
     /r/{id}        the status page with the request's timeline; with the
                    secret from the link (?t=) it also shows the masked
                    phone on record.
-    Plain HTML and CSS, no JavaScript: works on any phone browser.  */
+    Plain HTML and CSS, no JavaScript: works on any phone browser. The
+    status page reads through intake_store.c.  */
 #include "intake.h"
 #include "gz_log.h"
 #include "gz_text.h"
@@ -19,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ISO_LOCAL(col) "to_char(" col " AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')"
 
 static const char *s_head =
     "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
@@ -413,31 +412,6 @@ s_kind_zh (const char *kind)
     return kind;
 }
 
-static void
-s_prepare_status (gz_db_t *db, const char *schema)
-{
-    char *q = gz_db_ident (schema);
-    char sql[1024];
-    snprintf (sql, sizeof sql,
-              "SELECT r.id::text, r.service_code, r.description, r.status, r.address, " ISO_LOCAL (
-                  "r.submitted_at") ", r.secret, c.phone, r.building_code, r.state "
-                                    "FROM %1$s.requests r LEFT JOIN %1$s.contacts c ON "
-                                    "c.request_id = r.id "
-                                    "WHERE r.id = $1::bigint",
-              q);
-    gz_db_prepare (db, "status_request", sql);
-    snprintf (sql, sizeof sql,
-              "SELECT " ISO_LOCAL (
-                  "t.at") ", t.kind, t.note FROM ("
-                          " SELECT submitted_at AS at, 'submitted' AS kind, NULL::text AS note"
-                          " FROM %1$s.requests WHERE id = $1::bigint"
-                          " UNION ALL SELECT at, kind, note FROM %1$s.timeline"
-                          " WHERE request_id = $1::bigint) t ORDER BY t.at, t.kind",
-              q);
-    gz_db_prepare (db, "status_timeline", sql);
-    free (q);
-}
-
 void
 intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
 {
@@ -448,43 +422,36 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
         s_not_found (req, "未找到该诉求。");
         return;
     }
-    gz_db_t *db = gz_dbpool_get (ctx->pool);
-    s_prepare_status (db, ctx->cfg->base.schema);
-    const char *v[1] = {id};
-    PGresult *r = gz_db_exec (db, "status_request", 1, v);
-    PGresult *t = r && PQntuples (r) == 1 ? gz_db_exec (db, "status_timeline", 1, v) : NULL;
-    gz_dbpool_put (ctx->pool, db);
-    if (!r || (PQntuples (r) == 1 && !t)) {
-        PQclear (r);
+    intake_status_t *st = NULL;
+    if (intake_store_status (ctx, id, true, &st) < 0) {
         gz_metrics_add (ctx->metrics, "gz_db_errors_total", NULL, 1);
         gz_http_reply (req, 503, "text/html; charset=utf-8", "<p>系统繁忙，请稍后再试。</p>",
                        strlen ("<p>系统繁忙，请稍后再试。</p>"));
         return;
     }
-    if (PQntuples (r) != 1) {
-        PQclear (r);
+    if (!st) {
         s_not_found (req, "未找到该诉求。");
         return;
     }
     const char *token = gz_http_query (req, "t");
-    bool owner = token && strcmp (token, PQgetvalue (r, 0, 6)) == 0;
-    const gz_category_t *cat = gz_category_find (PQgetvalue (r, 0, 1));
-    bool closed = strcmp (PQgetvalue (r, 0, 3), "closed") == 0;
+    bool owner = token && strcmp (token, st->secret) == 0;
+    const gz_category_t *cat = gz_category_find (st->service_code);
+    bool closed = strcmp (st->status, "closed") == 0;
     s_page_t p;
     s_page_begin (&p, "办理进度", "码上办 · 基层治理");
-    char *desc = s_esc (PQgetvalue (r, 0, 2)), *addr = s_esc (PQgetvalue (r, 0, 4));
+    char *desc = s_esc (st->description), *addr = s_esc (st->address);
     s_put (&p,
            "<div class=\"card\"><div class=\"muted\">诉求编号</div><div class=\"num\">%s</div>"
            "<p><b>状态：</b>%s</p><p><b>类别：</b>%s</p><p><b>位置：</b>%s</p>"
            "<p><b>提交时间：</b>%s</p><p><b>问题描述：</b>%s</p>",
-           PQgetvalue (r, 0, 0), closed ? "已办结" : "办理中", cat ? cat->name : "其他", addr,
-           PQgetvalue (r, 0, 5), desc);
-    if (owner && !PQgetisnull (r, 0, 7)) {
-        char *masked = gz_phone_mask (PQgetvalue (r, 0, 7));
+           st->id, closed ? "已办结" : "办理中", cat ? cat->name : "其他", addr, st->submitted_at,
+           desc);
+    if (owner && st->phone) {
+        char *masked = gz_phone_mask (st->phone);
         s_put (&p, "<p><b>联系电话：</b>%s</p>", masked);
         free (masked);
     }
-    const char *state = PQgetvalue (r, 0, 9);
+    const char *state = st->state;
     if (owner && strcmp (state, "resolved") == 0) {
         char *t = s_esc (token);
         s_put (&p,
@@ -501,7 +468,7 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
                "<textarea name=\"comment\" maxlength=\"500\"></textarea>"
                "<button type=\"submit\">提交评价</button></form>"
                "<div class=\"card\">",
-               PQgetvalue (r, 0, 0), t);
+               st->id, t);
         free (t);
     }
     if (owner && (strcmp (state, "resolved") == 0 || strcmp (state, "rated") == 0)) {
@@ -511,21 +478,20 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
                "<b>问题没有解决？</b><p class=\"muted\">办结后7天内可以申请重新办理。</p>"
                "<textarea name=\"reason\" maxlength=\"500\" placeholder=\"请说明原因\">"
                "</textarea><button type=\"submit\">申请重新办理</button></form>",
-               PQgetvalue (r, 0, 0), t);
+               st->id, t);
         free (t);
     }
     s_put (&p, "</div><div class=\"card\"><b>办理过程</b><ol class=\"tl\">");
-    for (int i = 0; i < PQntuples (t); i++) {
-        char *note = s_esc (PQgetvalue (t, i, 2));
-        s_put (&p, "<li><span class=\"muted\">%s</span><br>%s%s%s</li>", PQgetvalue (t, i, 0),
-               s_kind_zh (PQgetvalue (t, i, 1)), *note ? "：" : "", note);
+    for (size_t i = 0; i < st->ntimeline; i++) {
+        char *note = s_esc (st->timeline[i].note);
+        s_put (&p, "<li><span class=\"muted\">%s</span><br>%s%s%s</li>", st->timeline[i].at,
+               s_kind_zh (st->timeline[i].kind), *note ? "：" : "", note);
         free (note);
     }
     s_put (&p, "</ol></div>%s", s_foot);
     free (desc);
     free (addr);
-    PQclear (r);
-    PQclear (t);
+    intake_status_destroy (&st);
     s_send (req, 200, &p);
 }
 
@@ -628,13 +594,10 @@ intake_page_resident (intake_t *ctx, gz_http_req_t *req, const char *id, const c
     if (!token)
         token = gz_http_form (req, "t");
     //  The secret must match before anything goes to routing.
-    gz_db_t *db = gz_dbpool_get (ctx->pool);
-    s_prepare_status (db, ctx->cfg->base.schema);
-    const char *v[1] = {id};
-    PGresult *r = gz_db_exec (db, "status_request", 1, v);
-    gz_dbpool_put (ctx->pool, db);
-    bool owner = r && PQntuples (r) == 1 && token && strcmp (token, PQgetvalue (r, 0, 6)) == 0;
-    PQclear (r);
+    intake_status_t *st = NULL;
+    bool owner = intake_store_status (ctx, id, false, &st) == 0 && st && token &&
+                 strcmp (token, st->secret) == 0;
+    intake_status_destroy (&st);
     if (!owner) {
         s_resident_result (req, 403, "无法操作", "链接无效：请使用提交诉求后收到的办理进度链接。",
                            id, NULL);

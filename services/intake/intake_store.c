@@ -1,8 +1,14 @@
-/*  intake_store: the only file of intake's commit path that speaks SQL.
-    Inserts a batch of validated submissions (and their contacts) in one
-    statement inside the committer's open transaction, resolves
-    duplicates by idempotency key, and stages each new request's
-    RequestSubmitted event on the stream's publisher.  */
+/*  intake_store: the only file of intake that speaks SQL (statement
+    texts, prepare, exec, reading results); the routes and handlers get
+    plain C data or, for Open311, the jansson trees its renderer writes.
+
+    The commit path inserts a batch of validated submissions (and their
+    contacts) in one statement inside the committer's open transaction,
+    resolves duplicates by idempotency key, and stages each new request's
+    RequestSubmitted event on the stream's publisher. Routing's updates
+    are applied on the actor's connection. The reads (Open311's requests
+    and updates feed, the resident's status page) run on a connection
+    borrowed from the read pool for one call.  */
 #include "intake.h"
 #include "gz_bus.h"
 
@@ -359,5 +365,321 @@ intake_store_insert (gz_db_t *db, gz_bus_pub_t *pub, intake_sub_t *list)
         free (columns[c].data);
     free (rows);
     free (subs);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- routing's updates
+
+void
+intake_follow_prepare (gz_db_t *db, const char *schema)
+{
+    char *q = gz_db_ident (schema);
+    char sql[2048];
+    //  One round trip per update: the request's view, the resident's
+    //  timeline and the updates feed move together (the latter two only
+    //  for public updates, $10), and only for a request intake knows.
+    snprintf (sql, sizeof sql,
+              "WITH upd AS (UPDATE %1$s.requests SET status = $2, state = $7,"
+              "  status_notes = coalesce($3, status_notes),"
+              "  agency_responsible = coalesce($4, agency_responsible),"
+              "  expected_at = coalesce(to_timestamp($5::bigint / 1e6), expected_at),"
+              "  updated_at = greatest(updated_at, to_timestamp($6::bigint / 1e6))"
+              "  WHERE id = $1::bigint RETURNING id),"
+              " tl AS (INSERT INTO %1$s.timeline (request_id, at, kind, note)"
+              "  SELECT id, to_timestamp($6::bigint / 1e6), $8, $3 FROM upd WHERE $10::bool),"
+              " ru AS (INSERT INTO %1$s.request_updates"
+              "  (update_id, request_id, kind, status, note, media_url, at)"
+              "  SELECT $9::bigint, id, $8, $11, $3, $12, to_timestamp($6::bigint / 1e6)"
+              "  FROM upd WHERE $10::bool ON CONFLICT (update_id) DO NOTHING)"
+              " SELECT count(*) FROM upd",
+              q);
+    gz_db_prepare (db, "follow_update", sql);
+    free (q);
+}
+
+int
+intake_store_follow (gz_db_t *db, const intake_follow_t *u)
+{
+    char at[24], due[24], pos[24];
+    snprintf (at, sizeof at, "%lld", (long long) u->at_us);
+    snprintf (due, sizeof due, "%lld", (long long) u->due_us);
+    snprintf (pos, sizeof pos, "%lld", (long long) u->position);
+    const char *v[12] = {u->request_id,
+                         u->status,
+                         u->note,
+                         u->agency,
+                         u->due_us ? due : NULL,
+                         at,
+                         u->state,
+                         u->kind,
+                         pos,
+                         u->public ? "t" : "f",
+                         u->update_status,
+                         u->media_url};
+    PGresult *r = gz_db_exec (db, "follow_update", 12, v);
+    int rc = r ? 0 : -1;
+    PQclear (r);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- reads
+
+//  Open311's datetimes: ISO 8601 in China Standard Time (+08:00, no DST);
+//  the status page's: local minutes.
+#define ISO_TS(col)                                                                                \
+    "to_char(" col " AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+08:00\"')"
+#define ISO_LOCAL(col) "to_char(" col " AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')"
+
+#define REQUEST_COLUMNS                                                                            \
+    "SELECT id::text, status, status_notes, service_code, description, "                           \
+    "agency_responsible, " ISO_TS ("submitted_at") ", " ISO_TS ("updated_at") ", " ISO_TS (        \
+        "expected_at") ", address, building_code, lat, lon, media_url FROM %1$s.requests "
+
+//  Register Open311's reads on a pool connection (again is harmless).
+static void
+s_prepare_open311 (gz_db_t *db, const char *schema)
+{
+    char *q = gz_db_ident (schema);
+    char sql[2048];
+    snprintf (sql, sizeof sql, REQUEST_COLUMNS "WHERE id = ANY($1::bigint[]) ORDER BY id", q);
+    gz_db_prepare (db, "o311_by_ids", sql);
+    snprintf (sql, sizeof sql,
+              REQUEST_COLUMNS "WHERE ($1::text[] IS NULL OR service_code = ANY($1::text[]))"
+                              " AND submitted_at >= coalesce($2::timestamptz,"
+                              "  coalesce($3::timestamptz, now()) - interval '90 days')"
+                              " AND ($3::timestamptz IS NULL OR submitted_at <= $3::timestamptz)"
+                              " AND ($4::text[] IS NULL OR status = ANY($4::text[]))"
+                              " ORDER BY id DESC LIMIT $5::int",
+              q);
+    gz_db_prepare (db, "o311_search", sql);
+    snprintf (sql, sizeof sql,
+              "SELECT update_id::text, request_id::text, status, " ISO_TS (
+                  "at") ", coalesce(note, ''), coalesce(media_url, '') FROM %1$s.request_updates"
+                        " WHERE at >= coalesce($1::timestamptz,"
+                        "  coalesce($2::timestamptz, now()) - interval '90 days')"
+                        " AND ($2::timestamptz IS NULL OR at <= $2::timestamptz)"
+                        " ORDER BY update_id LIMIT $3::int",
+              q);
+    gz_db_prepare (db, "o311_updates", sql);
+    free (q);
+}
+
+//  Run a read statement on a pool connection. Returns the result (the
+//  caller PQclear()s) or NULL, then *rc is -2 when the database refused
+//  a parameter (SQLSTATE class 22), else -1.
+static PGresult *
+s_read (intake_t *ctx, const char *stmt, int nparams, const char *const *params, int *rc)
+{
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
+    s_prepare_open311 (db, ctx->cfg->base.schema);
+    PGresult *r = gz_db_exec (db, stmt, nparams, params);
+    //  Read the SQLSTATE before the connection goes back to other threads.
+    *rc = r ? 0 : strncmp (gz_db_sqlstate (db), "22", 2) == 0 ? -2 : -1;
+    gz_dbpool_put (ctx->pool, db);
+    return r;
+}
+
+static json_t *
+s_request_json (PGresult *r, int row)
+{
+    json_t *o = json_object ();
+    static const char *names[] = {"service_request_id",
+                                  "status",
+                                  "status_notes",
+                                  "service_code",
+                                  "description",
+                                  "agency_responsible",
+                                  "requested_datetime",
+                                  "updated_datetime",
+                                  "expected_datetime",
+                                  "address",
+                                  "address_id",
+                                  "lat",
+                                  "long",
+                                  "media_url"};
+    for (int c = 0; c < 14; c++) {
+        if (c == 4) {
+            //  service_name after service_code, as in the spec's example
+            const gz_category_t *cat = gz_category_find (PQgetvalue (r, row, 3));
+            json_object_set_new (o, "service_name", json_string (cat ? cat->name : ""));
+        }
+        if (PQgetisnull (r, row, c))
+            json_object_set_new (o, names[c], json_null ());
+        else if (c == 11 || c == 12)
+            json_object_set_new (o, names[c], json_real (strtod (PQgetvalue (r, row, c), NULL)));
+        else
+            json_object_set_new (o, names[c], json_string (PQgetvalue (r, row, c)));
+    }
+    json_object_set_new (o, "service_notice", json_null ());
+    return o;
+}
+
+//  A NULL-terminated list as a text[] literal (the caller's), or NULL for
+//  no list.
+static char *
+s_array_of (const char *const *list)
+{
+    if (!list)
+        return NULL;
+    s_array_t a = {0};
+    for (; *list; list++)
+        s_array_add (&a, *list);
+    s_array_end (&a);
+    return a.data;
+}
+
+int
+intake_store_find_requests (intake_t *ctx, const intake_request_query_t *q, json_t **list_p)
+{
+    char limit[16];
+    snprintf (limit, sizeof limit, "%ld", q->limit);
+    char *a1 = s_array_of (q->ids ? q->ids : q->service_codes);
+    char *a4 = q->ids ? NULL : s_array_of (q->statuses);
+    int rc;
+    PGresult *r;
+    if (q->ids)
+        r = s_read (ctx, "o311_by_ids", 1, (const char *[]){a1}, &rc);
+    else {
+        const char *params[5] = {a1, q->start_date, q->end_date, a4, limit};
+        r = s_read (ctx, "o311_search", 5, params, &rc);
+    }
+    free (a1);
+    free (a4);
+    if (r) {
+        json_t *list = json_array ();
+        for (int i = 0; i < PQntuples (r); i++)
+            json_array_append_new (list, s_request_json (r, i));
+        PQclear (r);
+        *list_p = list;
+    }
+    return rc;
+}
+
+int
+intake_store_find_updates (intake_t *ctx, const char *start, const char *end, long limit,
+                           json_t **list_p)
+{
+    char lim[16];
+    snprintf (lim, sizeof lim, "%ld", limit);
+    const char *params[3] = {start, end, lim};
+    int rc;
+    PGresult *r = s_read (ctx, "o311_updates", 3, params, &rc);
+    if (r) {
+        json_t *list = json_array ();
+        for (int i = 0; i < PQntuples (r); i++)
+            json_array_append_new (
+                list,
+                json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s}", "update_id", PQgetvalue (r, i, 0),
+                           "service_request_id", PQgetvalue (r, i, 1), "status",
+                           PQgetvalue (r, i, 2), "updated_datetime", PQgetvalue (r, i, 3),
+                           "description", PQgetvalue (r, i, 4), "media_url", PQgetvalue (r, i, 5)));
+        PQclear (r);
+        *list_p = list;
+    }
+    return rc;
+}
+
+//  Register the status page's reads on a pool connection.
+static void
+s_prepare_status (gz_db_t *db, const char *schema)
+{
+    char *q = gz_db_ident (schema);
+    char sql[1024];
+    snprintf (sql, sizeof sql,
+              "SELECT r.id::text, r.service_code, r.description, r.status, r.address, " ISO_LOCAL (
+                  "r.submitted_at") ", r.secret, c.phone, r.building_code, r.state "
+                                    "FROM %1$s.requests r LEFT JOIN %1$s.contacts c ON "
+                                    "c.request_id = r.id "
+                                    "WHERE r.id = $1::bigint",
+              q);
+    gz_db_prepare (db, "status_request", sql);
+    snprintf (sql, sizeof sql,
+              "SELECT " ISO_LOCAL (
+                  "t.at") ", t.kind, t.note FROM ("
+                          " SELECT submitted_at AS at, 'submitted' AS kind, NULL::text AS note"
+                          " FROM %1$s.requests WHERE id = $1::bigint"
+                          " UNION ALL SELECT at, kind, note FROM %1$s.timeline"
+                          " WHERE request_id = $1::bigint) t ORDER BY t.at, t.kind",
+              q);
+    gz_db_prepare (db, "status_timeline", sql);
+    free (q);
+}
+
+//  A copy of a column ("" for NULL, as PQgetvalue gives it).
+static char *
+s_text (PGresult *r, int row, int col)
+{
+    char *text = strdup (PQgetvalue (r, row, col));
+    assert (text);
+    return text;
+}
+
+//  The status of r's row (status_request) and t's lines (status_timeline,
+//  may be NULL).
+static intake_status_t *
+s_status_new (PGresult *r, PGresult *t)
+{
+    intake_status_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->id = s_text (r, 0, 0);
+    self->service_code = s_text (r, 0, 1);
+    self->description = s_text (r, 0, 2);
+    self->status = s_text (r, 0, 3);
+    self->address = s_text (r, 0, 4);
+    self->submitted_at = s_text (r, 0, 5);
+    self->secret = s_text (r, 0, 6);
+    self->phone = PQgetisnull (r, 0, 7) ? NULL : s_text (r, 0, 7);
+    self->state = s_text (r, 0, 9);
+    self->ntimeline = t ? (size_t) PQntuples (t) : 0;
+    self->timeline = calloc (self->ntimeline + 1, sizeof *self->timeline);
+    assert (self->timeline);
+    for (size_t i = 0; i < self->ntimeline; i++) {
+        self->timeline[i].at = s_text (t, (int) i, 0);
+        self->timeline[i].kind = s_text (t, (int) i, 1);
+        self->timeline[i].note = s_text (t, (int) i, 2);
+    }
+    return self;
+}
+
+void
+intake_status_destroy (intake_status_t **self_p)
+{
+    assert (self_p);
+    intake_status_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->ntimeline; i++) {
+        free (self->timeline[i].at);
+        free (self->timeline[i].kind);
+        free (self->timeline[i].note);
+    }
+    free (self->timeline);
+    free (self->id);
+    free (self->service_code);
+    free (self->description);
+    free (self->status);
+    free (self->address);
+    free (self->submitted_at);
+    free (self->secret);
+    free (self->phone);
+    free (self->state);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+intake_store_status (intake_t *ctx, const char *id, bool timeline, intake_status_t **status_p)
+{
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
+    s_prepare_status (db, ctx->cfg->base.schema);
+    const char *v[1] = {id};
+    PGresult *r = gz_db_exec (db, "status_request", 1, v);
+    bool found = r && PQntuples (r) == 1;
+    PGresult *t = found && timeline ? gz_db_exec (db, "status_timeline", 1, v) : NULL;
+    gz_dbpool_put (ctx->pool, db);
+    int rc = !r || (found && timeline && !t) ? -1 : 0;
+    *status_p = rc == 0 && found ? s_status_new (r, t) : NULL;
+    PQclear (r);
+    PQclear (t);
     return rc;
 }
