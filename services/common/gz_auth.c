@@ -73,3 +73,17 @@ gz_auth_install (gz_db_t *db, const char *token, const char *staff_id, const cha
     PQclear (r);
     return 0;
 }
+
+bool
+gz_auth_secret_equal (const char *given, const char *expected)
+{
+    if (!given || !expected)
+        return false;
+    size_t n = strlen (expected);
+    if (strlen (given) != n)
+        return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char) (given[i] ^ expected[i]);
+    return diff == 0;
+}

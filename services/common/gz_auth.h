@@ -42,4 +42,9 @@ int gz_auth_caller (gz_db_t *db, const char *token, gz_caller_t *out);
 int gz_auth_install (gz_db_t *db, const char *token, const char *staff_id, const char *role,
                      const char *label);
 
+//  Compare a secret presented by a client (a status-link secret, an API
+//  key) with the one expected, in time that depends only on their
+//  lengths, not on where they first differ. NULL never matches.
+bool gz_auth_secret_equal (const char *given, const char *expected);
+
 #endif

@@ -11,6 +11,7 @@
     Plain HTML and CSS, no JavaScript: works on any phone browser. The
     status page reads through intake_store.c.  */
 #include "intake.h"
+#include "gz_auth.h"
 #include "gz_log.h"
 #include "gz_text.h"
 
@@ -434,7 +435,7 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
         return;
     }
     const char *token = gz_http_query (req, "t");
-    bool owner = token && strcmp (token, st->secret) == 0;
+    bool owner = gz_auth_secret_equal (token, st->secret);
     const gz_category_t *cat = gz_category_find (st->service_code);
     bool closed = strcmp (st->status, "closed") == 0;
     s_page_t p;
@@ -596,7 +597,7 @@ intake_page_resident (intake_t *ctx, gz_http_req_t *req, const char *id, const c
     //  The secret must match before anything goes to routing.
     intake_status_t *st = NULL;
     bool owner = intake_store_status (ctx, id, false, &st) == 0 && st && token &&
-                 strcmp (token, st->secret) == 0;
+                 gz_auth_secret_equal (token, st->secret);
     intake_status_destroy (&st);
     if (!owner) {
         s_resident_result (req, 403, "无法操作", "链接无效：请使用提交诉求后收到的办理进度链接。",

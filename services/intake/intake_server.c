@@ -6,6 +6,7 @@
     (intake_commit.c) and the bus commands (intake_consume.c) to the
     loop.  */
 #include "intake.h"
+#include "gz_auth.h"
 #include "gz_config.h"
 #include "gz_log.h"
 
@@ -121,18 +122,9 @@ intake_api_key_name (intake_t *ctx, const char *key)
 {
     if (!key || !*key)
         return NULL;
-    size_t n = strlen (key);
-    for (size_t i = 0; i < ctx->nkeys; i++) {
-        //  Compare in constant time for equal lengths.
-        const char *k = ctx->keys[i].key;
-        if (strlen (k) != n)
-            continue;
-        unsigned char diff = 0;
-        for (size_t j = 0; j < n; j++)
-            diff |= (unsigned char) (k[j] ^ key[j]);
-        if (!diff)
+    for (size_t i = 0; i < ctx->nkeys; i++)
+        if (gz_auth_secret_equal (key, ctx->keys[i].key))
             return ctx->keys[i].name;
-    }
     return NULL;
 }
 
