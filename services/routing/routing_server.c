@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gongzhi/v1/routing.pb-c.h"
 
@@ -330,6 +331,19 @@ s_finish (self_t *self, routing_cmd_t *cmd, const char *source)
         routing_cmd_destroy (&cmd);
 }
 
+//  WorkerCommand.credential is the staff bearer token, raw or as the
+//  HTTP header's value ("Bearer <token>"): both are accepted.
+static const char *
+s_bearer (const char *credential)
+{
+    if (credential && strncasecmp (credential, "Bearer ", 7) == 0) {
+        credential += 7;
+        while (*credential == ' ')
+            credential++;
+    }
+    return credential;
+}
+
 static char *
 s_opt (const char *s)
 {
@@ -365,7 +379,7 @@ s_on_router (self_t *self, zsock_t *router)
     }
     cmd->request_id = s_opt (wc->request_id);
     cmd->action = s_opt (wc->action);
-    cmd->token = s_opt (env->credential);
+    cmd->token = s_opt (s_bearer (env->credential));
     cmd->resident_token = s_opt (wc->resident_token);
     cmd->outcome = s_opt (wc->outcome);
     cmd->text = s_opt (wc->text);

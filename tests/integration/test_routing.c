@@ -582,7 +582,7 @@ test_bus_commands (void **state)
                                 {"start", "tok-w1", ""},
                                 {"accept", "tok-w2", ""},
                                 {"accept", "", ""},
-                                {"verify", "tok-w1", "reached"}};
+                                {"verify", "Bearer tok-w1", "reached"}}; //  both forms
     const char *expect[][2] = {{"", "accepted"},
                                {"conflict", "accepted"},
                                {"forbidden", ""},
