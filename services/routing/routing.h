@@ -450,6 +450,9 @@ int routing_token_install (routing_core_t *core, const char *token, const char *
 //  Field checks common to HTTP and the bus: NULL when cmd is well formed,
 //  else a static English sentence (answered as 400 bad_request).
 const char *routing_cmd_check (const routing_cmd_t *cmd);
+//  The 400 message for a body jansson refused (err from json_loadb with
+//  JSON_REJECT_DUPLICATES): a repeated key, or not a JSON object.
+const char *routing_json_error (const json_error_t *err);
 //  Who sent an HTTP request: the owner of its bearer token (gz_auth).
 typedef struct {
     bool known, operator; //  known: an operator, or staff in the directory

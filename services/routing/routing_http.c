@@ -275,6 +275,13 @@ s_text_ok (const char *s)
            (gz_utf8_valid (s, strlen (s)) && gz_utf8_chars (s, strlen (s)) <= ROUTING_MAX_TEXT);
 }
 
+const char *
+routing_json_error (const json_error_t *err)
+{
+    return strstr (err->text, "duplicate object key") ? "the body repeats a key"
+                                                      : "the body is not a JSON object";
+}
+
 //  What a command needs besides its action, per action: NULL when cmd
 //  has it.
 static const char *
@@ -369,10 +376,12 @@ s_post_action (routing_t *ctx, gz_http_req_t *req, const char *id, const char *a
     const char *body = gz_http_body (req, &len);
     json_t *o = NULL;
     if (body && len) {
-        o = json_loadb (body, len, 0, NULL);
+        json_error_t jerr;
+        //  A repeated key is refused, not resolved by "the last one wins".
+        o = json_loadb (body, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object (o)) {
             json_decref (o);
-            gz_http_reply_error (req, 400, "bad_request", "the body is not a JSON object");
+            gz_http_reply_error (req, 400, "bad_request", routing_json_error (&jerr));
             return false;
         }
     }

@@ -445,13 +445,14 @@ s_post (routing_t *ctx, gz_http_req_t *req)
     }
     size_t len = 0;
     const char *text = gz_http_body (req, &len);
-    json_t *body = text && len ? json_loadb (text, len, 0, NULL) : NULL;
+    json_error_t jerr = {.text = ""};
+    json_t *body = text && len ? json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     routing_meeting_answer_t a = {0};
     routing_meeting_t m = {0};
     char id[32] = "";
     int claim = -1;
     if (!json_is_object (body))
-        routing_meeting_fail (&a, 400, "bad_request", "the body is not a JSON object");
+        routing_meeting_fail (&a, 400, "bad_request", routing_json_error (&jerr));
     else if (routing_meeting_parse (body, req, &m, &a) == 0 && s_check_refs (db, &c, &m, &a) == 0) {
         if (m.ndemands && !s_intake_key ())
             routing_meeting_fail (&a, 503, "unavailable",

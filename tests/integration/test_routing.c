@@ -431,6 +431,10 @@ test_worker_loop (void **state)
         409);
     //  400: bad JSON, bad fields.
     assert_int_equal (s_act ("201", "accept", "tok-w1", "{not json"), 400);
+    //  A repeated key is refused, not "the last one wins".
+    assert_int_equal (
+        s_act ("201", "verify", "tok-w1", "{\"outcome\":\"reached\",\"outcome\":\"invalid\"}"),
+        400);
     assert_int_equal (s_act ("201", "verify", "tok-w1", "{\"outcome\":\"maybe\"}"), 400);
     assert_int_equal (s_act ("201", "resolve", "tok-w1", "{}"), 400);
     //  The loop.
