@@ -315,6 +315,20 @@ int routing_store_route (routing_core_t *core, const char *const *v, bool *inser
 int routing_store_route_batch (routing_core_t *core, int n, const char *const *v,
                                long long *inserted);
 
+//  The reads of routing_http.c, on a pool connection (statements of
+//  routing_store_prepare_reads), as the JSON it answers.
+//  Request id's full view: 1 found (*out the caller's; *resident_ok when
+//  resident_token is its status-link secret), 0 not found, -1 failure.
+int routing_store_view (gz_db_t *db, const char *id, const char *resident_token, json_t **out,
+                        bool *resident_ok);
+//  The open requests of staff_id or unit (NULL, NULL: everyone's), most
+//  urgent first: a JSON array, the caller's; NULL on failure.
+json_t *routing_store_queue (gz_db_t *db, const char *staff_id, const char *unit);
+//  One cell of r for the *_store*.c files' views, a new reference: the
+//  string, or null for SQL NULL; jtime: microseconds as routing_iso8601.
+json_t *routing_store_jstr (PGresult *r, int row, int col);
+json_t *routing_store_jtime (PGresult *r, int row, int col);
+
 //  ---- routing_events.c (what a transition records)
 
 //  A PostgreSQL array literal (or any text) built piece by piece.

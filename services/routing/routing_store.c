@@ -2,8 +2,9 @@
     connection) and of its HTTP reads, and the functions that run them:
     a request's row (load and lock, save), timeline rows, timers (arm,
     cancel, due, mark), routing a submitted request (merge lead, route,
-    batches), the load counts, the dispatcher, co-handlers. Nothing else
-    in routing speaks SQL (the meetings' statements live in
+    batches), the load counts, the dispatcher, co-handlers; and the read
+    views of routing_http.c (a request, the queue) as the JSON it answers.
+    Nothing else in routing speaks SQL (the meetings' statements live in
     routing_meetings_store.c), so the statements can be read together and
     the state machine's files stay pure logic.
 
@@ -11,6 +12,7 @@
     Requests' states appear here as SQL literals: S_OPEN_STATES must name
     the states routing_state_open () calls open (routing_lifecycle.c).  */
 #include "gz_auth.h"
+#include "gz_category.h"
 #include "routing.h"
 
 #include <assert.h>
@@ -504,6 +506,155 @@ routing_store_route_batch (routing_core_t *core, int n, const char *const *v, lo
     *inserted = PQntuples (r) == 1 ? atoll (PQgetvalue (r, 0, 0)) : -1;
     PQclear (r);
     return 0;
+}
+
+//  ---------------------------------------------------------------- views (read pool)
+
+json_t *
+routing_store_jstr (PGresult *r, int row, int col)
+{
+    return PQgetisnull (r, row, col) ? json_null () : json_string (PQgetvalue (r, row, col));
+}
+
+json_t *
+routing_store_jtime (PGresult *r, int row, int col)
+{
+    if (PQgetisnull (r, row, col))
+        return json_null ();
+    char iso[32];
+    routing_iso8601 (strtoll (PQgetvalue (r, row, col), NULL, 10), iso);
+    return json_string (iso);
+}
+
+static json_t *
+s_person (const char *staff_id, const char *name, const char *unit, const char *unit_name,
+          const char *role)
+{
+    return json_pack ("{s:o,s:s,s:s,s:s,s:s}", "staff_id",
+                      staff_id && *staff_id ? json_string (staff_id) : json_null (), "name",
+                      name ? name : "", "unit_code", unit ? unit : "", "unit_name",
+                      unit_name ? unit_name : "", "role", role ? role : "");
+}
+
+int
+routing_store_view (gz_db_t *db, const char *id, const char *resident_token, json_t **out,
+                    bool *resident_ok)
+{
+    const char *v[2] = {id, resident_token};
+    PGresult *r = gz_db_exec (db, "rh_request", 2, v);
+    if (!r)
+        return -1;
+    if (PQntuples (r) != 1) {
+        PQclear (r);
+        return 0;
+    }
+    *resident_ok = PQgetvalue (r, 0, 31)[0] == 't';
+    const gz_category_t *cat = gz_category_find (PQgetvalue (r, 0, 3));
+    json_t *o = json_object ();
+    json_object_set_new (o, "id", routing_store_jstr (r, 0, 0));
+    json_object_set_new (o, "state", routing_store_jstr (r, 0, 1));
+    json_object_set_new (o, "tier", json_string (routing_tier_name (atoi (PQgetvalue (r, 0, 2)))));
+    json_object_set_new (o, "category", routing_store_jstr (r, 0, 3));
+    json_object_set_new (o, "category_name", json_string (cat ? cat->name : ""));
+    json_object_set_new (o, "description", routing_store_jstr (r, 0, 4));
+    json_object_set_new (o, "channel", routing_store_jstr (r, 0, 5));
+    json_object_set_new (o, "building_code", routing_store_jstr (r, 0, 6));
+    json_object_set_new (o, "grid_code", routing_store_jstr (r, 0, 7));
+    json_object_set_new (o, "community_code", routing_store_jstr (r, 0, 8));
+    json_object_set_new (o, "subdistrict_code", routing_store_jstr (r, 0, 9));
+    json_object_set_new (o, "meeting_id", routing_store_jstr (r, 0, 10));
+    json_object_set_new (o, "media_url", routing_store_jstr (r, 0, 30));
+    json_object_set_new (o, "assignee",
+                         s_person (PQgetvalue (r, 0, 11), PQgetvalue (r, 0, 12),
+                                   PQgetvalue (r, 0, 13), PQgetvalue (r, 0, 14),
+                                   PQgetvalue (r, 0, 15)));
+    json_object_set_new (o, "escalation_level", json_integer (atoi (PQgetvalue (r, 0, 16))));
+    json_object_set_new (o, "merged_into", routing_store_jstr (r, 0, 17));
+    json_object_set_new (o, "followers", json_integer (atoi (PQgetvalue (r, 0, 18))));
+    json_object_set_new (o, "deadlines",
+                         json_pack ("{s:o,s:o}", "response", routing_store_jtime (r, 0, 19),
+                                    "resolve", routing_store_jtime (r, 0, 20)));
+    json_object_set_new (o, "submitted_at", routing_store_jtime (r, 0, 29));
+    json_object_set_new (o, "routed_at", routing_store_jtime (r, 0, 28));
+    json_object_set_new (o, "responded_at", routing_store_jtime (r, 0, 21));
+    json_object_set_new (o, "resolved_at", routing_store_jtime (r, 0, 22));
+    json_object_set_new (o, "closed_at", routing_store_jtime (r, 0, 23));
+    json_object_set_new (o, "reopen_count", json_integer (atoi (PQgetvalue (r, 0, 24))));
+    if (PQgetisnull (r, 0, 25))
+        json_object_set_new (o, "rating", json_null ());
+    else
+        json_object_set_new (o, "rating",
+                             json_pack ("{s:i,s:b,s:o}", "score", atoi (PQgetvalue (r, 0, 25)),
+                                        "satisfied", PQgetvalue (r, 0, 26)[0] == 't', "comment",
+                                        routing_store_jstr (r, 0, 27)));
+    PQclear (r);
+
+    const char *v1[1] = {id};
+    json_t *co = json_array ();
+    r = gz_db_exec (db, "rh_co", 1, v1);
+    for (int i = 0; r && i < PQntuples (r); i++) {
+        json_t *c = s_person (PQgetvalue (r, i, 2), PQgetvalue (r, i, 3), PQgetvalue (r, i, 0),
+                              PQgetvalue (r, i, 1), "department_contact");
+        json_object_set_new (c, "reported", json_boolean (PQgetvalue (r, i, 4)[0] == 't'));
+        json_array_append_new (co, c);
+    }
+    PQclear (r);
+    json_object_set_new (o, "co_handlers", co);
+    json_t *tl = json_array ();
+    r = gz_db_exec (db, "rh_timeline", 1, v1);
+    for (int i = 0; r && i < PQntuples (r); i++) {
+        json_t *t = json_object ();
+        json_object_set_new (t, "at", routing_store_jtime (r, i, 0));
+        json_object_set_new (t, "kind", routing_store_jstr (r, i, 1));
+        json_object_set_new (t, "state", routing_store_jstr (r, i, 2));
+        json_object_set_new (t, "actor",
+                             json_pack ("{s:o,s:s,s:s}", "staff_id", routing_store_jstr (r, i, 3),
+                                        "name", PQgetvalue (r, i, 4), "role",
+                                        PQgetvalue (r, i, 5)));
+        json_object_set_new (t, "note", routing_store_jstr (r, i, 6));
+        json_t *d = PQgetisnull (r, i, 7) ? NULL : json_loads (PQgetvalue (r, i, 7), 0, NULL);
+        json_object_set_new (t, "detail", d ? d : json_object ());
+        json_array_append_new (tl, t);
+    }
+    bool failed = r == NULL;
+    PQclear (r);
+    json_object_set_new (o, "timeline", tl);
+    if (failed) {
+        json_decref (o);
+        return -1;
+    }
+    *out = o;
+    return 1;
+}
+
+json_t *
+routing_store_queue (gz_db_t *db, const char *staff_id, const char *unit)
+{
+    const char *v[2] = {staff_id, unit};
+    PGresult *r = gz_db_exec (db, "rh_queue", 2, v);
+    if (!r)
+        return NULL;
+    json_t *items = json_array ();
+    for (int i = 0; i < PQntuples (r); i++) {
+        json_t *o = json_object ();
+        json_object_set_new (o, "id", routing_store_jstr (r, i, 0));
+        json_object_set_new (o, "state", routing_store_jstr (r, i, 1));
+        json_object_set_new (o, "tier",
+                             json_string (routing_tier_name (atoi (PQgetvalue (r, i, 2)))));
+        json_object_set_new (o, "category", routing_store_jstr (r, i, 3));
+        json_object_set_new (o, "building_code", routing_store_jstr (r, i, 4));
+        json_object_set_new (o, "assignee",
+                             json_pack ("{s:o,s:s,s:s}", "staff_id", routing_store_jstr (r, i, 5),
+                                        "name", PQgetvalue (r, i, 6), "unit_name",
+                                        PQgetvalue (r, i, 7)));
+        json_object_set_new (o, "deadlines",
+                             json_pack ("{s:o,s:o}", "response", routing_store_jtime (r, i, 8),
+                                        "resolve", routing_store_jtime (r, i, 9)));
+        json_object_set_new (o, "next_due", routing_store_jtime (r, i, 10));
+        json_array_append_new (items, o);
+    }
+    PQclear (r);
+    return items;
 }
 
 //  ---------------------------------------------------------------- tokens
