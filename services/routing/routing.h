@@ -283,16 +283,29 @@ int routing_store_timeline (routing_core_t *core, const char *id, int64_t at_us,
 //  the kinds in a text[] literal. 0 ok, -1 failure.
 int routing_store_timer_arm (routing_core_t *core, const char *id, const char *kind, int64_t at_us);
 int routing_store_timer_cancel (routing_core_t *core, const char *id, const char *kinds);
-//  Up to 100 due timers (request_id, kind, generation), locked, skipping
-//  locked ones. The caller PQclear()s; NULL on failure.
-PGresult *routing_store_timers_due (routing_core_t *core, const char *now);
+//  A due timer (rt_timers_due's row; strings as stored).
+typedef struct {
+    const char *request_id, *kind, *generation;
+} routing_timer_t;
+//  Up to 100 timers due at now, locked, skipping locked ones: *out one
+//  block (the array and its strings) the caller free()s, *n timers. 0
+//  ok, -1 failure (*out NULL).
+int routing_store_timers_due (routing_core_t *core, const char *now, routing_timer_t **out,
+                              size_t *n);
 //  Mark one timer fired: 1 marked, 0 fired or cancelled already, -1
 //  failure.
 int routing_store_timer_mark (routing_core_t *core, const char *id, const char *kind,
                               const char *generation, const char *now);
-//  Open requests of each staff id in the text[] literal ids: rows (id,
-//  count). The caller PQclear()s; NULL on failure.
-PGresult *routing_store_load_counts (routing_core_t *core, const char *ids);
+//  How many open requests a staff member has.
+typedef struct {
+    const char *staff_id;
+    long open;
+} routing_count_t;
+//  The open requests of each staff id in the text[] literal ids: *out one
+//  block (the array and its strings) the caller free()s, *n counts. 0
+//  ok, -1 failure (*out NULL).
+int routing_store_load_counts (routing_core_t *core, const char *ids, routing_count_t **out,
+                               size_t *n);
 //  The district's first sub-district coordinator in core->org. 1 found,
 //  0 none, -1 failure.
 int routing_store_dispatcher (routing_core_t *core, const gz_staff_t **out);
@@ -300,14 +313,18 @@ int routing_store_dispatcher (routing_core_t *core, const gz_staff_t **out);
 int routing_store_is_co_handler (routing_core_t *core, const char *id, const char *unit, bool *yes);
 //  Mark unit's co-handling of id reported. 0 ok, -1 failure.
 int routing_store_co_report (routing_core_t *core, const char *id, const char *unit);
-//  The open duplicate of (building, category) routed since (rt_merge_lead),
-//  locked; for a batch, of every pair in two text[] literals
-//  (rt_merge_leads, keyed by the pair in columns 0 and 1). The caller
-//  PQclear()s; NULL on failure.
-PGresult *routing_store_merge_lead (routing_core_t *core, const char *building,
-                                    const char *category, const char *since);
-PGresult *routing_store_merge_leads (routing_core_t *core, const char *buildings,
-                                     const char *categories, const char *since);
+//  The open duplicate of q (q->building_code, q->service_code) routed
+//  since, locked (rt_merge_lead), copied into q: merged_into (its id),
+//  tier, level, lead_code, the assignee, the deadlines' lengths and due
+//  times. 1 found, 0 none (q unchanged), -1 failure.
+int routing_store_merge_lead (routing_core_t *core, routing_req_t *q, const char *since);
+//  rt_merge_lead for a batch: the lead of every (building, category)
+//  pair of two text[] literals, locked (rt_merge_leads), each as a
+//  request with its id, the pair in building_code and service_code and
+//  what a follower copies (as above). *out the caller's (routing_req_clear
+//  each, then free), *n leads. 0 ok, -1 failure (*out NULL).
+int routing_store_merge_leads (routing_core_t *core, const char *buildings, const char *categories,
+                               const char *since, routing_req_t **out, size_t *n);
 //  rt_route's 37 parameters: *inserted false when the request existed.
 //  0 ok, -1 failure.
 int routing_store_route (routing_core_t *core, const char *const *v, bool *inserted);

@@ -16,6 +16,7 @@
 #include "routing.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,30 @@ s_run (routing_core_t *core, const char *name, int n, const char *const *v)
     return 0;
 }
 
+//  The rows of r as one block the caller free()s: an array of items of
+//  size bytes (zeroed), then the text of columns cols[0..ncols-1] of each
+//  row, which the item's char * members at offsets offs point at.
+static void *
+s_rows (PGresult *r, size_t size, int ncols, const int *cols, const size_t *offs)
+{
+    size_t n = (size_t) PQntuples (r), len = n * size;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < ncols; c++)
+            len += strlen (PQgetvalue (r, (int) i, cols[c])) + 1;
+    char *block = calloc (1, len ? len : 1);
+    assert (block);
+    char *text = block + n * size;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < ncols; c++) {
+            const char *value = PQgetvalue (r, (int) i, cols[c]);
+            size_t vlen = strlen (value) + 1;
+            memcpy (text, value, vlen);
+            memcpy (block + i * size + offs[c], &text, sizeof text);
+            text += vlen;
+        }
+    return block;
+}
+
 //  ---------------------------------------------------------------- request
 
 void
@@ -281,9 +306,15 @@ routing_str (const char *s)
 }
 
 static char *
+s_cell (PGresult *r, int row, int col)
+{
+    return PQgetisnull (r, row, col) ? NULL : strdup (PQgetvalue (r, row, col));
+}
+
+static char *
 s_col (PGresult *r, int col)
 {
-    return PQgetisnull (r, 0, col) ? NULL : strdup (PQgetvalue (r, 0, col));
+    return s_cell (r, 0, col);
 }
 
 static int64_t
@@ -408,11 +439,23 @@ routing_store_timer_arm (routing_core_t *core, const char *id, const char *kind,
     return s_run (core, "rt_timer_arm", 3, v);
 }
 
-PGresult *
-routing_store_timers_due (routing_core_t *core, const char *now)
+int
+routing_store_timers_due (routing_core_t *core, const char *now, routing_timer_t **out, size_t *n)
 {
     const char *v[1] = {now};
-    return gz_db_exec (core->db, "rt_timers_due", 1, v);
+    PGresult *r = gz_db_exec (core->db, "rt_timers_due", 1, v);
+    *out = NULL;
+    *n = 0;
+    if (!r)
+        return -1;
+    static const int cols[3] = {0, 1, 2};
+    static const size_t offs[3] = {offsetof (routing_timer_t, request_id),
+                                   offsetof (routing_timer_t, kind),
+                                   offsetof (routing_timer_t, generation)};
+    *out = s_rows (r, sizeof **out, 3, cols, offs);
+    *n = (size_t) PQntuples (r);
+    PQclear (r);
+    return 0;
 }
 
 int
@@ -430,11 +473,23 @@ routing_store_timer_mark (routing_core_t *core, const char *id, const char *kind
 
 //  ---------------------------------------------------------------- assignment
 
-PGresult *
-routing_store_load_counts (routing_core_t *core, const char *ids)
+int
+routing_store_load_counts (routing_core_t *core, const char *ids, routing_count_t **out, size_t *n)
 {
     const char *v[1] = {ids};
-    return gz_db_exec (core->db, "rt_load_counts", 1, v);
+    PGresult *r = gz_db_exec (core->db, "rt_load_counts", 1, v);
+    *out = NULL;
+    *n = 0;
+    if (!r)
+        return -1;
+    static const int cols[1] = {0};
+    static const size_t offs[1] = {offsetof (routing_count_t, staff_id)};
+    *out = s_rows (r, sizeof **out, 1, cols, offs);
+    *n = (size_t) PQntuples (r);
+    for (size_t i = 0; i < *n; i++)
+        (*out)[i].open = atol (PQgetvalue (r, (int) i, 1));
+    PQclear (r);
+    return 0;
 }
 
 int
@@ -470,20 +525,61 @@ routing_store_co_report (routing_core_t *core, const char *id, const char *unit)
 
 //  ---------------------------------------------------------------- routing
 
-PGresult *
-routing_store_merge_lead (routing_core_t *core, const char *building, const char *category,
-                          const char *since)
+//  What a follower copies from the lead in r's row, from column col on
+//  (rt_merge_lead's columns), into q; the lead's id into *id.
+static void
+s_lead_row (PGresult *r, int row, int col, routing_req_t *q, char **id)
 {
-    const char *v[3] = {building, category, since};
-    return gz_db_exec (core->db, "rt_merge_lead", 3, v);
+    *id = s_cell (r, row, col);
+    q->tier = atoi (PQgetvalue (r, row, col + 1));
+    q->level = atoi (PQgetvalue (r, row, col + 2));
+    q->lead_code = s_cell (r, row, col + 3);
+    q->assignee_staff = s_cell (r, row, col + 4);
+    q->assignee_name = s_cell (r, row, col + 5);
+    q->assignee_unit = s_cell (r, row, col + 6);
+    q->assignee_unit_name = s_cell (r, row, col + 7);
+    q->assignee_role = s_cell (r, row, col + 8);
+    q->response_s = strtoll (PQgetvalue (r, row, col + 9), NULL, 10);
+    q->resolve_s = strtoll (PQgetvalue (r, row, col + 10), NULL, 10);
+    q->response_due_us = strtoll (PQgetvalue (r, row, col + 11), NULL, 10);
+    q->resolve_due_us = strtoll (PQgetvalue (r, row, col + 12), NULL, 10);
 }
 
-PGresult *
+int
+routing_store_merge_lead (routing_core_t *core, routing_req_t *q, const char *since)
+{
+    const char *v[3] = {q->building_code, q->service_code, since};
+    PGresult *r = gz_db_exec (core->db, "rt_merge_lead", 3, v);
+    if (!r)
+        return -1;
+    int found = PQntuples (r) == 1;
+    if (found)
+        s_lead_row (r, 0, 0, q, &q->merged_into);
+    PQclear (r);
+    return found;
+}
+
+int
 routing_store_merge_leads (routing_core_t *core, const char *buildings, const char *categories,
-                           const char *since)
+                           const char *since, routing_req_t **out, size_t *n)
 {
     const char *v[3] = {buildings, categories, since};
-    return gz_db_exec (core->db, "rt_merge_leads", 3, v);
+    PGresult *r = gz_db_exec (core->db, "rt_merge_leads", 3, v);
+    *out = NULL;
+    *n = 0;
+    if (!r)
+        return -1;
+    *n = (size_t) PQntuples (r);
+    *out = calloc (*n ? *n : 1, sizeof **out);
+    assert (*out);
+    for (size_t i = 0; i < *n; i++) {
+        routing_req_t *l = &(*out)[i];
+        l->building_code = s_cell (r, (int) i, 0);
+        l->service_code = s_cell (r, (int) i, 1);
+        s_lead_row (r, (int) i, 2, l, &l->id);
+    }
+    PQclear (r);
+    return 0;
 }
 
 int
