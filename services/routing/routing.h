@@ -345,6 +345,11 @@ json_t *routing_store_queue (gz_db_t *db, const char *staff_id, const char *unit
 //  string, or null for SQL NULL; jtime: microseconds as routing_iso8601.
 json_t *routing_store_jstr (PGresult *r, int row, int col);
 json_t *routing_store_jtime (PGresult *r, int row, int col);
+//  Run statement name with its n parameters v on db and make each row of
+//  the result a JSON value with row: a JSON array, the caller's; NULL on
+//  failure.
+json_t *routing_store_jrows (gz_db_t *db, const char *name, int n, const char *const *v,
+                             json_t *(*row) (PGresult *r, int i));
 
 //  ---- routing_events.c (what a transition records)
 

@@ -81,29 +81,38 @@ routing_meetings_prepare (gz_db_t *db, const char *schema)
 
 //  ---------------------------------------------------------------- checks
 
+//  Run statement name with one parameter: 1 when it returns exactly one
+//  row (*cell a copy of its first column when cell is not NULL, the
+//  caller's), 0 otherwise, -1 failure.
+static int
+s_one_row (gz_db_t *db, const char *name, const char *param, char **cell)
+{
+    const char *v[1] = {param};
+    PGresult *r = gz_db_exec (db, name, 1, v);
+    if (!r)
+        return -1;
+    bool one = PQntuples (r) == 1;
+    if (one && cell)
+        *cell = strdup (PQgetvalue (r, 0, 0));
+    PQclear (r);
+    return one;
+}
+
 int
 routing_meetings_community_known (gz_db_t *db, const char *community)
 {
-    const char *v[1] = {community};
-    PGresult *r = gz_db_exec (db, "rm_community", 1, v);
-    if (!r)
-        return -1;
-    bool known = PQntuples (r) == 1;
-    PQclear (r);
-    return known;
+    return s_one_row (db, "rm_community", community, NULL);
 }
 
 int
 routing_meetings_unknown_host (gz_db_t *db, const char *hosts, char *host, size_t len)
 {
-    const char *vh[1] = {hosts};
-    PGresult *r = gz_db_exec (db, "rm_unknown_host", 1, vh);
-    if (!r)
-        return -1;
-    bool found = PQntuples (r) > 0;
-    if (found)
-        snprintf (host, len, "%s", PQgetvalue (r, 0, 0));
-    PQclear (r);
+    //  rm_unknown_host returns one row at most (LIMIT 1).
+    char *first = NULL;
+    int found = s_one_row (db, "rm_unknown_host", hosts, &first);
+    if (found == 1)
+        snprintf (host, len, "%s", first);
+    free (first);
     return found;
 }
 
@@ -111,29 +120,14 @@ int
 routing_meetings_building_parent (gz_db_t *db, const char *building, char **parent)
 {
     *parent = NULL;
-    const char *vb[1] = {building};
-    PGresult *r = gz_db_exec (db, "rm_building", 1, vb);
-    if (!r)
-        return -1;
-    bool exists = PQntuples (r) == 1;
-    if (exists)
-        *parent = strdup (PQgetvalue (r, 0, 0));
-    PQclear (r);
-    return exists;
+    return s_one_row (db, "rm_building", building, parent);
 }
 
 int
 routing_meetings_first_building (gz_db_t *db, const char *community, char **building)
 {
     *building = NULL;
-    const char *v[1] = {community};
-    PGresult *r = gz_db_exec (db, "rm_first_building", 1, v);
-    if (!r)
-        return -1;
-    if (PQntuples (r) == 1)
-        *building = strdup (PQgetvalue (r, 0, 0));
-    PQclear (r);
-    return *building != NULL;
+    return s_one_row (db, "rm_first_building", community, building);
 }
 
 //  ---------------------------------------------------------------- claim and record
@@ -268,56 +262,58 @@ routing_meetings_view (gz_db_t *db, const char *id, json_t **out)
     *out = NULL;
     const char *v[1] = {id};
     PGresult *r = gz_db_exec (db, "rm_get", 1, v);
-    PGresult *d = r && PQntuples (r) == 1 ? gz_db_exec (db, "rm_demands", 1, v) : NULL;
-    int rc = !r || (PQntuples (r) == 1 && !d) ? -1 : PQntuples (r) != 1 ? 0 : 1;
-    if (rc == 1) {
-        json_t *o = json_object ();
-        json_object_set_new (o, "id", routing_store_jstr (r, 0, 0));
-        json_object_set_new (o, "community_code", routing_store_jstr (r, 0, 1));
-        json_object_set_new (o, "community_name", routing_store_jstr (r, 0, 2));
-        json_object_set_new (o, "date", routing_store_jstr (r, 0, 3));
-        json_object_set_new (o, "place", routing_store_jstr (r, 0, 4));
-        json_object_set_new (o, "participants", json_integer (atoi (PQgetvalue (r, 0, 5))));
-        json_t *hosts = json_loads (PQgetvalue (r, 0, 6), 0, NULL);
-        json_object_set_new (o, "hosts", hosts ? hosts : json_array ());
-        json_object_set_new (o, "recorded_by", routing_store_jstr (r, 0, 7));
-        json_object_set_new (o, "status", routing_store_jstr (r, 0, 8));
-        json_object_set_new (o, "demands_total", json_integer (atoi (PQgetvalue (r, 0, 9))));
-        json_object_set_new (o, "created_at", routing_store_jtime (r, 0, 10));
-        json_t *list = json_array ();
-        for (int i = 0; i < PQntuples (d); i++)
-            json_array_append_new (list, s_demand_view (d, i));
-        json_object_set_new (o, "demands", list);
-        *out = o;
+    if (!r)
+        return -1;
+    if (PQntuples (r) != 1) {
+        PQclear (r);
+        return 0;
     }
+    json_t *list = routing_store_jrows (db, "rm_demands", 1, v, s_demand_view);
+    if (!list) {
+        PQclear (r);
+        return -1;
+    }
+    json_t *o = json_object ();
+    json_object_set_new (o, "id", routing_store_jstr (r, 0, 0));
+    json_object_set_new (o, "community_code", routing_store_jstr (r, 0, 1));
+    json_object_set_new (o, "community_name", routing_store_jstr (r, 0, 2));
+    json_object_set_new (o, "date", routing_store_jstr (r, 0, 3));
+    json_object_set_new (o, "place", routing_store_jstr (r, 0, 4));
+    json_object_set_new (o, "participants", json_integer (atoi (PQgetvalue (r, 0, 5))));
+    json_t *hosts = json_loads (PQgetvalue (r, 0, 6), 0, NULL);
+    json_object_set_new (o, "hosts", hosts ? hosts : json_array ());
+    json_object_set_new (o, "recorded_by", routing_store_jstr (r, 0, 7));
+    json_object_set_new (o, "status", routing_store_jstr (r, 0, 8));
+    json_object_set_new (o, "demands_total", json_integer (atoi (PQgetvalue (r, 0, 9))));
+    json_object_set_new (o, "created_at", routing_store_jtime (r, 0, 10));
+    json_object_set_new (o, "demands", list);
     PQclear (r);
-    PQclear (d);
-    return rc;
+    *out = o;
+    return 1;
+}
+
+//  A row of rm_list.
+static json_t *
+s_meeting_row (PGresult *r, int i)
+{
+    json_t *o = json_object ();
+    json_object_set_new (o, "id", routing_store_jstr (r, i, 0));
+    json_object_set_new (o, "community_code", routing_store_jstr (r, i, 1));
+    json_object_set_new (o, "date", routing_store_jstr (r, i, 2));
+    json_object_set_new (o, "place", routing_store_jstr (r, i, 3));
+    json_object_set_new (o, "participants", json_integer (atoi (PQgetvalue (r, i, 4))));
+    json_t *hosts = json_loads (PQgetvalue (r, i, 5), 0, NULL);
+    json_object_set_new (o, "hosts", hosts ? hosts : json_array ());
+    json_object_set_new (o, "status", routing_store_jstr (r, i, 6));
+    json_object_set_new (o, "demands_total", json_integer (atoi (PQgetvalue (r, i, 7))));
+    json_object_set_new (o, "demands_filed", json_integer (atoi (PQgetvalue (r, i, 8))));
+    json_object_set_new (o, "demands_resolved", json_integer (atoi (PQgetvalue (r, i, 9))));
+    return o;
 }
 
 json_t *
 routing_meetings_list (gz_db_t *db, const char *community, const char *from, const char *to)
 {
     const char *v[3] = {community, from, to};
-    PGresult *r = gz_db_exec (db, "rm_list", 3, v);
-    if (!r)
-        return NULL;
-    json_t *items = json_array ();
-    for (int i = 0; i < PQntuples (r); i++) {
-        json_t *o = json_object ();
-        json_object_set_new (o, "id", routing_store_jstr (r, i, 0));
-        json_object_set_new (o, "community_code", routing_store_jstr (r, i, 1));
-        json_object_set_new (o, "date", routing_store_jstr (r, i, 2));
-        json_object_set_new (o, "place", routing_store_jstr (r, i, 3));
-        json_object_set_new (o, "participants", json_integer (atoi (PQgetvalue (r, i, 4))));
-        json_t *hosts = json_loads (PQgetvalue (r, i, 5), 0, NULL);
-        json_object_set_new (o, "hosts", hosts ? hosts : json_array ());
-        json_object_set_new (o, "status", routing_store_jstr (r, i, 6));
-        json_object_set_new (o, "demands_total", json_integer (atoi (PQgetvalue (r, i, 7))));
-        json_object_set_new (o, "demands_filed", json_integer (atoi (PQgetvalue (r, i, 8))));
-        json_object_set_new (o, "demands_resolved", json_integer (atoi (PQgetvalue (r, i, 9))));
-        json_array_append_new (items, o);
-    }
-    PQclear (r);
-    return items;
+    return routing_store_jrows (db, "rm_list", 3, v, s_meeting_row);
 }

@@ -622,6 +622,20 @@ routing_store_jtime (PGresult *r, int row, int col)
     return json_string (iso);
 }
 
+json_t *
+routing_store_jrows (gz_db_t *db, const char *name, int n, const char *const *v,
+                     json_t *(*row) (PGresult *r, int i))
+{
+    PGresult *r = gz_db_exec (db, name, n, v);
+    if (!r)
+        return NULL;
+    json_t *rows = json_array ();
+    for (int i = 0; i < PQntuples (r); i++)
+        json_array_append_new (rows, row (r, i));
+    PQclear (r);
+    return rows;
+}
+
 static json_t *
 s_person (const char *staff_id, const char *name, const char *unit, const char *unit_name,
           const char *role)
@@ -630,6 +644,33 @@ s_person (const char *staff_id, const char *name, const char *unit, const char *
                       staff_id && *staff_id ? json_string (staff_id) : json_null (), "name",
                       name ? name : "", "unit_code", unit ? unit : "", "unit_name",
                       unit_name ? unit_name : "", "role", role ? role : "");
+}
+
+//  A row of rh_co: a co-handling department.
+static json_t *
+s_co_handler (PGresult *r, int i)
+{
+    json_t *c = s_person (PQgetvalue (r, i, 2), PQgetvalue (r, i, 3), PQgetvalue (r, i, 0),
+                          PQgetvalue (r, i, 1), "department_contact");
+    json_object_set_new (c, "reported", json_boolean (PQgetvalue (r, i, 4)[0] == 't'));
+    return c;
+}
+
+//  A row of rh_timeline.
+static json_t *
+s_timeline_row (PGresult *r, int i)
+{
+    json_t *t = json_object ();
+    json_object_set_new (t, "at", routing_store_jtime (r, i, 0));
+    json_object_set_new (t, "kind", routing_store_jstr (r, i, 1));
+    json_object_set_new (t, "state", routing_store_jstr (r, i, 2));
+    json_object_set_new (t, "actor",
+                         json_pack ("{s:o,s:s,s:s}", "staff_id", routing_store_jstr (r, i, 3),
+                                    "name", PQgetvalue (r, i, 4), "role", PQgetvalue (r, i, 5)));
+    json_object_set_new (t, "note", routing_store_jstr (r, i, 6));
+    json_t *d = PQgetisnull (r, i, 7) ? NULL : json_loads (PQgetvalue (r, i, 7), 0, NULL);
+    json_object_set_new (t, "detail", d ? d : json_object ());
+    return t;
 }
 
 int
@@ -686,36 +727,13 @@ routing_store_view (gz_db_t *db, const char *id, const char *resident_token, jso
     PQclear (r);
 
     const char *v1[1] = {id};
-    json_t *co = json_array ();
-    r = gz_db_exec (db, "rh_co", 1, v1);
-    for (int i = 0; r && i < PQntuples (r); i++) {
-        json_t *c = s_person (PQgetvalue (r, i, 2), PQgetvalue (r, i, 3), PQgetvalue (r, i, 0),
-                              PQgetvalue (r, i, 1), "department_contact");
-        json_object_set_new (c, "reported", json_boolean (PQgetvalue (r, i, 4)[0] == 't'));
-        json_array_append_new (co, c);
-    }
-    PQclear (r);
-    json_object_set_new (o, "co_handlers", co);
-    json_t *tl = json_array ();
-    r = gz_db_exec (db, "rh_timeline", 1, v1);
-    for (int i = 0; r && i < PQntuples (r); i++) {
-        json_t *t = json_object ();
-        json_object_set_new (t, "at", routing_store_jtime (r, i, 0));
-        json_object_set_new (t, "kind", routing_store_jstr (r, i, 1));
-        json_object_set_new (t, "state", routing_store_jstr (r, i, 2));
-        json_object_set_new (t, "actor",
-                             json_pack ("{s:o,s:s,s:s}", "staff_id", routing_store_jstr (r, i, 3),
-                                        "name", PQgetvalue (r, i, 4), "role",
-                                        PQgetvalue (r, i, 5)));
-        json_object_set_new (t, "note", routing_store_jstr (r, i, 6));
-        json_t *d = PQgetisnull (r, i, 7) ? NULL : json_loads (PQgetvalue (r, i, 7), 0, NULL);
-        json_object_set_new (t, "detail", d ? d : json_object ());
-        json_array_append_new (tl, t);
-    }
-    bool failed = r == NULL;
-    PQclear (r);
-    json_object_set_new (o, "timeline", tl);
-    if (failed) {
+    //  Co-handlers that cannot be read are answered as none, the timeline
+    //  fails the view.
+    json_t *co = routing_store_jrows (db, "rh_co", 1, v1, s_co_handler);
+    json_object_set_new (o, "co_handlers", co ? co : json_array ());
+    json_t *tl = routing_store_jrows (db, "rh_timeline", 1, v1, s_timeline_row);
+    json_object_set_new (o, "timeline", tl ? tl : json_array ());
+    if (!tl) {
         json_decref (o);
         return -1;
     }
@@ -723,34 +741,32 @@ routing_store_view (gz_db_t *db, const char *id, const char *resident_token, jso
     return 1;
 }
 
+//  A row of rh_queue.
+static json_t *
+s_queue_row (PGresult *r, int i)
+{
+    json_t *o = json_object ();
+    json_object_set_new (o, "id", routing_store_jstr (r, i, 0));
+    json_object_set_new (o, "state", routing_store_jstr (r, i, 1));
+    json_object_set_new (o, "tier", json_string (routing_tier_name (atoi (PQgetvalue (r, i, 2)))));
+    json_object_set_new (o, "category", routing_store_jstr (r, i, 3));
+    json_object_set_new (o, "building_code", routing_store_jstr (r, i, 4));
+    json_object_set_new (o, "assignee",
+                         json_pack ("{s:o,s:s,s:s}", "staff_id", routing_store_jstr (r, i, 5),
+                                    "name", PQgetvalue (r, i, 6), "unit_name",
+                                    PQgetvalue (r, i, 7)));
+    json_object_set_new (o, "deadlines",
+                         json_pack ("{s:o,s:o}", "response", routing_store_jtime (r, i, 8),
+                                    "resolve", routing_store_jtime (r, i, 9)));
+    json_object_set_new (o, "next_due", routing_store_jtime (r, i, 10));
+    return o;
+}
+
 json_t *
 routing_store_queue (gz_db_t *db, const char *staff_id, const char *unit)
 {
     const char *v[2] = {staff_id, unit};
-    PGresult *r = gz_db_exec (db, "rh_queue", 2, v);
-    if (!r)
-        return NULL;
-    json_t *items = json_array ();
-    for (int i = 0; i < PQntuples (r); i++) {
-        json_t *o = json_object ();
-        json_object_set_new (o, "id", routing_store_jstr (r, i, 0));
-        json_object_set_new (o, "state", routing_store_jstr (r, i, 1));
-        json_object_set_new (o, "tier",
-                             json_string (routing_tier_name (atoi (PQgetvalue (r, i, 2)))));
-        json_object_set_new (o, "category", routing_store_jstr (r, i, 3));
-        json_object_set_new (o, "building_code", routing_store_jstr (r, i, 4));
-        json_object_set_new (o, "assignee",
-                             json_pack ("{s:o,s:s,s:s}", "staff_id", routing_store_jstr (r, i, 5),
-                                        "name", PQgetvalue (r, i, 6), "unit_name",
-                                        PQgetvalue (r, i, 7)));
-        json_object_set_new (o, "deadlines",
-                             json_pack ("{s:o,s:o}", "response", routing_store_jtime (r, i, 8),
-                                        "resolve", routing_store_jtime (r, i, 9)));
-        json_object_set_new (o, "next_due", routing_store_jtime (r, i, 10));
-        json_array_append_new (items, o);
-    }
-    PQclear (r);
-    return items;
+    return routing_store_jrows (db, "rh_queue", 2, v, s_queue_row);
 }
 
 //  ---------------------------------------------------------------- tokens
