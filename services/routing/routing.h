@@ -283,16 +283,29 @@ int routing_store_timeline (routing_core_t *core, const char *id, int64_t at_us,
 //  the kinds in a text[] literal. 0 ok, -1 failure.
 int routing_store_timer_arm (routing_core_t *core, const char *id, const char *kind, int64_t at_us);
 int routing_store_timer_cancel (routing_core_t *core, const char *id, const char *kinds);
-//  Up to 100 due timers (request_id, kind, generation), locked, skipping
-//  locked ones. The caller PQclear()s; NULL on failure.
-PGresult *routing_store_timers_due (routing_core_t *core, const char *now);
+//  A due timer (rt_timers_due's row; strings as stored).
+typedef struct {
+    const char *request_id, *kind, *generation;
+} routing_timer_t;
+//  Up to 100 timers due at now, locked, skipping locked ones: *out one
+//  block (the array and its strings) the caller free()s, *n timers. 0
+//  ok, -1 failure (*out NULL).
+int routing_store_timers_due (routing_core_t *core, const char *now, routing_timer_t **out,
+                              size_t *n);
 //  Mark one timer fired: 1 marked, 0 fired or cancelled already, -1
 //  failure.
 int routing_store_timer_mark (routing_core_t *core, const char *id, const char *kind,
                               const char *generation, const char *now);
-//  Open requests of each staff id in the text[] literal ids: rows (id,
-//  count). The caller PQclear()s; NULL on failure.
-PGresult *routing_store_load_counts (routing_core_t *core, const char *ids);
+//  How many open requests a staff member has.
+typedef struct {
+    const char *staff_id;
+    long open;
+} routing_count_t;
+//  The open requests of each staff id in the text[] literal ids: *out one
+//  block (the array and its strings) the caller free()s, *n counts. 0
+//  ok, -1 failure (*out NULL).
+int routing_store_load_counts (routing_core_t *core, const char *ids, routing_count_t **out,
+                               size_t *n);
 //  The district's first sub-district coordinator in core->org. 1 found,
 //  0 none, -1 failure.
 int routing_store_dispatcher (routing_core_t *core, const gz_staff_t **out);
@@ -300,20 +313,43 @@ int routing_store_dispatcher (routing_core_t *core, const gz_staff_t **out);
 int routing_store_is_co_handler (routing_core_t *core, const char *id, const char *unit, bool *yes);
 //  Mark unit's co-handling of id reported. 0 ok, -1 failure.
 int routing_store_co_report (routing_core_t *core, const char *id, const char *unit);
-//  The open duplicate of (building, category) routed since (rt_merge_lead),
-//  locked; for a batch, of every pair in two text[] literals
-//  (rt_merge_leads, keyed by the pair in columns 0 and 1). The caller
-//  PQclear()s; NULL on failure.
-PGresult *routing_store_merge_lead (routing_core_t *core, const char *building,
-                                    const char *category, const char *since);
-PGresult *routing_store_merge_leads (routing_core_t *core, const char *buildings,
-                                     const char *categories, const char *since);
+//  The open duplicate of q (q->building_code, q->service_code) routed
+//  since, locked (rt_merge_lead), copied into q: merged_into (its id),
+//  tier, level, lead_code, the assignee, the deadlines' lengths and due
+//  times. 1 found, 0 none (q unchanged), -1 failure.
+int routing_store_merge_lead (routing_core_t *core, routing_req_t *q, const char *since);
+//  rt_merge_lead for a batch: the lead of every (building, category)
+//  pair of two text[] literals, locked (rt_merge_leads), each as a
+//  request with its id, the pair in building_code and service_code and
+//  what a follower copies (as above). *out the caller's (routing_req_clear
+//  each, then free), *n leads. 0 ok, -1 failure (*out NULL).
+int routing_store_merge_leads (routing_core_t *core, const char *buildings, const char *categories,
+                               const char *since, routing_req_t **out, size_t *n);
 //  rt_route's 37 parameters: *inserted false when the request existed.
 //  0 ok, -1 failure.
 int routing_store_route (routing_core_t *core, const char *const *v, bool *inserted);
 //  rt_route_batch's n parameters: *inserted requests. 0 ok, -1 failure.
 int routing_store_route_batch (routing_core_t *core, int n, const char *const *v,
                                long long *inserted);
+
+//  The reads of routing_http.c, on a pool connection (statements of
+//  routing_store_prepare_reads), as the JSON it answers.
+//  Request id's full view: 1 found (*out the caller's; *resident_ok when
+//  resident_token is its status-link secret), 0 not found, -1 failure.
+int routing_store_view (gz_db_t *db, const char *id, const char *resident_token, json_t **out,
+                        bool *resident_ok);
+//  The open requests of staff_id or unit (NULL, NULL: everyone's), most
+//  urgent first: a JSON array, the caller's; NULL on failure.
+json_t *routing_store_queue (gz_db_t *db, const char *staff_id, const char *unit);
+//  One cell of r for the *_store*.c files' views, a new reference: the
+//  string, or null for SQL NULL; jtime: microseconds as routing_iso8601.
+json_t *routing_store_jstr (PGresult *r, int row, int col);
+json_t *routing_store_jtime (PGresult *r, int row, int col);
+//  Run statement name with its n parameters v on db and make each row of
+//  the result a JSON value with row: a JSON array, the caller's; NULL on
+//  failure.
+json_t *routing_store_jrows (gz_db_t *db, const char *name, int n, const char *const *v,
+                             json_t *(*row) (PGresult *r, int i));
 
 //  ---- routing_events.c (what a transition records)
 

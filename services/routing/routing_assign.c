@@ -110,21 +110,23 @@ s_loads (routing_core_t *core, const gz_staff_t **cand, size_t n, long *load)
         }
         *p++ = '}';
         *p = 0;
-        PGresult *r = routing_store_load_counts (core, arr);
+        routing_count_t *counts;
+        size_t ncounts;
+        int rc = routing_store_load_counts (core, arr, &counts, &ncounts);
         free (arr);
-        if (!r)
+        if (rc)
             return -1;
-        for (int row = 0; row < PQntuples (r); row++) {
-            s_load_t *l = zhashx_lookup (core->loads, PQgetvalue (r, row, 0));
+        for (size_t i = 0; i < ncounts; i++) {
+            s_load_t *l = zhashx_lookup (core->loads, counts[i].staff_id);
             if (!l) {
                 l = calloc (1, sizeof *l);
                 assert (l);
-                zhashx_insert (core->loads, PQgetvalue (r, row, 0), l);
+                zhashx_insert (core->loads, counts[i].staff_id, l);
             }
-            l->open = atol (PQgetvalue (r, row, 1));
+            l->open = counts[i].open;
             l->counted_ms = now;
         }
-        PQclear (r);
+        free (counts);
     }
     for (size_t i = 0; i < n; i++) {
         s_load_t *l = zhashx_lookup (core->loads, cand[i]->id);

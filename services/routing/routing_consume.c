@@ -60,9 +60,10 @@ struct _routing_batch_t {
     routing_array_t col[S_COLS]; //  rt_route_batch's parameters
     int *followers;              //  per row
     size_t rows, rows_cap;
-    zhashx_t *leads;  //  "building\x1fcategory" -> s_lead_t, routed in this batch
-    zhashx_t *stored; //  same key -> 1 + row in found
-    PGresult *found;  //  rt_merge_leads: leads stored already
+    zhashx_t *leads;      //  "building\x1fcategory" -> s_lead_t, routed in this batch
+    zhashx_t *stored;     //  same key -> 1 + index in found
+    routing_req_t *found; //  rt_merge_leads: leads stored already
+    size_t nfound;
 };
 
 static void
@@ -99,8 +100,11 @@ s_batch_reset (struct _routing_batch_t *self)
     self->rows = 0;
     zhashx_purge (self->leads);
     zhashx_purge (self->stored);
-    PQclear (self->found);
+    for (size_t i = 0; i < self->nfound; i++)
+        routing_req_clear (&self->found[i]);
+    free (self->found);
     self->found = NULL;
+    self->nfound = 0;
 }
 
 static void
@@ -302,29 +306,28 @@ s_write (routing_core_t *core, struct _routing_batch_t *b, const Gongzhi__V1__Re
 }
 
 static char *
-s_cell (PGresult *r, int row, int col)
+s_dup (const char *s)
 {
-    return PQgetisnull (r, row, col) ? NULL : strdup (PQgetvalue (r, row, col));
+    return s ? strdup (s) : NULL;
 }
 
-//  q follows the lead in r's row from column col on (rt_merge_lead's
-//  columns).
+//  q follows lead (a lead of the batch, or one stored already).
 static void
-s_follow_row (routing_req_t *q, PGresult *r, int row, int col)
+s_follow (routing_req_t *q, const routing_req_t *lead)
 {
-    q->merged_into = s_cell (r, row, col);
-    q->tier = atoi (PQgetvalue (r, row, col + 1));
-    q->level = atoi (PQgetvalue (r, row, col + 2));
-    q->lead_code = s_cell (r, row, col + 3);
-    q->assignee_staff = s_cell (r, row, col + 4);
-    q->assignee_name = s_cell (r, row, col + 5);
-    q->assignee_unit = s_cell (r, row, col + 6);
-    q->assignee_unit_name = s_cell (r, row, col + 7);
-    q->assignee_role = s_cell (r, row, col + 8);
-    q->response_s = strtoll (PQgetvalue (r, row, col + 9), NULL, 10);
-    q->resolve_s = strtoll (PQgetvalue (r, row, col + 10), NULL, 10);
-    q->response_due_us = strtoll (PQgetvalue (r, row, col + 11), NULL, 10);
-    q->resolve_due_us = strtoll (PQgetvalue (r, row, col + 12), NULL, 10);
+    q->merged_into = strdup (lead->id);
+    q->tier = lead->tier;
+    q->level = lead->level;
+    q->lead_code = s_dup (lead->lead_code);
+    q->assignee_staff = s_dup (lead->assignee_staff);
+    q->assignee_name = s_dup (lead->assignee_name);
+    q->assignee_unit = s_dup (lead->assignee_unit);
+    q->assignee_unit_name = s_dup (lead->assignee_unit_name);
+    q->assignee_role = s_dup (lead->assignee_role);
+    q->response_s = lead->response_s;
+    q->resolve_s = lead->resolve_s;
+    q->response_due_us = lead->response_due_us;
+    q->resolve_due_us = lead->resolve_due_us;
 }
 
 //  The copy of routed q that later requests of batch b merge into.
@@ -363,40 +366,21 @@ s_merge_lead (routing_core_t *core, struct _routing_batch_t *b, routing_req_t *q
         s_merge_key (key, sizeof key, q->building_code, q->service_code);
         s_lead_t *l = zhashx_lookup (b->leads, key);
         if (l) {
-            q->merged_into = strdup (l->q.id);
-            q->tier = l->q.tier;
-            q->level = l->q.level;
-            q->lead_code = routing_dup_or_null (l->q.lead_code);
-            q->assignee_staff = routing_dup_or_null (l->q.assignee_staff);
-            q->assignee_name = routing_dup_or_null (l->q.assignee_name);
-            q->assignee_unit = routing_dup_or_null (l->q.assignee_unit);
-            q->assignee_unit_name = routing_dup_or_null (l->q.assignee_unit_name);
-            q->assignee_role = routing_dup_or_null (l->q.assignee_role);
-            q->response_s = l->q.response_s;
-            q->resolve_s = l->q.resolve_s;
-            q->response_due_us = l->q.response_due_us;
-            q->resolve_due_us = l->q.resolve_due_us;
+            s_follow (q, &l->q);
             b->followers[l->row]++;
             return 1;
         }
         uintptr_t at = (uintptr_t) zhashx_lookup (b->stored, key);
         if (!at)
             return 0;
-        s_follow_row (q, b->found, (int) (at - 1), 2);
+        s_follow (q, &b->found[at - 1]);
         routing_array_add (&b->col[S_COL_FOL_IDS], q->merged_into);
         return 1;
     }
     char since[24];
     snprintf (since, sizeof since, "%lld",
               (long long) (now - routing_rules_merge_window_s (core->rules) * 1000000));
-    PGresult *r = routing_store_merge_lead (core, q->building_code, q->service_code, since);
-    if (!r)
-        return -1;
-    int found = PQntuples (r) == 1;
-    if (found)
-        s_follow_row (q, r, 0, 0);
-    PQclear (r);
-    return found;
+    return routing_store_merge_lead (core, q, since);
 }
 
 //  q follows an open duplicate (s_merge_lead found it): write it as
@@ -607,15 +591,13 @@ s_batch_leads (routing_core_t *core, struct _routing_batch_t *b, int64_t now)
         char since[24];
         snprintf (since, sizeof since, "%lld",
                   (long long) (now - routing_rules_merge_window_s (core->rules) * 1000000));
-        b->found = routing_store_merge_leads (core, routing_array_text (&bs),
-                                              routing_array_text (&cs), since);
-        if (!b->found)
-            rc = -1;
-        for (int row = 0; rc == 0 && row < PQntuples (b->found); row++) {
+        rc = routing_store_merge_leads (core, routing_array_text (&bs), routing_array_text (&cs),
+                                        since, &b->found, &b->nfound);
+        for (size_t i = 0; rc == 0 && i < b->nfound; i++) {
             char key[512];
-            s_merge_key (key, sizeof key, PQgetvalue (b->found, row, 0),
-                         PQgetvalue (b->found, row, 1));
-            zhashx_insert (b->stored, key, (void *) (uintptr_t) (row + 1));
+            s_merge_key (key, sizeof key, routing_str (b->found[i].building_code),
+                         routing_str (b->found[i].service_code));
+            zhashx_insert (b->stored, key, (void *) (uintptr_t) (i + 1));
         }
     }
     free (bs.text);

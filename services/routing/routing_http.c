@@ -49,22 +49,6 @@ routing_http_prepare (gz_db_t *db, const char *schema)
 
 //  ---------------------------------------------------------------- helpers
 
-static json_t *
-s_jstr (PGresult *r, int row, int col)
-{
-    return PQgetisnull (r, row, col) ? json_null () : json_string (PQgetvalue (r, row, col));
-}
-
-static json_t *
-s_jtime (PGresult *r, int row, int col)
-{
-    if (PQgetisnull (r, row, col))
-        return json_null ();
-    char iso[32];
-    routing_iso8601 (strtoll (PQgetvalue (r, row, col), NULL, 10), iso);
-    return json_string (iso);
-}
-
 int
 routing_http_caller (gz_db_t *db, gz_http_req_t *req, routing_caller_t *c, bool *had_token)
 {
@@ -90,107 +74,6 @@ routing_http_caller (gz_db_t *db, gz_http_req_t *req, routing_caller_t *c, bool 
     return 0;
 }
 
-static json_t *
-s_person (const char *staff_id, const char *name, const char *unit, const char *unit_name,
-          const char *role)
-{
-    return json_pack ("{s:o,s:s,s:s,s:s,s:s}", "staff_id",
-                      staff_id && *staff_id ? json_string (staff_id) : json_null (), "name",
-                      name ? name : "", "unit_code", unit ? unit : "", "unit_name",
-                      unit_name ? unit_name : "", "role", role ? role : "");
-}
-
-//  The full view of a request. 1 found (*out set; *resident_ok), 0 not
-//  found, -1 failure.
-static int
-s_view (gz_db_t *db, const char *id, const char *resident_token, json_t **out, bool *resident_ok)
-{
-    const char *v[2] = {id, resident_token};
-    PGresult *r = gz_db_exec (db, "rh_request", 2, v);
-    if (!r)
-        return -1;
-    if (PQntuples (r) != 1) {
-        PQclear (r);
-        return 0;
-    }
-    *resident_ok = PQgetvalue (r, 0, 31)[0] == 't';
-    const gz_category_t *cat = gz_category_find (PQgetvalue (r, 0, 3));
-    json_t *o = json_object ();
-    json_object_set_new (o, "id", s_jstr (r, 0, 0));
-    json_object_set_new (o, "state", s_jstr (r, 0, 1));
-    json_object_set_new (o, "tier", json_string (routing_tier_name (atoi (PQgetvalue (r, 0, 2)))));
-    json_object_set_new (o, "category", s_jstr (r, 0, 3));
-    json_object_set_new (o, "category_name", json_string (cat ? cat->name : ""));
-    json_object_set_new (o, "description", s_jstr (r, 0, 4));
-    json_object_set_new (o, "channel", s_jstr (r, 0, 5));
-    json_object_set_new (o, "building_code", s_jstr (r, 0, 6));
-    json_object_set_new (o, "grid_code", s_jstr (r, 0, 7));
-    json_object_set_new (o, "community_code", s_jstr (r, 0, 8));
-    json_object_set_new (o, "subdistrict_code", s_jstr (r, 0, 9));
-    json_object_set_new (o, "meeting_id", s_jstr (r, 0, 10));
-    json_object_set_new (o, "media_url", s_jstr (r, 0, 30));
-    json_object_set_new (o, "assignee",
-                         s_person (PQgetvalue (r, 0, 11), PQgetvalue (r, 0, 12),
-                                   PQgetvalue (r, 0, 13), PQgetvalue (r, 0, 14),
-                                   PQgetvalue (r, 0, 15)));
-    json_object_set_new (o, "escalation_level", json_integer (atoi (PQgetvalue (r, 0, 16))));
-    json_object_set_new (o, "merged_into", s_jstr (r, 0, 17));
-    json_object_set_new (o, "followers", json_integer (atoi (PQgetvalue (r, 0, 18))));
-    json_object_set_new (
-        o, "deadlines",
-        json_pack ("{s:o,s:o}", "response", s_jtime (r, 0, 19), "resolve", s_jtime (r, 0, 20)));
-    json_object_set_new (o, "submitted_at", s_jtime (r, 0, 29));
-    json_object_set_new (o, "routed_at", s_jtime (r, 0, 28));
-    json_object_set_new (o, "responded_at", s_jtime (r, 0, 21));
-    json_object_set_new (o, "resolved_at", s_jtime (r, 0, 22));
-    json_object_set_new (o, "closed_at", s_jtime (r, 0, 23));
-    json_object_set_new (o, "reopen_count", json_integer (atoi (PQgetvalue (r, 0, 24))));
-    if (PQgetisnull (r, 0, 25))
-        json_object_set_new (o, "rating", json_null ());
-    else
-        json_object_set_new (o, "rating",
-                             json_pack ("{s:i,s:b,s:o}", "score", atoi (PQgetvalue (r, 0, 25)),
-                                        "satisfied", PQgetvalue (r, 0, 26)[0] == 't', "comment",
-                                        s_jstr (r, 0, 27)));
-    PQclear (r);
-
-    const char *v1[1] = {id};
-    json_t *co = json_array ();
-    r = gz_db_exec (db, "rh_co", 1, v1);
-    for (int i = 0; r && i < PQntuples (r); i++) {
-        json_t *c = s_person (PQgetvalue (r, i, 2), PQgetvalue (r, i, 3), PQgetvalue (r, i, 0),
-                              PQgetvalue (r, i, 1), "department_contact");
-        json_object_set_new (c, "reported", json_boolean (PQgetvalue (r, i, 4)[0] == 't'));
-        json_array_append_new (co, c);
-    }
-    PQclear (r);
-    json_object_set_new (o, "co_handlers", co);
-    json_t *tl = json_array ();
-    r = gz_db_exec (db, "rh_timeline", 1, v1);
-    for (int i = 0; r && i < PQntuples (r); i++) {
-        json_t *t = json_object ();
-        json_object_set_new (t, "at", s_jtime (r, i, 0));
-        json_object_set_new (t, "kind", s_jstr (r, i, 1));
-        json_object_set_new (t, "state", s_jstr (r, i, 2));
-        json_object_set_new (t, "actor",
-                             json_pack ("{s:o,s:s,s:s}", "staff_id", s_jstr (r, i, 3), "name",
-                                        PQgetvalue (r, i, 4), "role", PQgetvalue (r, i, 5)));
-        json_object_set_new (t, "note", s_jstr (r, i, 6));
-        json_t *d = PQgetisnull (r, i, 7) ? NULL : json_loads (PQgetvalue (r, i, 7), 0, NULL);
-        json_object_set_new (t, "detail", d ? d : json_object ());
-        json_array_append_new (tl, t);
-    }
-    bool failed = r == NULL;
-    PQclear (r);
-    json_object_set_new (o, "timeline", tl);
-    if (failed) {
-        json_decref (o);
-        return -1;
-    }
-    *out = o;
-    return 1;
-}
-
 //  ---------------------------------------------------------------- handlers
 
 static void
@@ -204,7 +87,7 @@ s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
     const char *t = gz_http_query (req, "t");
     int rc = routing_http_caller (db, req, &c, &had_token);
     if (rc == 0)
-        rc = s_view (db, id, t, &view, &resident_ok);
+        rc = routing_store_view (db, id, t, &view, &resident_ok);
     gz_dbpool_put (ctx->pool, db);
     if (rc < 0)
         gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
@@ -229,11 +112,10 @@ s_get_queue (routing_t *ctx, gz_http_req_t *req)
     routing_caller_t c;
     bool had_token;
     int rc = routing_http_caller (db, req, &c, &had_token);
-    PGresult *r = NULL;
+    json_t *items = NULL;
     if (rc == 0 && c.known) {
-        const char *v[2] = {c.operator? NULL : c.staff_id, c.operator? NULL : c.unit };
-        r = gz_db_exec (db, "rh_queue", 2, v);
-        if (!r)
+        items = routing_store_queue (db, c.operator? NULL : c.staff_id, c.operator? NULL : c.unit);
+        if (!items)
             rc = -1;
     }
     gz_dbpool_put (ctx->pool, db);
@@ -242,29 +124,9 @@ s_get_queue (routing_t *ctx, gz_http_req_t *req)
         return;
     }
     if (!c.known) {
-        PQclear (r);
         gz_http_reply_error (req, 401, "unauthorized", "a staff bearer token is required");
         return;
     }
-    json_t *items = json_array ();
-    for (int i = 0; i < PQntuples (r); i++) {
-        json_t *o = json_object ();
-        json_object_set_new (o, "id", s_jstr (r, i, 0));
-        json_object_set_new (o, "state", s_jstr (r, i, 1));
-        json_object_set_new (o, "tier",
-                             json_string (routing_tier_name (atoi (PQgetvalue (r, i, 2)))));
-        json_object_set_new (o, "category", s_jstr (r, i, 3));
-        json_object_set_new (o, "building_code", s_jstr (r, i, 4));
-        json_object_set_new (o, "assignee",
-                             json_pack ("{s:o,s:s,s:s}", "staff_id", s_jstr (r, i, 5), "name",
-                                        PQgetvalue (r, i, 6), "unit_name", PQgetvalue (r, i, 7)));
-        json_object_set_new (
-            o, "deadlines",
-            json_pack ("{s:o,s:o}", "response", s_jtime (r, i, 8), "resolve", s_jtime (r, i, 9)));
-        json_object_set_new (o, "next_due", s_jtime (r, i, 10));
-        json_array_append_new (items, o);
-    }
-    PQclear (r);
     gz_http_reply_json (req, 200, json_pack ("{s:o}", "requests", items));
 }
 
@@ -447,7 +309,7 @@ routing_http_answer (gz_http_req_t *req, void *arg)
         gz_db_t *db = gz_dbpool_get (ctx->pool);
         json_t *view = NULL;
         bool ok;
-        int found = s_view (db, cmd->request_id, NULL, &view, &ok);
+        int found = routing_store_view (db, cmd->request_id, NULL, &view, &ok);
         gz_dbpool_put (ctx->pool, db);
         if (found == 1)
             gz_http_reply_json (req, 200, view);

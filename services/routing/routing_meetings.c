@@ -85,32 +85,13 @@ s_authenticate (gz_http_req_t *req, int rc, bool had_token, const routing_caller
     return false;
 }
 
-static json_t *
-s_jstr (PGresult *r, int row, int col)
-{
-    return PQgetisnull (r, row, col) ? json_null () : json_string (PQgetvalue (r, row, col));
-}
-
-static json_t *
-s_jtime (PGresult *r, int row, int col)
-{
-    if (PQgetisnull (r, row, col))
-        return json_null ();
-    char iso[32];
-    routing_iso8601 (strtoll (PQgetvalue (r, row, col), NULL, 10), iso);
-    return json_string (iso);
-}
-
 static int
 s_check_refs (gz_db_t *db, const routing_caller_t *c, routing_meeting_t *m,
               routing_meeting_answer_t *a)
 {
-    const char *v[1] = {m->community};
-    PGresult *r = gz_db_exec (db, "rm_community", 1, v);
-    if (!r)
+    int known = routing_meetings_community_known (db, m->community);
+    if (known < 0)
         return routing_meeting_fail (a, 503, "unavailable", "database unavailable; retry");
-    bool known = PQntuples (r) == 1;
-    PQclear (r);
     if (!known)
         return routing_meeting_fail (a, 422, "unprocessable", "community %s is not a community",
                                      m->community);
@@ -119,33 +100,28 @@ s_check_refs (gz_db_t *db, const routing_caller_t *c, routing_meeting_t *m,
                                      "you may record meetings of your own community only");
 
     char *arr = routing_meeting_hosts (m->hosts, m->nhosts);
-    const char *vh[1] = {arr};
-    r = gz_db_exec (db, "rm_unknown_host", 1, vh);
+    char host[80];
+    int unknown = routing_meetings_unknown_host (db, arr, host, sizeof host);
     free (arr);
-    if (!r)
+    if (unknown < 0)
         return routing_meeting_fail (a, 503, "unavailable", "database unavailable; retry");
-    if (PQntuples (r) > 0) {
-        routing_meeting_fail (a, 422, "unprocessable", "host %.64s is not a staff member",
-                              PQgetvalue (r, 0, 0));
-        PQclear (r);
-        return -1;
-    }
-    PQclear (r);
+    if (unknown)
+        return routing_meeting_fail (a, 422, "unprocessable", "host %.64s is not a staff member",
+                                     host);
 
     char *first = NULL;
     bool failed = false;
     for (size_t i = 0; i < m->ndemands && !failed; i++) {
         routing_demand_t *d = &m->demands[i];
         if (d->building) {
-            const char *vb[1] = {d->building};
-            r = gz_db_exec (db, "rm_building", 1, vb);
-            if (!r) {
+            char *parent;
+            int exists = routing_meetings_building_parent (db, d->building, &parent);
+            if (exists < 0) {
                 failed = true;
                 break;
             }
-            bool ours = PQntuples (r) == 1 && strcmp (PQgetvalue (r, 0, 0), m->community) == 0;
-            bool exists = PQntuples (r) == 1;
-            PQclear (r);
+            bool ours = exists && strcmp (parent, m->community) == 0;
+            free (parent);
             if (!ours) {
                 free (first);
                 return routing_meeting_fail (
@@ -156,14 +132,10 @@ s_check_refs (gz_db_t *db, const routing_caller_t *c, routing_meeting_t *m,
             continue;
         }
         if (!first) {
-            r = gz_db_exec (db, "rm_first_building", 1, v);
-            if (!r) {
+            if (routing_meetings_first_building (db, m->community, &first) < 0) {
                 failed = true;
                 break;
             }
-            if (PQntuples (r) == 1)
-                first = strdup (PQgetvalue (r, 0, 0));
-            PQclear (r);
             if (!first && !d->address)
                 return routing_meeting_fail (
                     a, 422, "unprocessable",
@@ -195,14 +167,11 @@ s_claim (gz_db_t *db, const routing_caller_t *c, const routing_meeting_t *m, jso
     char *canon = json_dumps (copy, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (copy);
     assert (canon);
-    const char *vs[1] = {canon};
-    PGresult *r = gz_db_exec (db, "rm_sha", 1, vs);
-    free (canon);
-    if (!r)
-        return routing_meeting_fail (a, 503, "unavailable", "database unavailable; retry");
     char sha[80], key[ROUTING_MEETING_MAX_KEY + 8];
-    snprintf (sha, sizeof sha, "%s", PQgetvalue (r, 0, 0));
-    PQclear (r);
+    int rc = routing_meetings_sha (db, canon, sha);
+    free (canon);
+    if (rc)
+        return routing_meeting_fail (a, 503, "unavailable", "database unavailable; retry");
     if (m->key)
         snprintf (key, sizeof key, "key:%s", m->key);
     else
@@ -222,26 +191,15 @@ s_claim (gz_db_t *db, const routing_caller_t *c, const routing_meeting_t *m, jso
                          key,
                          sha,
                          total};
-    r = gz_db_exec (db, "rm_claim", 10, v);
+    int inserted = routing_meetings_claim (db, v, id);
     free (arr);
-    if (!r)
+    if (inserted < 0)
         return routing_meeting_fail (a, 503, "unavailable", "database unavailable; retry");
-    if (PQntuples (r) == 1) {
-        snprintf (id, 32, "%s", PQgetvalue (r, 0, 0));
-        PQclear (r);
+    if (inserted)
         return CLAIM_NEW;
-    }
-    PQclear (r);
-    const char *vk[2] = {m->community, key};
-    r = gz_db_exec (db, "rm_by_key", 2, vk);
-    if (!r || PQntuples (r) != 1) {
-        PQclear (r);
+    bool same = false, recorded = false;
+    if (routing_meetings_by_key (db, m->community, key, sha, id, &same, &recorded) != 1)
         return routing_meeting_fail (a, 503, "unavailable", "database unavailable; retry");
-    }
-    snprintf (id, 32, "%s", PQgetvalue (r, 0, 0));
-    bool same = strcmp (PQgetvalue (r, 0, 1), sha) == 0;
-    bool recorded = strcmp (PQgetvalue (r, 0, 2), "recorded") == 0;
-    PQclear (r);
     if (!same)
         return routing_meeting_fail (a, 409, "conflict",
                                      "key %.64s was used for another meeting (%s)",
@@ -376,36 +334,6 @@ s_file (routing_t *ctx, const routing_meeting_t *m, const char *meeting_id, char
     return done;
 }
 
-//  Record the accepted demands and, when all are in, the meeting as
-//  recorded; remove the row when intake accepted none of them. 0 or -1.
-static int
-s_record (gz_db_t *db, const routing_meeting_t *m, const char *id, char **ids, size_t accepted,
-          bool nothing_filed)
-{
-    if (gz_db_begin (db))
-        return -1;
-    char idx[24];
-    for (size_t i = 0; i < accepted; i++) {
-        snprintf (idx, sizeof idx, "%zu", i);
-        const char *v[4] = {id, idx, ids[i], m->demands[i].service_code};
-        PGresult *r = gz_db_exec (db, "rm_demand", 4, v);
-        if (!r) {
-            gz_db_rollback (db);
-            return -1;
-        }
-        PQclear (r);
-    }
-    const char *v1[1] = {id};
-    //  rm_recorded changes nothing until every demand is in.
-    PGresult *r = gz_db_exec (db, nothing_filed ? "rm_abandon" : "rm_recorded", 1, v1);
-    if (!r) {
-        gz_db_rollback (db);
-        return -1;
-    }
-    PQclear (r);
-    return gz_db_commit (db);
-}
-
 //  ---------------------------------------------------------------- handlers
 
 static void
@@ -478,17 +406,10 @@ s_post (routing_t *ctx, gz_http_req_t *req)
     if (claim == CLAIM_RECORDED) {
         //  Read the recorded ids rather than asking intake again.
         db = gz_dbpool_get (ctx->pool);
-        const char *v[1] = {id};
-        PGresult *r = gz_db_exec (db, "rm_demands", 1, v);
+        int rc = routing_meetings_demand_ids (db, id, ids, m.ndemands);
         gz_dbpool_put (ctx->pool, db);
-        if (!r)
+        if (rc)
             routing_meeting_fail (&a, 503, "unavailable", "database unavailable; retry");
-        for (int i = 0; r && i < PQntuples (r); i++) {
-            size_t at = (size_t) atoi (PQgetvalue (r, i, 0));
-            if (at < m.ndemands && !ids[at])
-                ids[at] = strdup (PQgetvalue (r, i, 1));
-        }
-        PQclear (r);
         if (!a.status)
             a.status = 200;
     }
@@ -497,7 +418,7 @@ s_post (routing_t *ctx, gz_http_req_t *req)
             accepted = s_file (ctx, &m, id, ids, &refused, &a);
         db = gz_dbpool_get (ctx->pool);
         bool nothing = claim == CLAIM_NEW && accepted == 0 && refused;
-        if (s_record (db, &m, id, ids, accepted, nothing)) {
+        if (routing_meetings_record (db, &m, id, ids, accepted, nothing)) {
             gz_error (SVC, "msg=\"cannot record a meeting's demands\" meeting=%s error=\"%s\"", id,
                       gz_db_error (db));
             if (!a.status || a.status < 400) {
@@ -526,39 +447,6 @@ s_post (routing_t *ctx, gz_http_req_t *req)
     json_decref (body);
 }
 
-static json_t *
-s_demand_view (PGresult *r, int i)
-{
-    json_t *o = json_object ();
-    const gz_category_t *cat = gz_category_find (PQgetvalue (r, i, 2));
-    json_object_set_new (o, "index", json_integer (atoi (PQgetvalue (r, i, 0))));
-    json_object_set_new (o, "request_id", s_jstr (r, i, 1));
-    json_object_set_new (o, "category", s_jstr (r, i, 2));
-    json_object_set_new (o, "category_name", json_string (cat ? cat->name : ""));
-    //  Not routed yet: intake has it, routing has not seen the event.
-    json_object_set_new (o, "state",
-                         PQgetisnull (r, i, 3) ? json_string ("submitted") : s_jstr (r, i, 3));
-    json_object_set_new (o, "tier",
-                         PQgetisnull (r, i, 4)
-                             ? json_null ()
-                             : json_string (routing_tier_name (atoi (PQgetvalue (r, i, 4)))));
-    json_object_set_new (o, "description", s_jstr (r, i, 5));
-    json_object_set_new (o, "building_code", s_jstr (r, i, 6));
-    json_object_set_new (o, "assignee",
-                         PQgetisnull (r, i, 3)
-                             ? json_null ()
-                             : json_pack ("{s:o,s:s,s:s}", "staff_id", s_jstr (r, i, 7), "name",
-                                          PQgetvalue (r, i, 8), "unit_name", PQgetvalue (r, i, 9)));
-    json_object_set_new (
-        o, "deadlines",
-        json_pack ("{s:o,s:o}", "response", s_jtime (r, i, 10), "resolve", s_jtime (r, i, 11)));
-    json_object_set_new (o, "merged_into", s_jstr (r, i, 12));
-    json_object_set_new (o, "escalation_level",
-                         PQgetisnull (r, i, 13) ? json_integer (0)
-                                                : json_integer (atoi (PQgetvalue (r, i, 13))));
-    return o;
-}
-
 static void
 s_get_one (routing_t *ctx, gz_http_req_t *req, const char *id)
 {
@@ -570,38 +458,21 @@ s_get_one (routing_t *ctx, gz_http_req_t *req, const char *id)
         gz_dbpool_put (ctx->pool, db);
         return;
     }
-    const char *v[1] = {id};
-    PGresult *r = gz_db_exec (db, "rm_get", 1, v);
-    PGresult *d = r && PQntuples (r) == 1 ? gz_db_exec (db, "rm_demands", 1, v) : NULL;
+    json_t *o = NULL;
+    int found = routing_meetings_view (db, id, &o);
     gz_dbpool_put (ctx->pool, db);
-    if (!r || (PQntuples (r) == 1 && !d))
+    const char *community = o ? json_string_value (json_object_get (o, "community_code")) : NULL;
+    if (found < 0)
         gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
-    else if (PQntuples (r) != 1)
+    else if (found == 0)
         gz_http_reply_error (req, 404, "not_found", "no such meeting");
-    else if (!s_may (&c, PQgetvalue (r, 0, 1)))
+    else if (!s_may (&c, community ? community : ""))
         gz_http_reply_error (req, 403, "forbidden", "a meeting of another community");
     else {
-        json_t *o = json_object ();
-        json_object_set_new (o, "id", s_jstr (r, 0, 0));
-        json_object_set_new (o, "community_code", s_jstr (r, 0, 1));
-        json_object_set_new (o, "community_name", s_jstr (r, 0, 2));
-        json_object_set_new (o, "date", s_jstr (r, 0, 3));
-        json_object_set_new (o, "place", s_jstr (r, 0, 4));
-        json_object_set_new (o, "participants", json_integer (atoi (PQgetvalue (r, 0, 5))));
-        json_t *hosts = json_loads (PQgetvalue (r, 0, 6), 0, NULL);
-        json_object_set_new (o, "hosts", hosts ? hosts : json_array ());
-        json_object_set_new (o, "recorded_by", s_jstr (r, 0, 7));
-        json_object_set_new (o, "status", s_jstr (r, 0, 8));
-        json_object_set_new (o, "demands_total", json_integer (atoi (PQgetvalue (r, 0, 9))));
-        json_object_set_new (o, "created_at", s_jtime (r, 0, 10));
-        json_t *list = json_array ();
-        for (int i = 0; i < PQntuples (d); i++)
-            json_array_append_new (list, s_demand_view (d, i));
-        json_object_set_new (o, "demands", list);
         gz_http_reply_json (req, 200, o);
+        o = NULL;
     }
-    PQclear (r);
-    PQclear (d);
+    json_decref (o);
 }
 
 static void
@@ -622,7 +493,7 @@ s_list (routing_t *ctx, gz_http_req_t *req)
     }
     if (!community && !c.operator)
         community = *c.community ? c.community : NULL;
-    PGresult *r = NULL;
+    json_t *items = NULL;
     if ((from && !routing_meeting_date_ok (from)) || (to && !routing_meeting_date_ok (to)))
         gz_http_reply_error (req, 400, "bad_request", "from and to must be dates YYYY-MM-DD");
     else if (community && !routing_meeting_code_ok (community, 64))
@@ -630,31 +501,13 @@ s_list (routing_t *ctx, gz_http_req_t *req)
     else if (!c.operator&& (!community || !s_may (&c, community)))
         gz_http_reply_error (req, 403, "forbidden", "meetings of your own community only");
     else {
-        const char *v[3] = {community, from, to};
-        r = gz_db_exec (db, "rm_list", 3, v);
-        if (!r)
+        items = routing_meetings_list (db, community, from, to);
+        if (!items)
             gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
     }
     gz_dbpool_put (ctx->pool, db);
-    if (!r)
+    if (!items)
         return;
-    json_t *items = json_array ();
-    for (int i = 0; i < PQntuples (r); i++) {
-        json_t *o = json_object ();
-        json_object_set_new (o, "id", s_jstr (r, i, 0));
-        json_object_set_new (o, "community_code", s_jstr (r, i, 1));
-        json_object_set_new (o, "date", s_jstr (r, i, 2));
-        json_object_set_new (o, "place", s_jstr (r, i, 3));
-        json_object_set_new (o, "participants", json_integer (atoi (PQgetvalue (r, i, 4))));
-        json_t *hosts = json_loads (PQgetvalue (r, i, 5), 0, NULL);
-        json_object_set_new (o, "hosts", hosts ? hosts : json_array ());
-        json_object_set_new (o, "status", s_jstr (r, i, 6));
-        json_object_set_new (o, "demands_total", json_integer (atoi (PQgetvalue (r, i, 7))));
-        json_object_set_new (o, "demands_filed", json_integer (atoi (PQgetvalue (r, i, 8))));
-        json_object_set_new (o, "demands_resolved", json_integer (atoi (PQgetvalue (r, i, 9))));
-        json_array_append_new (items, o);
-    }
-    PQclear (r);
     gz_http_reply_json (req, 200, json_pack ("{s:o}", "meetings", items));
 }
 

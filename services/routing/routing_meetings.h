@@ -57,6 +57,46 @@ void routing_meeting_clear (routing_meeting_t *m);
 
 //  Register the meeting statements on a pool connection.
 void routing_meetings_prepare (gz_db_t *db, const char *schema);
+//  Each of these runs on a pool connection db with those statements.
+//  Whether community is a community: 1 yes, 0 no, -1 failure.
+int routing_meetings_community_known (gz_db_t *db, const char *community);
+//  The first host of the text[] literal hosts that is not a staff
+//  member: 1 found (copied into host[len]), 0 none, -1 failure.
+int routing_meetings_unknown_host (gz_db_t *db, const char *hosts, char *host, size_t len);
+//  The community of building (its grid's parent; "" when none): 1 a
+//  building (*parent the caller's to free), 0 not one (*parent NULL), -1
+//  failure.
+int routing_meetings_building_parent (gz_db_t *db, const char *building, char **parent);
+//  Community's first building: 1 found (*building the caller's to free),
+//  0 none (*building NULL), -1 failure.
+int routing_meetings_first_building (gz_db_t *db, const char *community, char **building);
+//  The hex SHA-256 of text into sha. 0 ok, -1 failure.
+int routing_meetings_sha (gz_db_t *db, const char *text, char sha[80]);
+//  Insert the meeting row with rm_claim's 10 parameters v: 1 inserted
+//  (its id into id), 0 its key exists already, -1 failure.
+int routing_meetings_claim (gz_db_t *db, const char *const *v, char id[32]);
+//  The meeting of community with key: 1 found (id set; *same when its
+//  body's SHA-256 is sha; *recorded when its status is recorded), 0 none,
+//  -1 failure.
+int routing_meetings_by_key (gz_db_t *db, const char *community, const char *key, const char *sha,
+                             char id[32], bool *same, bool *recorded);
+//  In one transaction: the first accepted demands of m as filed under
+//  request ids ids, then meeting id recorded when all are in (or removed
+//  when nothing_filed). 0 committed, -1 failure (rolled back).
+int routing_meetings_record (gz_db_t *db, const routing_meeting_t *m, const char *id, char **ids,
+                             size_t accepted, bool nothing_filed);
+//  The recorded request id of each demand index below n of meeting id
+//  into ids[index] when still NULL (the caller frees them). 0 ok, -1
+//  failure.
+int routing_meetings_demand_ids (gz_db_t *db, const char *id, char **ids, size_t n);
+//  Meeting id with its demands and their state, as GET answers it: 1
+//  found (*out the caller's), 0 none, -1 failure (*out NULL unless 1).
+int routing_meetings_view (gz_db_t *db, const char *id, json_t **out);
+//  The meetings of community (NULL: all) held from..to (NULL: open), as
+//  GET /api/v1/meetings lists them: a JSON array, the caller's; NULL on
+//  failure.
+json_t *routing_meetings_list (gz_db_t *db, const char *community, const char *from,
+                               const char *to);
 
 //  ---- routing_meetings.c
 

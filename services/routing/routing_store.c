@@ -2,8 +2,9 @@
     connection) and of its HTTP reads, and the functions that run them:
     a request's row (load and lock, save), timeline rows, timers (arm,
     cancel, due, mark), routing a submitted request (merge lead, route,
-    batches), the load counts, the dispatcher, co-handlers. Nothing else
-    in routing speaks SQL (the meetings' statements live in
+    batches), the load counts, the dispatcher, co-handlers; and the read
+    views of routing_http.c (a request, the queue) as the JSON it answers.
+    Nothing else in routing speaks SQL (the meetings' statements live in
     routing_meetings_store.c), so the statements can be read together and
     the state machine's files stay pure logic.
 
@@ -11,9 +12,11 @@
     Requests' states appear here as SQL literals: S_OPEN_STATES must name
     the states routing_state_open () calls open (routing_lifecycle.c).  */
 #include "gz_auth.h"
+#include "gz_category.h"
 #include "routing.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +239,30 @@ s_run (routing_core_t *core, const char *name, int n, const char *const *v)
     return 0;
 }
 
+//  The rows of r as one block the caller free()s: an array of items of
+//  size bytes (zeroed), then the text of columns cols[0..ncols-1] of each
+//  row, which the item's char * members at offsets offs point at.
+static void *
+s_rows (PGresult *r, size_t size, int ncols, const int *cols, const size_t *offs)
+{
+    size_t n = (size_t) PQntuples (r), len = n * size;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < ncols; c++)
+            len += strlen (PQgetvalue (r, (int) i, cols[c])) + 1;
+    char *block = calloc (1, len ? len : 1);
+    assert (block);
+    char *text = block + n * size;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < ncols; c++) {
+            const char *value = PQgetvalue (r, (int) i, cols[c]);
+            size_t vlen = strlen (value) + 1;
+            memcpy (text, value, vlen);
+            memcpy (block + i * size + offs[c], &text, sizeof text);
+            text += vlen;
+        }
+    return block;
+}
+
 //  ---------------------------------------------------------------- request
 
 void
@@ -279,9 +306,15 @@ routing_str (const char *s)
 }
 
 static char *
+s_cell (PGresult *r, int row, int col)
+{
+    return PQgetisnull (r, row, col) ? NULL : strdup (PQgetvalue (r, row, col));
+}
+
+static char *
 s_col (PGresult *r, int col)
 {
-    return PQgetisnull (r, 0, col) ? NULL : strdup (PQgetvalue (r, 0, col));
+    return s_cell (r, 0, col);
 }
 
 static int64_t
@@ -406,11 +439,23 @@ routing_store_timer_arm (routing_core_t *core, const char *id, const char *kind,
     return s_run (core, "rt_timer_arm", 3, v);
 }
 
-PGresult *
-routing_store_timers_due (routing_core_t *core, const char *now)
+int
+routing_store_timers_due (routing_core_t *core, const char *now, routing_timer_t **out, size_t *n)
 {
     const char *v[1] = {now};
-    return gz_db_exec (core->db, "rt_timers_due", 1, v);
+    PGresult *r = gz_db_exec (core->db, "rt_timers_due", 1, v);
+    *out = NULL;
+    *n = 0;
+    if (!r)
+        return -1;
+    static const int cols[3] = {0, 1, 2};
+    static const size_t offs[3] = {offsetof (routing_timer_t, request_id),
+                                   offsetof (routing_timer_t, kind),
+                                   offsetof (routing_timer_t, generation)};
+    *out = s_rows (r, sizeof **out, 3, cols, offs);
+    *n = (size_t) PQntuples (r);
+    PQclear (r);
+    return 0;
 }
 
 int
@@ -428,11 +473,23 @@ routing_store_timer_mark (routing_core_t *core, const char *id, const char *kind
 
 //  ---------------------------------------------------------------- assignment
 
-PGresult *
-routing_store_load_counts (routing_core_t *core, const char *ids)
+int
+routing_store_load_counts (routing_core_t *core, const char *ids, routing_count_t **out, size_t *n)
 {
     const char *v[1] = {ids};
-    return gz_db_exec (core->db, "rt_load_counts", 1, v);
+    PGresult *r = gz_db_exec (core->db, "rt_load_counts", 1, v);
+    *out = NULL;
+    *n = 0;
+    if (!r)
+        return -1;
+    static const int cols[1] = {0};
+    static const size_t offs[1] = {offsetof (routing_count_t, staff_id)};
+    *out = s_rows (r, sizeof **out, 1, cols, offs);
+    *n = (size_t) PQntuples (r);
+    for (size_t i = 0; i < *n; i++)
+        (*out)[i].open = atol (PQgetvalue (r, (int) i, 1));
+    PQclear (r);
+    return 0;
 }
 
 int
@@ -468,20 +525,61 @@ routing_store_co_report (routing_core_t *core, const char *id, const char *unit)
 
 //  ---------------------------------------------------------------- routing
 
-PGresult *
-routing_store_merge_lead (routing_core_t *core, const char *building, const char *category,
-                          const char *since)
+//  What a follower copies from the lead in r's row, from column col on
+//  (rt_merge_lead's columns), into q; the lead's id into *id.
+static void
+s_lead_row (PGresult *r, int row, int col, routing_req_t *q, char **id)
 {
-    const char *v[3] = {building, category, since};
-    return gz_db_exec (core->db, "rt_merge_lead", 3, v);
+    *id = s_cell (r, row, col);
+    q->tier = atoi (PQgetvalue (r, row, col + 1));
+    q->level = atoi (PQgetvalue (r, row, col + 2));
+    q->lead_code = s_cell (r, row, col + 3);
+    q->assignee_staff = s_cell (r, row, col + 4);
+    q->assignee_name = s_cell (r, row, col + 5);
+    q->assignee_unit = s_cell (r, row, col + 6);
+    q->assignee_unit_name = s_cell (r, row, col + 7);
+    q->assignee_role = s_cell (r, row, col + 8);
+    q->response_s = strtoll (PQgetvalue (r, row, col + 9), NULL, 10);
+    q->resolve_s = strtoll (PQgetvalue (r, row, col + 10), NULL, 10);
+    q->response_due_us = strtoll (PQgetvalue (r, row, col + 11), NULL, 10);
+    q->resolve_due_us = strtoll (PQgetvalue (r, row, col + 12), NULL, 10);
 }
 
-PGresult *
+int
+routing_store_merge_lead (routing_core_t *core, routing_req_t *q, const char *since)
+{
+    const char *v[3] = {q->building_code, q->service_code, since};
+    PGresult *r = gz_db_exec (core->db, "rt_merge_lead", 3, v);
+    if (!r)
+        return -1;
+    int found = PQntuples (r) == 1;
+    if (found)
+        s_lead_row (r, 0, 0, q, &q->merged_into);
+    PQclear (r);
+    return found;
+}
+
+int
 routing_store_merge_leads (routing_core_t *core, const char *buildings, const char *categories,
-                           const char *since)
+                           const char *since, routing_req_t **out, size_t *n)
 {
     const char *v[3] = {buildings, categories, since};
-    return gz_db_exec (core->db, "rt_merge_leads", 3, v);
+    PGresult *r = gz_db_exec (core->db, "rt_merge_leads", 3, v);
+    *out = NULL;
+    *n = 0;
+    if (!r)
+        return -1;
+    *n = (size_t) PQntuples (r);
+    *out = calloc (*n ? *n : 1, sizeof **out);
+    assert (*out);
+    for (size_t i = 0; i < *n; i++) {
+        routing_req_t *l = &(*out)[i];
+        l->building_code = s_cell (r, (int) i, 0);
+        l->service_code = s_cell (r, (int) i, 1);
+        s_lead_row (r, (int) i, 2, l, &l->id);
+    }
+    PQclear (r);
+    return 0;
 }
 
 int
@@ -504,6 +602,171 @@ routing_store_route_batch (routing_core_t *core, int n, const char *const *v, lo
     *inserted = PQntuples (r) == 1 ? atoll (PQgetvalue (r, 0, 0)) : -1;
     PQclear (r);
     return 0;
+}
+
+//  ---------------------------------------------------------------- views (read pool)
+
+json_t *
+routing_store_jstr (PGresult *r, int row, int col)
+{
+    return PQgetisnull (r, row, col) ? json_null () : json_string (PQgetvalue (r, row, col));
+}
+
+json_t *
+routing_store_jtime (PGresult *r, int row, int col)
+{
+    if (PQgetisnull (r, row, col))
+        return json_null ();
+    char iso[32];
+    routing_iso8601 (strtoll (PQgetvalue (r, row, col), NULL, 10), iso);
+    return json_string (iso);
+}
+
+json_t *
+routing_store_jrows (gz_db_t *db, const char *name, int n, const char *const *v,
+                     json_t *(*row) (PGresult *r, int i))
+{
+    PGresult *r = gz_db_exec (db, name, n, v);
+    if (!r)
+        return NULL;
+    json_t *rows = json_array ();
+    for (int i = 0; i < PQntuples (r); i++)
+        json_array_append_new (rows, row (r, i));
+    PQclear (r);
+    return rows;
+}
+
+static json_t *
+s_person (const char *staff_id, const char *name, const char *unit, const char *unit_name,
+          const char *role)
+{
+    return json_pack ("{s:o,s:s,s:s,s:s,s:s}", "staff_id",
+                      staff_id && *staff_id ? json_string (staff_id) : json_null (), "name",
+                      name ? name : "", "unit_code", unit ? unit : "", "unit_name",
+                      unit_name ? unit_name : "", "role", role ? role : "");
+}
+
+//  A row of rh_co: a co-handling department.
+static json_t *
+s_co_handler (PGresult *r, int i)
+{
+    json_t *c = s_person (PQgetvalue (r, i, 2), PQgetvalue (r, i, 3), PQgetvalue (r, i, 0),
+                          PQgetvalue (r, i, 1), "department_contact");
+    json_object_set_new (c, "reported", json_boolean (PQgetvalue (r, i, 4)[0] == 't'));
+    return c;
+}
+
+//  A row of rh_timeline.
+static json_t *
+s_timeline_row (PGresult *r, int i)
+{
+    json_t *t = json_object ();
+    json_object_set_new (t, "at", routing_store_jtime (r, i, 0));
+    json_object_set_new (t, "kind", routing_store_jstr (r, i, 1));
+    json_object_set_new (t, "state", routing_store_jstr (r, i, 2));
+    json_object_set_new (t, "actor",
+                         json_pack ("{s:o,s:s,s:s}", "staff_id", routing_store_jstr (r, i, 3),
+                                    "name", PQgetvalue (r, i, 4), "role", PQgetvalue (r, i, 5)));
+    json_object_set_new (t, "note", routing_store_jstr (r, i, 6));
+    json_t *d = PQgetisnull (r, i, 7) ? NULL : json_loads (PQgetvalue (r, i, 7), 0, NULL);
+    json_object_set_new (t, "detail", d ? d : json_object ());
+    return t;
+}
+
+int
+routing_store_view (gz_db_t *db, const char *id, const char *resident_token, json_t **out,
+                    bool *resident_ok)
+{
+    const char *v[2] = {id, resident_token};
+    PGresult *r = gz_db_exec (db, "rh_request", 2, v);
+    if (!r)
+        return -1;
+    if (PQntuples (r) != 1) {
+        PQclear (r);
+        return 0;
+    }
+    *resident_ok = PQgetvalue (r, 0, 31)[0] == 't';
+    const gz_category_t *cat = gz_category_find (PQgetvalue (r, 0, 3));
+    json_t *o = json_object ();
+    json_object_set_new (o, "id", routing_store_jstr (r, 0, 0));
+    json_object_set_new (o, "state", routing_store_jstr (r, 0, 1));
+    json_object_set_new (o, "tier", json_string (routing_tier_name (atoi (PQgetvalue (r, 0, 2)))));
+    json_object_set_new (o, "category", routing_store_jstr (r, 0, 3));
+    json_object_set_new (o, "category_name", json_string (cat ? cat->name : ""));
+    json_object_set_new (o, "description", routing_store_jstr (r, 0, 4));
+    json_object_set_new (o, "channel", routing_store_jstr (r, 0, 5));
+    json_object_set_new (o, "building_code", routing_store_jstr (r, 0, 6));
+    json_object_set_new (o, "grid_code", routing_store_jstr (r, 0, 7));
+    json_object_set_new (o, "community_code", routing_store_jstr (r, 0, 8));
+    json_object_set_new (o, "subdistrict_code", routing_store_jstr (r, 0, 9));
+    json_object_set_new (o, "meeting_id", routing_store_jstr (r, 0, 10));
+    json_object_set_new (o, "media_url", routing_store_jstr (r, 0, 30));
+    json_object_set_new (o, "assignee",
+                         s_person (PQgetvalue (r, 0, 11), PQgetvalue (r, 0, 12),
+                                   PQgetvalue (r, 0, 13), PQgetvalue (r, 0, 14),
+                                   PQgetvalue (r, 0, 15)));
+    json_object_set_new (o, "escalation_level", json_integer (atoi (PQgetvalue (r, 0, 16))));
+    json_object_set_new (o, "merged_into", routing_store_jstr (r, 0, 17));
+    json_object_set_new (o, "followers", json_integer (atoi (PQgetvalue (r, 0, 18))));
+    json_object_set_new (o, "deadlines",
+                         json_pack ("{s:o,s:o}", "response", routing_store_jtime (r, 0, 19),
+                                    "resolve", routing_store_jtime (r, 0, 20)));
+    json_object_set_new (o, "submitted_at", routing_store_jtime (r, 0, 29));
+    json_object_set_new (o, "routed_at", routing_store_jtime (r, 0, 28));
+    json_object_set_new (o, "responded_at", routing_store_jtime (r, 0, 21));
+    json_object_set_new (o, "resolved_at", routing_store_jtime (r, 0, 22));
+    json_object_set_new (o, "closed_at", routing_store_jtime (r, 0, 23));
+    json_object_set_new (o, "reopen_count", json_integer (atoi (PQgetvalue (r, 0, 24))));
+    if (PQgetisnull (r, 0, 25))
+        json_object_set_new (o, "rating", json_null ());
+    else
+        json_object_set_new (o, "rating",
+                             json_pack ("{s:i,s:b,s:o}", "score", atoi (PQgetvalue (r, 0, 25)),
+                                        "satisfied", PQgetvalue (r, 0, 26)[0] == 't', "comment",
+                                        routing_store_jstr (r, 0, 27)));
+    PQclear (r);
+
+    const char *v1[1] = {id};
+    //  Co-handlers that cannot be read are answered as none, the timeline
+    //  fails the view.
+    json_t *co = routing_store_jrows (db, "rh_co", 1, v1, s_co_handler);
+    json_object_set_new (o, "co_handlers", co ? co : json_array ());
+    json_t *tl = routing_store_jrows (db, "rh_timeline", 1, v1, s_timeline_row);
+    json_object_set_new (o, "timeline", tl ? tl : json_array ());
+    if (!tl) {
+        json_decref (o);
+        return -1;
+    }
+    *out = o;
+    return 1;
+}
+
+//  A row of rh_queue.
+static json_t *
+s_queue_row (PGresult *r, int i)
+{
+    json_t *o = json_object ();
+    json_object_set_new (o, "id", routing_store_jstr (r, i, 0));
+    json_object_set_new (o, "state", routing_store_jstr (r, i, 1));
+    json_object_set_new (o, "tier", json_string (routing_tier_name (atoi (PQgetvalue (r, i, 2)))));
+    json_object_set_new (o, "category", routing_store_jstr (r, i, 3));
+    json_object_set_new (o, "building_code", routing_store_jstr (r, i, 4));
+    json_object_set_new (o, "assignee",
+                         json_pack ("{s:o,s:s,s:s}", "staff_id", routing_store_jstr (r, i, 5),
+                                    "name", PQgetvalue (r, i, 6), "unit_name",
+                                    PQgetvalue (r, i, 7)));
+    json_object_set_new (o, "deadlines",
+                         json_pack ("{s:o,s:o}", "response", routing_store_jtime (r, i, 8),
+                                    "resolve", routing_store_jtime (r, i, 9)));
+    json_object_set_new (o, "next_due", routing_store_jtime (r, i, 10));
+    return o;
+}
+
+json_t *
+routing_store_queue (gz_db_t *db, const char *staff_id, const char *unit)
+{
+    const char *v[2] = {staff_id, unit};
+    return routing_store_jrows (db, "rh_queue", 2, v, s_queue_row);
 }
 
 //  ---------------------------------------------------------------- tokens

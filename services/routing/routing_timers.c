@@ -158,27 +158,27 @@ routing_timers_run (routing_core_t *core)
             return -1;
         char now[24];
         snprintf (now, sizeof now, "%lld", (long long) routing_now (core));
-        PGresult *r = routing_store_timers_due (core, now);
-        int n = r ? PQntuples (r) : 0, rc = r ? 0 : -1;
-        for (int i = 0; i < n && rc == 0; i++) {
+        routing_timer_t *due;
+        size_t n;
+        int rc = routing_store_timers_due (core, now, &due, &n);
+        for (size_t i = 0; i < n && rc == 0; i++) {
             //  Fire only a timer this transaction marked: one already
             //  fired or cancelled (deleted) since the SELECT takes no effect.
-            const char *id = PQgetvalue (r, i, 0), *kind = PQgetvalue (r, i, 1);
-            int marked = routing_store_timer_mark (core, id, kind, PQgetvalue (r, i, 2), now);
+            const char *id = due[i].request_id, *kind = due[i].kind;
+            int marked = routing_store_timer_mark (core, id, kind, due[i].generation, now);
             rc = marked < 0 ? -1 : marked ? s_fire (core, id, kind) : 0;
         }
-        char kinds[100][16];
-        for (int i = 0; i < n && i < 100; i++)
-            snprintf (kinds[i], sizeof kinds[i], "%s", PQgetvalue (r, i, 1));
-        PQclear (r);
-        if (s_finish (core, rc))
+        if (s_finish (core, rc)) {
+            free (due);
             return -1;
-        for (int i = 0; i < n && i < 100; i++) {
+        }
+        for (size_t i = 0; i < n; i++) {
             char labels[64];
-            snprintf (labels, sizeof labels, "kind=\"%.15s\"", kinds[i]);
+            snprintf (labels, sizeof labels, "kind=\"%.15s\"", due[i].kind);
             gz_metrics_add (core->metrics, "gz_routing_timers_fired_total", labels, 1);
         }
-        fired += n;
+        free (due);
+        fired += (int) n;
         if (n < 100)
             break;
     }
