@@ -73,6 +73,13 @@ gz_utf8_chars (const char *s, size_t len)
 }
 
 bool
+gz_url_http (const char *url)
+{
+    return url && (strncmp (url, "http://", 7) == 0 || strncmp (url, "https://", 8) == 0) &&
+           url[strncmp (url, "https", 5) == 0 ? 8 : 7] != 0;
+}
+
+bool
 gz_phone_valid (const char *phone)
 {
     if (!phone)

@@ -21,6 +21,11 @@ size_t gz_utf8_chars (const char *s, size_t len);
 //  NULL is not valid.
 bool gz_phone_valid (const char *phone);
 
+//  True when url is an http:// or https:// URL, the only links (a photo's
+//  media_url) the platform stores and shows; javascript:, data: and the
+//  like are not. NULL is not one.
+bool gz_url_http (const char *url);
+
 //  Masked phone for display, computed on the digits only (formatting is
 //  dropped): keeps the first 3 and last 4 digits, "13812348000" ->
 //  "138****8000". A Chinese country code is dropped first, so

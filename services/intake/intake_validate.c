@@ -230,8 +230,7 @@ s_validate (intake_t *ctx, gz_org_t *org, const intake_raw_t *raw, intake_err_t 
     if (raw->phone && *raw->phone && !gz_phone_valid (raw->phone))
         return s_fail (err, GONGZHI__V1__ERROR_CODE__BAD_FIELD, "phone",
                        "phone is not a valid phone number");
-    if (raw->media_url && *raw->media_url && strncmp (raw->media_url, "http://", 7) != 0 &&
-        strncmp (raw->media_url, "https://", 8) != 0)
+    if (raw->media_url && *raw->media_url && !gz_url_http (raw->media_url))
         return s_fail (err, GONGZHI__V1__ERROR_CODE__BAD_FIELD, "media_url",
                        "media_url must be an http or https URL");
     return s_check_attrs (cat, raw, err);
