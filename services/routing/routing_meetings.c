@@ -38,7 +38,6 @@
     routing_meetings_parse.c, the statements in routing_meetings_store.c.  */
 #include "gz_auth.h"
 #include "gz_category.h"
-#include "gz_config.h"
 #include "gz_log.h"
 #include "gz_text.h"
 #include "routing_meetings.h"
@@ -209,15 +208,6 @@ s_claim (gz_db_t *db, const routing_caller_t *c, const routing_meeting_t *m, jso
 
 //  ---------------------------------------------------------------- filing
 
-//  The credential routing files with: GZ_ROUTING_INTAKE_KEY, else the demo
-//  API key. Borrowed; NULL when neither is set.
-static const char *
-s_intake_key (void)
-{
-    const char *k = gz_config_str ("GZ_ROUTING_INTAKE_KEY", NULL);
-    return k ? k : gz_config_str ("GZ_DEMO_API_KEY", NULL);
-}
-
 //  File the demands with intake, in order, until one fails. ids[i] gets
 //  intake's request id of each accepted demand (caller frees). Returns
 //  how many were accepted; *refused is true when intake definitely
@@ -227,9 +217,9 @@ s_file (routing_t *ctx, const routing_meeting_t *m, const char *meeting_id, char
         bool *refused, routing_meeting_answer_t *a)
 {
     *refused = false;
-    char *endpoint = gz_config_endpoint ("GZ_INTAKE_BUS", GZ_PORT_INTAKE_BUS);
-    int timeout = (int) gz_config_int ("GZ_ROUTING_INTAKE_TIMEOUT_MS", 5000, 50, 120000);
-    const char *cred = s_intake_key ();
+    const char *endpoint = ctx->cfg->intake_bus;
+    int timeout = ctx->cfg->intake_timeout_ms;
+    const char *cred = ctx->cfg->intake_key;
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     assert (sock);
     zsock_set_linger (sock, 0);
@@ -330,7 +320,6 @@ s_file (routing_t *ctx, const routing_meeting_t *m, const char *meeting_id, char
             break;
     }
     zsock_destroy (&sock);
-    free (endpoint);
     return done;
 }
 
@@ -382,7 +371,7 @@ s_post (routing_t *ctx, gz_http_req_t *req)
     if (!json_is_object (body))
         routing_meeting_fail (&a, 400, "bad_request", routing_json_error (&jerr));
     else if (routing_meeting_parse (body, req, &m, &a) == 0 && s_check_refs (db, &c, &m, &a) == 0) {
-        if (m.ndemands && !s_intake_key ())
+        if (m.ndemands && !ctx->cfg->intake_key)
             routing_meeting_fail (&a, 503, "unavailable",
                                   "no credential to file with intake: set GZ_ROUTING_INTAKE_KEY");
         else

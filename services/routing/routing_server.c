@@ -44,6 +44,13 @@ routing_config_from_env (void)
     const char *op = gz_config_str ("GZ_DEMO_OPERATOR_TOKEN", NULL);
     self->operator_token = op ? strdup (op) : NULL;
     self->timer_ms = (int) gz_config_int ("GZ_ROUTING_TIMER_MS", 200, 10, 60000);
+    self->intake_bus = gz_config_endpoint ("GZ_INTAKE_BUS", GZ_PORT_INTAKE_BUS);
+    const char *key = gz_config_str ("GZ_ROUTING_INTAKE_KEY", NULL);
+    if (!key)
+        key = gz_config_str ("GZ_DEMO_API_KEY", NULL);
+    self->intake_key = key ? strdup (key) : NULL;
+    self->intake_timeout_ms =
+        (int) gz_config_int ("GZ_ROUTING_INTAKE_TIMEOUT_MS", 5000, 50, 120000);
     return self;
 }
 
@@ -65,6 +72,8 @@ s_config_dup (const void *config)
     self->intake_events = s_dup (c->intake_events);
     self->rules_path = s_dup (c->rules_path);
     self->operator_token = s_dup (c->operator_token);
+    self->intake_bus = s_dup (c->intake_bus);
+    self->intake_key = s_dup (c->intake_key);
     return self;
 }
 
@@ -79,6 +88,8 @@ routing_config_destroy (routing_config_t **self_p)
     free (self->intake_events);
     free (self->rules_path);
     free (self->operator_token);
+    free (self->intake_bus);
+    free (self->intake_key);
     free (self);
     *self_p = NULL;
 }

@@ -35,6 +35,9 @@ typedef struct {
                             //  tcp://127.0.0.1:base+11
     char *rules_path;       //  GZ_ROUTING_RULES, NULL = the embedded defaults
     char *operator_token;   //  GZ_DEMO_OPERATOR_TOKEN, NULL = none
+    char *intake_bus;       //  GZ_INTAKE_BUS: where meetings file their demands
+    char *intake_key;       //  GZ_ROUTING_INTAKE_KEY, else GZ_DEMO_API_KEY; NULL = none
+    int intake_timeout_ms;  //  GZ_ROUTING_INTAKE_TIMEOUT_MS: wait for intake per demand
     int timer_ms;           //  GZ_ROUTING_TIMER_MS: how often timers are checked (default
                             //  200)
 } routing_config_t;
