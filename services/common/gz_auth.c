@@ -13,13 +13,14 @@
     " coalesce(s.unit_code, ''), coalesce(u.level, ''), coalesce(u.parent_code, '')"               \
     " FROM {schema}.tokens t LEFT JOIN org.staff s ON s.id = t.staff_id"                           \
     " LEFT JOIN org.units u ON u.code = s.unit_code"                                               \
-    " WHERE t.token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"
+    " WHERE t.token_sha256 = encode(sha256(convert_to($1, 'UTF8')), 'hex')"                        \
+    " AND t.expires_at > now()"
 
 #define S_INSTALL                                                                                  \
     "INSERT INTO {schema}.tokens (token_sha256, staff_id, role, label)"                            \
     " VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), $2, $3, $4)"                          \
     " ON CONFLICT (token_sha256) DO UPDATE SET staff_id = EXCLUDED.staff_id,"                      \
-    " role = EXCLUDED.role, label = EXCLUDED.label"
+    " role = EXCLUDED.role, label = EXCLUDED.label, expires_at = EXCLUDED.expires_at"
 
 int
 gz_auth_prepare (gz_db_t *db, const char *schema)

@@ -1,7 +1,8 @@
 /*  gz_auth: who a bearer token belongs to. Tokens live in a service's
     schema as <schema>.tokens (token_sha256, staff_id, role, label): the
     SHA-256 hex of the token, never the token itself, with role "staff"
-    (staff_id set) or "operator". gz_auth hashes in PostgreSQL, so the
+    (staff_id set) or "operator", and expires_at: an expired token is
+    unknown (90 days by default; gzctl token issue --days N). gz_auth hashes in PostgreSQL, so the
     token is compared only as a digest, and joins the staff member's unit
     from the org directory (org.staff, org.units).
 
@@ -38,7 +39,8 @@ int gz_auth_caller (gz_db_t *db, const char *token, gz_caller_t *out);
 
 //  Store token for a staff member (role "staff" with staff_id) or an
 //  operator (role "operator", staff_id NULL), replacing what the token
-//  meant before. label may be NULL. 0 ok, -1 failure.
+//  meant before; it expires after the table's default (90 days). label
+//  may be NULL. 0 ok, -1 failure.
 int gz_auth_install (gz_db_t *db, const char *token, const char *staff_id, const char *role,
                      const char *label);
 

@@ -36,9 +36,10 @@ s_usage (void)
              "  org import FILE [--check]  replace the directory by FILE (docs/org-format.md);\n"
              "                             --check validates only\n"
              "  org stats                  count units per level, buildings, staff per role\n"
-             "  token issue STAFF_ID       issue a bearer token for a staff member of the org\n"
+             "  token issue STAFF_ID [--days N]  issue a bearer token for a staff member of the\n"
+             "                             org, valid N days (default 90)\n"
              "                             directory (printed once; only its SHA-256 is kept)\n"
-             "  token operator LABEL       issue an operator token (may act for any unit)\n"
+             "  token operator LABEL [--days N]  issue an operator token (may act for any unit)\n"
              "  token revoke STAFF_ID|LABEL  revoke every token of a staff member or label\n"
              "  help                       this text\n"
              "\n"
@@ -197,6 +198,17 @@ s_new_token (char out[33])
 static int
 s_token (int argc, char **argv)
 {
+    //  token issue|operator X [--days N]
+    long days = 90;
+    if (argc == 4 && strcmp (argv[2], "--days") == 0) {
+        char *end = NULL;
+        days = strtol (argv[3], &end, 10);
+        if (!*argv[3] || *end || days < 1 || days > 3650) {
+            fprintf (stderr, "gzctl: --days takes a whole number from 1 to 3650\n");
+            return 2;
+        }
+        argc = 2;
+    }
     if (argc != 2)
         return s_usage ();
     gz_db_t *db = s_connect (false);
@@ -221,18 +233,26 @@ s_token (int argc, char **argv)
         }
         char token[33];
         s_new_token (token);
-        snprintf (sql, sizeof sql,
-                  "INSERT INTO %s.tokens (token_sha256, staff_id, role, label)"
-                  " VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), $2, $3, $4)",
-                  schema);
+        snprintf (
+            sql, sizeof sql,
+            "INSERT INTO %s.tokens (token_sha256, staff_id, role, label, expires_at)"
+            " VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), $2, $3, $4,"
+            " now() + make_interval (days => $5::int))"
+            " RETURNING to_char(expires_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')",
+            schema);
         gz_db_prepare (db, "issue", sql);
-        const char *v[4] = {token, staff ? arg : NULL, staff ? "staff" : "operator", arg};
-        PGresult *r = gz_db_exec (db, "issue", 4, v);
+        char ndays[16];
+        snprintf (ndays, sizeof ndays, "%ld", days);
+        const char *v[5] = {token, staff ? arg : NULL, staff ? "staff" : "operator", arg, ndays};
+        PGresult *r = gz_db_exec (db, "issue", 5, v);
         if (!r) {
             fprintf (stderr, "gzctl: cannot store the token (has routing started once?): %s\n",
                      gz_db_error (db));
             goto done;
         }
+        //  stdout carries the token alone (scripts read it); the expiry is
+        //  for the person.
+        fprintf (stderr, "gzctl: token valid until %s (China time)\n", PQgetvalue (r, 0, 0));
         PQclear (r);
         printf ("%s\n", token);
         rc = 0;

@@ -52,7 +52,12 @@ echo "routed to $(jq -r .assignee.staff_id <<<"$view") ($grid)"
 #    resolves it; a worker of another grid may not touch it.
 worker=$(jq -r .assignee.staff_id <<<"$view")
 wtoken=$("$GZ_BIN/gzctl" token issue "$worker")
-other=$("$GZ_BIN/gzctl" token issue HGY-W0002)
+other=$("$GZ_BIN/gzctl" token issue HGY-W0002 --days 7 2>"$GZ_TMP/issue.err")
+grep -q "token valid until" "$GZ_TMP/issue.err" || gz_fail "gzctl did not say when the token expires"
+[ "$(psql "$GZ_URL" -qAt -c "SELECT count(*) FROM routing.tokens WHERE staff_id = 'HGY-W0002'
+    AND expires_at BETWEEN now() + interval '6 days' AND now() + interval '8 days'")" = 1 ] ||
+    gz_fail "--days 7 did not set the expiry"
+"$GZ_BIN/gzctl" token issue HGY-W0002 --days 0 >/dev/null 2>&1 && gz_fail "--days 0 accepted"
 "$GZ_BIN/gzctl" token issue NO-SUCH-STAFF >/dev/null 2>&1 && gz_fail "token for unknown staff"
 code=$(curl -sS -o "$GZ_TMP/out" -w '%{http_code}' -H "Authorization: Bearer $other" -d '{}' \
     "$api/requests/$id/accept")

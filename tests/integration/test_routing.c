@@ -799,6 +799,24 @@ test_load_follows_transitions (void **state)
               "305");
 }
 
+//  A token past its expiry is refused like an unknown one (401).
+static void
+test_token_expiry (void **state)
+{
+    (void) state;
+    s_token ("w1", "tok-expiring");
+    assert_int_equal (s_call ("GET", "/api/v1/queue", "tok-expiring", NULL, NULL), 200);
+    //  Issued for 90 days unless gzctl says otherwise.
+    assert_int_equal (s_scalar ("SELECT count(*) FROM routing.tokens WHERE expires_at BETWEEN"
+                                " now() + interval '89 days' AND now() + interval '91 days'"
+                                " AND token_sha256 = encode(sha256('tok-expiring'), 'hex')"),
+                      1);
+    s_exec ("UPDATE routing.tokens SET expires_at = now() - interval '1 second'"
+            " WHERE token_sha256 = encode(sha256('tok-expiring'), 'hex')");
+    assert_int_equal (s_call ("GET", "/api/v1/queue", "tok-expiring", NULL, NULL), 401);
+    assert_int_equal (s_call ("GET", "/api/v1/queue", "tok-w1", NULL, NULL), 200);
+}
+
 int
 main (void)
 {
@@ -811,6 +829,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_rules_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_org_follows_database, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_load_follows_transitions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_token_expiry, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
