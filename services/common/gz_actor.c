@@ -217,18 +217,33 @@ gz_actor_every (gz_actor_t *self, int interval_ms, void (*fn) (void *arg), void 
 
 //  ---------------------------------------------------------------- commands
 
-gz_envelope_t *
-gz_actor_command_recv (zsock_t *router, zframe_t **from_p, bool *delim_p)
+static char *
+s_opt_dup (const char *s)
 {
-    *from_p = NULL;
-    *delim_p = false;
+    return s && *s ? strdup (s) : NULL;
+}
+
+void
+gz_actor_peer_clear (gz_peer_t *peer)
+{
+    zframe_destroy (&peer->from);
+    free (peer->command_id);
+    free (peer->idempotency_key);
+    free (peer->trace_id);
+    memset (peer, 0, sizeof *peer);
+}
+
+gz_envelope_t *
+gz_actor_command_recv (zsock_t *router, gz_peer_t *peer)
+{
+    memset (peer, 0, sizeof *peer);
     zmsg_t *msg = zmsg_recv (router);
     if (!msg)
         return NULL;
-    *from_p = zmsg_pop (msg);
+    peer->from = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
     if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
-        *delim_p = true; //  a REQ peer: keep its empty delimiter
+        peer->delim = true; //  a REQ peer: keep its empty delimiter
         zframe_destroy (&body);
         body = zmsg_pop (msg);
     }
@@ -236,20 +251,27 @@ gz_actor_command_recv (zsock_t *router, zframe_t **from_p, bool *delim_p)
     gz_envelope_t *env =
         body ? gz_codec_envelope_decode (zframe_data (body), zframe_size (body)) : NULL;
     zframe_destroy (&body);
+    if (env) {
+        peer->command_id = s_opt_dup (env->id);
+        peer->idempotency_key = s_opt_dup (env->idempotency_key);
+        peer->trace_id = s_opt_dup (env->trace_id);
+    }
     return env;
 }
 
 void
-gz_actor_command_reply (zsock_t *router, zframe_t **to_p, bool delim, const char *type,
-                        const char *key, const ProtobufCMessage *reply)
+gz_actor_command_reply (zsock_t *router, gz_peer_t *peer, const char *type, const char *key,
+                        const ProtobufCMessage *reply)
 {
     zmsg_t *msg = zmsg_new ();
-    zmsg_append (msg, to_p);
-    if (delim)
+    zmsg_append (msg, &peer->from);
+    if (peer->delim)
         zmsg_addmem (msg, NULL, 0);
-    zframe_t *body = gz_codec_envelope_frame (type, key, NULL, NULL, reply);
+    zframe_t *body = gz_codec_reply_frame (type, key, peer->command_id, peer->idempotency_key,
+                                           peer->trace_id, reply);
     zmsg_append (msg, &body);
     zmsg_send (&msg, router);
+    gz_actor_peer_clear (peer);
 }
 
 //  ---------------------------------------------------------------- streams

@@ -171,16 +171,27 @@ gz_bus_sub_t *gz_actor_follow (gz_actor_t *self, const char *source_schema, cons
                                const char *endpoint, bool wait, gz_bus_handler_fn *handler,
                                void *arg, gz_actor_after_fn *after, void *after_arg);
 
-//  Commands on the ROUTER (DEALER or REQ peers). Receive one: the peer's
-//  routing id into *from_p (NULL when nothing was there), whether it
-//  sent a REQ delimiter into *delim_p, and the envelope, or NULL when the
-//  body is not one (the caller counts it and answers a typed error).
-gz_envelope_t *gz_actor_command_recv (zsock_t *router, zframe_t **from_p, bool *delim_p);
-//  Answer a command: an Envelope of type carrying reply (key: the
-//  envelope's key, may be NULL) to *to_p (taken), after the delimiter if
-//  the peer sent one.
-void gz_actor_command_reply (zsock_t *router, zframe_t **to_p, bool delim, const char *type,
-                             const char *key, const ProtobufCMessage *reply);
+//  Commands on the ROUTER (DEALER or REQ peers). Who sent a command, and
+//  what its reply must echo so the peer can match it (proto/README.md):
+typedef struct {
+    zframe_t *from;        //  the peer's routing id; NULL: nothing came
+    bool delim;            //  it sent a REQ delimiter
+    char *command_id;      //  the command envelope's id (NULL: none)
+    char *idempotency_key; //  its idempotency key (NULL: none)
+    char *trace_id;        //  its trace id (NULL: none)
+} gz_peer_t;
+
+//  Receive one command into *peer (cleared first) and return its
+//  envelope, or NULL when the body is not one (the caller counts it and
+//  answers a typed error; peer->from is NULL when nothing was there).
+gz_envelope_t *gz_actor_command_recv (zsock_t *router, gz_peer_t *peer);
+//  Answer peer's command with an Envelope of type carrying reply (key:
+//  the envelope's key, may be NULL), echoing the command's id as
+//  reply_to, its idempotency key and trace id; clears peer.
+void gz_actor_command_reply (zsock_t *router, gz_peer_t *peer, const char *type, const char *key,
+                             const ProtobufCMessage *reply);
+//  Free what peer holds (a command that will not be answered).
+void gz_actor_peer_clear (gz_peer_t *peer);
 
 //  Run fn (arg) every interval_ms on the actor thread (at most 8 timers).
 void gz_actor_every (gz_actor_t *self, int interval_ms, void (*fn) (void *arg), void *arg);

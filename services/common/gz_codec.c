@@ -45,26 +45,53 @@ gz_codec_envelope_free (gz_envelope_t **env_p)
     *env_p = NULL;
 }
 
+//  Serialize env around msg with a fresh id and now as occurred_at.
+static zframe_t *
+s_frame (gz_envelope_t *env, const ProtobufCMessage *msg)
+{
+    char id[37];
+    gz_uuid (id);
+    env->id = id;
+    env->occurred_at_us = gz_now_us ();
+    size_t len = 0;
+    uint8_t *payload = msg ? gz_codec_pack_buf (msg, &len) : NULL;
+    env->payload.data = payload;
+    env->payload.len = len;
+    zframe_t *frame = gz_codec_pack (&env->base);
+    free (payload);
+    return frame;
+}
+
+static char *
+s_str (const char *s)
+{
+    return (char *) (s ? s : "");
+}
+
 zframe_t *
 gz_codec_envelope_frame (const char *type, const char *key, const char *idempotency_key,
                          const char *credential, const ProtobufCMessage *msg)
 {
     gz_envelope_t env = GONGZHI__V1__ENVELOPE__INIT;
-    char id[37];
-    gz_uuid (id);
-    env.id = id;
     env.type = (char *) type;
-    env.key = (char *) (key ? key : "");
-    env.idempotency_key = (char *) (idempotency_key ? idempotency_key : "");
-    env.credential = (char *) (credential ? credential : "");
-    env.occurred_at_us = gz_now_us ();
-    size_t len = 0;
-    uint8_t *payload = msg ? gz_codec_pack_buf (msg, &len) : NULL;
-    env.payload.data = payload;
-    env.payload.len = len;
-    zframe_t *frame = gz_codec_pack (&env.base);
-    free (payload);
-    return frame;
+    env.key = s_str (key);
+    env.idempotency_key = s_str (idempotency_key);
+    env.credential = s_str (credential);
+    return s_frame (&env, msg);
+}
+
+zframe_t *
+gz_codec_reply_frame (const char *type, const char *key, const char *reply_to,
+                      const char *idempotency_key, const char *trace_id,
+                      const ProtobufCMessage *msg)
+{
+    gz_envelope_t env = GONGZHI__V1__ENVELOPE__INIT;
+    env.type = (char *) type;
+    env.key = s_str (key);
+    env.reply_to = s_str (reply_to);
+    env.idempotency_key = s_str (idempotency_key);
+    env.trace_id = s_str (trace_id);
+    return s_frame (&env, msg);
 }
 
 //  Random bytes from a per-thread buffer refilled by getrandom: the same

@@ -31,6 +31,14 @@ void gz_codec_envelope_free (gz_envelope_t **env_p);
 zframe_t *gz_codec_envelope_frame (const char *type, const char *key, const char *idempotency_key,
                                    const char *credential, const ProtobufCMessage *msg);
 
+//  The envelope of a reply to command (borrowed; may be NULL when the
+//  command did not decode): reply_to is the command's id, and its
+//  idempotency_key and trace_id are echoed, so a peer with several
+//  commands in flight can tell which reply is whose.
+zframe_t *gz_codec_reply_frame (const char *type, const char *key, const char *reply_to,
+                                const char *idempotency_key, const char *trace_id,
+                                const ProtobufCMessage *msg);
+
 //  A fresh random UUID (version 4) as 36 characters in out[37].
 void gz_uuid (char out[37]);
 

@@ -95,8 +95,7 @@ typedef struct _intake_sub_t {
     int64_t id;
     bool duplicate;
     //  bus replies: routing id and whether the peer used a REQ delimiter
-    zframe_t *reply_to;
-    bool reply_delim;
+    gz_peer_t peer; //  peer.from NULL: not a bus command
     //  a deferred HTTP request (intake_submit_defer): the handle, and the
     //  function that answers it on an HTTP thread once the actor is done
     gz_http_req_t *http;
@@ -205,9 +204,8 @@ void intake_engine_destroy (intake_engine_t **self_p);
 void intake_engine_cycle (intake_engine_t *self, intake_sub_t *bus_list);
 //  HTTP submissions wait for the actor.
 bool intake_engine_pending (intake_engine_t *self);
-//  Send a SubmitReply to a bus peer (to is taken).
-void intake_bus_reply (zsock_t *router, zframe_t **to_p, bool delim,
-                       const Gongzhi__V1__SubmitReply *reply);
+//  Send a SubmitReply to a bus peer (clears peer).
+void intake_bus_reply (zsock_t *router, gz_peer_t *peer, const Gongzhi__V1__SubmitReply *reply);
 
 //  ---- intake_store.c
 //  Register the insert statements on a committer's connection.

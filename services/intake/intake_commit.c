@@ -106,11 +106,9 @@ s_append (intake_sub_t **head, intake_sub_t **tail, gz_qitem_t *items)
 //  ---------------------------------------------------------------- answers
 
 void
-intake_bus_reply (zsock_t *router, zframe_t **to_p, bool delim,
-                  const Gongzhi__V1__SubmitReply *reply)
+intake_bus_reply (zsock_t *router, gz_peer_t *peer, const Gongzhi__V1__SubmitReply *reply)
 {
-    gz_actor_command_reply (router, to_p, delim, "SubmitReply", reply->service_request_id,
-                            &reply->base);
+    gz_actor_command_reply (router, peer, "SubmitReply", reply->service_request_id, &reply->base);
 }
 
 //  Runs on an HTTP thread: render the answer of a finished submission.
@@ -134,7 +132,7 @@ s_answer_bus (s_writer_t *self, intake_sub_t *s, bool ok)
     reply.duplicate = s->duplicate;
     reply.error = ok ? GONGZHI__V1__ERROR_CODE__ERROR_NONE : GONGZHI__V1__ERROR_CODE__UNAVAILABLE;
     reply.message = ok ? "" : "database unavailable; retry with the same idempotency key";
-    intake_bus_reply (self->router, &s->reply_to, s->reply_delim, &reply);
+    intake_bus_reply (self->router, &s->peer, &reply);
 }
 
 //  Hand results back: resume deferred HTTP requests (rendered on HTTP
@@ -155,7 +153,7 @@ s_finish (s_writer_t *self, intake_sub_t *list, bool ok)
                   : s->duplicate ? "duplicate"
                                  : "accepted");
         gz_metrics_add (self->ctx->metrics, "gz_intake_submissions_total", labels, 1);
-        if (s->reply_to) {
+        if (s->peer.from) {
             s_answer_bus (self, s, ok);
             intake_sub_destroy (&s);
         }
@@ -187,7 +185,7 @@ s_finish_later (s_writer_t *self, intake_sub_t *list, bool ok)
 {
     bool http_only = self->finished != NULL;
     for (intake_sub_t *s = list; s && http_only; s = s->next)
-        http_only = s->reply_to == NULL;
+        http_only = s->peer.from == NULL;
     if (!http_only) {
         s_finish (self, list, ok);
         return;

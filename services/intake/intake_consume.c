@@ -92,13 +92,13 @@ intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
 //  ---------------------------------------------------------------- commands
 
 static void
-s_bus_error (zsock_t *router, zframe_t **to_p, bool delim, int code, const char *message)
+s_bus_error (zsock_t *router, gz_peer_t *peer, int code, const char *message)
 {
     Gongzhi__V1__SubmitReply reply = GONGZHI__V1__SUBMIT_REPLY__INIT;
     reply.ok = false;
     reply.error = (Gongzhi__V1__ErrorCode) code;
     reply.message = (char *) message;
-    intake_bus_reply (router, to_p, delim, &reply);
+    intake_bus_reply (router, peer, &reply);
 }
 
 //  One command from the ROUTER. A valid submission joins the batch; every
@@ -106,10 +106,9 @@ s_bus_error (zsock_t *router, zframe_t **to_p, bool delim, int code, const char 
 void
 intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_sub_t **tail)
 {
-    zframe_t *to = NULL;
-    bool delim = false;
-    gz_envelope_t *env = gz_actor_command_recv (router, &to, &delim);
-    if (!to) {
+    gz_peer_t peer;
+    gz_envelope_t *env = gz_actor_command_recv (router, &peer);
+    if (!peer.from) {
         gz_codec_envelope_free (&env);
         return;
     }
@@ -120,7 +119,7 @@ intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_s
         gz_metrics_add (ctx->metrics, "gz_decode_errors_total", "source=\"bus\"", 1);
         gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
                         "channel=\"bus\",outcome=\"rejected\"", 1);
-        s_bus_error (router, &to, delim, GONGZHI__V1__ERROR_CODE__BAD_MESSAGE,
+        s_bus_error (router, &peer, GONGZHI__V1__ERROR_CODE__BAD_MESSAGE,
                      "expected an Envelope of type SubmitRequest with a valid payload");
         gz_codec_envelope_free (&env);
         return;
@@ -130,16 +129,16 @@ intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_s
     snprintf (client, sizeof client, "apikey:%s", keyname ? keyname : "");
     int retry = 0;
     if (!keyname)
-        s_bus_error (router, &to, delim, GONGZHI__V1__ERROR_CODE__UNAUTHORIZED,
+        s_bus_error (router, &peer, GONGZHI__V1__ERROR_CODE__UNAUTHORIZED,
                      "missing or unknown credential");
     else if (!gz_ratelimit_take (ctx->ratelimit, client, &retry)) {
         gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
                         "channel=\"bus\",outcome=\"rate_limited\"", 1);
-        s_bus_error (router, &to, delim, GONGZHI__V1__ERROR_CODE__RATE_LIMITED,
+        s_bus_error (router, &peer, GONGZHI__V1__ERROR_CODE__RATE_LIMITED,
                      "too many requests; slow down and retry");
     }
     else if (gz_actor_closing (ctx->actor))
-        s_bus_error (router, &to, delim, GONGZHI__V1__ERROR_CODE__UNAVAILABLE,
+        s_bus_error (router, &peer, GONGZHI__V1__ERROR_CODE__UNAVAILABLE,
                      "shutting down; retry with the same idempotency key");
     else {
         intake_raw_t raw = {0};
@@ -181,12 +180,11 @@ intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_s
         if (!sub) {
             gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
                             "channel=\"bus\",outcome=\"rejected\"", 1);
-            s_bus_error (router, &to, delim, err.error, err.message);
+            s_bus_error (router, &peer, err.error, err.message);
         }
         else {
-            sub->reply_to = to;
-            to = NULL;
-            sub->reply_delim = delim;
+            sub->peer = peer; //  answered after the commit
+            memset (&peer, 0, sizeof peer);
             if (*tail)
                 (*tail)->next = sub;
             else
@@ -194,7 +192,7 @@ intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_s
             *tail = sub;
         }
     }
-    zframe_destroy (&to);
+    gz_actor_peer_clear (&peer);
     gongzhi__v1__submit_request__free_unpacked (req, NULL);
     gz_codec_envelope_free (&env);
 }

@@ -312,7 +312,7 @@ intake_sub_destroy (intake_sub_t **self_p)
         free (self->attrs[i].value);
     }
     free (self->attrs);
-    zframe_destroy (&self->reply_to);
+    gz_actor_peer_clear (&self->peer);
     free (self);
     *self_p = NULL;
 }

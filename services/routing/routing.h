@@ -108,8 +108,7 @@ typedef struct _routing_cmd_t {
     char message[256];
     char state[16]; //  the request's state after (or, on conflict, now)
     //  bus replies
-    zframe_t *reply_to;
-    bool reply_delim;
+    gz_peer_t peer; //  peer.from NULL: not a bus command
     //  HTTP: the deferred request, resumed when the actor is done
     gz_http_req_t *http;
     struct _routing_t *ctx;

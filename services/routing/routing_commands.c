@@ -39,7 +39,7 @@ routing_cmd_destroy (routing_cmd_t **self_p)
     free (self->media_url);
     free (self->to_unit);
     free (self->to_staff);
-    zframe_destroy (&self->reply_to);
+    gz_actor_peer_clear (&self->peer);
     free (self);
     *self_p = NULL;
 }

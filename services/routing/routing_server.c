@@ -325,14 +325,14 @@ s_finish (self_t *self, routing_cmd_t *cmd, const char *source)
     char labels[96];
     snprintf (labels, sizeof labels, "source=\"%s\",status=\"%d\"", source, cmd->status);
     gz_metrics_add (self->ctx.metrics, "gz_routing_commands_total", labels, 1);
-    if (cmd->reply_to) {
+    if (cmd->peer.from) {
         Gongzhi__V1__CommandReply reply = GONGZHI__V1__COMMAND_REPLY__INIT;
         reply.ok = cmd->status == 200;
         reply.error = cmd->error;
         reply.message = cmd->message;
         reply.state = cmd->state;
-        gz_actor_command_reply (gz_actor_router (self->actor), &cmd->reply_to, cmd->reply_delim,
-                                "CommandReply", cmd->request_id, &reply.base);
+        gz_actor_command_reply (gz_actor_router (self->actor), &cmd->peer, "CommandReply",
+                                cmd->request_id, &reply.base);
         routing_cmd_destroy (&cmd);
         return;
     }
@@ -365,16 +365,14 @@ s_opt (const char *s)
 static void
 s_on_router (self_t *self, zsock_t *router)
 {
-    zframe_t *from = NULL;
-    bool delim = false;
-    gz_envelope_t *env = gz_actor_command_recv (router, &from, &delim);
-    if (!from) {
+    gz_peer_t peer;
+    gz_envelope_t *env = gz_actor_command_recv (router, &peer);
+    if (!peer.from) {
         gz_codec_envelope_free (&env);
         return;
     }
     routing_cmd_t *cmd = routing_cmd_new ();
-    cmd->reply_to = from;
-    cmd->reply_delim = delim;
+    cmd->peer = peer; //  answered after the commit
     Gongzhi__V1__WorkerCommand *wc = NULL;
     if (env && env->type && strcmp (env->type, "WorkerCommand") == 0)
         wc = gongzhi__v1__worker_command__unpack (NULL, env->payload.len, env->payload.data);

@@ -596,6 +596,66 @@ s_bus_submit (zsock_t *dealer, const char *credential, const char *idem,
     return out;
 }
 
+//  Send a SubmitRequest without waiting; its envelope id into id[37].
+static void
+s_bus_send (zsock_t *dealer, const char *credential, const char *idem,
+            Gongzhi__V1__SubmitRequest *req, char id[37])
+{
+    zframe_t *f = gz_codec_envelope_frame ("SubmitRequest", NULL, idem, credential, &req->base);
+    gz_envelope_t *sent = gz_codec_envelope_decode (zframe_data (f), zframe_size (f));
+    snprintf (id, 37, "%s", sent->id);
+    gz_codec_envelope_free (&sent);
+    assert_int_equal (zframe_send (&f, dealer, 0), 0);
+}
+
+//  Several commands in flight on one DEALER: an error is answered at
+//  once, a success after its commit, so replies can overtake each other.
+//  Each reply names the command it answers (reply_to = its id) and echoes
+//  its idempotency key.
+static void
+test_bus_replies_match_commands (void **state)
+{
+    (void) state;
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert_int_equal (zsock_connect (dealer, "tcp://127.0.0.1:%d", F.bus_port), 0);
+    Gongzhi__V1__Location loc = GONGZHI__V1__LOCATION__INIT;
+    loc.building_code = "B1";
+    Gongzhi__V1__SubmitRequest req = GONGZHI__V1__SUBMIT_REQUEST__INIT;
+    req.service_code = "road";
+    req.description = "路灯坏了";
+    req.location = &loc;
+    char ok_id[37], bad_id[37];
+    s_bus_send (dealer, KEY, "match-ok", &req, ok_id);
+    s_bus_send (dealer, "wrong", "match-bad", &req, bad_id);
+    zsock_set_rcvtimeo (dealer, 10000);
+    int matched = 0;
+    for (int i = 0; i < 2; i++) {
+        zframe_t *reply = zframe_recv (dealer);
+        assert_non_null (reply);
+        gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (reply), zframe_size (reply));
+        zframe_destroy (&reply);
+        assert_non_null (env);
+        Gongzhi__V1__SubmitReply *rep =
+            gongzhi__v1__submit_reply__unpack (NULL, env->payload.len, env->payload.data);
+        assert_non_null (rep);
+        if (strcmp (env->reply_to, ok_id) == 0) {
+            assert_true (rep->ok);
+            assert_string_equal (env->idempotency_key, "match-ok");
+            matched |= 1;
+        }
+        else {
+            assert_string_equal (env->reply_to, bad_id);
+            assert_string_equal (env->idempotency_key, "match-bad");
+            assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__UNAUTHORIZED);
+            matched |= 2;
+        }
+        gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+        gz_codec_envelope_free (&env);
+    }
+    assert_int_equal (matched, 3);
+    zsock_destroy (&dealer);
+}
+
 static void
 test_bus_submit_and_events (void **state)
 {
@@ -1231,6 +1291,7 @@ main (void)
         cmocka_unit_test (test_org_reload),
         cmocka_unit_test (test_org_follows_database),
         cmocka_unit_test (test_bus_submit_and_events),
+        cmocka_unit_test (test_bus_replies_match_commands),
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_trusted_proxies),
         cmocka_unit_test (test_ops_endpoints),

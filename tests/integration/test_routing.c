@@ -602,6 +602,7 @@ test_bus_commands (void **state)
         wc.outcome = (char *) actions[i][2];
         zframe_t *f =
             gz_codec_envelope_frame ("WorkerCommand", "301", NULL, actions[i][1], &wc.base);
+        zframe_t *copy = zframe_dup (f);
         zframe_send (&f, dealer, 0);
         zsock_set_rcvtimeo (dealer, 5000);
         zframe_t *reply = zframe_recv (dealer);
@@ -609,6 +610,11 @@ test_bus_commands (void **state)
         gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (reply), zframe_size (reply));
         assert_non_null (env);
         assert_string_equal (env->type, "CommandReply");
+        //  The reply names the command it answers.
+        gz_envelope_t *sent = gz_codec_envelope_decode (zframe_data (copy), zframe_size (copy));
+        assert_string_equal (env->reply_to, sent->id);
+        gz_codec_envelope_free (&sent);
+        zframe_destroy (&copy);
         Gongzhi__V1__CommandReply *cr =
             gongzhi__v1__command_reply__unpack (NULL, env->payload.len, env->payload.data);
         assert_non_null (cr);
