@@ -56,6 +56,10 @@ gz_utf8_valid (const char *s, size_t len)
         for (size_t k = 2; k < n; k++)
             if ((p[i + k] & 0xC0) != 0x80)
                 return false;
+        //  U+FFFE and U+FFFF (EF BF BE, EF BF BF): XML 1.0 cannot carry
+        //  them, and one stored would break every XML answer that shows it.
+        if (c == 0xEF && p[i + 1] == 0xBF && (p[i + 2] == 0xBE || p[i + 2] == 0xBF))
+            return false;
         i += n;
     }
     return true;
@@ -155,8 +159,9 @@ gz_phone_mask (const char *phone)
 }
 
 //  Escape the five markup characters; apos is the spelling of '\''.
-//  When drop_controls is set, C0 controls that XML 1.0 cannot carry at
-//  all (even as references) become U+FFFD.
+//  When drop_controls is set, C0 controls and U+FFFE/U+FFFF, which XML 1.0
+//  cannot carry at all (even as references), become U+FFFD: an answer
+//  stays well-formed whatever was stored.
 static char *
 s_escape (const char *s, const char *apos, bool drop_controls)
 {
@@ -214,6 +219,13 @@ s_escape (const char *s, const char *apos, bool drop_controls)
             size_t k = strlen (rep);
             memcpy (o, rep, k);
             o += k;
+        }
+        else if (drop_controls && p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
+            //  U+FFFE, U+FFFF (stored before they were refused): U+FFFD,
+            //  the same three bytes long.
+            memcpy (o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p += 2;
         }
         else
             *o++ = (char) *p;

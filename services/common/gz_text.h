@@ -8,9 +8,10 @@
 #include <stddef.h>
 
 //  True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates,
-//  nothing above U+10FFFF, no truncated sequence) and holds no NUL or C0
-//  control character other than tab, LF and CR. DEL and C1 controls are
-//  allowed.
+//  nothing above U+10FFFF, no truncated sequence) and holds only
+//  characters XML 1.0 can carry: no NUL or C0 control character other
+//  than tab, LF and CR, and no U+FFFE or U+FFFF. DEL and C1 controls are
+//  allowed. Every text the platform takes in is checked with it.
 bool gz_utf8_valid (const char *s, size_t len);
 
 //  Number of code points in valid UTF-8 s[0..len).

@@ -46,8 +46,11 @@ s_check_text (const char *v, const char *field, size_t max, intake_err_t *err)
         return 0;
     size_t len = strlen (v);
     if (!gz_utf8_valid (v, len)) {
-        char msg[128];
-        snprintf (msg, sizeof msg, "%s is not valid UTF-8 text", field);
+        char msg[160];
+        snprintf (msg, sizeof msg,
+                  "%s is not valid UTF-8 text or holds a character XML forbids"
+                  " (a control, U+FFFE, U+FFFF)",
+                  field);
         return s_fail (err, GONGZHI__V1__ERROR_CODE__BAD_UTF8, field, msg);
     }
     if (len > max) {

@@ -181,7 +181,8 @@ routing_cmd_check (const routing_cmd_t *cmd)
         return "unknown action";
     if (!s_text_ok (cmd->text) || !s_text_ok (cmd->media_url) || !s_text_ok (cmd->to_unit) ||
         !s_text_ok (cmd->to_staff) || !s_text_ok (cmd->outcome))
-        return "a text field is not UTF-8 or longer than 4000 characters";
+        return "a text field is not valid UTF-8, holds a character XML forbids (a control,"
+               " U+FFFE, U+FFFF) or is longer than 4000 characters";
     //  The same rule as intake's: a link shown to the public is http(s).
     if (cmd->media_url && !gz_url_http (cmd->media_url))
         return "media_url must be an http or https URL";

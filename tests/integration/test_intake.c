@@ -1278,6 +1278,54 @@ test_workers_full_answers_503 (void **state)
     s_slow_stop (&f);
 }
 
+//  xmllint over an XML answer: 0 when it is well-formed.
+static int
+s_xmllint (const char *xml)
+{
+    if (system ("command -v xmllint >/dev/null 2>&1") != 0) {
+        //  scripts/test installs it (libxml2-utils) and says it must be there.
+        const char *require = getenv ("GZ_REQUIRE_XMLLINT");
+        if (require && strcmp (require, "1") == 0)
+            fail_msg ("GZ_REQUIRE_XMLLINT=1 but xmllint is missing");
+        return 0;
+    }
+    FILE *f = popen ("xmllint --noout - 2>/dev/null", "w");
+    assert_non_null (f);
+    fputs (xml, f);
+    return pclose (f);
+}
+
+//  U+FFFF (and the other characters XML 1.0 forbids) is refused on the
+//  way in, with a clear error and nothing stored; one already stored
+//  (before the rule) still leaves both XML feeds well-formed.
+static void
+test_xml_forbidden_characters (void **state)
+{
+    (void) state;
+    gz_testhttp_t r;
+    long before = s_count ();
+    //  Open311: U+FFFF (EF BF BF) in the description.
+    assert_int_equal (s_post ("/open311/v2/requests.json",
+                              "api_key=" KEY "&service_code=road&address_id=B1"
+                              "&description=%E7%81%AF%EF%BF%BF",
+                              NULL, &r),
+                      400);
+    assert_non_null (strstr (r.body, "XML"));
+    gz_testhttp_free (&r);
+    assert_int_equal (s_count (), before);
+    //  Stored anyway (as before the rule): the feeds still parse.
+    gz_testfix_exec (F.db, "INSERT INTO intake.requests (channel, service_code, description,"
+                           " building_code, secret, client_id) VALUES ('OPEN311', 'road',"
+                           " E'\\uFFFF\\uFFFE灯', 'B1', 'xml-secret-1', 'apikey:district')");
+    assert_int_equal (s_get ("/open311/v2/requests.xml", &r), 200);
+    assert_non_null (strstr (r.body, "\xef\xbf\xbd"));
+    assert_int_equal (s_xmllint (r.body), 0);
+    gz_testhttp_free (&r);
+    assert_int_equal (s_get ("/open311/v2/servicerequestupdates.xml", &r), 200);
+    assert_int_equal (s_xmllint (r.body), 0);
+    gz_testhttp_free (&r);
+}
+
 int
 main (void)
 {
@@ -1292,6 +1340,7 @@ main (void)
         cmocka_unit_test (test_org_follows_database),
         cmocka_unit_test (test_bus_submit_and_events),
         cmocka_unit_test (test_bus_replies_match_commands),
+        cmocka_unit_test (test_xml_forbidden_characters),
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_trusted_proxies),
         cmocka_unit_test (test_ops_endpoints),

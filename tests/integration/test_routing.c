@@ -431,6 +431,8 @@ test_worker_loop (void **state)
         409);
     //  400: bad JSON, bad fields.
     assert_int_equal (s_act ("201", "accept", "tok-w1", "{not json"), 400);
+    //  A note with U+FFFF (which XML cannot carry) is refused.
+    assert_int_equal (s_act ("201", "note", "tok-w1", "{\"text\":\"\\uffff\"}"), 400);
     //  media_url is published in the public updates feed: http(s) only.
     assert_int_equal (s_act ("201", "note", "tok-w1", "{\"media_url\":\"javascript:alert(1)\"}"),
                       400);

@@ -29,7 +29,7 @@ test_utf8_accepts_valid_text (void **state)
     VALID ("\xe0\xa0\x80");     //  U+0800, smallest 3-byte
     VALID ("\xed\x9f\xbf");     //  U+D7FF, just below the surrogates
     VALID ("\xee\x80\x80");     //  U+E000, just above them
-    VALID ("\xef\xbf\xbf");     //  U+FFFF
+    VALID ("\xef\xbf\xbd");     //  U+FFFD (U+FFFE and U+FFFF are refused, below)
     VALID ("\xf0\x90\x80\x80"); //  U+10000
     VALID ("\xf0\x9f\x98\x80"); //  an emoji
     VALID ("\xf4\x8f\xbf\xbf"); //  U+10FFFF, the largest
@@ -64,6 +64,12 @@ test_utf8_rejects_malformed (void **state)
     INVALID ("line\x1b[31m");
     INVALID ("\x0b"); //  vertical tab
     INVALID ("\x0c"); //  form feed
+    //  Characters XML 1.0 cannot carry: one stored would break every XML
+    //  answer that shows it.
+    INVALID ("\xef\xbf\xbe"); //  U+FFFE
+    INVALID ("a\xef\xbf\xbf"
+             "b");                                   //  U+FFFF
+    assert_true (gz_utf8_valid ("\xef\xbf\xbd", 3)); //  U+FFFD is fine
     //  The length is respected: a bad byte past it does not count.
     assert_true (gz_utf8_valid ("ok\xff", 2));
 }
@@ -182,6 +188,11 @@ test_xml_escape (void **state)
     //  Controls XML cannot hold become U+FFFD.
     s_assert_escape (gz_xml_escape ("a\x01"
                                     "b\x1b"),
+                     "a\xef\xbf\xbd"
+                     "b\xef\xbf\xbd");
+    //  So do U+FFFE and U+FFFF, if one was stored before they were refused.
+    s_assert_escape (gz_xml_escape ("a\xef\xbf\xbe"
+                                    "b\xef\xbf\xbf"),
                      "a\xef\xbf\xbd"
                      "b\xef\xbf\xbd");
     s_assert_escape (gz_xml_escape (""), "");
