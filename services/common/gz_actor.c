@@ -688,6 +688,9 @@ s_open_sockets (gz_actor_t *self)
         zsock_set_router_mandatory (self->router, 0);
         zsock_set_sndhwm (self->router, 100000);
         zsock_set_linger (self->router, 0);
+        //  A peer that announces or sends more is disconnected at once:
+        //  nobody can make the process hold a frame larger than this.
+        zsock_set_maxmsgsize (self->router, c->bus.max_msg_bytes);
         if (zsock_bind (self->router, "%s", c->bus_endpoint) < 0) {
             gz_error (self->spec->name, "msg=\"cannot bind the bus endpoint\" endpoint=%s",
                       c->bus_endpoint);

@@ -63,6 +63,7 @@ gz_bus_opts_default (gz_bus_opts_t *opts)
     opts->retention_s = INT64_C (7) * 24 * 3600;
     opts->prune_every_ms = 60000;
     opts->heartbeat_ms = 1000;
+    opts->max_msg_bytes = 1024 * 1024;
 }
 
 void
@@ -77,6 +78,8 @@ gz_bus_opts_from_env (gz_bus_opts_t *opts)
         (int) gz_config_int ("GZ_BUS_PRUNE_EVERY_MS", opts->prune_every_ms, 10, 86400000);
     opts->heartbeat_ms =
         (int) gz_config_int ("GZ_BUS_HEARTBEAT_MS", opts->heartbeat_ms, 1, 3600000);
+    opts->max_msg_bytes =
+        (int) gz_config_int ("GZ_BUS_MAX_MSG_BYTES", opts->max_msg_bytes, 4096, 256 * 1024 * 1024);
 }
 
 const gz_bus_opts_t *

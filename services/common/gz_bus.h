@@ -60,10 +60,12 @@ typedef struct {
     int64_t retention_s; //  keep published outbox rows this long (0: forever)
     int prune_every_ms;  //  how often the publisher's tick prunes
     int heartbeat_ms;    //  the publishers' tick interval, as consumers judge silence
+    int max_msg_bytes;   //  largest message a socket that reads from others takes
+                         //  (ZMQ_MAXMSGSIZE): a peer that sends more is disconnected
 } gz_bus_opts_t;
 
 //  The defaults: sndhwm and rcvhwm 100000, retention_s 7 days,
-//  prune_every_ms 60000, heartbeat_ms 1000.
+//  prune_every_ms 60000, heartbeat_ms 1000, max_msg_bytes 1 MiB.
 void gz_bus_opts_default (gz_bus_opts_t *opts);
 
 //  The defaults, overridden by GZ_BUS_SNDHWM and GZ_BUS_RCVHWM

@@ -101,6 +101,7 @@ gz_bus_sub_new (gz_db_t *db, const char *consumer, const char *consumer_schema,
     self->sub = zsock_new (ZMQ_SUB);
     assert (self->sub);
     zsock_set_rcvhwm (self->sub, opts->rcvhwm);
+    zsock_set_maxmsgsize (self->sub, opts->max_msg_bytes);
     zsock_set_linger (self->sub, 0);
     //  Everything: gap detection needs every position.
     zsock_set_subscribe (self->sub, "");

@@ -15,6 +15,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include "gz_bus.h"
 #include "gz_codec.h"
@@ -1326,6 +1329,106 @@ test_xml_forbidden_characters (void **state)
     gz_testhttp_free (&r);
 }
 
+//  The process's resident set in KiB.
+static long
+s_rss_kib (void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen ("/proc/self/statm", "r");
+    assert_non_null (f);
+    assert_int_equal (fscanf (f, "%ld %ld", &pages, &resident), 2);
+    fclose (f);
+    return resident * (sysconf (_SC_PAGESIZE) / 1024);
+}
+
+//  A raw ZMTP 3.0 peer on intake's ROUTER that completes the handshake,
+//  announces a 512 MiB frame, sends 64 KiB of it and stalls. Returns the
+//  socket.
+static int
+s_announce_huge_frame (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port)};
+    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert_int_equal (connect (fd, (struct sockaddr *) &a, sizeof a), 0);
+    unsigned char greeting[64] = {0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0, 'N', 'U', 'L', 'L'};
+    assert_int_equal (write (fd, greeting, sizeof greeting), (ssize_t) sizeof greeting);
+    static const unsigned char ready[] = {0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y', 11,  'S',
+                                          'o',  'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e',
+                                          0,    0,   0,   6,   'D', 'E', 'A', 'L', 'E', 'R'};
+    assert_int_equal (write (fd, ready, sizeof ready), (ssize_t) sizeof ready);
+    static const unsigned char header[] = {0x02, 0, 0, 0, 0, 0x20, 0, 0, 0}; //  long, 512 MiB
+    assert_int_equal (write (fd, header, sizeof header), (ssize_t) sizeof header);
+    static char body[64 * 1024];
+    memset (body, 'x', sizeof body);
+    //  The server may have closed already: a failed write is fine.
+    ssize_t sent = send (fd, body, sizeof body, MSG_NOSIGNAL);
+    (void) sent;
+    return fd;
+}
+
+//  Has the server closed fd (within timeout_ms)? Reads and drops what the
+//  server sent first (its greeting).
+static bool
+s_closed_by_server (int fd, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    char buf[512];
+    while (zclock_mono () < until) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll (&p, 1, 50) > 0) {
+            ssize_t n = read (fd, buf, sizeof buf);
+            if (n <= 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+//  Frames over GZ_BUS_MAX_MSG_BYTES (1 MiB): a peer that announces a
+//  huge frame is disconnected at once instead of holding that much memory,
+//  and a 2 MiB frame gets no answer; intake goes on serving others.
+static void
+test_bus_frame_limit (void **state)
+{
+    (void) state;
+    long rss0 = s_rss_kib ();
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = s_announce_huge_frame (F.bus_port);
+    for (int i = 0; i < 3; i++) {
+        assert_true (s_closed_by_server (fds[i], 3000));
+        close (fds[i]);
+    }
+    long grown = s_rss_kib () - rss0;
+    printf ("rss grew by %ld KiB while 3 peers announced 512 MiB frames\n", grown);
+    assert_true (grown < 64 * 1024);
+    //  A whole 2 MiB frame: dropped with its peer, no answer.
+    zsock_t *big = zsock_new (ZMQ_DEALER);
+    assert_int_equal (zsock_connect (big, "tcp://127.0.0.1:%d", F.bus_port), 0);
+    zframe_t *f = zframe_new (NULL, 2 * 1024 * 1024);
+    memset (zframe_data (f), 'x', zframe_size (f));
+    assert_int_equal (zframe_send (&f, big, 0), 0);
+    zsock_set_rcvtimeo (big, 1000);
+    zframe_t *none = zframe_recv (big);
+    assert_null (none);
+    zsock_destroy (&big);
+    //  Others are still served.
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert_int_equal (zsock_connect (dealer, "tcp://127.0.0.1:%d", F.bus_port), 0);
+    Gongzhi__V1__Location loc = GONGZHI__V1__LOCATION__INIT;
+    loc.building_code = "B1";
+    Gongzhi__V1__SubmitRequest req = GONGZHI__V1__SUBMIT_REQUEST__INIT;
+    req.service_code = "road";
+    req.description = "路灯坏了";
+    req.location = &loc;
+    Gongzhi__V1__SubmitReply *rep = s_bus_submit (dealer, KEY, "after-big", &req);
+    assert_true (rep->ok);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    zsock_destroy (&dealer);
+}
+
 int
 main (void)
 {
@@ -1341,6 +1444,7 @@ main (void)
         cmocka_unit_test (test_bus_submit_and_events),
         cmocka_unit_test (test_bus_replies_match_commands),
         cmocka_unit_test (test_xml_forbidden_characters),
+        cmocka_unit_test (test_bus_frame_limit),
         cmocka_unit_test (test_rate_limit),
         cmocka_unit_test (test_trusted_proxies),
         cmocka_unit_test (test_ops_endpoints),
