@@ -101,6 +101,26 @@ s_bus_error (zsock_t *router, gz_peer_t *peer, int code, const char *message)
     intake_bus_reply (router, peer, &reply);
 }
 
+//  The channels a district may file on over the bus: its own (BUS, the
+//  default) and those it relays (meetings, riders, patrols, the hotline);
+//  not QR or OPEN311, which are intake's own front doors, nor a value the
+//  enum does not have.
+static bool
+s_bus_channel_ok (int channel)
+{
+    switch (channel) {
+        case GONGZHI__V1__CHANNEL__CHANNEL_UNSPECIFIED:
+        case GONGZHI__V1__CHANNEL__BUS:
+        case GONGZHI__V1__CHANNEL__MEETING:
+        case GONGZHI__V1__CHANNEL__RIDER:
+        case GONGZHI__V1__CHANNEL__PATROL:
+        case GONGZHI__V1__CHANNEL__HOTLINE:
+            return true;
+        default:
+            return false;
+    }
+}
+
 //  One command from the ROUTER. A valid submission joins the batch; every
 //  other outcome is answered at once.
 void
@@ -140,6 +160,12 @@ intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_s
     else if (gz_actor_closing (ctx->actor))
         s_bus_error (router, &peer, GONGZHI__V1__ERROR_CODE__UNAVAILABLE,
                      "shutting down; retry with the same idempotency key");
+    else if (!s_bus_channel_ok (req->channel)) {
+        gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                        "channel=\"bus\",outcome=\"rejected\"", 1);
+        s_bus_error (router, &peer, GONGZHI__V1__ERROR_CODE__BAD_FIELD,
+                     "channel must be BUS, MEETING, RIDER, PATROL or HOTLINE (unset: BUS)");
+    }
     else {
         intake_raw_t raw = {0};
         raw.channel = req->channel ? (int) req->channel : GONGZHI__V1__CHANNEL__BUS;

@@ -66,6 +66,10 @@ s_parse_double (const char *s, double *out)
 {
     if (!s || !*s)
         return false;
+    //  Decimal only: strtod also takes hex floats ("0x1A.9p0"), "inf"
+    //  and "nan", which no client means as a coordinate.
+    if (strspn (s, "0123456789+-.eE") != strlen (s))
+        return false;
     char *end = NULL;
     errno = 0;
     double d = strtod (s, &end);

@@ -751,6 +751,19 @@ test_bus_submit_and_events (void **state)
     rep = s_bus_submit (dealer, KEY, "bus-4", &req);
     assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__OUT_OF_AREA);
     gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    //  A channel out of range, or one of intake's own front doors, is
+    //  not a district's to claim.
+    loc.building_code = "B1";
+    loc.has_latlon = false;
+    req.channel = (Gongzhi__V1__Channel) 99;
+    rep = s_bus_submit (dealer, KEY, "bus-5", &req);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__BAD_FIELD);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    req.channel = GONGZHI__V1__CHANNEL__QR;
+    rep = s_bus_submit (dealer, KEY, "bus-6", &req);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__BAD_FIELD);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    req.channel = GONGZHI__V1__CHANNEL__CHANNEL_UNSPECIFIED;
     zstr_send (dealer, "not a protobuf envelope \xff\xff");
     zframe_t *raw = zframe_recv (dealer);
     assert_non_null (raw);
@@ -1314,6 +1327,13 @@ test_xml_forbidden_characters (void **state)
                               NULL, &r),
                       400);
     assert_non_null (strstr (r.body, "XML"));
+    gz_testhttp_free (&r);
+    //  A hex float is not a coordinate (strtod would take it).
+    assert_int_equal (s_post ("/open311/v2/requests.json",
+                              "api_key=" KEY "&service_code=road&lat=0x1A.9p0&long=106.6901"
+                              "&description=x",
+                              NULL, &r),
+                      400);
     gz_testhttp_free (&r);
     assert_int_equal (s_count (), before);
     //  Stored anyway (as before the rule): the feeds still parse.
