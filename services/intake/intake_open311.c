@@ -245,10 +245,15 @@ s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
     raw.phone = gz_http_form (req, "phone");
     raw.email = gz_http_form (req, "email");
     raw.media_url = gz_http_form (req, "media_url");
-    char name[420] = "";
+    //  Built whole (never cut mid-character): validation then says a
+    //  name that is too long is too long.
+    char *name = NULL;
     const char *first = gz_http_form (req, "first_name"), *last = gz_http_form (req, "last_name");
     if (first || last) {
-        snprintf (name, sizeof name, "%s%s%s", last ? last : "", last && first ? " " : "",
+        size_t n = (last ? strlen (last) : 0) + (first ? strlen (first) : 0) + 2;
+        name = malloc (n);
+        assert (name);
+        snprintf (name, n, "%s%s%s", last ? last : "", last && first ? " " : "",
                   first ? first : "");
         raw.name = name;
     }
@@ -259,6 +264,7 @@ s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
     raw.nattrs = na;
     intake_err_t err;
     intake_sub_t *sub = intake_sub_new (ctx, &raw, &err);
+    free (name);
     for (size_t i = 0; i < na; i++)
         free (owned[i]);
     free (owned);

@@ -1328,6 +1328,17 @@ test_xml_forbidden_characters (void **state)
                       400);
     assert_non_null (strstr (r.body, "XML"));
     gz_testhttp_free (&r);
+    //  A 5,000-character name is too long, and says so (it was cut mid-character
+    //  and refused as "not valid UTF-8").
+    static char body[48 * 1024];
+    int off =
+        snprintf (body, sizeof body,
+                  "api_key=" KEY "&service_code=road&address_id=B1&description=x&first_name=");
+    for (int i = 0; i < 5000 && off < (int) sizeof body - 10; i++)
+        off += snprintf (body + off, sizeof body - (size_t) off, "%%E5%%BC%%A0"); //  张
+    assert_int_equal (s_post ("/open311/v2/requests.json", body, NULL, &r), 400);
+    assert_non_null (strstr (r.body, "name is longer than"));
+    gz_testhttp_free (&r);
     //  A hex float is not a coordinate (strtod would take it).
     assert_int_equal (s_post ("/open311/v2/requests.json",
                               "api_key=" KEY "&service_code=road&lat=0x1A.9p0&long=106.6901"
