@@ -92,6 +92,15 @@ gz_actor_config_from_env (gz_actor_config_t *cfg, const char *prefix, const char
     //  1, 2 and 4 threads measured alike for intake's POSTs on 2 cores; 8
     //  leaves room for the connections that wait.
     cfg->http_threads = (int) gz_config_int ("GZ_HTTP_THREADS", 8, 1, 64);
+    gz_http_limits_t *l = &cfg->http_limits;
+    *l = gz_http_limits_default ();
+    l->max_connections = (int) gz_config_int ("GZ_HTTP_MAX_CONNECTIONS", 0, 0, 1000000);
+    l->max_per_address =
+        (int) gz_config_int ("GZ_HTTP_MAX_PER_ADDRESS", l->max_per_address, 0, 1000000);
+    l->header_timeout_s =
+        (int) gz_config_int ("GZ_HTTP_HEADER_TIMEOUT_S", l->header_timeout_s, 1, 3600);
+    l->body_timeout_s = (int) gz_config_int ("GZ_HTTP_BODY_TIMEOUT_S", l->body_timeout_s, 1, 3600);
+    l->idle_timeout_s = (int) gz_config_int ("GZ_HTTP_IDLE_TIMEOUT_S", l->idle_timeout_s, 1, 3600);
     cfg->workers = (int) gz_config_int (s_var (v, sizeof v, prefix, "WORKERS"), 8, 1, 256);
     cfg->worker_queue =
         gz_config_int (s_var (v, sizeof v, prefix, "WORKER_QUEUE"), 1000, 0, 1000000);
@@ -495,6 +504,10 @@ s_readyz (gz_actor_t *self, gz_http_req_t *req)
 static void
 s_metrics (gz_actor_t *self, gz_http_req_t *req)
 {
+    gz_metrics_set (self->metrics, "gz_http_connections_refused_total", NULL,
+                    (double) gz_http_refused_total (self->http));
+    gz_metrics_set (self->metrics, "gz_http_connections_cut_total", NULL,
+                    (double) gz_http_cut_total (self->http));
     char *text = gz_metrics_render (self->metrics);
     gz_http_reply (req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen (text));
     free (text);
@@ -626,6 +639,12 @@ s_describe (gz_metrics_t *m)
                          "HTTP requests by route and status code");
     gz_metrics_describe (m, "gz_http_request_duration_seconds", GZ_HISTOGRAM,
                          "HTTP request latency by route");
+    gz_metrics_describe (m, "gz_http_connections_refused_total", GZ_COUNTER,
+                         "Connections shut at once: too many from one address");
+    gz_metrics_add (m, "gz_http_connections_refused_total", NULL, 0);
+    gz_metrics_describe (m, "gz_http_connections_cut_total", GZ_COUNTER,
+                         "Connections cut: a request's header or body not read in time");
+    gz_metrics_add (m, "gz_http_connections_cut_total", NULL, 0);
     gz_metrics_describe (m, "gz_bus_published_total", GZ_COUNTER,
                          "Events sent on the bus (including re-sends)");
     gz_metrics_describe (m, "gz_bus_republished_total", GZ_COUNTER,
@@ -704,8 +723,8 @@ static int
 s_open_http (gz_actor_t *self)
 {
     const gz_actor_config_t *c = self->base;
-    self->http = gz_http_new_pool (c->http_bind, c->http_port, self->spec->max_body,
-                                   c->http_threads, s_http, self);
+    self->http = gz_http_new_limited (c->http_bind, c->http_port, self->spec->max_body,
+                                      c->http_threads, &c->http_limits, s_http, self);
     if (!self->http) {
         gz_error (self->spec->name, "msg=\"cannot listen for HTTP\" port=%d", c->http_port);
         return -1;

@@ -53,20 +53,21 @@ typedef struct _gz_actor_t gz_actor_t;
 //  service's config struct. prefix below is the service's variable
 //  prefix ("INTAKE" for GZ_INTAKE_*).
 typedef struct {
-    char *database_url;    //  GZ_DATABASE_URL
-    char *schema;          //  GZ_<P>_SCHEMA
-    char *http_bind;       //  GZ_HTTP_BIND (default 0.0.0.0)
-    int http_port;         //  GZ_<P>_HTTP_PORT (default base + offset; 0 = any)
-    int http_threads;      //  GZ_HTTP_THREADS (default 8)
-    int workers;           //  GZ_<P>_WORKERS: threads for blocking routes (8)
-    long worker_queue;     //  GZ_<P>_WORKER_QUEUE: waiting for one (1000)
-    int answer_timeout_ms; //  GZ_<P>_ANSWER_TIMEOUT_MS: deferred requests (15000)
-    int read_conns;        //  GZ_<P>_READ_CONNS: the read pool (4)
-    char *bus_endpoint;    //  GZ_<P>_BUS: ROUTER bind; NULL: none
-    char *events_endpoint; //  GZ_<P>_EVENTS: PUB bind; NULL: none
-    char *trusted_proxies; //  GZ_TRUSTED_PROXIES ("": none)
-    int org_check_ms;      //  GZ_ORG_CHECK_MS (5000; 0: only RELOAD)
-    gz_bus_opts_t bus;     //  GZ_BUS_* (heartbeat, high-water marks, retention)
+    char *database_url;           //  GZ_DATABASE_URL
+    char *schema;                 //  GZ_<P>_SCHEMA
+    char *http_bind;              //  GZ_HTTP_BIND (default 0.0.0.0)
+    int http_port;                //  GZ_<P>_HTTP_PORT (default base + offset; 0 = any)
+    int http_threads;             //  GZ_HTTP_THREADS (default 8)
+    gz_http_limits_t http_limits; //  GZ_HTTP_MAX_CONNECTIONS, _MAX_PER_ADDRESS, _*_TIMEOUT_S
+    int workers;                  //  GZ_<P>_WORKERS: threads for blocking routes (8)
+    long worker_queue;            //  GZ_<P>_WORKER_QUEUE: waiting for one (1000)
+    int answer_timeout_ms;        //  GZ_<P>_ANSWER_TIMEOUT_MS: deferred requests (15000)
+    int read_conns;               //  GZ_<P>_READ_CONNS: the read pool (4)
+    char *bus_endpoint;           //  GZ_<P>_BUS: ROUTER bind; NULL: none
+    char *events_endpoint;        //  GZ_<P>_EVENTS: PUB bind; NULL: none
+    char *trusted_proxies;        //  GZ_TRUSTED_PROXIES ("": none)
+    int org_check_ms;             //  GZ_ORG_CHECK_MS (5000; 0: only RELOAD)
+    gz_bus_opts_t bus;            //  GZ_BUS_* (heartbeat, high-water marks, retention)
 } gz_actor_config_t;
 
 //  Fill cfg from the environment. http_offset is the service's

@@ -1,9 +1,10 @@
 /*  gz_http: a small HTTP server on libmicrohttpd. See gz_http.h.
 
-    DESIGN: libmicrohttpd runs one internal thread that accepts (poll, so
-    descriptors above FD_SETSIZE are fine) and one thread per connection,
-    so slow clients only ever block their own thread. Each request gets a
-    gz_http_req_t on the first call of the access handler; the body is
+    DESIGN: libmicrohttpd runs a few event-loop threads (poll, so
+    descriptors above FD_SETSIZE are fine) that serve every connection;
+    never a thread per connection. gz_http_guard.c bounds what one client
+    may hold (per-address limit, header and body deadlines). Each request
+    gets a gz_http_req_t on the first call of the access handler; the body is
     collected up to max_body, then our handler runs once (on the last
     call, or at once when Content-Length already says the body is too
     large: then the answer goes out before the body is read and the
@@ -26,6 +27,8 @@
 #include "gz_http_private.h"
 #include "gz_log.h"
 
+#include <czmq.h>
+
 #include <assert.h>
 #include <errno.h>
 #include <netdb.h>
@@ -38,17 +41,49 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GZ_HTTP_CONNECTION_TIMEOUT_S 30 //  idle or stalled connections
-#define GZ_HTTP_CONNECTION_LIMIT 1024   //  threads, hence connections
-#define GZ_HTTP_DRAIN_MS 15000          //  how long destroy waits for requests
-#define GZ_HTTP_CUT_MS 2000             //  then for requests it answered itself
+#define GZ_HTTP_DEFAULT_THREADS 4   //  gz_http_new's event loops
+#define GZ_HTTP_LOG_WINDOW_MS 10000 //  libmicrohttpd's lines: at most
+#define GZ_HTTP_LOG_LINES 5         //  this many per window
+#define GZ_HTTP_DRAIN_MS 15000      //  how long destroy waits for requests
+#define GZ_HTTP_CUT_MS 2000         //  then for requests it answered itself
 
 //  ---- logging
+
+//  libmicrohttpd logs one line per aborted or refused connection; a
+//  flood of them is shown as a few lines and a count of the rest.
+static bool
+s_log_allowed (gz_http_t *self, unsigned *suppressed_p)
+{
+    int64_t now = zclock_mono ();
+    bool allowed;
+    pthread_mutex_lock (&self->log_mutex);
+    *suppressed_p = 0;
+    if (now - self->log_window_ms >= GZ_HTTP_LOG_WINDOW_MS) {
+        *suppressed_p = self->log_suppressed;
+        self->log_window_ms = now;
+        self->log_lines = 0;
+        self->log_suppressed = 0;
+    }
+    allowed = self->log_lines < GZ_HTTP_LOG_LINES;
+    if (allowed)
+        self->log_lines++;
+    else
+        self->log_suppressed++;
+    pthread_mutex_unlock (&self->log_mutex);
+    return allowed;
+}
 
 static void
 s_mhd_log (void *cls, const char *fmt, va_list ap)
 {
-    (void) cls;
+    gz_http_t *self = cls;
+    unsigned suppressed = 0;
+    bool allowed = s_log_allowed (self, &suppressed);
+    if (suppressed > 0)
+        gz_warn ("http", "msg=\"libmicrohttpd: similar lines suppressed\" lines=%u window_s=%d",
+                 suppressed, GZ_HTTP_LOG_WINDOW_MS / 1000);
+    if (!allowed)
+        return;
     char text[512];
     vsnprintf (text, sizeof text, fmt, ap);
     //  Keep the logfmt line on one line and the quoting intact.
@@ -178,6 +213,7 @@ static enum MHD_Result
 s_respond (gz_http_t *self, gz_http_req_t *req)
 {
     req->handled = true;
+    gz_http_guard_phase (self, req->conn, GZ_HTTP_CONN_BUSY);
     self->handler (req, self->arg);
     if (atomic_load (&req->state) != GZ_HTTP_INLINE)
         return MHD_YES; //  suspended, or already claimed: s_access runs again on resume
@@ -204,6 +240,7 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         //  First call: headers are in, no body yet.
         req = s_req_new (self, conn, url, method);
         *con_cls = req;
+        gz_http_guard_phase (self, conn, GZ_HTTP_CONN_BODY);
         s_in_flight_add (self, 1);
         const char *cl =
             MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -243,12 +280,13 @@ static void
 s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
-    (void) conn;
     (void) toe;
     gz_http_t *self = cls;
     gz_http_req_t *req = *con_cls;
     if (!req)
         return;
+    //  A keep-alive connection now waits for the next request's header.
+    gz_http_guard_phase (self, conn, GZ_HTTP_CONN_HEADER);
     gz_http_req_release (&req);
     *con_cls = NULL;
     s_in_flight_add (self, -1);
@@ -284,32 +322,30 @@ s_resolve (const char *bind_addr, int port, struct sockaddr_storage *addr, sockl
 static struct MHD_Daemon *
 s_start (gz_http_t *self, unsigned int flags, int port, const struct sockaddr *addr)
 {
-    flags |= MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (self->threads > 0)
-        //  poll, not epoll: with libmicrohttpd 0.9.75's edge-triggered epoll
-        //  a client that hangs up in the middle of a body went unnoticed
-        //  (the request stayed in flight until the connection timeout).
-        flags |= MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
-    else
-        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
+    //  poll, not epoll: with libmicrohttpd 0.9.75's edge-triggered epoll
+    //  a client that hangs up in the middle of a body went unnoticed (the
+    //  request stayed in flight until the connection timeout).
+    flags |=
+        MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    const gz_http_limits_t *l = &self->limits;
     //  The logger goes first so every message reaches it. An absent
     //  MHD_OPTION_SOCK_ADDR ends the list early instead (it must not be
     //  NULL).
     return MHD_start_daemon (
         flags, (uint16_t) port, NULL, NULL, s_access, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log,
-        self, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) GZ_HTTP_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) GZ_HTTP_CONNECTION_LIMIT,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        self, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) l->idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) l->max_connections, MHD_OPTION_NOTIFY_COMPLETED,
+        s_completed, self, MHD_OPTION_NOTIFY_CONNECTION, gz_http_guard_notify, self,
         //  A pool only for more than one thread (libmicrohttpd warns about
         //  a pool of 0); otherwise the timeout again, which is harmless.
         self->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int) (self->threads > 1 ? self->threads : GZ_HTTP_CONNECTION_TIMEOUT_S),
+        (unsigned int) (self->threads > 1 ? self->threads : l->idle_timeout_s),
         addr ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, addr, MHD_OPTION_END);
 }
 
 static gz_http_t *
-s_new (const char *bind_addr, int port, size_t max_body, int threads, gz_http_handler_fn *handler,
-       void *arg)
+s_new (const char *bind_addr, int port, size_t max_body, int threads,
+       const gz_http_limits_t *limits, gz_http_handler_fn *handler, void *arg)
 {
     assert (handler);
     if (port < 0 || port > 65535) {
@@ -334,6 +370,9 @@ s_new (const char *bind_addr, int port, size_t max_body, int threads, gz_http_ha
     atomic_init (&self->draining, false);
     pthread_mutex_init (&self->jobs_mutex, NULL);
     pthread_cond_init (&self->jobs_ready, NULL);
+    pthread_mutex_init (&self->log_mutex, NULL);
+    self->log_window_ms = zclock_mono ();
+    gz_http_guard_init (self, limits);
 
     if (bind_addr) {
         struct sockaddr_storage addr;
@@ -359,11 +398,9 @@ s_new (const char *bind_addr, int port, size_t max_body, int threads, gz_http_ha
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : port;
-    if (threads > 0) {
-        int rc = pthread_create (&self->watchdog, NULL, gz_http_watchdog, self);
-        assert (rc == 0);
-        self->watchdog_started = true;
-    }
+    int rc = pthread_create (&self->watchdog, NULL, gz_http_watchdog, self);
+    assert (rc == 0);
+    self->watchdog_started = true;
     return self;
 }
 
@@ -371,7 +408,7 @@ gz_http_t *
 gz_http_new (const char *bind_addr, int port, size_t max_body, gz_http_handler_fn *handler,
              void *arg)
 {
-    return s_new (bind_addr, port, max_body, 0, handler, arg);
+    return s_new (bind_addr, port, max_body, GZ_HTTP_DEFAULT_THREADS, NULL, handler, arg);
 }
 
 gz_http_t *
@@ -379,7 +416,15 @@ gz_http_new_pool (const char *bind_addr, int port, size_t max_body, int threads,
                   gz_http_handler_fn *handler, void *arg)
 {
     assert (threads >= 1);
-    return s_new (bind_addr, port, max_body, threads, handler, arg);
+    return s_new (bind_addr, port, max_body, threads, NULL, handler, arg);
+}
+
+gz_http_t *
+gz_http_new_limited (const char *bind_addr, int port, size_t max_body, int threads,
+                     const gz_http_limits_t *limits, gz_http_handler_fn *handler, void *arg)
+{
+    assert (threads >= 1);
+    return s_new (bind_addr, port, max_body, threads, limits, handler, arg);
 }
 
 void
@@ -431,7 +476,7 @@ gz_http_destroy (gz_http_t **self_p)
         size_t left = s_wait_idle (self, self->drain_ms);
         //  Deferred requests nobody answered: answer them now (the daemon
         //  must not stop with a connection suspended), then wait for those.
-        if (left > 0 && self->threads > 0 && gz_http_expire (self, true) > 0)
+        if (left > 0 && gz_http_expire (self, true) > 0)
             left = s_wait_idle (self, GZ_HTTP_CUT_MS);
         if (left > 0)
             gz_warn ("http", "msg=\"drain timed out, cutting requests\" requests=%zu", left);
@@ -456,6 +501,8 @@ gz_http_destroy (gz_http_t **self_p)
     pthread_mutex_destroy (&self->mutex);
     pthread_cond_destroy (&self->jobs_ready);
     pthread_mutex_destroy (&self->jobs_mutex);
+    pthread_mutex_destroy (&self->log_mutex);
+    gz_http_guard_fini (self);
     free (self->proxies);
     free (self);
     *self_p = NULL;

@@ -5,9 +5,9 @@
     handler answers 413 in its own format; when Content-Length already
     says so, the handler runs before the body is sent and the connection
     is closed after the answer). The handler runs on one of
-    libmicrohttpd's threads (thread per connection, up to 1024
-    connections; idle ones time out after 30 s), so it must only touch
-    thread-safe state. It must call exactly one gz_http_reply*; if it does
+    libmicrohttpd's event-loop threads (gz_http_new: 4 of them; never a
+    thread per connection), so it must only touch thread-safe state and
+    should not block for long. It must call exactly one gz_http_reply*; if it does
     not, gz_http answers 500 {"error":{"code":"internal",...}}.
 
     Every response carries "Cache-Control: no-store" and
@@ -43,10 +43,47 @@ typedef void (gz_http_handler_fn) (gz_http_req_t *req, void *arg);
 gz_http_t *gz_http_new (const char *bind_addr, int port, size_t max_body,
                         gz_http_handler_fn *handler, void *arg);
 
-//  Like gz_http_new, but served by `threads` (>= 1) event-loop threads
-//  instead of a thread per connection; handlers may gz_http_defer.
+//  Like gz_http_new, but served by `threads` (>= 1) event-loop threads;
+//  handlers may gz_http_defer.
 gz_http_t *gz_http_new_pool (const char *bind_addr, int port, size_t max_body, int threads,
                              gz_http_handler_fn *handler, void *arg);
+
+//  What one client may hold (see gz_http_guard.c). A connection must send
+//  a request's whole header within header_timeout_s of the connection
+//  (or of the previous response on a keep-alive connection), and its
+//  whole body within body_timeout_s of the header: bytes that trickle in
+//  do not extend either. Between bytes, idle_timeout_s. One address (an
+//  IPv6 client counts by its /64) holds at most max_per_address
+//  connections; trusted proxies (gz_http_set_trusted_proxies) are exempt.
+//  The server holds at most max_connections (0: sized to the process's
+//  file descriptors, see gz_http_fd_budget).
+typedef struct {
+    int max_connections;
+    int max_per_address; //  0: no per-address limit
+    int header_timeout_s;
+    int body_timeout_s;
+    int idle_timeout_s;
+} gz_http_limits_t;
+
+//  The defaults: max_connections 0 (sized to descriptors), 64 per address,
+//  headers 10 s, body 60 s, idle 30 s.
+gz_http_limits_t gz_http_limits_default (void);
+
+//  Like gz_http_new_pool, with limits (NULL: the defaults).
+gz_http_t *gz_http_new_limited (const char *bind_addr, int port, size_t max_body, int threads,
+                                const gz_http_limits_t *limits, gz_http_handler_fn *handler,
+                                void *arg);
+
+//  The connections one server may hold by default: the process's
+//  descriptor limit (its soft limit raised to the hard one, at most
+//  65,536, once per process) less 512 kept for everything else, shared by
+//  the five services one process may host; at least 64.
+int gz_http_fd_budget (void);
+
+//  Connections refused so far for the per-address limit, and connections
+//  cut for the header or body deadline (for /metrics and tests).
+size_t gz_http_refused_total (gz_http_t *self);
+size_t gz_http_cut_total (gz_http_t *self);
 
 //  A deferred request unanswered after timeout_ms (0 = never) is answered
 //  by fn (NULL: 503 {"error":{"code":"unavailable",...}}), which runs on

@@ -303,10 +303,13 @@ gz_http_watchdog (void *arg)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait (&self->watch, &self->mutex, &ts);
-        if (self->stopping || !self->deferred || !self->defer_timeout_ms)
+        if (self->stopping)
             continue;
+        bool expire = self->deferred && self->defer_timeout_ms;
         pthread_mutex_unlock (&self->mutex);
-        gz_http_expire (self, false);
+        gz_http_guard_sweep (self);
+        if (expire)
+            gz_http_expire (self, false);
         pthread_mutex_lock (&self->mutex);
     }
     pthread_mutex_unlock (&self->mutex);

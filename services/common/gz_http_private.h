@@ -3,7 +3,8 @@
     gz_http.c          the server, requests, draining, accessors, responses
     gz_http_defer.c    deferred requests, offloaded handlers, the watchdog
     gz_http_proxies.c  the client's address (GZ_TRUSTED_PROXIES)
-    gz_http_form.c     form bodies  */
+    gz_http_form.c     form bodies
+    gz_http_guard.c    connection limits: per address, header and body deadlines  */
 #ifndef GZ_HTTP_PRIVATE_H_INCLUDED
 #define GZ_HTTP_PRIVATE_H_INCLUDED
 
@@ -35,7 +36,7 @@ struct _gz_http_t {
     pthread_cond_t idle;   //  signalled when in_flight drops to 0
     size_t in_flight;
     atomic_bool draining;
-    int threads; //  0: thread per connection
+    int threads; //  event-loop threads (>= 1)
     int drain_ms;
     int defer_timeout_ms; //  guarded by mutex
     gz_http_handler_fn *timeout_fn;
@@ -56,7 +57,31 @@ struct _gz_http_t {
     //  GZ_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client.
     struct gz_http_net *proxies;
     size_t nproxies;
+    //  Connection limits (gz_http_guard.c).
+    gz_http_limits_t limits;
+    pthread_mutex_t guard_mutex; //  guards conns, per_address
+    struct gz_http_conn *conns;  //  every open connection
+    struct _zhashx_t *per_address;
+    atomic_size_t refused, cut;
+    int64_t next_sweep_ms, cut_logged_ms; //  watchdog thread only
+    int64_t refused_logged_ms;            //  guarded by guard_mutex
+    //  libmicrohttpd's log lines, at most a few per interval.
+    pthread_mutex_t log_mutex;
+    int64_t log_window_ms;
+    unsigned log_lines, log_suppressed;
 };
+
+//  One open connection, as the guard sees it: which part of a request it
+//  is reading (GZ_HTTP_CONN_*) and since when (monotonic ms).
+enum { GZ_HTTP_CONN_HEADER = 0, GZ_HTTP_CONN_BODY, GZ_HTTP_CONN_BUSY, GZ_HTTP_CONN_CUT };
+typedef struct gz_http_conn {
+    struct gz_http_conn *prev, *next;
+    int fd;
+    int phase;
+    int64_t since_ms;
+    bool counted; //  holds one of its address's slots
+    char key[64]; //  the address (an IPv6 one by its /64)
+} gz_http_conn_t;
 
 //  An address or a network: family, address bytes, prefix length.
 typedef struct gz_http_net {
@@ -126,6 +151,20 @@ size_t gz_http_expire (gz_http_t *self, bool every);
 
 //  gz_http_defer.c: let the offload workers finish the queue, join them.
 void gz_http_workers_stop (gz_http_t *self);
+
+//  gz_http_guard.c: libmicrohttpd's connection callback (STARTED, CLOSED).
+void gz_http_guard_notify (void *cls, struct MHD_Connection *conn, void **socket_context,
+                           enum MHD_ConnectionNotificationCode code);
+//  gz_http_guard.c: the connection's request moved to phase (its header
+//  is in: GZ_HTTP_CONN_BODY; its handler runs: BUSY; answered: HEADER).
+void gz_http_guard_phase (gz_http_t *self, struct MHD_Connection *conn, int phase);
+//  gz_http_guard.c: cut connections past their deadline (watchdog thread).
+void gz_http_guard_sweep (gz_http_t *self);
+//  gz_http_guard.c: set up and free the guard's state.
+void gz_http_guard_init (gz_http_t *self, const gz_http_limits_t *limits);
+void gz_http_guard_fini (gz_http_t *self);
+//  gz_http_proxies.c: is the address (text) a trusted proxy?
+bool gz_http_trusted_text (gz_http_t *self, const char *addr);
 
 //  gz_http_proxies.c: set req->client_ip: the peer, or behind trusted
 //  proxies the client X-Forwarded-For names.

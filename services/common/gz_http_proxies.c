@@ -90,6 +90,13 @@ s_trusted (gz_http_t *self, const gz_http_net_t *addr)
     return false;
 }
 
+bool
+gz_http_trusted_text (gz_http_t *self, const char *addr)
+{
+    gz_http_net_t a;
+    return self->nproxies > 0 && s_addr_parse (addr, &a) == 0 && s_trusted (self, &a);
+}
+
 int
 gz_http_set_trusted_proxies (gz_http_t *self, const char *list)
 {
