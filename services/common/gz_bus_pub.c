@@ -432,12 +432,14 @@ s_pub_write (gz_bus_pub_t *self, bool commit)
     //  events are sent in the order their transactions commit. PostgreSQL
     //  cannot see this lock, so it cannot break a deadlock through it (a
     //  holder waiting for a row this waiter's transaction locked): the
-    //  wait is bounded, and giving up rolls this transaction back.
+    //  wait is bounded, and giving up rolls this transaction back. The
+    //  bound is on the monotonic clock: a step of the wall clock neither
+    //  gives up at once nor waits an hour.
     if (!self->holding) {
         struct timespec until;
-        clock_gettime (CLOCK_REALTIME, &until);
+        clock_gettime (CLOCK_MONOTONIC, &until);
         until.tv_sec += S_WRITER_WAIT_S;
-        if (pthread_mutex_timedlock (&self->root->lock, &until) != 0) {
+        if (pthread_mutex_clocklock (&self->root->lock, CLOCK_MONOTONIC, &until) != 0) {
             gz_warn (SVC, "msg=\"gave up waiting for the stream's writer lock\" stream=%s",
                      self->stream);
             return -1;

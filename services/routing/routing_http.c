@@ -4,7 +4,9 @@
     for the actor (routing_cmd_defer) and answered after its commit
     (routing_http_answer).
 
-      GET  /api/v1/requests/{id}           staff/operator bearer, or ?t=<resident secret>
+      GET  /api/v1/requests/{id}           staff/operator bearer, or ?t=<resident secret>;
+                                           staff: their area's, unit's, own or
+                                           co-handled requests (s_may_read)
       GET  /api/v1/queue                   the caller's open work, most urgent first
       POST /api/v1/requests/{id}/{action}  accept verify start note resolve transfer
                                            escalate return (staff); rate reopen
@@ -76,6 +78,39 @@ routing_http_caller (gz_db_t *db, gz_http_req_t *req, routing_caller_t *c, bool 
 
 //  ---------------------------------------------------------------- handlers
 
+static bool
+s_is (json_t *o, const char *member, const char *code)
+{
+    const char *v = json_string_value (json_object_get (o, member));
+    return v && *v && *code && strcmp (v, code) == 0;
+}
+
+//  May c (a known caller) read view, a request's full view? An operator
+//  reads every request; a staff member those in her own area (her unit is
+//  the request's grid, community or sub-district: the subtree under her
+//  node), those assigned to her or her unit, and those her unit co-handles.
+//  The same people the actions and the queue serve, plus the area's own
+//  staff, who answer for what happens in it.
+static bool
+s_may_read (const routing_caller_t *c, json_t *view)
+{
+    if (c->operator)
+        return true;
+    json_t *assignee = json_object_get (view, "assignee");
+    if (s_is (view, "grid_code", c->unit) || s_is (view, "community_code", c->unit) ||
+        s_is (view, "subdistrict_code", c->unit) || s_is (assignee, "staff_id", c->staff_id) ||
+        s_is (assignee, "unit_code", c->unit))
+        return true;
+    size_t i;
+    json_t *co;
+    json_array_foreach (json_object_get (view, "co_handlers"), i, co)
+    {
+        if (s_is (co, "unit_code", c->unit))
+            return true;
+    }
+    return false;
+}
+
 static void
 s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
 {
@@ -98,6 +133,10 @@ s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
     else if (!c.known && !resident_ok)
         gz_http_reply_error (req, 401, "unauthorized",
                              "a staff bearer token or the status-link secret (?t=) is required");
+    else if (!resident_ok && !s_may_read (&c, view))
+        //  403 as the actions answer: request ids are public (Open311).
+        gz_http_reply_error (req, 403, "forbidden",
+                             "not a request of your area, your unit or yours");
     else {
         gz_http_reply_json (req, 200, view);
         view = NULL;

@@ -118,10 +118,12 @@ s_setup (void **state)
             " ('D1','district',NULL,'示例区'), ('S1','subdistrict','D1','示例街道'),"
             " ('C1','community','S1','示例社区'), ('G1','grid','C1','示例网格1'),"
             " ('G2','grid','C1','示例网格2'), ('DEP1','department','D1','住建局'),"
-            " ('DEP2','department','D1','司法局')");
+            " ('DEP2','department','D1','司法局'), ('S2','subdistrict','D1','另一街道'),"
+            " ('C2','community','S2','另一社区'), ('G3','grid','C2','另一网格')");
     s_exec ("INSERT INTO org.buildings (code, grid_code, name, address, lat, lon) VALUES"
             " ('B1','G1','示例小区 1栋','示例路1号',26.5650,106.6900),"
-            " ('B2','G2','示例小区 2栋','示例路2号',26.5660,106.6910)");
+            " ('B2','G2','示例小区 2栋','示例路2号',26.5660,106.6910),"
+            " ('B3','G3','另一小区 1栋','另一路1号',26.5760,106.7010)");
     s_exec ("INSERT INTO org.staff (id, name, role, unit_code, on_duty, max_open, sort_order)"
             " VALUES ('w1','网格员甲','grid_worker','G1',true,NULL,1),"
             " ('w1b','网格员乙','grid_worker','G1',true,2,2),"
@@ -129,7 +131,9 @@ s_setup (void **state)
             " ('duty1','值班员','community_duty','C1',true,NULL,1),"
             " ('coord1','街道协调员','subdistrict_coordinator','S1',true,NULL,1),"
             " ('dc1','住建联络员','department_contact','DEP1',true,NULL,1),"
-            " ('dc2','司法联络员','department_contact','DEP2',true,NULL,1)");
+            " ('dc2','司法联络员','department_contact','DEP2',true,NULL,1),"
+            " ('w3','网格员丁','grid_worker','G3',true,NULL,1),"
+            " ('coord2','另一街道协调员','subdistrict_coordinator','S2',true,NULL,1)");
     s_exec ("INSERT INTO org.pairings (department_code, community_code) VALUES ('DEP1','C1')");
     snprintf (F.rules_path, sizeof F.rules_path, "/tmp/gz_test_routing_%d.rules", (int) getpid ());
     FILE *f = fopen (F.rules_path, "w");
@@ -168,6 +172,8 @@ s_setup (void **state)
     s_token ("duty1", "tok-duty1");
     s_token ("coord1", "tok-coord1");
     s_token ("dc2", "tok-dc2");
+    s_token ("w3", "tok-w3");
+    s_token ("coord2", "tok-coord2");
     return 0;
 }
 
@@ -196,11 +202,13 @@ s_stage_submit (const char *id, const char *category, const char *building, cons
     ev.service_code = (char *) category;
     ev.description = (char *) description;
     ev.channel = GONGZHI__V1__CHANNEL__QR;
+    //  B1 in G1, B2 in G2 (both C1, S1); B3 in G3 (C2, S2).
     bool b1 = building && strcmp (building, "B1") == 0;
+    bool b3 = building && strcmp (building, "B3") == 0;
     ev.building_code = (char *) (building ? building : "");
-    ev.grid_code = (char *) (building ? (b1 ? "G1" : "G2") : "");
-    ev.community_code = (char *) (building ? "C1" : "");
-    ev.subdistrict_code = (char *) (building ? "S1" : "");
+    ev.grid_code = (char *) (building ? (b1 ? "G1" : b3 ? "G3" : "G2") : "");
+    ev.community_code = (char *) (building ? (b3 ? "C2" : "C1") : "");
+    ev.subdistrict_code = (char *) (building ? (b3 ? "S2" : "S1") : "");
     ev.submitted_at_us = T0;
     char *hash =
         gz_testfix_textf (F.db, "SELECT encode(sha256(convert_to('%s','UTF8')),'hex')", secret);
@@ -807,6 +815,53 @@ test_load_follows_transitions (void **state)
               "305");
 }
 
+static long
+s_read (const char *id, const char *token)
+{
+    char path[128];
+    snprintf (path, sizeof path, "/api/v1/requests/%s", id);
+    return s_call ("GET", path, token, NULL, NULL);
+}
+
+//  A staff member reads the requests of her area (her unit's subtree), her
+//  unit's, her own and those her unit co-handles; 403 for the rest, as the
+//  actions answer. An operator reads every request.
+static void
+test_read_scope (void **state)
+{
+    (void) state;
+    s_submit ("401", "road", "B1", "路灯坏了", "secret401");
+    s_submit ("402", "road", "B3", "井盖丢了", "secret402");
+    s_wait_routed ("401");
+    s_wait_routed ("402");
+    s_expect ("w1", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "401");
+    s_expect ("w3", "SELECT assignee_staff FROM routing.requests WHERE id = '%s'", "402");
+    //  Sub-district S1's people read 401, not S2's 402, and the reverse.
+    assert_int_equal (s_read ("401", "tok-w1"), 200);
+    assert_int_equal (s_read ("402", "tok-w1"), 403);
+    assert_int_equal (s_read ("402", "tok-w3"), 200);
+    assert_int_equal (s_read ("401", "tok-w3"), 403);
+    assert_int_equal (s_read ("401", "tok-coord1"), 200); //  area: S1
+    assert_int_equal (s_read ("402", "tok-coord1"), 403);
+    assert_int_equal (s_read ("402", "tok-coord2"), 200); //  area: S2
+    assert_int_equal (s_read ("401", "tok-coord2"), 403);
+    assert_int_equal (s_read ("401", "tok-duty1"), 200); //  area: C1
+    assert_int_equal (s_read ("402", "tok-duty1"), 403);
+    //  Another grid of the same community, a department not involved.
+    assert_int_equal (s_read ("401", "tok-w2"), 403);
+    assert_int_equal (s_read ("401", "tok-dc2"), 403);
+    //  The operator reads both; a missing request is still 404.
+    assert_int_equal (s_read ("401", OPTOKEN), 200);
+    assert_int_equal (s_read ("402", OPTOKEN), 200);
+    assert_int_equal (s_read ("999", "tok-w1"), 404);
+    //  The resident's secret opens her own request whoever's token comes with it.
+    assert_int_equal (s_read ("401?t=secret401", "tok-w3"), 200);
+    //  Transferred to DEP2, the request is its unit's to read.
+    assert_int_equal (
+        s_act ("401", "transfer", "tok-w1", "{\"to_unit\":\"DEP2\",\"reason\":\"司法事项\"}"), 200);
+    assert_int_equal (s_read ("401", "tok-dc2"), 200);
+}
+
 //  A token past its expiry is refused like an unknown one (401).
 static void
 test_token_expiry (void **state)
@@ -838,6 +893,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_org_follows_database, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_load_follows_transitions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_token_expiry, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_read_scope, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# scripts/up supervises gongzhi: killed with -9, the binary is started again
+# (with a log line, after 1 s, then 2 s when it dies again at once) and
+# answers /healthz; SIGTERM to scripts/up stops the binary and the script.
+# Runs scripts/up on the test database (GZ_DATABASE_URL: no PostgreSQL of
+# its own) with the binaries already built (GZ_UP_SKIP_BUILD=1).
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+gz_init up
+gz_createdb
+export GZ_PORT_BASE=$((20000 + RANDOM % 10000)) GZ_UP_SKIP_BUILD=1 GZ_LOG_LEVEL=warn
+export GZ_DATA_DIR=$GZ_TMP/var
+base="http://127.0.0.1:$GZ_PORT_BASE"
+log=$GZ_TMP/up.log
+
+# Whatever gongzhi the script left behind is killed at exit, then the script.
+gz_cleanup_more() {
+    local p
+    for p in $(pgrep -P "$up" -x gongzhi || true); do kill -9 "$p" 2>/dev/null || true; done
+}
+
+gz_start up.log bash "$GZ_SOURCE_DIR/scripts/up"
+up=$GZ_PID
+logged() { grep -qF "$1" "$log"; }
+# Up and announced: a gongzhi that dies while it first starts ends scripts/up.
+gz_wait_for 120 "scripts/up did not announce gongzhi" logged "gongzhi is running"
+
+# The one gongzhi the script runs now (a child of the script).
+child() { pgrep -P "$up" -x gongzhi || true; }
+healthy() { curl -fsS "$base/healthz" >/dev/null 2>&1; }
+restarted() { local c; c=$(child); [ -n "$c" ] && [ "$c" != "$1" ] && healthy; }
+
+first=$(child)
+[ -n "$first" ] || gz_fail "no gongzhi child of scripts/up"
+kill -9 "$first"
+gz_wait_for 30 "restart line after kill -9" \
+    logged "gongzhi exited with status 137; restarting in 1 s"
+gz_wait_for 60 "gongzhi back after kill -9" restarted "$first"
+second=$(child)
+
+# Dying again at once: the wait doubles.
+kill -9 "$second"
+gz_wait_for 30 "backoff line after a second kill -9" \
+    logged "gongzhi exited with status 137; restarting in 2 s"
+gz_wait_for 60 "gongzhi back after the second kill -9" restarted "$second"
+gz_wait_ready "$base"
+third=$(child)
+
+# SIGTERM to scripts/up: gongzhi drains and exits, the script exits 0.
+kill -TERM "$up"
+gz_reap "$up"
+[ "$GZ_RC" -eq 0 ] || gz_fail "scripts/up exited $GZ_RC on SIGTERM"
+! kill -0 "$third" 2>/dev/null || gz_fail "gongzhi $third still runs after scripts/up stopped"
+logged "== stopped" || gz_fail "scripts/up did not say it stopped"
+! healthy || gz_fail "/healthz still answers after scripts/up stopped"
+echo "PASS"
