@@ -10,6 +10,7 @@
     streams, wake, ROUTER, cycle.  */
 #include "gz_actor.h"
 #include "gz_config.h"
+#include "gz_inflight.h"
 #include "gz_log.h"
 #include "gz_org.h"
 
@@ -55,6 +56,7 @@ struct _gz_actor_t {
     gz_metrics_t *metrics;
     gz_bus_pub_t *pub;
     zsock_t *router;
+    gz_inflight_t *inflight; //  commands taken and not answered, per peer
     gz_http_t *http;
     int wake_fd;
     void *state;
@@ -115,6 +117,10 @@ gz_actor_config_from_env (gz_actor_config_t *cfg, const char *prefix, const char
     cfg->trusted_proxies = strdup (gz_config_str ("GZ_TRUSTED_PROXIES", ""));
     cfg->org_check_ms = (int) gz_config_int ("GZ_ORG_CHECK_MS", 5000, 0, 3600000);
     gz_bus_opts_from_env (&cfg->bus);
+    cfg->max_command_bytes =
+        (int) gz_config_int ("GZ_BUS_MAX_COMMAND_BYTES", 64 * 1024, 1024, 256 * 1024 * 1024);
+    cfg->max_inflight_per_peer =
+        (int) gz_config_int ("GZ_BUS_MAX_INFLIGHT_PER_PEER", 256, 1, 1000000);
 }
 
 static char *
@@ -232,9 +238,19 @@ s_opt_dup (const char *s)
     return s && *s ? strdup (s) : NULL;
 }
 
+//  The command is answered or dropped: it is no longer in flight.
+static void
+s_peer_done (gz_peer_t *peer)
+{
+    if (peer->inflight && peer->from)
+        gz_inflight_done (peer->inflight, peer->from);
+    peer->inflight = NULL;
+}
+
 void
 gz_actor_peer_clear (gz_peer_t *peer)
 {
+    s_peer_done (peer);
     zframe_destroy (&peer->from);
     free (peer->command_id);
     free (peer->idempotency_key);
@@ -242,11 +258,34 @@ gz_actor_peer_clear (gz_peer_t *peer)
     memset (peer, 0, sizeof *peer);
 }
 
+//  Refuse what is too large or one too many for its peer (the limits
+//  every service shares), else count it in flight.
+static void
+s_peer_admit (gz_actor_t *self, gz_peer_t *peer, size_t size)
+{
+    const gz_actor_config_t *c = self->base;
+    if (size > (size_t) c->max_command_bytes) {
+        peer->refused = GZ_PEER_TOO_LARGE;
+        snprintf (peer->why, sizeof peer->why,
+                  "command of %zu bytes is over the limit of %d bytes (GZ_BUS_MAX_COMMAND_BYTES)",
+                  size, c->max_command_bytes);
+    }
+    else if (!gz_inflight_take (self->inflight, peer->from)) {
+        peer->refused = GZ_PEER_TOO_MANY;
+        snprintf (peer->why, sizeof peer->why,
+                  "%d commands of this peer are not answered yet "
+                  "(GZ_BUS_MAX_INFLIGHT_PER_PEER); read replies, then retry",
+                  c->max_inflight_per_peer);
+    }
+    else
+        peer->inflight = self->inflight;
+}
+
 gz_envelope_t *
-gz_actor_command_recv (zsock_t *router, gz_peer_t *peer)
+gz_actor_command_recv (gz_actor_t *self, gz_peer_t *peer)
 {
     memset (peer, 0, sizeof *peer);
-    zmsg_t *msg = zmsg_recv (router);
+    zmsg_t *msg = zmsg_recv (self->router);
     if (!msg)
         return NULL;
     peer->from = zmsg_pop (msg);
@@ -257,6 +296,9 @@ gz_actor_command_recv (zsock_t *router, gz_peer_t *peer)
         body = zmsg_pop (msg);
     }
     zmsg_destroy (&msg);
+    if (peer->from)
+        s_peer_admit (self, peer, body ? zframe_size (body) : 0);
+    //  Decoded even when refused, so the refusal echoes the command's ids.
     gz_envelope_t *env =
         body ? gz_codec_envelope_decode (zframe_data (body), zframe_size (body)) : NULL;
     zframe_destroy (&body);
@@ -272,6 +314,7 @@ void
 gz_actor_command_reply (zsock_t *router, gz_peer_t *peer, const char *type, const char *key,
                         const ProtobufCMessage *reply)
 {
+    s_peer_done (peer);
     zmsg_t *msg = zmsg_new ();
     zmsg_append (msg, &peer->from);
     if (peer->delim)
@@ -702,10 +745,16 @@ s_open_sockets (gz_actor_t *self)
             return -1;
     }
     if (c->bus_endpoint) {
+        self->inflight = gz_inflight_new (c->max_inflight_per_peer);
         self->router = zsock_new (ZMQ_ROUTER);
         assert (self->router);
         zsock_set_router_mandatory (self->router, 0);
         zsock_set_sndhwm (self->router, 100000);
+        //  What one peer may queue unread before TCP pushes back: what it
+        //  may have in flight and as many again to refuse at once (at
+        //  least 64), not libzmq's 1000 frames of up to max_msg_bytes.
+        int hwm = c->max_inflight_per_peer < 32 ? 64 : 2 * c->max_inflight_per_peer;
+        zsock_set_rcvhwm (self->router, hwm);
         zsock_set_linger (self->router, 0);
         //  A peer that announces or sends more is disconnected at once:
         //  nobody can make the process hold a frame larger than this.
@@ -781,6 +830,7 @@ s_destroy (gz_actor_t **self_p)
     if (self->state && self->spec->stop)
         self->spec->stop (&self->state);
     zsock_destroy (&self->router);
+    gz_inflight_destroy (&self->inflight);
     for (size_t i = 0; i < self->nfollow; i++) {
         s_follow_t *f = &self->follow[i];
         gz_bus_sub_destroy (&f->sub);

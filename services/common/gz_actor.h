@@ -68,6 +68,9 @@ typedef struct {
     char *trusted_proxies;        //  GZ_TRUSTED_PROXIES ("": none)
     int org_check_ms;             //  GZ_ORG_CHECK_MS (5000; 0: only RELOAD)
     gz_bus_opts_t bus;            //  GZ_BUS_* (heartbeat, high-water marks, retention)
+    //  Commands on the ROUTER (proto/README.md, "Limits"):
+    int max_command_bytes;     //  GZ_BUS_MAX_COMMAND_BYTES (64 KiB): larger: TOO_LARGE
+    int max_inflight_per_peer; //  GZ_BUS_MAX_INFLIGHT_PER_PEER (256): more: RATE_LIMITED
 } gz_actor_config_t;
 
 //  Fill cfg from the environment. http_offset is the service's
@@ -174,18 +177,30 @@ gz_bus_sub_t *gz_actor_follow (gz_actor_t *self, const char *source_schema, cons
 
 //  Commands on the ROUTER (DEALER or REQ peers). Who sent a command, and
 //  what its reply must echo so the peer can match it (proto/README.md):
+typedef enum {
+    GZ_PEER_OK,        //  taken: counted in flight until answered or cleared
+    GZ_PEER_TOO_LARGE, //  over max_command_bytes: answer TOO_LARGE
+    GZ_PEER_TOO_MANY,  //  max_inflight_per_peer unanswered: answer RATE_LIMITED
+} gz_peer_refusal_t;
+
 typedef struct {
     zframe_t *from;        //  the peer's routing id; NULL: nothing came
     bool delim;            //  it sent a REQ delimiter
     char *command_id;      //  the command envelope's id (NULL: none)
     char *idempotency_key; //  its idempotency key (NULL: none)
     char *trace_id;        //  its trace id (NULL: none)
+    gz_peer_refusal_t refused;
+    char why[160];  //  when refused: the message for the reply
+    void *inflight; //  the count this command is in (skeleton's)
 } gz_peer_t;
 
-//  Receive one command into *peer (cleared first) and return its
-//  envelope, or NULL when the body is not one (the caller counts it and
-//  answers a typed error; peer->from is NULL when nothing was there).
-gz_envelope_t *gz_actor_command_recv (zsock_t *router, gz_peer_t *peer);
+//  Receive one command from the actor's ROUTER into *peer (cleared
+//  first) and return its envelope, or NULL when the body is not one (the
+//  caller counts it and answers a typed error; peer->from is NULL when
+//  nothing was there). When peer->refused is set the caller answers at
+//  once with the matching typed error and peer->why, without looking at
+//  the command (the envelope, when there is one, is only for its ids).
+gz_envelope_t *gz_actor_command_recv (gz_actor_t *self, gz_peer_t *peer);
 //  Answer peer's command with an Envelope of type carrying reply (key:
 //  the envelope's key, may be NULL), echoing the command's id as
 //  reply_to, its idempotency key and trace id; clears peer.

@@ -127,8 +127,21 @@ void
 intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_sub_t **tail)
 {
     gz_peer_t peer;
-    gz_envelope_t *env = gz_actor_command_recv (router, &peer);
+    gz_envelope_t *env = gz_actor_command_recv (ctx->actor, &peer);
     if (!peer.from) {
+        gz_codec_envelope_free (&env);
+        return;
+    }
+    if (peer.refused) {
+        bool large = peer.refused == GZ_PEER_TOO_LARGE;
+        gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                        large ? "channel=\"bus\",outcome=\"rejected\""
+                              : "channel=\"bus\",outcome=\"rate_limited\"",
+                        1);
+        s_bus_error (router, &peer,
+                     large ? GONGZHI__V1__ERROR_CODE__TOO_LARGE
+                           : GONGZHI__V1__ERROR_CODE__RATE_LIMITED,
+                     peer.why);
         gz_codec_envelope_free (&env);
         return;
     }

@@ -102,9 +102,9 @@ typedef struct _routing_cmd_t {
     int score;
     bool satisfied;
     //  result, set by the actor
-    int status;     //  HTTP status: 200, 400, 401, 403, 404, 409, 422, 503
+    int status;     //  HTTP status: 200, 400, 401, 403, 404, 409, 413, 422, 429, 503
     char error[32]; //  "" or bad_request, unauthorized, forbidden, not_found,
-                    //  conflict, unprocessable, unavailable
+                    //  conflict, unprocessable, unavailable (bus: too_large, rate_limited)
     char message[256];
     char state[16]; //  the request's state after (or, on conflict, now)
     //  bus replies

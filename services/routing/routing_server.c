@@ -363,16 +363,25 @@ s_opt (const char *s)
 
 //  One WorkerCommand from the ROUTER: check, apply, answer after commit.
 static void
-s_on_router (self_t *self, zsock_t *router)
+s_on_router (self_t *self)
 {
     gz_peer_t peer;
-    gz_envelope_t *env = gz_actor_command_recv (router, &peer);
+    gz_envelope_t *env = gz_actor_command_recv (self->actor, &peer);
     if (!peer.from) {
         gz_codec_envelope_free (&env);
         return;
     }
     routing_cmd_t *cmd = routing_cmd_new ();
     cmd->peer = peer; //  answered after the commit
+    if (peer.refused) {
+        bool large = peer.refused == GZ_PEER_TOO_LARGE;
+        cmd->status = large ? 413 : 429;
+        snprintf (cmd->error, sizeof cmd->error, large ? "too_large" : "rate_limited");
+        snprintf (cmd->message, sizeof cmd->message, "%s", peer.why);
+        gz_codec_envelope_free (&env);
+        s_finish (self, cmd, "bus");
+        return;
+    }
     Gongzhi__V1__WorkerCommand *wc = NULL;
     if (env && env->type && strcmp (env->type, "WorkerCommand") == 0)
         wc = gongzhi__v1__worker_command__unpack (NULL, env->payload.len, env->payload.data);
@@ -415,7 +424,7 @@ s_router (void *state, zsock_t *router)
 {
     self_t *self = state;
     for (int n = 0; n < 256 && (zsock_events (router) & ZMQ_POLLIN); n++)
-        s_on_router (self, router);
+        s_on_router (self);
 }
 
 //  After every wake-up: apply the commands HTTP threads queued.

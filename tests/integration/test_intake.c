@@ -15,9 +15,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <poll.h>
-#include <sys/socket.h>
 
 #include "gz_bus.h"
 #include "gz_codec.h"
@@ -1360,63 +1357,6 @@ test_xml_forbidden_characters (void **state)
     gz_testhttp_free (&r);
 }
 
-//  The process's resident set in KiB.
-static long
-s_rss_kib (void)
-{
-    long pages = 0, resident = 0;
-    FILE *f = fopen ("/proc/self/statm", "r");
-    assert_non_null (f);
-    assert_int_equal (fscanf (f, "%ld %ld", &pages, &resident), 2);
-    fclose (f);
-    return resident * (sysconf (_SC_PAGESIZE) / 1024);
-}
-
-//  A raw ZMTP 3.0 peer on intake's ROUTER that completes the handshake,
-//  announces a 512 MiB frame, sends 64 KiB of it and stalls. Returns the
-//  socket.
-static int
-s_announce_huge_frame (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    assert_true (fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port)};
-    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    assert_int_equal (connect (fd, (struct sockaddr *) &a, sizeof a), 0);
-    unsigned char greeting[64] = {0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0, 'N', 'U', 'L', 'L'};
-    assert_int_equal (write (fd, greeting, sizeof greeting), (ssize_t) sizeof greeting);
-    static const unsigned char ready[] = {0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y', 11,  'S',
-                                          'o',  'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e',
-                                          0,    0,   0,   6,   'D', 'E', 'A', 'L', 'E', 'R'};
-    assert_int_equal (write (fd, ready, sizeof ready), (ssize_t) sizeof ready);
-    static const unsigned char header[] = {0x02, 0, 0, 0, 0, 0x20, 0, 0, 0}; //  long, 512 MiB
-    assert_int_equal (write (fd, header, sizeof header), (ssize_t) sizeof header);
-    static char body[64 * 1024];
-    memset (body, 'x', sizeof body);
-    //  The server may have closed already: a failed write is fine.
-    ssize_t sent = send (fd, body, sizeof body, MSG_NOSIGNAL);
-    (void) sent;
-    return fd;
-}
-
-//  Has the server closed fd (within timeout_ms)? Reads and drops what the
-//  server sent first (its greeting).
-static bool
-s_closed_by_server (int fd, int timeout_ms)
-{
-    int64_t until = zclock_mono () + timeout_ms;
-    char buf[512];
-    while (zclock_mono () < until) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll (&p, 1, 50) > 0) {
-            ssize_t n = read (fd, buf, sizeof buf);
-            if (n <= 0)
-                return true;
-        }
-    }
-    return false;
-}
-
 //  Frames over GZ_BUS_MAX_MSG_BYTES (1 MiB): a peer that announces a
 //  huge frame is disconnected at once instead of holding that much memory,
 //  and a 2 MiB frame gets no answer; intake goes on serving others.
@@ -1424,15 +1364,15 @@ static void
 test_bus_frame_limit (void **state)
 {
     (void) state;
-    long rss0 = s_rss_kib ();
+    long rss0 = gz_testfix_rss_kib ();
     int fds[3];
     for (int i = 0; i < 3; i++)
-        fds[i] = s_announce_huge_frame (F.bus_port);
+        fds[i] = gz_testfix_zmtp_frame (F.bus_port, 512u << 20, 64 * 1024, 0);
     for (int i = 0; i < 3; i++) {
-        assert_true (s_closed_by_server (fds[i], 3000));
+        assert_true (gz_testfix_closed_by_server (fds[i], 3000));
         close (fds[i]);
     }
-    long grown = s_rss_kib () - rss0;
+    long grown = gz_testfix_rss_kib () - rss0;
     printf ("rss grew by %ld KiB while 3 peers announced 512 MiB frames\n", grown);
     assert_true (grown < 64 * 1024);
     //  A whole 2 MiB frame: dropped with its peer, no answer.

@@ -638,6 +638,48 @@ test_bus_commands (void **state)
     zsock_destroy (&dealer);
 }
 
+//  A WorkerCommand over GZ_BUS_MAX_COMMAND_BYTES (64 KiB) is answered
+//  too_large at once, naming the limit and echoing the command's id.
+static void
+test_bus_too_large (void **state)
+{
+    (void) state;
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert_int_equal (
+        zsock_connect (dealer, "tcp://127.0.0.1:%d", gz_testfix_port (F.routing, "BUSPORT")), 0);
+    char *text = malloc (256 * 1024 + 1);
+    assert_non_null (text);
+    memset (text, 'a', 256 * 1024);
+    text[256 * 1024] = 0;
+    Gongzhi__V1__WorkerCommand wc = GONGZHI__V1__WORKER_COMMAND__INIT;
+    wc.request_id = "301";
+    wc.action = "note";
+    wc.text = text;
+    zframe_t *f = gz_codec_envelope_frame ("WorkerCommand", "301", "big-note", "tok-w1", &wc.base);
+    gz_envelope_t *sent = gz_codec_envelope_decode (zframe_data (f), zframe_size (f));
+    zframe_send (&f, dealer, 0);
+    free (text);
+    zsock_set_rcvtimeo (dealer, 5000);
+    zframe_t *reply = zframe_recv (dealer);
+    assert_non_null (reply);
+    gz_envelope_t *env = gz_codec_envelope_decode (zframe_data (reply), zframe_size (reply));
+    assert_non_null (env);
+    assert_string_equal (env->type, "CommandReply");
+    assert_string_equal (env->reply_to, sent->id);
+    assert_string_equal (env->idempotency_key, "big-note");
+    Gongzhi__V1__CommandReply *cr =
+        gongzhi__v1__command_reply__unpack (NULL, env->payload.len, env->payload.data);
+    assert_non_null (cr);
+    assert_false (cr->ok);
+    assert_string_equal (cr->error, "too_large");
+    assert_non_null (strstr (cr->message, "GZ_BUS_MAX_COMMAND_BYTES"));
+    gongzhi__v1__command_reply__free_unpacked (cr, NULL);
+    gz_codec_envelope_free (&env);
+    gz_codec_envelope_free (&sent);
+    zframe_destroy (&reply);
+    zsock_destroy (&dealer);
+}
+
 static void
 test_timers_escalate_restart (void **state)
 {
@@ -888,6 +930,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_batch_merges, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_worker_loop, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bus_commands, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bus_too_large, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timers_escalate_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rules_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_org_follows_database, s_setup, s_teardown),

@@ -8,6 +8,10 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "gz_org.h"
 #include "gz_testfix.h"
@@ -294,4 +298,71 @@ gz_testfix_wait_org_checks (gz_db_t *db, const char *application_name, int check
     free (now);
     for (int i = 0; i < checks; i++)
         gz_testfix_wait (s_org_checked, &c, timeout_ms, "a check of org.generation");
+}
+
+//  ---------------------------------------------------------------- raw bus peers
+
+int
+gz_testfix_zmtp_frame (int port, uint64_t announced, size_t send_bytes, int pause_ms)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port)};
+    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert_int_equal (connect (fd, (struct sockaddr *) &a, sizeof a), 0);
+    unsigned char greeting[64] = {0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0, 'N', 'U', 'L', 'L'};
+    assert_int_equal (write (fd, greeting, sizeof greeting), (ssize_t) sizeof greeting);
+    static const unsigned char ready[] = {0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y', 11,  'S',
+                                          'o',  'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e',
+                                          0,    0,   0,   6,   'D', 'E', 'A', 'L', 'E', 'R'};
+    assert_int_equal (write (fd, ready, sizeof ready), (ssize_t) sizeof ready);
+    //  A long frame (flags 0x02): its size in 8 bytes, network order.
+    unsigned char header[9] = {0x02};
+    for (int i = 0; i < 8; i++)
+        header[1 + i] = (unsigned char) (announced >> (56 - 8 * i));
+    assert_int_equal (write (fd, header, sizeof header), (ssize_t) sizeof header);
+    static char chunk[64 * 1024];
+    memset (chunk, 'x', sizeof chunk);
+    //  The server may close at any time: a failed send ends the frame.
+    for (size_t sent = 0; sent < send_bytes;) {
+        size_t n = send_bytes - sent < sizeof chunk ? send_bytes - sent : sizeof chunk;
+        ssize_t w = send (fd, chunk, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        sent += (size_t) w;
+        if (pause_ms > 0)
+            zclock_sleep (pause_ms);
+    }
+    return fd;
+}
+
+bool
+gz_testfix_closed_by_server (int fd, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    char buf[512];
+    while (zclock_mono () < until) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll (&p, 1, 50) > 0) {
+            ssize_t n = read (fd, buf, sizeof buf);
+            if (n <= 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+long
+gz_testfix_rss_kib (void)
+{
+    FILE *f = fopen ("/proc/self/status", "r");
+    assert_non_null (f);
+    char line[256];
+    long kib = -1;
+    while (fgets (line, sizeof line, f))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            kib = atol (line + 6);
+    fclose (f);
+    assert_true (kib > 0);
+    return kib;
 }

@@ -95,6 +95,22 @@ void gz_testfix_call_start (gz_testfix_call_t *call);
 void gz_testfix_call_join (gz_testfix_call_t *call);
 void gz_testfix_call_free (gz_testfix_call_t *call);
 
+//  ---- raw bus peers and memory (the bus limits' tests)
+
+//  A raw ZMTP 3.0 DEALER on 127.0.0.1:port that completes the handshake,
+//  announces one frame of `announced` bytes and writes up to `send` bytes
+//  of it in chunks (stopping early, without failing, when the server
+//  closes), pausing pause_ms after each 64 KiB when pause_ms > 0. Returns
+//  the socket, for gz_testfix_closed_by_server and close.
+int gz_testfix_zmtp_frame (int port, uint64_t announced, size_t send, int pause_ms);
+
+//  Has the server closed fd (within timeout_ms)? Reads and drops what it
+//  sent first (its greeting).
+bool gz_testfix_closed_by_server (int fd, int timeout_ms);
+
+//  The process's resident set (VmRSS of /proc/self/status) in KiB.
+long gz_testfix_rss_kib (void);
+
 //  ---- waiting
 
 //  A condition to wait for: true once it holds.
