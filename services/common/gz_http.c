@@ -229,6 +229,30 @@ s_resumed (gz_http_req_t *req)
     return s_queue (req);
 }
 
+//  What the URI log callback hands the access handler for a request whose
+//  raw URL holds an encoded NUL: libmicrohttpd decodes "%00" and the path
+//  or query value is cut there ("/q/HGY-B0001%00x" would serve
+//  HGY-B0001), so the request is refused before anyone reads it.
+static char s_nul_uri;
+
+static void *
+s_uri_log (void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void) cls;
+    (void) conn;
+    return uri && strstr (uri, "%00") ? &s_nul_uri : NULL;
+}
+
+//  Answer a request whose URL holds "%00": 400, the handler never runs.
+static enum MHD_Result
+s_refuse_nul (gz_http_t *self, gz_http_req_t *req)
+{
+    req->handled = true;
+    gz_http_guard_phase (self, req->conn, GZ_HTTP_CONN_BUSY);
+    gz_http_reply_error (req, 400, "bad_request", "the URL holds an encoded NUL (%00)");
+    return s_queue (req);
+}
+
 static enum MHD_Result
 s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -236,12 +260,15 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     (void) version;
     gz_http_t *self = cls;
     gz_http_req_t *req = *con_cls;
-    if (!req) {
+    bool nul = req == (void *) &s_nul_uri;
+    if (!req || nul) {
         //  First call: headers are in, no body yet.
         req = s_req_new (self, conn, url, method);
         *con_cls = req;
         gz_http_guard_phase (self, conn, GZ_HTTP_CONN_BODY);
         s_in_flight_add (self, 1);
+        if (nul)
+            return s_refuse_nul (self, req);
         const char *cl =
             MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -283,6 +310,8 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
     (void) toe;
     gz_http_t *self = cls;
     gz_http_req_t *req = *con_cls;
+    if (req == (void *) &s_nul_uri)
+        *con_cls = req = NULL; //  ended before its first access call
     if (!req)
         return;
     //  A keep-alive connection now waits for the next request's header.
@@ -336,6 +365,7 @@ s_start (gz_http_t *self, unsigned int flags, int port, const struct sockaddr *a
         self, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) l->idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) l->max_connections, MHD_OPTION_NOTIFY_COMPLETED,
         s_completed, self, MHD_OPTION_NOTIFY_CONNECTION, gz_http_guard_notify, self,
+        MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, self,
         //  A pool only for more than one thread (libmicrohttpd warns about
         //  a pool of 0); otherwise the timeout again, which is harmless.
         self->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_TIMEOUT,
