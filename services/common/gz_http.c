@@ -41,7 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GZ_HTTP_DEFAULT_THREADS 4   //  gz_http_new's event loops
+#define GZ_HTTP_DEFAULT_THREADS 2   //  gz_http_new's event loops,
+#define GZ_HTTP_DEFAULT_WORKERS 16  //  the threads its handlers run on
+#define GZ_HTTP_DEFAULT_QUEUE 4096  //  and how many may wait for one
 #define GZ_HTTP_LOG_WINDOW_MS 10000 //  libmicrohttpd's lines: at most
 #define GZ_HTTP_LOG_LINES 5         //  this many per window
 #define GZ_HTTP_DRAIN_MS 15000      //  how long destroy waits for requests
@@ -214,7 +216,13 @@ s_respond (gz_http_t *self, gz_http_req_t *req)
 {
     req->handled = true;
     gz_http_guard_phase (self, req->conn, GZ_HTTP_CONN_BUSY);
-    self->handler (req, self->arg);
+    //  gz_http_new's handlers may block: on a worker, never on the loop.
+    if (!self->offload_all)
+        self->handler (req, self->arg);
+    else if (gz_http_offload (req, self->handler, self->arg) == 0)
+        return MHD_YES;
+    else
+        gz_http_reply_error (req, 503, "unavailable", "every worker is busy; retry later");
     if (atomic_load (&req->state) != GZ_HTTP_INLINE)
         return MHD_YES; //  suspended, or already claimed: s_access runs again on resume
     return s_queue (req);
@@ -438,7 +446,13 @@ gz_http_t *
 gz_http_new (const char *bind_addr, int port, size_t max_body, gz_http_handler_fn *handler,
              void *arg)
 {
-    return s_new (bind_addr, port, max_body, GZ_HTTP_DEFAULT_THREADS, NULL, handler, arg);
+    gz_http_t *self =
+        s_new (bind_addr, port, max_body, GZ_HTTP_DEFAULT_THREADS, NULL, handler, arg);
+    if (self) {
+        gz_http_set_workers (self, GZ_HTTP_DEFAULT_WORKERS, GZ_HTTP_DEFAULT_QUEUE);
+        self->offload_all = true;
+    }
+    return self;
 }
 
 gz_http_t *

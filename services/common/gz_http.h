@@ -5,9 +5,11 @@
     handler answers 413 in its own format; when Content-Length already
     says so, the handler runs before the body is sent and the connection
     is closed after the answer). The handler runs on one of
-    libmicrohttpd's event-loop threads (gz_http_new: 4 of them; never a
-    thread per connection), so it must only touch thread-safe state and
-    should not block for long. It must call exactly one gz_http_reply*; if it does
+    worker thread (gz_http_new: 16 of them, so a handler may block; more
+    requests wait in a queue of 4096, then get 503) or, on a pool server,
+    on one of libmicrohttpd's event-loop threads (then it must not block
+    for long); never a thread per connection. It must only touch
+    thread-safe state. It must call exactly one gz_http_reply*; if it does
     not, gz_http answers 500 {"error":{"code":"internal",...}}.
 
     Every response carries "Cache-Control: no-store" and

@@ -36,7 +36,8 @@ struct _gz_http_t {
     pthread_cond_t idle;   //  signalled when in_flight drops to 0
     size_t in_flight;
     atomic_bool draining;
-    int threads; //  event-loop threads (>= 1)
+    int threads;      //  event-loop threads (>= 1)
+    bool offload_all; //  gz_http_new: every handler runs on a worker
     int drain_ms;
     int defer_timeout_ms; //  guarded by mutex
     gz_http_handler_fn *timeout_fn;
