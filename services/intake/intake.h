@@ -5,7 +5,8 @@
     intake_consume.c (the ROUTER's commands and routing's stream),
     intake_commit.c (the group-commit engine), intake_store.c (every SQL
     statement: the commit's, routing's updates, the reads),
-    intake_validate.c (pure validation).
+    intake_validate.c (pure validation), intake_fingerprint.c (pure: the
+    canonical form an idempotency key's fingerprint is computed from).
 
     DESIGN: HTTP runs on a few libmicrohttpd event-loop threads (a
     gz_http pool server, GZ_HTTP_THREADS, default 8); the actor thread
@@ -87,6 +88,9 @@ typedef struct _intake_sub_t {
     char *meeting_id, *external_id;
     char *client_id;
     char *idempotency_key;
+    //  What the key's fingerprint is computed from (intake_canonical_form);
+    //  NULL without a key.
+    char *canonical;
     intake_attr_t *attrs;
     size_t nattrs;
     char secret[33];
@@ -94,6 +98,9 @@ typedef struct _intake_sub_t {
     intake_sub_state_t state;
     int64_t id;
     bool duplicate;
+    //  The key was already used for a different request (a duplicate whose
+    //  fingerprint differs): refused, nothing stored.
+    bool mismatch;
     //  bus replies: routing id and whether the peer used a REQ delimiter
     gz_peer_t peer; //  peer.from NULL: not a bus command
     //  a deferred HTTP request (intake_submit_defer): the handle, and the
@@ -170,6 +177,12 @@ void intake_sub_destroy (intake_sub_t **self_p);
 //  Channel enum <-> text ("QR", "OPEN311", ...).
 const char *intake_channel_name (int channel);
 const char *intake_channel_label (int channel); //  lowercase, for metrics
+
+//  ---- intake_fingerprint.c
+//  The canonical form of what the client sent in raw (a validated
+//  submission): the text whose SHA-256 is the request's fingerprint.
+//  Returns a new string (the caller's).
+char *intake_canonical_form (const intake_raw_t *raw);
 
 //  ---- intake_server.c
 //  Check an API key; returns the key's name (borrowed) or NULL.

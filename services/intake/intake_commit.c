@@ -125,6 +125,16 @@ s_answer_bus (s_writer_t *self, intake_sub_t *s, bool ok)
 {
     Gongzhi__V1__SubmitReply reply = GONGZHI__V1__SUBMIT_REPLY__INIT;
     char id[32] = "";
+    if (ok && s->mismatch) {
+        //  The key names another request: nothing was stored, and that
+        //  request's id is not this command's answer.
+        reply.error = GONGZHI__V1__ERROR_CODE__IDEMPOTENCY_MISMATCH;
+        reply.message = "this idempotency_key was already used for a different request;"
+                        " use a new key for a new request";
+        reply.service_request_id = id;
+        intake_bus_reply (self->router, &s->peer, &reply);
+        return;
+    }
     if (ok)
         snprintf (id, sizeof id, "%lld", (long long) s->id);
     reply.ok = ok;
@@ -150,6 +160,7 @@ s_finish (s_writer_t *self, intake_sub_t *list, bool ok)
         snprintf (labels, sizeof labels, "channel=\"%s\",outcome=\"%s\"",
                   intake_channel_label (s->channel),
                   !ok            ? "unavailable"
+                  : s->mismatch  ? "mismatch"
                   : s->duplicate ? "duplicate"
                                  : "accepted");
         gz_metrics_add (self->ctx->metrics, "gz_intake_submissions_total", labels, 1);

@@ -177,6 +177,12 @@ s_post_answer (gz_http_req_t *req, intake_sub_t *sub)
     if (sub->state != SUB_DONE)
         s_error (req, 503, sub->format,
                  "temporarily unavailable; retry with the same Idempotency-Key");
+    else if (sub->mismatch)
+        //  As the IETF Idempotency-Key draft answers a key reused with
+        //  another payload; nothing was stored.
+        s_error (req, 422, sub->format,
+                 "this Idempotency-Key was already used for a different request;"
+                 " use a new key for a new request");
     else {
         char id[32];
         snprintf (id, sizeof id, "%lld", (long long) sub->id);

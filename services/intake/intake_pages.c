@@ -240,17 +240,17 @@ s_qr_success (gz_http_req_t *req, const gz_building_t *b, const intake_sub_t *su
 
 //  The form filled in again with what was sent, and message. The nonce
 //  is kept when it was a valid idempotency key (so a resubmission cannot
-//  register twice), else a fresh one.
+//  register twice), else, or when fresh, a new one.
 static void
 s_qr_form_again (gz_org_t *org, gz_http_req_t *req, const gz_building_t *b, const char *message,
-                 int status)
+                 int status, bool fresh)
 {
     char nonce[37];
     gz_uuid (nonce);
     s_form_t f = {gz_http_form (req, "service_code"), gz_http_form (req, "description"),
                   gz_http_form (req, "phone"), gz_http_form (req, "media_url"),
                   gz_http_form (req, "nonce")};
-    bool nonce_ok = f.nonce && strlen (f.nonce) <= 64;
+    bool nonce_ok = !fresh && f.nonce && strlen (f.nonce) <= 64;
     for (const char *q = f.nonce; nonce_ok && *q; q++)
         nonce_ok = isalnum ((unsigned char) *q) || *q == '-';
     if (!nonce_ok)
@@ -260,14 +260,24 @@ s_qr_form_again (gz_org_t *org, gz_http_req_t *req, const gz_building_t *b, cons
 
 static const char *s_busy_zh = "系统繁忙，请稍后再次提交（不会重复登记）。";
 
+//  The form's nonce had filed a request with other content (the form was
+//  changed and sent again, e.g. after going back): this content was not
+//  filed. The form comes back with a new nonce, so sending it again files
+//  it as a new request.
+static const char *s_mismatch_zh =
+    "这张表单已经提交过一条内容不同的诉求，本次修改后的内容没有登记。"
+    "如需反映新的问题，请核对下面的内容后再次点击“提交”。";
+
 //  Runs on an HTTP thread once the actor has finished sub.
 static void
 s_qr_answer (gz_http_req_t *req, intake_sub_t *sub)
 {
-    if (sub->state == SUB_DONE)
+    if (sub->state == SUB_DONE && sub->mismatch)
+        s_qr_form_again (sub->org->org, req, sub->qr_building, s_mismatch_zh, 422, true);
+    else if (sub->state == SUB_DONE)
         s_qr_success (req, sub->qr_building, sub);
     else
-        s_qr_form_again (sub->org->org, req, sub->qr_building, s_busy_zh, 503);
+        s_qr_form_again (sub->org->org, req, sub->qr_building, s_busy_zh, 503, false);
     intake_http_observe (sub->ctx, "qr", sub->http_start_us);
 }
 
@@ -280,7 +290,7 @@ intake_page_qr_unavailable (intake_t *ctx, gz_http_req_t *req, const char *build
         gz_http_reply (req, 503, "text/html; charset=utf-8", "<p>系统繁忙，请稍后再试。</p>",
                        strlen ("<p>系统繁忙，请稍后再试。</p>"));
     else
-        s_qr_form_again (org->org, req, b, s_busy_zh, 503);
+        s_qr_form_again (org->org, req, b, s_busy_zh, 503, false);
     intake_org_drop (&org);
 }
 

@@ -25,31 +25,53 @@ typedef struct {
     gz_bus_pub_t *pub;
 } s_writer_t;
 
+//  The fingerprint of an idempotency key (migration 006) is SHA-256 over
+//  the submission's canonical form (intake_fingerprint.c), computed here
+//  by PostgreSQL's sha256() rather than in C: the database already hashes
+//  the status-link secret in this statement, and no hash library is
+//  linked into the services (OpenSSL would be a new build and image
+//  dependency for one call). The form travels as one more parameter, and
+//  only for submissions with a key; the duplicate it is compared with is
+//  the row this same statement found, so the comparison needs no round
+//  trip of its own. The last column says the key was used for a different
+//  request: a stored fingerprint that differs. A row without one (filed
+//  before 006) is a plain duplicate, as before.
+#define S_FINGERPRINT(form) "sha256(convert_to(" form ", 'UTF8'))"
+
 static const char *s_insert_sql =
     "WITH ins AS ("
     " INSERT INTO %1$s.requests (channel, service_code, description, building_code,"
     "  grid_code, community_code, subdistrict_code, lat, lon, address, media_url,"
-    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret)"
+    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret, fingerprint)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::float8, $9::float8, $10, $11, $12::jsonb,"
-    "  $13, $14, $15, $16, $17)"
-    " ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-    " RETURNING id, secret, submitted_at),"
-    " c AS (INSERT INTO %1$s.contacts (request_id, phone, name, email)"
-    "  SELECT id, $18::text, $19::text, $20::text FROM ins"
-    "  WHERE coalesce($18::text, $19::text, $20::text) IS NOT NULL)"
-    " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, true,"
-    "  encode(sha256(convert_to(secret, 'UTF8')), 'hex') FROM ins"
-    " UNION ALL"
-    " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, false, NULL"
-    " FROM %1$s.requests WHERE client_id = $15 AND idempotency_key = $16"
-    " AND NOT EXISTS (SELECT 1 FROM ins)";
+    "  $13, $14, $15, $16, $17, " S_FINGERPRINT (
+        "$21::text") ")"
+                     " ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
+                     "DO NOTHING"
+                     " RETURNING id, secret, submitted_at),"
+                     " c AS (INSERT INTO %1$s.contacts (request_id, phone, name, email)"
+                     "  SELECT id, $18::text, $19::text, $20::text FROM ins"
+                     "  WHERE coalesce($18::text, $19::text, $20::text) IS NOT NULL)"
+                     " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, "
+                     "true,"
+                     "  encode(sha256(convert_to(secret, 'UTF8')), 'hex'), false FROM ins"
+                     " UNION ALL"
+                     " SELECT id, secret, (extract(epoch FROM submitted_at) * 1000000)::bigint, "
+                     "false, NULL,"
+                     "  (fingerprint <> " S_FINGERPRINT (
+                         "$21::text") ") IS TRUE"
+                                      " FROM %1$s.requests WHERE client_id = $15 AND "
+                                      "idempotency_key = $16"
+                                      " AND NOT EXISTS (SELECT 1 FROM ins)";
 
 //  The whole batch in one statement: each column travels as one text[]
 //  parameter, unnest() WITH ORDINALITY turns them back into rows, and the
 //  result rows carry ord so they map back to submissions. A new row is
 //  joined back by its secret (random, so unique). A duplicate key inside
 //  the batch is skipped by ON CONFLICT and resolved from ins (the
-//  statement's snapshot cannot see rows it inserted itself); a duplicate
+//  statement's snapshot cannot see rows it inserted itself), so with two
+//  submissions of one key and different content the earlier in the batch
+//  is filed and the later one gets the mismatch; a duplicate
 //  of an earlier request is resolved from the table. A submission with no
 //  result row lost a race with another writer's uncommitted insert of the
 //  same key: s_insert asks again for it alone.
@@ -58,38 +80,49 @@ static const char *s_insert_batch_sql =
     " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
     "  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],"
     "  $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],"
-    "  $19::text[], $20::text[]) WITH ORDINALITY AS u (channel, service_code, description,"
-    "  building_code, grid_code, community_code, subdistrict_code, lat, lon, address,"
-    "  media_url, attributes, meeting_id, external_id, client_id, idempotency_key, secret,"
-    "  phone, name, email, ord)),"
+    "  $19::text[], $20::text[], $21::text[]) WITH ORDINALITY AS u (channel, service_code,"
+    "  description, building_code, grid_code, community_code, subdistrict_code, lat, lon,"
+    "  address, media_url, attributes, meeting_id, external_id, client_id, idempotency_key,"
+    "  secret, phone, name, email, canonical, ord)),"
     " ins AS ("
     " INSERT INTO %1$s.requests (channel, service_code, description, building_code,"
     "  grid_code, community_code, subdistrict_code, lat, lon, address, media_url,"
-    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret)"
+    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret, fingerprint)"
     " SELECT channel, service_code, description, building_code, grid_code, community_code,"
     "  subdistrict_code, lat::float8, lon::float8, address, media_url, attributes::jsonb,"
-    "  meeting_id, external_id, client_id, idempotency_key, secret FROM input ORDER BY ord"
-    " ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-    " RETURNING id, client_id, idempotency_key, secret, submitted_at),"
-    " c AS (INSERT INTO %1$s.contacts (request_id, phone, name, email)"
-    "  SELECT ins.id, input.phone, input.name, input.email"
-    "  FROM ins JOIN input ON input.secret = ins.secret"
-    "  WHERE coalesce(input.phone, input.name, input.email) IS NOT NULL)"
-    " SELECT input.ord, ins.id, ins.secret,"
-    "  (extract(epoch FROM ins.submitted_at) * 1000000)::bigint, true,"
-    "  encode(sha256(convert_to(ins.secret, 'UTF8')), 'hex')"
-    " FROM ins JOIN input ON input.secret = ins.secret"
-    " UNION ALL"
-    " SELECT input.ord, d.id, d.secret, (extract(epoch FROM d.submitted_at) * 1000000)::bigint,"
-    "  false, NULL"
-    " FROM input CROSS JOIN LATERAL ("
-    "  SELECT id, secret, submitted_at FROM ins"
-    "  WHERE ins.client_id = input.client_id AND ins.idempotency_key = input.idempotency_key"
-    "  UNION ALL"
-    "  SELECT id, secret, submitted_at FROM %1$s.requests r"
-    "  WHERE r.client_id = input.client_id AND r.idempotency_key = input.idempotency_key"
-    "  LIMIT 1) d"
-    " WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.secret = input.secret)";
+    "  meeting_id, external_id, client_id, idempotency_key, secret,"
+    "  " S_FINGERPRINT (
+        "canonical") " FROM input ORDER BY ord"
+                     " ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
+                     "DO NOTHING"
+                     " RETURNING id, client_id, idempotency_key, secret, submitted_at, "
+                     "fingerprint),"
+                     " c AS (INSERT INTO %1$s.contacts (request_id, phone, name, email)"
+                     "  SELECT ins.id, input.phone, input.name, input.email"
+                     "  FROM ins JOIN input ON input.secret = ins.secret"
+                     "  WHERE coalesce(input.phone, input.name, input.email) IS NOT NULL)"
+                     " SELECT input.ord, ins.id, ins.secret,"
+                     "  (extract(epoch FROM ins.submitted_at) * 1000000)::bigint, true,"
+                     "  encode(sha256(convert_to(ins.secret, 'UTF8')), 'hex'), false"
+                     " FROM ins JOIN input ON input.secret = ins.secret"
+                     " UNION ALL"
+                     " SELECT input.ord, d.id, d.secret, (extract(epoch FROM d.submitted_at) * "
+                     "1000000)::bigint,"
+                     "  false, NULL, (d.fingerprint <> " S_FINGERPRINT (
+                         "input.canonical") ") IS TRUE"
+                                            " FROM input CROSS JOIN LATERAL ("
+                                            "  SELECT id, secret, submitted_at, fingerprint FROM "
+                                            "ins"
+                                            "  WHERE ins.client_id = input.client_id AND "
+                                            "ins.idempotency_key = input.idempotency_key"
+                                            "  UNION ALL"
+                                            "  SELECT id, secret, submitted_at, fingerprint FROM "
+                                            "%1$s.requests r"
+                                            "  WHERE r.client_id = input.client_id AND "
+                                            "r.idempotency_key = input.idempotency_key"
+                                            "  LIMIT 1) d"
+                                            " WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.secret "
+                                            "= input.secret)";
 
 void
 intake_store_prepare (gz_db_t *db, const char *schema)
@@ -164,7 +197,7 @@ s_stage_event (s_writer_t *self, const intake_sub_t *sub, int64_t submitted_us,
     free (ptrs);
 }
 
-#define S_COLUMNS 20 //  parameters of intake_insert and intake_insert_batch
+#define S_COLUMNS 21 //  parameters of intake_insert and intake_insert_batch
 
 //  The parameters of one submission, in statement order. attrs is the
 //  caller's (from s_attrs_json); lat and lon are its buffers.
@@ -194,7 +227,8 @@ s_values (const intake_sub_t *sub, const char *attrs, char lat[32], char lon[32]
                                      sub->secret,
                                      sub->phone,
                                      sub->name,
-                                     sub->email};
+                                     sub->email,
+                                     sub->canonical};
     memcpy (v, values, sizeof values);
 }
 
@@ -251,8 +285,10 @@ s_array_end (s_array_t *a)
     a->data[a->len] = 0;
 }
 
-//  Record a result row (ord, id, secret, submitted_us, inserted, token)
-//  on sub; stage the event if it is new.
+//  Record a result row (ord, id, secret, submitted_us, inserted, token,
+//  mismatch) on sub; stage the event if it is new. A mismatch is a
+//  duplicate too (so a retried attempt renews its secret); its answer
+//  shows neither the id nor the secret.
 static void
 s_take_row (s_writer_t *self, intake_sub_t *sub, PGresult *r, int row, int col)
 {
@@ -260,6 +296,7 @@ s_take_row (s_writer_t *self, intake_sub_t *sub, PGresult *r, int row, int col)
     snprintf (sub->secret, sizeof sub->secret, "%s", PQgetvalue (r, row, col + 1));
     int64_t us = strtoll (PQgetvalue (r, row, col + 2), NULL, 10);
     sub->duplicate = PQgetvalue (r, row, col + 3)[0] != 't';
+    sub->mismatch = sub->duplicate && PQgetvalue (r, row, col + 5)[0] == 't';
     if (!sub->duplicate)
         s_stage_event (self, sub, us, PQgetvalue (r, row, col + 4));
 }
@@ -280,6 +317,7 @@ s_secret_renew (intake_sub_t *sub)
             sub->secret[j++] = uuid[i];
     sub->secret[j] = 0;
     sub->duplicate = false;
+    sub->mismatch = false;
 }
 
 //  Insert one submission inside the open transaction. 0 ok, -1 failure.

@@ -283,6 +283,8 @@ intake_sub_new (intake_t *ctx, const intake_raw_t *raw, intake_err_t *err)
     self->external_id = s_dup (raw->external_id);
     self->client_id = strdup (raw->client_id ? raw->client_id : "anonymous");
     self->idempotency_key = s_dup (raw->idempotency_key);
+    if (self->idempotency_key)
+        self->canonical = intake_canonical_form (raw);
     if (raw->nattrs) {
         self->attrs = calloc (raw->nattrs, sizeof *self->attrs);
         assert (self->attrs);
@@ -314,6 +316,7 @@ intake_sub_destroy (intake_sub_t **self_p)
     free (self->external_id);
     free (self->client_id);
     free (self->idempotency_key);
+    free (self->canonical);
     for (size_t i = 0; i < self->nattrs; i++) {
         free (self->attrs[i].code);
         free (self->attrs[i].value);

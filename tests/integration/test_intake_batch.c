@@ -14,7 +14,10 @@
     The same lock, held longer than the answer timeout, checks that
     submissions stuck behind a commit are answered 503 in their own
     format (JSON, XML, the QR page) and are still committed afterwards, so
-    a retry with the same key gets the original.  */
+    a retry with the same key gets the original.
+
+    A key reused with other content, in one batch or in two writers'
+    transactions at once, files the first and answers the other 422.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,6 +259,70 @@ test_batch_with_duplicates (void **state)
     assert_true (s_metric ("gz_intake_waiting") == 0);
 }
 
+//  A key reused with other content inside one batch (one statement):
+//  the first in the batch is filed, the later one is answered 422 with
+//  nothing of it stored; so is a retry, in the same batch, of a request
+//  committed earlier but with other content, while the same content is
+//  still a duplicate.
+static void
+test_batch_key_reused_with_other_content (void **state)
+{
+    (void) state;
+    post_t earlier = {.idem = "m-earlier", .phone = "13800000011"};
+    s_post_start (&earlier);
+    s_post_join (&earlier);
+    assert_int_equal (earlier.status, 201);
+    long long before = gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests");
+    long long events = gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.outbox");
+
+    post_t blocker = {.idem = "m-blocker", .phone = "13800000012"};
+    gz_db_t *locker = s_block_inserts (&blocker, NULL);
+    post_t batch[] = {
+        {.idem = "m-pair", .phone = "13800000013", .description = "one"},
+        {.idem = "m-pair", .phone = "13800000014", .description = "two"},
+        {.idem = "m-earlier", .phone = "13800000011", .description = "changed"},
+        {.idem = "m-earlier", .phone = "13800000011"},
+    };
+    size_t n = sizeof batch / sizeof batch[0];
+    //  One at a time into the queue, so the batch's order is known.
+    for (size_t i = 0; i < n; i++) {
+        s_post_start (&batch[i]);
+        s_wait_for_waiting ((double) i + 2);
+    }
+    double commits = s_metric ("gz_intake_commits_total");
+    gz_testfix_exec (locker, "ROLLBACK");
+    s_post_join (&blocker);
+    for (size_t i = 0; i < n; i++)
+        s_post_join (&batch[i]);
+    gz_db_destroy (&locker);
+    //  The blocker's transaction, then the batch in one more.
+    assert_true (s_metric ("gz_intake_commits_total") == commits + 2);
+    assert_int_equal (blocker.status, 201);
+    assert_int_equal (batch[0].status, 201);
+    assert_int_equal (batch[1].status, 422);
+    assert_string_equal (batch[1].id, "");
+    assert_int_equal (batch[2].status, 422);
+    assert_int_equal (batch[3].status, 200);
+    assert_string_equal (batch[3].id, earlier.id);
+
+    //  Stored: the blocker and the pair's first, with its own content and
+    //  contact; one event each.
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests"), before + 2);
+    assert_int_equal (gz_testfix_scalarf (F.db,
+                                          "SELECT count(*) FROM intake.requests WHERE id = %s"
+                                          " AND idempotency_key = 'm-pair' AND description = 'one'",
+                                          batch[0].id),
+                      1);
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.contacts"
+                                               " WHERE phone = '13800000014'"),
+                      0);
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests"
+                                               " WHERE description IN ('two', 'changed')"),
+                      0);
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.outbox"), events + 2);
+    assert_true (s_metric ("gz_intake_waiting") == 0);
+}
+
 static void
 test_stuck_commit_answers_503 (void **state)
 {
@@ -301,11 +368,11 @@ test_stuck_commit_answers_503 (void **state)
         gz_testfix_call_free (&posts[i]);
 
     //  Once the lock goes they are committed after all: a retry with the
-    //  same key gets the original.
+    //  same key (and the same content) gets the original.
     gz_testfix_exec (locker, "ROLLBACK");
     gz_db_destroy (&locker);
     s_wait_for_waiting (0);
-    post_t retry = {.idem = "k-stuck", .phone = "13800000009"};
+    post_t retry = {.idem = "k-stuck", .phone = "13800000009", .description = "x"};
     s_post_start (&retry);
     s_post_join (&retry);
     assert_int_equal (retry.status, 200);
@@ -481,14 +548,55 @@ test_writers_take_turns (void **state)
     s_restart (1);
 }
 
+//  Two writers hold one key with different content in two transactions:
+//  the second's INSERT waits for the first's COMMIT (held up here by a
+//  lock on the stream's row, which the outbox write takes), then finds
+//  the row only when asked again in a new statement. The first is filed,
+//  the second answered 422.
+static void
+test_writers_key_reused_with_other_content (void **state)
+{
+    (void) state;
+    s_restart (2);
+    gz_db_t *locker = gz_db_new (gz_testdb_url (F.tdb), "test-locker");
+    gz_testfix_exec (locker, "BEGIN");
+    gz_testfix_exec (locker, "SELECT * FROM intake.bus_stream FOR UPDATE");
+    post_t first = {.idem = "x-pair", .phone = "13800000031", .description = "first"};
+    post_t second = {.idem = "x-pair", .phone = "13800000032", .description = "second"};
+    s_post_start (&first);
+    gz_testfix_wait_scalar (locker, s_lock_waiters, 1, 10000);
+    s_post_start (&second);
+    gz_testfix_wait_scalar (locker, s_lock_waiters, 2, 10000);
+    gz_testfix_exec (locker, "ROLLBACK");
+    gz_db_destroy (&locker);
+    s_post_join (&first);
+    s_post_join (&second);
+    assert_int_equal (first.status, 201);
+    assert_int_equal (second.status, 422);
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests"
+                                               " WHERE idempotency_key = 'x-pair'"),
+                      1);
+    assert_int_equal (gz_testfix_scalarf (F.db,
+                                          "SELECT count(*) FROM intake.requests WHERE id = %s"
+                                          " AND description = 'first'",
+                                          first.id),
+                      1);
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.contacts"
+                                               " WHERE phone = '13800000032'"),
+                      0);
+    s_restart (1);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_batch_with_duplicates),
+        cmocka_unit_test (test_batch_key_reused_with_other_content),
         cmocka_unit_test (test_stuck_commit_answers_503),
         cmocka_unit_test (test_writers_keep_order),
         cmocka_unit_test (test_writers_take_turns),
+        cmocka_unit_test (test_writers_key_reused_with_other_content),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
