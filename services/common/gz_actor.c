@@ -638,9 +638,10 @@ s_open_db (gz_actor_t *self)
 {
     const char *svc = self->spec->name;
     self->db = gz_db_new (self->base->database_url, svc);
+    //  The bus tables for every service: its outbox when it has a stream,
+    //  its cursors when it follows one (a consumer-only service too).
     if (gz_db_migrate (self->db, "org", gz_org_migrations) ||
-        (self->spec->stream &&
-         gz_db_migrate (self->db, self->base->schema, gz_bus_migrations ())) ||
+        gz_db_migrate (self->db, self->base->schema, gz_bus_migrations ()) ||
         gz_db_migrate (self->db, self->base->schema, self->spec->migrations)) {
         gz_error (svc, "msg=\"cannot migrate the database\" error=\"%s\"", gz_db_error (self->db));
         return -1;

@@ -13,6 +13,7 @@
 #include "gz_log.h"
 #include "gz_org.h"
 #include "gz_orgdoc.h"
+#include "gzctl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,8 @@
 
 #define S_SVC "gzctl"
 
-static int
-s_usage (void)
+int
+gzctl_usage (void)
 {
     fprintf (stderr,
              "usage: gzctl COMMAND [ARGS]\n"
@@ -41,6 +42,8 @@ s_usage (void)
              "                             directory (printed once; only its SHA-256 is kept)\n"
              "  token operator LABEL [--days N]  issue an operator token (may act for any unit)\n"
              "  token revoke STAFF_ID|LABEL  revoke every token of a staff member or label\n"
+             "  notify dead [--limit N]    list notifications given up on (dead letters)\n"
+             "  notify retry ID|--all      send dead notifications again (same key)\n"
              "  help                       this text\n"
              "\n"
              "database: GZ_DATABASE_URL (default: the private cluster, GZ_PG_PORT or 54320)\n");
@@ -48,8 +51,8 @@ s_usage (void)
 }
 
 //  A connected handle with the org schema migrated, or NULL (reported).
-static gz_db_t *
-s_connect (bool migrate)
+gz_db_t *
+gzctl_connect (bool migrate)
 {
     char *url = gz_config_database_url ();
     gz_db_t *db = gz_db_new (url, S_SVC);
@@ -70,7 +73,7 @@ s_connect (bool migrate)
 static int
 s_migrate (void)
 {
-    gz_db_t *db = s_connect (true);
+    gz_db_t *db = gzctl_connect (true);
     if (!db)
         return 1;
     printf ("org schema migrated\n");
@@ -82,7 +85,7 @@ s_migrate (void)
 static int
 s_apply (gz_orgdoc_t *doc, const char *what)
 {
-    gz_db_t *db = s_connect (true);
+    gz_db_t *db = gzctl_connect (true);
     if (!db)
         return 1;
     double start = (double) zclock_usecs () / 1e3;
@@ -105,10 +108,10 @@ static int
 s_seed (int argc, char **argv)
 {
     if (argc < 1 || strcmp (argv[0], "huaguoyuan") != 0)
-        return s_usage ();
+        return gzctl_usage ();
     bool print = argc == 2 && strcmp (argv[1], "--print") == 0;
     if (argc > 2 || (argc == 2 && !print))
-        return s_usage ();
+        return gzctl_usage ();
     json_t *root = gz_orgdoc_huaguoyuan ();
     if (print) {
         int rc = json_dumpf (root, stdout, JSON_INDENT (1) | JSON_PRESERVE_ORDER);
@@ -134,10 +137,10 @@ static int
 s_org_import (int argc, char **argv)
 {
     if (argc < 1 || argc > 2)
-        return s_usage ();
+        return gzctl_usage ();
     bool check = argc == 2 && strcmp (argv[1], "--check") == 0;
     if (argc == 2 && !check)
-        return s_usage ();
+        return gzctl_usage ();
     char *errors = NULL;
     gz_orgdoc_t *doc = gz_orgdoc_load (argv[0], &errors);
     if (!doc) {
@@ -162,7 +165,7 @@ s_org_import (int argc, char **argv)
 static int
 s_org_stats (void)
 {
-    gz_db_t *db = s_connect (false);
+    gz_db_t *db = gzctl_connect (false);
     if (!db)
         return 1;
     gz_orgstats_t stats;
@@ -210,8 +213,8 @@ s_token (int argc, char **argv)
         argc = 2;
     }
     if (argc != 2)
-        return s_usage ();
-    gz_db_t *db = s_connect (false);
+        return gzctl_usage ();
+    gz_db_t *db = gzctl_connect (false);
     if (!db)
         return 1;
     char *schema = gz_db_ident (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
@@ -273,7 +276,7 @@ s_token (int argc, char **argv)
         rc = 0;
     }
     else
-        rc = s_usage ();
+        rc = gzctl_usage ();
 done:
     free (schema);
     gz_db_destroy (&db);
@@ -284,7 +287,7 @@ int
 main (int argc, char **argv)
 {
     if (argc < 2)
-        return s_usage ();
+        return gzctl_usage ();
     const char *command = argv[1];
     if (strcmp (command, "migrate") == 0 && argc == 2)
         return s_migrate ();
@@ -298,5 +301,7 @@ main (int argc, char **argv)
     }
     if (strcmp (command, "token") == 0)
         return s_token (argc - 2, argv + 2);
-    return s_usage ();
+    if (strcmp (command, "notify") == 0)
+        return gzctl_notify (argc - 2, argv + 2);
+    return gzctl_usage ();
 }

@@ -282,6 +282,15 @@ typedef struct {
 int intake_store_status (intake_t *ctx, const char *id, bool timeline, intake_status_t **status_p);
 void intake_status_destroy (intake_status_t **self_p);
 
+//  A resident's contact and status-link secret, for notify only (GET
+//  /internal/v1/contacts/{id}). Callers wipe it after use.
+typedef struct {
+    char phone[64], email[256], secret[80];
+} intake_contact_t;
+//  Load request id's contact on a read connection: 0 found, 1 the request
+//  has none (or does not exist), -1 the database failed.
+int intake_store_contact (intake_t *ctx, const char *id, intake_contact_t *out);
+
 //  ---- intake_consume.c
 //  The handler of routing's stream (arg = intake_t *).
 int intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg);

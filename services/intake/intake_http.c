@@ -3,6 +3,7 @@
     and /metrics. Submissions are deferred (see intake.h); reads and the
     resident's forms are blocking routes, run on gz_http's workers.  */
 #include "intake.h"
+#include "gz_auth.h"
 #include "gz_log.h"
 
 #include <stdio.h>
@@ -42,6 +43,41 @@ s_status (void *state, gz_http_req_t *req, const char *rest)
     return false;
 }
 
+//  /internal/v1/contacts/{id}: a resident's contact and status link, for
+//  notify alone (its GZ_NOTIFY_CONTACT_KEY as a bearer token): the one
+//  path by which a contact leaves intake. Answered 404 when the key is not
+//  set, not given or wrong (nothing tells a prober the path exists), or
+//  when the request left no contact. Never logged.
+static bool
+s_contact (void *state, gz_http_req_t *req, const char *rest)
+{
+    intake_t *ctx = state;
+    const char *key = ctx->cfg->contact_key;
+    const char *given = gz_http_bearer (req);
+    size_t n = strspn (rest, "0123456789");
+    if (!key || !given || !gz_auth_secret_equal (given, key) || n == 0 || n > 18 || rest[n] ||
+        strcmp (gz_http_method (req), "GET") != 0) {
+        gz_http_reply_error (req, 404, "not_found", "no such resource");
+        return false;
+    }
+    intake_contact_t c;
+    int rc = intake_store_contact (ctx, rest, &c);
+    if (rc < 0)
+        gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
+    else if (rc > 0)
+        gz_http_reply_error (req, 404, "not_found", "no contact on record");
+    else {
+        char path[128];
+        snprintf (path, sizeof path, "/r/%s?t=%s", rest, c.secret);
+        gz_http_reply_json (
+            req, 200,
+            json_pack ("{s:s, s:s, s:s}", "phone", c.phone, "email", c.email, "status_path", path));
+        explicit_bzero (path, sizeof path);
+    }
+    explicit_bzero (&c, sizeof c);
+    return false;
+}
+
 static bool
 s_root (void *state, gz_http_req_t *req, const char *rest)
 {
@@ -60,6 +96,7 @@ const gz_route_t intake_routes[] = {
     {NULL, "/open311/*", "open311", s_open311, false},
     {NULL, "/q/", "qr", s_qr, false},
     {NULL, "/r/", "status", s_status, true},
+    {NULL, "/internal/v1/contacts/", "contact", s_contact, true},
     {NULL, "/", "other", s_root, false},
     {NULL, NULL, NULL, NULL, false},
 };

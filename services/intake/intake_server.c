@@ -48,6 +48,8 @@ intake_config_from_env (void)
     snprintf (buf, sizeof buf, "http://127.0.0.1:%d",
               gz_config_port ("GZ_ROUTING_HTTP_PORT", GZ_PORT_ROUTING_HTTP));
     self->routing_url = strdup (gz_config_str ("GZ_ROUTING_URL", buf));
+    const char *contact_key = gz_config_str ("GZ_NOTIFY_CONTACT_KEY", NULL);
+    self->contact_key = contact_key && *contact_key ? strdup (contact_key) : NULL;
     return self;
 }
 
@@ -70,6 +72,7 @@ s_config_dup (const void *config)
     self->routing_events = s_dup (c->routing_events, "");
     self->routing_schema = s_dup (c->routing_schema, "routing");
     self->routing_url = s_dup (c->routing_url, "");
+    self->contact_key = c->contact_key ? strdup (c->contact_key) : NULL;
     return self;
 }
 
@@ -85,6 +88,9 @@ intake_config_destroy (intake_config_t **self_p)
     free (self->routing_events);
     free (self->routing_schema);
     free (self->routing_url);
+    if (self->contact_key)
+        explicit_bzero (self->contact_key, strlen (self->contact_key));
+    free (self->contact_key);
     free (self);
     *self_p = NULL;
 }

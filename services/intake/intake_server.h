@@ -32,6 +32,8 @@ typedef struct {
     char *routing_events;   //  GZ_ROUTING_EVENTS (connect), default tcp://127.0.0.1:base+13
     char *routing_url;    //  GZ_ROUTING_URL, default http://127.0.0.1:base+1 (resident rate/reopen)
     char *routing_schema; //  GZ_ROUTING_SCHEMA, default "routing": whose outbox to follow
+    char *contact_key;    //  GZ_NOTIFY_CONTACT_KEY: notify's key to a resident's contact
+                          //  (GET /internal/v1/contacts/{id}); NULL: that path is closed
 } intake_config_t;
 
 //  Configuration from GZ_* variables. Free with intake_config_destroy.

@@ -617,6 +617,41 @@ intake_store_find_updates (intake_t *ctx, const char *start, const char *end, lo
     return rc;
 }
 
+//  ---------------------------------------------------------------- contacts
+
+int
+intake_store_contact (intake_t *ctx, const char *id, intake_contact_t *out)
+{
+    memset (out, 0, sizeof *out);
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
+    char *q = gz_db_ident (ctx->cfg->base.schema);
+    char sql[512];
+    snprintf (sql, sizeof sql,
+              "SELECT c.phone, c.email, r.secret FROM %1$s.requests r"
+              " JOIN %1$s.contacts c ON c.request_id = r.id WHERE r.id = $1::bigint",
+              q);
+    free (q);
+    gz_db_prepare (db, "contact_get", sql);
+    const char *v[1] = {id};
+    PGresult *r = gz_db_exec (db, "contact_get", 1, v);
+    gz_dbpool_put (ctx->pool, db);
+    if (!r)
+        return -1;
+    int rc = 1;
+    if (PQntuples (r) == 1 && (!PQgetisnull (r, 0, 0) || !PQgetisnull (r, 0, 1))) {
+        snprintf (out->phone, sizeof out->phone, "%s", PQgetvalue (r, 0, 0));
+        snprintf (out->email, sizeof out->email, "%s", PQgetvalue (r, 0, 1));
+        snprintf (out->secret, sizeof out->secret, "%s", PQgetvalue (r, 0, 2));
+        rc = 0;
+    }
+    //  Wipe the result's copy of the contact before it is freed.
+    for (int i = 0; i < PQntuples (r); i++)
+        for (int c = 0; c < 3; c++)
+            explicit_bzero (PQgetvalue (r, i, c), (size_t) PQgetlength (r, i, c));
+    PQclear (r);
+    return rc;
+}
+
 //  Register the status page's reads on a pool connection.
 static void
 s_prepare_status (gz_db_t *db, const char *schema)

@@ -1,0 +1,18 @@
+/*  gzctl: what the command's files share.  */
+#ifndef GZCTL_H_INCLUDED
+#define GZCTL_H_INCLUDED
+
+#include <stdbool.h>
+
+#include "gz_db.h"
+
+//  gzctl.c: print the usage; returns 2.
+int gzctl_usage (void);
+//  gzctl.c: a connected handle (the org schema migrated when asked), or
+//  NULL (reported).
+gz_db_t *gzctl_connect (bool migrate);
+
+//  gzctl_notify.c: gzctl notify dead|retry.
+int gzctl_notify (int argc, char **argv);
+
+#endif

@@ -1,0 +1,404 @@
+/*  notify_deliver: the channel workers. See notify.h (DESIGN).
+
+    Each configured channel gets GZ_NOTIFY_CHANNEL_WORKERS threads, each
+    with its own database connection, its own channel handle (so HTTP
+    connections are reused) and its own handle for intake. A worker
+    claims up to S_CLAIM due rows of its channel, sends them one by one
+    and records each outcome; with nothing due it sleeps until the actor
+    wakes it (after a commit) or S_IDLE_MS pass (rows due later: quiet
+    hours, retries, leases run out).
+
+    A resident's contact and status link come from intake when the row is
+    sent (GET /internal/v1/contacts/{id} with GZ_NOTIFY_CONTACT_KEY), live
+    in this file's stack buffers for the call and are wiped after it.  */
+#include "gz_log.h"
+#include "notify.h"
+#include "notify_policy.h"
+#include "notify_template.h"
+
+#include <assert.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SVC "notify"
+#define S_CLAIM 16     //  rows a worker claims at once
+#define S_IDLE_MS 500  //  a worker with nothing due looks again after this
+#define S_DOWN_MS 1000 //  and after a database failure
+
+typedef struct {
+    struct _notify_deliver_t *owner;
+    char channel[16];
+    pthread_t thread;
+    bool started;
+    gz_db_t *db;
+    notify_channel_t *ch;
+    CURL *intake;
+} s_worker_t;
+
+struct _notify_deliver_t {
+    notify_t *ctx;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    uint64_t wakes; //  guarded by mutex
+    bool stop;      //  guarded by mutex
+    s_worker_t *workers;
+    size_t nworkers;
+    atomic_llong sent;
+};
+
+//  ---------------------------------------------------------------- contacts
+
+typedef struct {
+    char phone[64];
+    char email[256];
+    char status_path[256];
+} s_contact_t;
+
+typedef struct {
+    char buf[4096];
+    size_t len;
+} s_body_t;
+
+static size_t
+s_collect (char *data, size_t size, size_t n, void *arg)
+{
+    s_body_t *b = arg;
+    size_t len = size * n;
+    if (len > sizeof b->buf - 1 - b->len)
+        return 0; //  too long: the transfer fails
+    memcpy (b->buf + b->len, data, len);
+    b->len += len;
+    b->buf[b->len] = 0;
+    return len;
+}
+
+static void
+s_copy (char *dst, size_t size, json_t *obj, const char *name)
+{
+    const char *v = json_string_value (json_object_get (obj, name));
+    snprintf (dst, size, "%s", v ? v : "");
+}
+
+//  Ask intake for a resident's contact. NOTIFY_SENT (found), NOTIFY_RETRY
+//  (intake unreachable) or NOTIFY_REFUSED (none, or notify has no key).
+static notify_outcome_t
+s_contact (s_worker_t *w, const char *request_id, s_contact_t *out, char *err, size_t errlen)
+{
+    const notify_config_t *cfg = w->owner->ctx->cfg;
+    memset (out, 0, sizeof *out);
+    if (!cfg->contact_key || !*cfg->contact_key) {
+        snprintf (err, errlen, "GZ_NOTIFY_CONTACT_KEY is not set: no resident's contact");
+        return NOTIFY_REFUSED;
+    }
+    char url[512], auth[300];
+    snprintf (url, sizeof url, "%s/internal/v1/contacts/%s", cfg->intake_url, request_id);
+    snprintf (auth, sizeof auth, "Authorization: Bearer %s", cfg->contact_key);
+    s_body_t body = {.len = 0};
+    struct curl_slist *headers = curl_slist_append (NULL, auth);
+    curl_easy_reset (w->intake);
+    curl_easy_setopt (w->intake, CURLOPT_URL, url);
+    curl_easy_setopt (w->intake, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt (w->intake, CURLOPT_WRITEFUNCTION, s_collect);
+    curl_easy_setopt (w->intake, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt (w->intake, CURLOPT_TIMEOUT_MS, (long) cfg->chans.timeout_ms);
+    curl_easy_setopt (w->intake, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform (w->intake);
+    long status = 0;
+    curl_easy_getinfo (w->intake, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all (headers);
+    explicit_bzero (auth, sizeof auth);
+    notify_outcome_t outcome = NOTIFY_RETRY;
+    if (rc != CURLE_OK)
+        snprintf (err, errlen, "intake's contact: %s", curl_easy_strerror (rc));
+    else if (status == 404) {
+        snprintf (err, errlen, "the resident left no contact");
+        outcome = NOTIFY_REFUSED;
+    }
+    else if (status != 200)
+        snprintf (err, errlen, "intake's contact: HTTP %ld", status);
+    else {
+        json_t *obj = json_loads (body.buf, 0, NULL);
+        if (obj) {
+            s_copy (out->phone, sizeof out->phone, obj, "phone");
+            s_copy (out->email, sizeof out->email, obj, "email");
+            s_copy (out->status_path, sizeof out->status_path, obj, "status_path");
+            json_decref (obj);
+            outcome = NOTIFY_SENT;
+        }
+        else
+            snprintf (err, errlen, "intake's contact: not JSON");
+    }
+    explicit_bzero (body.buf, sizeof body.buf);
+    return outcome;
+}
+
+//  ---------------------------------------------------------------- one row
+
+//  The first retry after base ms, doubling to max, each drawn from
+//  [half, all] of that (jitter: retries of many rows do not land at once).
+static int64_t
+s_backoff_ms (int attempts, int base, int max)
+{
+    int64_t d = base;
+    for (int i = 1; i < attempts && d < max; i++)
+        d *= 2;
+    if (d > max)
+        d = max;
+    return d / 2 + (int64_t) (random () % (d / 2 + 1));
+}
+
+static void
+s_count (notify_deliver_t *d, const char *channel, const char *outcome)
+{
+    char labels[96];
+    snprintf (labels, sizeof labels, "channel=\"%s\",outcome=\"%s\"", channel, outcome);
+    gz_metrics_add (d->ctx->metrics, "gz_notify_deliveries_total", labels, 1);
+}
+
+//  Render and send one row; the outcome in *state and err.
+static notify_outcome_t
+s_send (s_worker_t *w, notify_job_t *job, char *err, size_t errlen)
+{
+    notify_t *ctx = w->owner->ctx;
+    bool resident = strncmp (job->recipient, "resident:", 9) == 0;
+    s_contact_t contact;
+    memset (&contact, 0, sizeof contact);
+    char staff_phone[64] = "";
+    if (resident) {
+        notify_outcome_t got = s_contact (w, job->request_id, &contact, err, errlen);
+        if (got != NOTIFY_SENT)
+            return got;
+    }
+    char link[600] = "";
+    if (*contact.status_path) {
+        //  The log channel shows the link without its secret.
+        if (strcmp (w->channel, "log") == 0) {
+            char *t = strstr (contact.status_path, "?t=");
+            if (t)
+                strcpy (t, "?t=…");
+        }
+        snprintf (link, sizeof link, "%s%s", ctx->cfg->public_url, contact.status_path);
+    }
+    json_object_set_new (job->vars, "status_link", json_string (link));
+    pthread_rwlock_rdlock (&ctx->shared.lock);
+    if (!resident) {
+        const gz_staff_t *st = gz_org_staff (ctx->shared.org, job->recipient + strlen ("staff:"));
+        if (st && st->phone)
+            snprintf (staff_phone, sizeof staff_phone, "%s", st->phone);
+    }
+    const notify_template_t *t = notify_plan_template (ctx->shared.plan, job->tmpl);
+    char *text = t ? notify_template_render (t, job->vars) : NULL;
+    char *subject = t ? notify_template_render_subject (t, job->vars) : NULL;
+    pthread_rwlock_unlock (&ctx->shared.lock);
+    notify_outcome_t outcome = NOTIFY_REFUSED;
+    if (!text)
+        snprintf (err, errlen, "the plan has no template %s", job->tmpl);
+    else {
+        notify_msg_t msg = {.key = job->key,
+                            .event = job->event,
+                            .template_name = job->tmpl,
+                            .request_id = job->request_id,
+                            .recipient = job->recipient,
+                            .phone = resident ? contact.phone : staff_phone,
+                            .email = resident ? contact.email : NULL,
+                            .openid = NULL,
+                            .subject = subject,
+                            .text = text,
+                            .params = job->vars,
+                            .link = *link ? link : NULL};
+        if (msg.phone && !*msg.phone)
+            msg.phone = NULL;
+        if (msg.email && !*msg.email)
+            msg.email = NULL;
+        outcome = notify_channel_send (w->ch, &msg, err, errlen);
+    }
+    free (text);
+    free (subject);
+    explicit_bzero (&contact, sizeof contact);
+    explicit_bzero (link, sizeof link);
+    return outcome;
+}
+
+static int
+s_deliver (s_worker_t *w, notify_job_t *job)
+{
+    const notify_config_t *cfg = w->owner->ctx->cfg;
+    char err[256] = "";
+    notify_outcome_t outcome = s_send (w, job, err, sizeof err);
+    notify_row_state_t state = NOTIFY_ROW_SENT;
+    int64_t retry_ms = 0;
+    if (outcome == NOTIFY_SENT) {
+        atomic_fetch_add (&w->owner->sent, 1);
+        s_count (w->owner, w->channel, "sent");
+    }
+    else if (outcome == NOTIFY_RETRY && job->attempts < cfg->max_attempts) {
+        state = NOTIFY_ROW_FAILED;
+        retry_ms = s_backoff_ms (job->attempts, cfg->backoff_ms, cfg->backoff_max_ms);
+        s_count (w->owner, w->channel, "retry");
+    }
+    else {
+        state = NOTIFY_ROW_DEAD;
+        s_count (w->owner, w->channel, "dead");
+        gz_warn (SVC, "msg=\"delivery dead\" key=\"%s\" attempts=%d error=\"%s\"", job->key,
+                 job->attempts, err);
+    }
+    return notify_store_done (w->db, job->id, state, retry_ms, err);
+}
+
+//  ---------------------------------------------------------------- workers
+
+//  Sleep until woken (or ms pass); false once stopping.
+static bool
+s_wait (notify_deliver_t *d, uint64_t *seen, int ms)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock (&d->mutex);
+    while (!d->stop && d->wakes == *seen)
+        if (pthread_cond_timedwait (&d->wake, &d->mutex, &ts) != 0)
+            break;
+    *seen = d->wakes;
+    bool go = !d->stop;
+    pthread_mutex_unlock (&d->mutex);
+    return go;
+}
+
+static bool
+s_stopping (notify_deliver_t *d)
+{
+    pthread_mutex_lock (&d->mutex);
+    bool stop = d->stop;
+    pthread_mutex_unlock (&d->mutex);
+    return stop;
+}
+
+static void *
+s_worker (void *arg)
+{
+    s_worker_t *w = arg;
+    notify_deliver_t *d = w->owner;
+    uint64_t seen = 0;
+    notify_job_t jobs[S_CLAIM];
+    memset (jobs, 0, sizeof jobs);
+    while (!s_stopping (d)) {
+        int n =
+            gz_db_ensure (w->db) == 0 ? notify_store_claim (w->db, w->channel, jobs, S_CLAIM) : -1;
+        for (int i = 0; i < n; i++) {
+            //  A failure to record leaves the row leased: it is sent again
+            //  (same key) once the lease runs out.
+            if (s_deliver (w, &jobs[i]) != 0)
+                gz_warn (SVC, "msg=\"could not record a delivery\" key=\"%s\"", jobs[i].key);
+            notify_job_clear (&jobs[i]);
+        }
+        if (n == S_CLAIM)
+            continue;
+        if (!s_wait (d, &seen, n < 0 ? S_DOWN_MS : S_IDLE_MS))
+            break;
+    }
+    return NULL;
+}
+
+//  The channel names of both default orders that are configured, once.
+static size_t
+s_channels (notify_t *ctx, const char **names, size_t max)
+{
+    size_t n = 0;
+    char *const *orders[] = {ctx->staff_order, ctx->resident_order};
+    for (size_t o = 0; o < 2; o++)
+        for (size_t i = 0; orders[o][i]; i++) {
+            const char *c = orders[o][i];
+            bool seen = false;
+            for (size_t k = 0; k < n; k++)
+                seen = seen || strcmp (names[k], c) == 0;
+            if (!seen && n < max && notify_channel_configured (&ctx->cfg->chans, c))
+                names[n++] = c;
+        }
+    return n;
+}
+
+notify_deliver_t *
+notify_deliver_start (notify_t *ctx)
+{
+    notify_deliver_t *d = calloc (1, sizeof *d);
+    assert (d);
+    d->ctx = ctx;
+    pthread_mutex_init (&d->mutex, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init (&attr);
+    pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+    pthread_cond_init (&d->wake, &attr);
+    pthread_condattr_destroy (&attr);
+    const char *names[2 * NOTIFY_MAX_CHANNELS];
+    size_t nch = s_channels (ctx, names, 2 * NOTIFY_MAX_CHANNELS);
+    int per = ctx->cfg->channel_workers;
+    d->workers = calloc (nch * (size_t) per + 1, sizeof *d->workers);
+    assert (d->workers);
+    for (size_t c = 0; c < nch; c++)
+        for (int i = 0; i < per; i++) {
+            s_worker_t *w = &d->workers[d->nworkers++];
+            w->owner = d;
+            snprintf (w->channel, sizeof w->channel, "%s", names[c]);
+            w->db = gz_db_new (ctx->cfg->base.database_url, "notify-worker");
+            notify_store_prepare_worker (w->db, ctx->cfg->base.schema);
+            w->ch = notify_channel_new (&ctx->cfg->chans, names[c]);
+            w->intake = curl_easy_init ();
+            if (!w->ch || !w->intake || pthread_create (&w->thread, NULL, s_worker, w) != 0) {
+                gz_error (SVC, "msg=\"cannot start a channel worker\" channel=%s", names[c]);
+                notify_deliver_stop (&d);
+                return NULL;
+            }
+            w->started = true;
+        }
+    gz_info (SVC, "msg=\"channel workers started\" channels=%zu workers=%zu", nch, d->nworkers);
+    return d;
+}
+
+void
+notify_deliver_wake (notify_deliver_t *self)
+{
+    pthread_mutex_lock (&self->mutex);
+    self->wakes++;
+    pthread_cond_broadcast (&self->wake);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+int64_t
+notify_deliver_sent (notify_deliver_t *self)
+{
+    return self ? atomic_load (&self->sent) : 0;
+}
+
+void
+notify_deliver_stop (notify_deliver_t **self_p)
+{
+    notify_deliver_t *d = *self_p;
+    if (!d)
+        return;
+    pthread_mutex_lock (&d->mutex);
+    d->stop = true;
+    pthread_cond_broadcast (&d->wake);
+    pthread_mutex_unlock (&d->mutex);
+    for (size_t i = 0; i < d->nworkers; i++) {
+        s_worker_t *w = &d->workers[i];
+        if (w->started)
+            pthread_join (w->thread, NULL);
+        notify_channel_destroy (&w->ch);
+        if (w->intake)
+            curl_easy_cleanup (w->intake);
+        gz_db_destroy (&w->db);
+    }
+    free (d->workers);
+    pthread_cond_destroy (&d->wake);
+    pthread_mutex_destroy (&d->mutex);
+    free (d);
+    *self_p = NULL;
+}

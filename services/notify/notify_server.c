@@ -1,0 +1,316 @@
+/*  notify_server: the notify service's configuration and its actor spec
+    (docs/service-anatomy.md). What is notify's own: its settings, the
+    plan and the org directory in force (shared with the channel workers
+    behind a read-write lock), the followed streams and the workers.  */
+#include "gz_auth.h"
+#include "gz_codec.h"
+#include "gz_config.h"
+#include "gz_dbpool.h"
+#include "gz_log.h"
+#include "notify.h"
+#include "notify_policy.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SVC "notify"
+
+extern const gz_migration_t notify_migrations[];
+
+//  ---------------------------------------------------------------- config
+
+static char *
+s_dup (const char *s)
+{
+    return s ? strdup (s) : NULL;
+}
+
+notify_config_t *
+notify_config_from_env (void)
+{
+    notify_config_t *self = calloc (1, sizeof *self);
+    assert (self);
+    gz_actor_config_from_env (&self->base, "NOTIFY", "notify", GZ_PORT_NOTIFY_HTTP, -1, -1);
+    self->intake_schema = strdup (gz_config_str ("GZ_INTAKE_SCHEMA", "intake"));
+    self->intake_events = gz_config_endpoint ("GZ_INTAKE_EVENTS", GZ_PORT_INTAKE_EVENTS);
+    self->routing_schema = strdup (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
+    self->routing_events = gz_config_endpoint ("GZ_ROUTING_EVENTS", GZ_PORT_ROUTING_EVENTS);
+    char buf[128];
+    snprintf (buf, sizeof buf, "http://127.0.0.1:%d",
+              gz_config_port ("GZ_INTAKE_HTTP_PORT", GZ_PORT_INTAKE_HTTP));
+    self->intake_url = strdup (gz_config_str ("GZ_INTAKE_URL", buf));
+    self->public_url = strdup (gz_config_str ("GZ_PUBLIC_URL", buf));
+    self->contact_key = s_dup (gz_config_str ("GZ_NOTIFY_CONTACT_KEY", NULL));
+    self->plan_dir = s_dup (gz_config_str ("GZ_NOTIFY_PLAN", NULL));
+    self->quiet_hours = s_dup (gz_config_str ("GZ_NOTIFY_QUIET_HOURS", NULL));
+    self->resident_channels =
+        strdup (gz_config_str ("GZ_NOTIFY_RESIDENT_CHANNELS", "webhook,sms,email,log"));
+    self->staff_channels =
+        strdup (gz_config_str ("GZ_NOTIFY_STAFF_CHANNELS", "webhook,wechat,sms,email,log"));
+    notify_channels_config_from_env (&self->chans);
+    self->channel_workers = (int) gz_config_int ("GZ_NOTIFY_CHANNEL_WORKERS", 4, 1, 64);
+    self->max_attempts = (int) gz_config_int ("GZ_NOTIFY_MAX_ATTEMPTS", 8, 1, 100);
+    self->backoff_ms = (int) gz_config_int ("GZ_NOTIFY_BACKOFF_MS", 1000, 1, 3600000);
+    self->backoff_max_ms = (int) gz_config_int ("GZ_NOTIFY_BACKOFF_MAX_MS", 600000, 1, 86400000);
+    return self;
+}
+
+static void *
+s_config_dup (const void *config)
+{
+    const notify_config_t *c = config;
+    notify_config_t *self = calloc (1, sizeof *self);
+    assert (self);
+    *self = *c;
+    gz_actor_config_copy (&self->base, &c->base);
+    self->intake_schema = s_dup (c->intake_schema);
+    self->intake_events = s_dup (c->intake_events);
+    self->routing_schema = s_dup (c->routing_schema);
+    self->routing_events = s_dup (c->routing_events);
+    self->intake_url = s_dup (c->intake_url);
+    self->public_url = s_dup (c->public_url);
+    self->contact_key = s_dup (c->contact_key);
+    self->plan_dir = s_dup (c->plan_dir);
+    self->quiet_hours = s_dup (c->quiet_hours);
+    self->resident_channels = s_dup (c->resident_channels);
+    self->staff_channels = s_dup (c->staff_channels);
+    notify_channels_config_copy (&self->chans, &c->chans);
+    return self;
+}
+
+void
+notify_config_destroy (notify_config_t **self_p)
+{
+    notify_config_t *self = *self_p;
+    if (!self)
+        return;
+    gz_actor_config_clear (&self->base);
+    free (self->intake_schema);
+    free (self->intake_events);
+    free (self->routing_schema);
+    free (self->routing_events);
+    free (self->intake_url);
+    free (self->public_url);
+    if (self->contact_key)
+        explicit_bzero (self->contact_key, strlen (self->contact_key));
+    free (self->contact_key);
+    free (self->plan_dir);
+    free (self->quiet_hours);
+    free (self->resident_channels);
+    free (self->staff_channels);
+    notify_channels_config_clear (&self->chans);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_config_free (void *config)
+{
+    notify_config_t *self = config;
+    notify_config_destroy (&self);
+}
+
+//  ---------------------------------------------------------------- state
+
+void
+notify_quiet_window (notify_t *self, int *start_p, int *end_p)
+{
+    if (self->quiet_env) {
+        *start_p = self->quiet_start;
+        *end_p = self->quiet_end;
+    }
+    else
+        notify_plan_quiet_hours (self->shared.plan, start_p, end_p);
+}
+
+int64_t
+notify_now_us (notify_t *self)
+{
+    int64_t test = atomic_load (&self->clock_us);
+    return test ? test : gz_now_us ();
+}
+
+//  "a,b,c" into names (at most NOTIFY_MAX_CHANNELS), NULL-terminated.
+static void
+s_order (const char *list, char **names)
+{
+    char *copy = strdup (list ? list : "");
+    char *save = NULL;
+    size_t n = 0;
+    for (char *c = strtok_r (copy, ", ", &save); c && n < NOTIFY_MAX_CHANNELS;
+         c = strtok_r (NULL, ", ", &save))
+        names[n++] = strdup (c);
+    names[n] = NULL;
+    free (copy);
+}
+
+static void
+s_order_free (char **names)
+{
+    for (size_t i = 0; names[i]; i++)
+        free (names[i]);
+    names[0] = NULL;
+}
+
+//  Load the plan and the directory; swap them in whole. 0 ok, -1 the old
+//  ones stay (logged).
+static int
+s_load (notify_t *self)
+{
+    char err[512] = "";
+    notify_plan_t *plan = notify_plan_load (self->cfg->plan_dir, err, sizeof err);
+    if (!plan) {
+        gz_error (SVC, "msg=\"plan refused; the old one stays\" error=\"%s\"", err);
+        return -1;
+    }
+    gz_db_t *db = gz_actor_db (self->actor);
+    gz_org_t *org = gz_db_ensure (db) == 0 ? gz_org_load (db) : NULL;
+    if (!org) {
+        gz_warn (SVC, "msg=\"org directory not loaded; the old one stays\"");
+        notify_plan_destroy (&plan);
+        return -1;
+    }
+    pthread_rwlock_wrlock (&self->shared.lock);
+    notify_plan_t *old_plan = self->shared.plan;
+    gz_org_t *old_org = self->shared.org;
+    self->shared.plan = plan;
+    self->shared.org = org;
+    pthread_rwlock_unlock (&self->shared.lock);
+    notify_plan_destroy (&old_plan);
+    gz_org_destroy (&old_org);
+    gz_info (SVC, "msg=\"plan and directory loaded\" plan=\"%s\" staff=%zu",
+             self->cfg->plan_dir ? self->cfg->plan_dir : "built-in", gz_org_staff_count (org));
+    return 0;
+}
+
+static int
+s_reload (void *state)
+{
+    return s_load (state);
+}
+
+static void
+s_prepare_read (gz_db_t *db, void *arg)
+{
+    notify_t *self = arg;
+    notify_store_prepare_read (db, self->cfg->base.schema);
+    gz_auth_prepare (db, self->cfg->routing_schema);
+}
+
+static void s_stop (void **state_p);
+
+static void *
+s_start (gz_actor_t *actor, const void *config)
+{
+    notify_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->actor = actor;
+    self->cfg = config;
+    self->metrics = gz_actor_metrics (actor);
+    pthread_rwlock_init (&self->shared.lock, NULL);
+    atomic_init (&self->clock_us, 0);
+    atomic_init (&self->consumed, 0);
+    s_order (self->cfg->resident_channels, self->resident_order);
+    s_order (self->cfg->staff_channels, self->staff_order);
+    if (self->cfg->quiet_hours) {
+        if (notify_quiet_parse (self->cfg->quiet_hours, &self->quiet_start, &self->quiet_end)) {
+            gz_error (SVC, "msg=\"GZ_NOTIFY_QUIET_HOURS: not HH:MM-HH:MM or off\" value=\"%s\"",
+                      self->cfg->quiet_hours);
+            s_stop ((void **) &self);
+            return NULL;
+        }
+        self->quiet_env = true;
+    }
+    gz_db_t *db = gz_actor_db (actor);
+    notify_store_prepare (db, self->cfg->base.schema);
+    gz_dbpool_each (gz_actor_pool (actor), s_prepare_read, self);
+    if (s_load (self) != 0) {
+        s_stop ((void **) &self);
+        return NULL;
+    }
+    self->deliver = notify_deliver_start (self);
+    if (!self->deliver) {
+        s_stop ((void **) &self);
+        return NULL;
+    }
+    //  Both producers may start later (wait): notify follows once their
+    //  outboxes exist.
+    gz_actor_follow (actor, self->cfg->intake_schema, "intake", self->cfg->intake_events, true,
+                     notify_on_intake, self, notify_on_batch, self);
+    gz_actor_follow (actor, self->cfg->routing_schema, "routing", self->cfg->routing_events, true,
+                     notify_on_routing, self, notify_on_batch, self);
+    int qs, qe;
+    notify_quiet_window (self, &qs, &qe);
+    gz_info (SVC, "msg=\"notify started\" contact_key=%s quiet_hours=%02d:%02d-%02d:%02d",
+             self->cfg->contact_key ? "set" : "unset", qs / 60, qs % 60, qe / 60, qe % 60);
+    return self;
+}
+
+static void
+s_stop (void **state_p)
+{
+    notify_t *self = *state_p;
+    if (!self)
+        return;
+    notify_deliver_stop (&self->deliver);
+    notify_plan_destroy (&self->shared.plan);
+    gz_org_destroy (&self->shared.org);
+    pthread_rwlock_destroy (&self->shared.lock);
+    s_order_free (self->resident_order);
+    s_order_free (self->staff_order);
+    free (self);
+    *state_p = NULL;
+}
+
+static bool
+s_command (void *state, const char *cmd, zmsg_t *msg, zsock_t *pipe)
+{
+    notify_t *self = state;
+    if (streq (cmd, "CLOCK")) {
+        char *us = zmsg_popstr (msg);
+        atomic_store (&self->clock_us, us ? strtoll (us, NULL, 10) : 0);
+        free (us);
+        zsock_signal (pipe, 0);
+        return true;
+    }
+    return false;
+}
+
+static void
+s_describe_metrics (gz_metrics_t *m)
+{
+    gz_metrics_describe (m, "gz_notify_deliveries_total", GZ_COUNTER,
+                         "Delivery attempts by channel and outcome (sent, retry, dead)");
+    gz_metrics_add (m, "gz_decode_errors_total", "source=\"intake\"", 0);
+    gz_metrics_add (m, "gz_decode_errors_total", "source=\"routing\"", 0);
+}
+
+static const gz_actor_spec_t s_spec = {
+    .name = SVC,
+    .migrations = notify_migrations,
+    .stream = NULL,
+    .routes = notify_routes,
+    .max_body = 4096,
+    .describe_metrics = s_describe_metrics,
+    .start = s_start,
+    .stop = s_stop,
+    .reload = s_reload,
+    .command = s_command,
+};
+
+void
+notify_server (zsock_t *pipe, void *args)
+{
+    gz_actor_args_t a = {&s_spec, args, s_config_dup, s_config_free};
+    gz_actor_run (pipe, &a);
+}
+
+static void *
+s_config_from_env (void)
+{
+    return notify_config_from_env ();
+}
+
+const gz_service_def_t notify_service = {SVC, s_config_from_env, s_config_free, notify_server};

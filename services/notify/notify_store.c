@@ -1,0 +1,279 @@
+/*  notify_store: every SQL statement of the notify service.
+
+    The actor's connection (the consumer's transaction): notify.requests
+    upserts from intake's stream, merges, the plan's lookups and the
+    delivery rows. The workers' connections: claim due rows of one
+    channel and record outcomes. The read pool: the deliveries API.  */
+#include "gz_log.h"
+#include "notify.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SVC "notify"
+
+//  ---------------------------------------------------------------- the actor's
+
+static const char *const s_request_sql =
+    "INSERT INTO {schema}.requests (request_id, service_code, place, has_contact)"
+    " VALUES ($1, $2, $3, $4::boolean)"
+    " ON CONFLICT (request_id) DO UPDATE SET service_code = EXCLUDED.service_code,"
+    "  place = EXCLUDED.place, has_contact = EXCLUDED.has_contact";
+
+//  A merge may come before intake's event of the follower (another
+//  stream): the row is made then and filled in later.
+static const char *const s_merge_sql =
+    "INSERT INTO {schema}.requests (request_id, merged_into) VALUES ($1, $2)"
+    " ON CONFLICT (request_id) DO UPDATE SET merged_into = EXCLUDED.merged_into";
+
+static const char *const s_request_get_sql =
+    "SELECT service_code, place, has_contact FROM {schema}.requests WHERE request_id = $1";
+
+static const char *const s_followers_sql =
+    "SELECT coalesce(json_agg(request_id ORDER BY request_id), '[]')::text"
+    " FROM {schema}.requests WHERE merged_into = $1 AND has_contact";
+
+static const char *const s_prefs_sql =
+    "SELECT array_to_string(channels, ','), opt_out FROM {schema}.preferences WHERE person = $1";
+
+static const char *const s_insert_sql =
+    "INSERT INTO {schema}.deliveries (key, stream, position, event, request_id, audience,"
+    "  recipient, channel, template, vars, essential, due_at)"
+    " VALUES ($1, $2, $3::bigint, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::boolean,"
+    "  CASE WHEN $12::bigint = 0 THEN now() ELSE to_timestamp($12::bigint / 1e6) END)"
+    " ON CONFLICT (key) DO NOTHING";
+
+int
+notify_store_prepare (gz_db_t *db, const char *schema)
+{
+    gz_db_prepare_schema (db, "nt_request", s_request_sql, schema);
+    gz_db_prepare_schema (db, "nt_merge", s_merge_sql, schema);
+    gz_db_prepare_schema (db, "nt_request_get", s_request_get_sql, schema);
+    gz_db_prepare_schema (db, "nt_followers", s_followers_sql, schema);
+    gz_db_prepare_schema (db, "nt_prefs", s_prefs_sql, schema);
+    gz_db_prepare_schema (db, "nt_insert", s_insert_sql, schema);
+    return 0;
+}
+
+static int
+s_exec (gz_db_t *db, const char *name, int n, const char *const *values)
+{
+    PGresult *r = gz_db_exec (db, name, n, values);
+    if (!r)
+        return -1;
+    PQclear (r);
+    return 0;
+}
+
+int
+notify_store_request (gz_db_t *db, const char *id, const char *service_code, const char *place,
+                      bool has_contact)
+{
+    const char *v[] = {id, service_code, place, has_contact ? "true" : "false"};
+    return s_exec (db, "nt_request", 4, v);
+}
+
+int
+notify_store_merge (gz_db_t *db, const char *follower, const char *lead)
+{
+    const char *v[] = {follower, lead};
+    return s_exec (db, "nt_merge", 2, v);
+}
+
+int
+notify_store_request_get (gz_db_t *db, const char *id, notify_request_t *out)
+{
+    memset (out, 0, sizeof *out);
+    const char *v[] = {id};
+    PGresult *r = gz_db_exec (db, "nt_request_get", 1, v);
+    if (!r)
+        return -1;
+    int rc = 1;
+    if (PQntuples (r) == 1) {
+        snprintf (out->service_code, sizeof out->service_code, "%s", PQgetvalue (r, 0, 0));
+        snprintf (out->place, sizeof out->place, "%s", PQgetvalue (r, 0, 1));
+        out->has_contact = PQgetvalue (r, 0, 2)[0] == 't';
+        rc = 0;
+    }
+    PQclear (r);
+    return rc;
+}
+
+json_t *
+notify_store_followers (gz_db_t *db, const char *lead)
+{
+    const char *v[] = {lead};
+    PGresult *r = gz_db_exec (db, "nt_followers", 1, v);
+    if (!r)
+        return NULL;
+    json_t *ids = PQntuples (r) == 1 ? json_loads (PQgetvalue (r, 0, 0), 0, NULL) : NULL;
+    PQclear (r);
+    return ids ? ids : json_array ();
+}
+
+int
+notify_store_prefs (gz_db_t *db, const char *person, char *channels, size_t size, bool *opt_out)
+{
+    channels[0] = 0;
+    *opt_out = false;
+    const char *v[] = {person};
+    PGresult *r = gz_db_exec (db, "nt_prefs", 1, v);
+    if (!r)
+        return -1;
+    int rc = 1;
+    if (PQntuples (r) == 1) {
+        snprintf (channels, size, "%s", PQgetvalue (r, 0, 0));
+        *opt_out = PQgetvalue (r, 0, 1)[0] == 't';
+        rc = 0;
+    }
+    PQclear (r);
+    return rc;
+}
+
+int
+notify_store_insert (gz_db_t *db, const notify_row_t *row)
+{
+    char position[24], due[24];
+    snprintf (position, sizeof position, "%lld", (long long) row->position);
+    snprintf (due, sizeof due, "%lld", (long long) row->due_us);
+    const char *v[] = {row->key,
+                       row->stream,
+                       position,
+                       row->event,
+                       row->request_id,
+                       row->audience,
+                       row->recipient,
+                       row->channel,
+                       row->tmpl,
+                       row->vars,
+                       row->essential ? "true" : "false",
+                       due};
+    return s_exec (db, "nt_insert", 12, v);
+}
+
+//  ---------------------------------------------------------------- the workers'
+
+//  Due rows of one channel: queued or failed ones whose time has come,
+//  and sending ones whose lease ran out (their worker died).
+static const char *const s_claim_sql =
+    "UPDATE {schema}.deliveries d SET state = 'sending', attempts = d.attempts + 1,"
+    "  due_at = now() + make_interval(secs => $3::int)"
+    " WHERE d.id IN (SELECT id FROM {schema}.deliveries"
+    "  WHERE channel = $1 AND state IN ('queued', 'sending', 'failed') AND due_at <= now()"
+    "  ORDER BY due_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"
+    " RETURNING d.id, d.key, d.event, d.request_id, d.audience, d.recipient, d.template,"
+    "  d.vars::text, d.attempts";
+
+static const char *const s_done_sql =
+    "UPDATE {schema}.deliveries SET state = $2,"
+    "  sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
+    "  due_at = now() + make_interval(secs => $3::double precision / 1000),"
+    "  last_error = $4"
+    " WHERE id = $1::bigint AND state = 'sending'";
+
+int
+notify_store_prepare_worker (gz_db_t *db, const char *schema)
+{
+    gz_db_prepare_schema (db, "nt_claim", s_claim_sql, schema);
+    gz_db_prepare_schema (db, "nt_done", s_done_sql, schema);
+    return 0;
+}
+
+static char *
+s_dup (const char *s)
+{
+    char *d = strdup (s);
+    assert (d);
+    return d;
+}
+
+void
+notify_job_clear (notify_job_t *job)
+{
+    free (job->id);
+    free (job->key);
+    free (job->event);
+    free (job->request_id);
+    free (job->audience);
+    free (job->recipient);
+    free (job->tmpl);
+    json_decref (job->vars);
+    memset (job, 0, sizeof *job);
+}
+
+int
+notify_store_claim (gz_db_t *db, const char *channel, notify_job_t *jobs, int max)
+{
+    char limit[16], lease[16];
+    snprintf (limit, sizeof limit, "%d", max);
+    snprintf (lease, sizeof lease, "%d", NOTIFY_LEASE_S);
+    const char *v[] = {channel, limit, lease};
+    PGresult *r = gz_db_exec (db, "nt_claim", 3, v);
+    if (!r)
+        return -1;
+    int n = PQntuples (r);
+    for (int i = 0; i < n && i < max; i++) {
+        notify_job_t *j = &jobs[i];
+        j->id = s_dup (PQgetvalue (r, i, 0));
+        j->key = s_dup (PQgetvalue (r, i, 1));
+        j->event = s_dup (PQgetvalue (r, i, 2));
+        j->request_id = s_dup (PQgetvalue (r, i, 3));
+        j->audience = s_dup (PQgetvalue (r, i, 4));
+        j->recipient = s_dup (PQgetvalue (r, i, 5));
+        j->tmpl = s_dup (PQgetvalue (r, i, 6));
+        j->vars = json_loads (PQgetvalue (r, i, 7), 0, NULL);
+        if (!j->vars)
+            j->vars = json_object ();
+        j->attempts = atoi (PQgetvalue (r, i, 8));
+    }
+    PQclear (r);
+    return n < max ? n : max;
+}
+
+int
+notify_store_done (gz_db_t *db, const char *id, notify_row_state_t state, int64_t retry_ms,
+                   const char *error)
+{
+    static const char *const names[] = {"sent", "failed", "dead"};
+    char ms[24];
+    snprintf (ms, sizeof ms, "%lld", (long long) (state == NOTIFY_ROW_FAILED ? retry_ms : 0));
+    const char *v[] = {id, names[state], ms, error && *error ? error : NULL};
+    return s_exec (db, "nt_done", 4, v);
+}
+
+//  ---------------------------------------------------------------- the API's
+
+static const char *const s_list_sql =
+    "SELECT coalesce(json_agg(json_build_object('id', id, 'key', key, 'event', event,"
+    "  'request_id', request_id, 'audience', audience, 'recipient', recipient,"
+    "  'channel', channel, 'template', template, 'state', state, 'attempts', attempts,"
+    "  'error', last_error,"
+    "  'created_at', to_char(created_at AT TIME ZONE 'Asia/Shanghai', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS+08:00'),"
+    "  'sent_at', to_char(sent_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS+08:00'))"
+    "  ORDER BY id DESC), '[]')::text"
+    " FROM (SELECT * FROM {schema}.deliveries"
+    "  WHERE ($1::text IS NULL OR request_id = $1) AND ($2::text IS NULL OR recipient = $2)"
+    "  ORDER BY id DESC LIMIT $3::int) d";
+
+int
+notify_store_prepare_read (gz_db_t *db, const char *schema)
+{
+    return gz_db_prepare_schema (db, "nt_list", s_list_sql, schema);
+}
+
+json_t *
+notify_store_list (gz_db_t *db, const char *request_id, const char *recipient, int limit)
+{
+    char n[16];
+    snprintf (n, sizeof n, "%d", limit);
+    const char *v[] = {request_id, recipient, n};
+    PGresult *r = gz_db_exec (db, "nt_list", 3, v);
+    if (!r)
+        return NULL;
+    json_t *rows = PQntuples (r) == 1 ? json_loads (PQgetvalue (r, 0, 0), 0, NULL) : NULL;
+    PQclear (r);
+    return rows;
+}

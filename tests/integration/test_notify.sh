@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Notify through the all-in-one binary, as a resident and a grid worker
+# would live it, with a real webhook receiver (tests/tools/gz_webhook_sink):
+# a request filed on the QR page with a phone is routed, and both the
+# resident (with the status link, whose contact notify got from intake's
+# narrow path) and the grid worker hear it, once each; the receiver goes
+# down while the worker resolves it and everything arrives once it is back;
+# a receiver that refuses (400) dead-letters, gzctl notify dead lists it and
+# gzctl notify retry sends it again; the deliveries API shows each state.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+gz_init notify
+gz_createdb
+export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) \
+       GZ_DEMO_API_KEY=notify-key GZ_DEMO_OPERATOR_TOKEN=notify-operator GZ_BUS_HEARTBEAT_MS=200 \
+       GZ_ORG_CHECK_MS=0 GZ_NOTIFY_CONTACT_KEY=notify-contact-key GZ_NOTIFY_QUIET_HOURS=off \
+       GZ_NOTIFY_BACKOFF_MS=200 GZ_NOTIFY_BACKOFF_MAX_MS=400 GZ_NOTIFY_MAX_ATTEMPTS=100 \
+       GZ_NOTIFY_WEBHOOK_SECRET=notify-secret
+sink_port=$((GZ_PORT_BASE + 50))
+export GZ_NOTIFY_WEBHOOK_URL="http://127.0.0.1:$sink_port/hook"
+gz_seed
+out=$GZ_TMP/received.tsv
+control=$GZ_TMP/control
+touch "$out"
+
+start_sink() {
+    gz_start sink.log "$GZ_BUILD_DIR/tests/gz_webhook_sink" "$sink_port" "$out" "$control"
+    sink=$GZ_PID
+    gz_wait_for 10 "the webhook sink did not start" grep -q listening "$GZ_TMP/sink.log"
+}
+start_sink
+gz_start gongzhi.log "$GZ_BIN/gongzhi"
+pid=$GZ_PID
+web="http://127.0.0.1:$GZ_PORT_BASE"
+api="http://127.0.0.1:$((GZ_PORT_BASE + 1))/api/v1"
+napi="http://127.0.0.1:$((GZ_PORT_BASE + 3))/api/v1"
+auth="Authorization: Bearer notify-operator"
+gz_wait_ready "$web" "${api%/api/v1}" "${napi%/api/v1}"
+
+# received RECIPIENT TEMPLATE: how many lines the sink recorded for them.
+received() { awk -F'\t' -v r="$1" -v t="$2" '$3 == r && $4 == t' "$out" | wc -l; }
+has() { [ "$(received "$1" "$2")" -ge 1 ]; }
+
+# 1. A resident files on the QR page with a phone; routing assigns it.
+page=$(curl -fsS "$web/q/HGY-B0001")
+nonce=$(grep -o 'name="nonce" value="[0-9a-f-]*"' <<<"$page" | sed 's/.*value="//; s/"$//')
+done_page=$(curl -sS --data-urlencode "nonce=$nonce" -d service_code=property \
+    --data-urlencode "description=5单元电梯停运" -d phone=13800005678 "$web/q/HGY-B0001")
+id=$(grep -o 'href="/r/[0-9]*?t=' <<<"$done_page" | head -1 | sed 's|href="/r/||; s|?t=||')
+[ -n "$id" ] || gz_fail "no request id"
+secret=$(gz_sql "SELECT secret FROM intake.requests WHERE id = $id")
+
+# 2. Intake's narrow path: only notify's key opens it, and it holds the phone.
+code=$(curl -s -o /dev/null -w '%{http_code}' "$web/internal/v1/contacts/$id")
+[ "$code" = 404 ] || gz_fail "contacts without the key: $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wrong" \
+    "$web/internal/v1/contacts/$id")
+[ "$code" = 404 ] || gz_fail "contacts with a wrong key: $code"
+contact=$(curl -fsS -H "Authorization: Bearer notify-contact-key" "$web/internal/v1/contacts/$id")
+[ "$(jq -r .phone <<<"$contact")" = 13800005678 ] || gz_fail "contact: $contact"
+[ "$(jq -r .status_path <<<"$contact")" = "/r/$id?t=$secret" ] || gz_fail "contact: $contact"
+
+# 3. Routed: the resident and the grid worker hear it, once each.
+gz_wait_for 20 "the resident did not hear the routing" has "resident:$id" routed.resident
+view=$(curl -fsS -H "$auth" "$api/requests/$id")
+worker=$(jq -r .assignee.staff_id <<<"$view")
+gz_wait_for 20 "the grid worker did not hear of new work" has "staff:$worker" routed.assignee
+line=$(awk -F'\t' -v r="resident:$id" '$3 == r' "$out" | head -1)
+grep -q "/r/$id?t=$secret" <<<"$line" || gz_fail "the resident's message has no status link: $line"
+grep -q "$id" <<<"$(cut -f6 <<<"$line")" || gz_fail "the resident's text lacks the number: $line"
+grep -q 13800005678 "$GZ_TMP/gongzhi.log" && gz_fail "the phone number appears in the log"
+echo "routed: resident and $worker notified"
+
+# 4. The receiver is down while the worker accepts, verifies, starts and
+#    resolves: the resident's "resolved" waits and arrives once it is back.
+kill -TERM "$sink"; gz_reap "$sink"
+wtoken=$("$GZ_BIN/gzctl" token issue "$worker" 2>/dev/null)
+act() {
+    curl -fsS -X POST -H "Authorization: Bearer $wtoken" -H 'Content-Type: application/json' \
+        -d "$2" "$api/requests/$id/$1" >/dev/null || gz_fail "action $1"
+}
+act accept '{}'
+act verify '{"outcome":"reached"}'
+act start '{}'
+act resolve '{"result":"电梯已修复"}'
+sleep 2
+has "resident:$id" resolved.resident && gz_fail "delivered while the receiver was down"
+failed=$(gz_sql "SELECT count(*) FROM notify.deliveries WHERE request_id = '$id'
+                 AND template = 'resolved.resident' AND state = 'failed' AND attempts >= 1")
+[ "$failed" = 1 ] || gz_fail "the resolved notice is not waiting to be retried ($failed)"
+start_sink
+gz_wait_for 20 "resolved not delivered after the receiver came back" \
+    has "resident:$id" resolved.resident
+sleep 1
+for t in routed.resident resolved.resident; do
+    [ "$(received "resident:$id" "$t")" = 1 ] || gz_fail "$t received $(received "resident:$id" "$t") times"
+done
+dups=$(cut -f1 "$out" | sort | uniq -d | wc -l)
+[ "$dups" = 0 ] || gz_fail "$dups keys received twice"
+echo "outage: everything arrived once"
+
+# 5. The deliveries API: the operator sees the request's deliveries, sent.
+list=$(curl -fsS -H "$auth" "$napi/notifications?request_id=$id")
+[ "$(jq '[.[] | select(.template == "resolved.resident")][0].state' -r <<<"$list")" = sent ] ||
+    gz_fail "API: $list"
+jq -e 'all(.[]; has("text") | not)' <<<"$list" >/dev/null || gz_fail "the API shows message text"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$napi/notifications?request_id=$id")
+[ "$code" = 401 ] || gz_fail "no token: $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $wtoken" \
+    "$napi/notifications?recipient=resident:$id")
+[ "$code" = 403 ] || gz_fail "a worker reading a resident's deliveries: $code"
+
+# 6. A receiver that refuses (400): dead at once; gzctl lists it and
+#    sends it again once the receiver takes it.
+echo 400 >"$control"
+curl -fsS -X POST -H 'Content-Type: application/json' -d '{"score":5,"satisfied":true}' \
+    "$api/requests/$id/rate?t=$secret" >/dev/null || gz_fail "rate"
+gz_wait_for 20 "no dead letter" \
+    bash -c "[ \"\$(psql -X '$GZ_URL' -qAt -c \"SELECT count(*) FROM notify.deliveries WHERE state = 'dead'\")\" -ge 1 ]"
+"$GZ_BIN/gzctl" notify dead >"$GZ_TMP/dead.txt" || gz_fail "gzctl notify dead"
+grep -q "1 dead delivery\|dead deliveries" "$GZ_TMP/dead.txt" || gz_fail "dead: $(cat "$GZ_TMP/dead.txt")"
+grep -q "HTTP 400\|400" "$GZ_TMP/dead.txt" || gz_fail "dead without its error: $(cat "$GZ_TMP/dead.txt")"
+rm -f "$control"
+"$GZ_BIN/gzctl" notify retry --all >/dev/null || gz_fail "gzctl notify retry"
+gz_wait_for 20 "the retried notice did not arrive" \
+    bash -c "[ \"\$(psql -X '$GZ_URL' -qAt -c \"SELECT count(*) FROM notify.deliveries WHERE state = 'dead'\")\" = 0 ]"
+"$GZ_BIN/gzctl" notify retry 999999 >/dev/null 2>&1 && gz_fail "retry of no such delivery succeeded"
+echo "dead letters: listed and sent again"
+
+gz_stop "$pid" gongzhi
+echo "test_notify: ok"
