@@ -99,6 +99,7 @@ typedef struct {
     char service_code[72];
     char place[256];
     bool has_contact;
+    bool unknown; //  intake's event not consumed yet (the streams are apart)
 } notify_request_t;
 
 //  A delivery row to insert (the actor's transaction).
@@ -144,7 +145,12 @@ int notify_store_prepare_worker (gz_db_t *db, const char *schema);
 int notify_store_claim (gz_db_t *db, const char *channel, notify_job_t *jobs, int max);
 //  Record a claimed row's outcome: sent; failed, due again in retry_ms;
 //  or dead. 0 ok, -1 failure.
-typedef enum { NOTIFY_ROW_SENT, NOTIFY_ROW_FAILED, NOTIFY_ROW_DEAD } notify_row_state_t;
+typedef enum {
+    NOTIFY_ROW_SENT,
+    NOTIFY_ROW_FAILED,
+    NOTIFY_ROW_DEAD,
+    NOTIFY_ROW_SKIPPED
+} notify_row_state_t;
 int notify_store_done (gz_db_t *db, const char *id, notify_row_state_t state, int64_t retry_ms,
                        const char *error);
 

@@ -105,7 +105,7 @@ s_recipients (gz_db_t *db, const Gongzhi__V1__RequestUpdate *u, notify_audience_
     const char *audience = notify_audience_name (aud);
     const Gongzhi__V1__Assignee *a = u->assignee;
     if (aud == NOTIFY_RESIDENT) {
-        if (req->has_contact) {
+        if (req->has_contact || req->unknown) {
             snprintf (who, sizeof who, "resident:%s", u->request_id);
             if (!json_object_get (to, who))
                 json_object_set_new (to, who, json_string (audience));
@@ -242,6 +242,11 @@ s_plan_event (notify_t *self, gz_db_t *db, const gz_envelope_t *env,
     int rc = notify_store_request_get (db, u->request_id, &req);
     if (rc < 0)
         return -1;
+    //  Routing's event may come before intake's (two streams, each in
+    //  order, not with each other): then whether the resident left a
+    //  contact is not known yet, and the row is planned anyway; the worker
+    //  asks intake and marks it skipped when there is none.
+    req.unknown = rc == 1;
     json_t *vars = s_vars (u, &req);
     char *vars_text = json_dumps (vars, JSON_COMPACT);
     json_decref (vars);

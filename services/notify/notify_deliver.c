@@ -83,9 +83,11 @@ s_copy (char *dst, size_t size, json_t *obj, const char *name)
 }
 
 //  Ask intake for a resident's contact. NOTIFY_SENT (found), NOTIFY_RETRY
-//  (intake unreachable) or NOTIFY_REFUSED (none, or notify has no key).
+//  (intake unreachable) or NOTIFY_REFUSED (none: *none set; or notify has
+//  no key).
 static notify_outcome_t
-s_contact (s_worker_t *w, const char *request_id, s_contact_t *out, char *err, size_t errlen)
+s_contact (s_worker_t *w, const char *request_id, s_contact_t *out, bool *none, char *err,
+           size_t errlen)
 {
     const notify_config_t *cfg = w->owner->ctx->cfg;
     memset (out, 0, sizeof *out);
@@ -116,6 +118,7 @@ s_contact (s_worker_t *w, const char *request_id, s_contact_t *out, char *err, s
     else if (status == 404) {
         snprintf (err, errlen, "the resident left no contact");
         outcome = NOTIFY_REFUSED;
+        *none = true;
     }
     else if (status != 200)
         snprintf (err, errlen, "intake's contact: HTTP %ld", status);
@@ -160,7 +163,7 @@ s_count (notify_deliver_t *d, const char *channel, const char *outcome)
 
 //  Render and send one row; the outcome in *state and err.
 static notify_outcome_t
-s_send (s_worker_t *w, notify_job_t *job, char *err, size_t errlen)
+s_send (s_worker_t *w, notify_job_t *job, bool *none, char *err, size_t errlen)
 {
     notify_t *ctx = w->owner->ctx;
     bool resident = strncmp (job->recipient, "resident:", 9) == 0;
@@ -168,7 +171,7 @@ s_send (s_worker_t *w, notify_job_t *job, char *err, size_t errlen)
     memset (&contact, 0, sizeof contact);
     char staff_phone[64] = "";
     if (resident) {
-        notify_outcome_t got = s_contact (w, job->request_id, &contact, err, errlen);
+        notify_outcome_t got = s_contact (w, job->request_id, &contact, none, err, errlen);
         if (got != NOTIFY_SENT)
             return got;
     }
@@ -227,10 +230,15 @@ s_deliver (s_worker_t *w, notify_job_t *job)
 {
     const notify_config_t *cfg = w->owner->ctx->cfg;
     char err[256] = "";
-    notify_outcome_t outcome = s_send (w, job, err, sizeof err);
+    bool none = false;
+    notify_outcome_t outcome = s_send (w, job, &none, err, sizeof err);
     notify_row_state_t state = NOTIFY_ROW_SENT;
     int64_t retry_ms = 0;
-    if (outcome == NOTIFY_SENT) {
+    if (none) {
+        state = NOTIFY_ROW_SKIPPED;
+        s_count (w->owner, w->channel, "skipped");
+    }
+    else if (outcome == NOTIFY_SENT) {
         atomic_fetch_add (&w->owner->sent, 1);
         s_count (w->owner, w->channel, "sent");
     }

@@ -236,7 +236,7 @@ int
 notify_store_done (gz_db_t *db, const char *id, notify_row_state_t state, int64_t retry_ms,
                    const char *error)
 {
-    static const char *const names[] = {"sent", "failed", "dead"};
+    static const char *const names[] = {"sent", "failed", "dead", "skipped"};
     char ms[24];
     snprintf (ms, sizeof ms, "%lld", (long long) (state == NOTIFY_ROW_FAILED ? retry_ms : 0));
     const char *v[] = {id, names[state], ms, error && *error ? error : NULL};

@@ -16,7 +16,8 @@ CREATE INDEX requests_merged ON {schema}.requests (merged_into) WHERE merged_int
 -- cursor before any attempt. key is the Idempotency-Key the channel sends.
 -- state: queued (waiting for due_at), sending (leased until due_at: a
 -- worker that died leaves it to be taken again), sent, failed (retried at
--- due_at), dead (given up: gzctl notify retry sends it again).
+-- due_at), dead (given up: gzctl notify retry sends it again), skipped
+-- (a resident with no contact: planned before intake's event said so).
 CREATE TABLE {schema}.deliveries (
     id          bigserial PRIMARY KEY,
     key         text NOT NULL UNIQUE,
@@ -31,7 +32,7 @@ CREATE TABLE {schema}.deliveries (
     vars        jsonb NOT NULL,                 -- no contact data, no status-link secret
     essential   boolean NOT NULL DEFAULT false,
     state       text NOT NULL DEFAULT 'queued'
-                CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'dead')),
+                CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'dead', 'skipped')),
     attempts    integer NOT NULL DEFAULT 0,
     due_at      timestamptz NOT NULL DEFAULT now(),
     last_error  text,
