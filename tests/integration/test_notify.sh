@@ -128,5 +128,80 @@ gz_wait_for 20 "the retried notice did not arrive" \
 "$GZ_BIN/gzctl" notify retry 999999 >/dev/null 2>&1 && gz_fail "retry of no such delivery succeeded"
 echo "dead letters: listed and sent again"
 
+# file CATEGORY: a QR filing with a phone in HGY-B0002; its id in $fid.
+file() {
+    local page nonce donep
+    page=$(curl -fsS "$web/q/HGY-B0002")
+    nonce=$(grep -o 'name="nonce" value="[0-9a-f-]*"' <<<"$page" | sed 's/.*value="//; s/"$//')
+    donep=$(curl -sS --data-urlencode "nonce=$nonce" -d "service_code=$1" \
+        --data-urlencode "description=测试 $1" -d phone=13900001111 "$web/q/HGY-B0002")
+    fid=$(grep -o 'href="/r/[0-9]*?t=' <<<"$donep" | head -1 | sed 's|href="/r/||; s|?t=||')
+    [ -n "$fid" ] || gz_fail "no id for the $1 filing"
+}
+# row_of ID TEMPLATE: "channel state due-in-minutes" of the request's row.
+row_of() {
+    gz_sql "SELECT channel || ' ' || state || ' ' || round(extract(epoch FROM due_at - now()) / 60)
+            FROM notify.deliveries WHERE request_id = '$1' AND template = '$2'"
+}
+escalate() {
+    curl -fsS -X POST -H "$auth" -H 'Content-Type: application/json' -d '{"reason":"测试"}' \
+        "$api/requests/$1/escalate" >/dev/null || gz_fail "escalate $1"
+}
+
+# 7. Preferences: every staff member opts out of what is not essential and
+#    prefers the log. New work is then not announced to them; an escalation
+#    (essential) is, on the log; the resident still hears the routing.
+gz_sql "INSERT INTO notify.preferences (person, channels, opt_out)
+        SELECT 'staff:' || id, '{log}', true FROM org.staff" >/dev/null
+file sanitation
+gz_wait_for 20 "the resident of $fid was not notified" has "resident:$fid" routed.resident
+sleep 1
+[ -z "$(row_of "$fid" routed.assignee)" ] || gz_fail "an opted-out worker got new work: $(row_of "$fid" routed.assignee)"
+escalate "$fid"
+gz_wait_for 20 "the escalation was not announced" \
+    bash -c "psql -X '$GZ_URL' -qAt -c \"SELECT state FROM notify.deliveries WHERE request_id = '$fid' AND template = 'escalated.next_rung'\" | grep -qx sent"
+[ "$(row_of "$fid" escalated.next_rung | cut -d' ' -f1)" = log ] || gz_fail "escalation not on the preferred log"
+grep -q "msg=\"notification\".*template=escalated.next_rung" "$GZ_TMP/gongzhi.log" ||
+    gz_fail "no log line for the escalation"
+echo "preferences: opt-out and channel order honoured"
+gz_stop "$pid" gongzhi
+
+# 8. Quiet hours around now (China time) and a plan directory of our own.
+now_min=$(( ( $(date -u +%s) / 60 + 8 * 60 ) % 1440 ))
+hm() { printf '%02d:%02d' $(( ($1 + 1440) % 1440 / 60 )) $(( ($1 + 1440) % 60 )); }
+export GZ_NOTIFY_QUIET_HOURS="$(hm $((now_min - 60)))-$(hm $((now_min + 60)))"
+cp -r "$GZ_SOURCE_DIR/services/notify/plan" "$GZ_TMP/plan"
+export GZ_NOTIFY_PLAN=$GZ_TMP/plan
+gz_sql "DELETE FROM notify.preferences" >/dev/null
+gz_start gongzhi2.log "$GZ_BIN/gongzhi"
+pid=$GZ_PID
+gz_wait_ready "$web" "${api%/api/v1}" "${napi%/api/v1}"
+file noise
+gz_wait_for 20 "no row for the resident of $fid" bash -c "[ -n \"\$(psql -X '$GZ_URL' -qAt -c \"SELECT 1 FROM notify.deliveries WHERE request_id = '$fid' AND template = 'routed.resident'\")\" ]"
+read -r _ state mins <<<"$(row_of "$fid" routed.resident)"
+[ "$state" = queued ] && [ "$mins" -ge 55 ] ||
+    gz_fail "inside quiet hours the resident's message should wait about an hour: $state in $mins min"
+escalate "$fid"
+gz_wait_for 20 "an urgent escalation waited for the quiet hours" \
+    bash -c "psql -X '$GZ_URL' -qAt -c \"SELECT state FROM notify.deliveries WHERE request_id = '$fid' AND template = 'escalated.next_rung'\" | grep -qx sent"
+echo "quiet hours ($GZ_NOTIFY_QUIET_HOURS): the resident waits, the escalation does not"
+
+# 9. SIGHUP reloads the plan: a template with an unknown variable is refused
+#    with file:line and the old one stays; a good change is used.
+echo "{no_such_variable}" >>"$GZ_TMP/plan/templates/escalated.next_rung.txt"
+kill -HUP "$pid"
+gz_wait_for 10 "the bad plan was not refused with file:line" \
+    grep -q 'plan refused.*escalated.next_rung.txt:[0-9]' "$GZ_TMP/gongzhi2.log"
+cp "$GZ_SOURCE_DIR/services/notify/plan/templates/escalated.next_rung.txt" "$GZ_TMP/plan/templates/"
+sed -i '$ s/$/【已重新加载】/' "$GZ_TMP/plan/templates/escalated.next_rung.txt"
+kill -HUP "$pid"
+gz_wait_for 10 "the good plan was not loaded" \
+    bash -c "[ \$(grep -c 'plan and directory loaded' '$GZ_TMP/gongzhi2.log') -ge 2 ]"
+unset GZ_NOTIFY_QUIET_HOURS
+file parking
+escalate "$fid"
+gz_wait_for 20 "the reloaded template was not used" grep -q "已重新加载" "$out"
+echo "plan reload: refused with file:line, then the new text"
+
 gz_stop "$pid" gongzhi
 echo "test_notify: ok"

@@ -4,7 +4,8 @@
 
       gz_webhook_sink PORT OUTFILE [CONTROLFILE]
 
-    Listens on 127.0.0.1:PORT. For each POST: when CONTROLFILE exists and
+    Listens on 127.0.0.1:PORT.
+    OUTFILE "-" records nothing (benchmarks). For each POST: when CONTROLFILE exists and
     holds a status code (e.g. 500, 400), answers with it and records
     nothing; "hang" sleeps 30 s instead. Otherwise answers 200 and appends
     "<Idempotency-Key>\t<event>\t<recipient>\t<template>\t<link>\t<text>"
@@ -73,7 +74,7 @@ s_handler (gz_http_req_t *req, void *arg)
         if (*p == '\t' || *p == '\n' || *p == '\r')
             *p = ' ';
     pthread_mutex_lock (&s_lock);
-    FILE *out = fopen (s_out, "a");
+    FILE *out = strcmp (s_out, "-") ? fopen (s_out, "a") : NULL;
     if (out) {
         fprintf (out, "%s\t%s\t%s\t%s\t%s\t%s\n", key, s_str (body, "event"),
                  s_str (body, "recipient"), s_str (body, "template"), s_str (body, "link"), flat);
