@@ -72,6 +72,9 @@ int64_t notify_now_us (notify_t *self);
 //  midnight; start == end: none): GZ_NOTIFY_QUIET_HOURS, else the plan's.
 //  The actor's thread.
 void notify_quiet_window (notify_t *self, int *start_p, int *end_p);
+//  notify_server.c: the digest window in force (ms; 0: no digests):
+//  GZ_NOTIFY_DIGEST_WINDOW_MS, else the plan's. The actor's thread.
+int notify_digest_window_ms (notify_t *self);
 
 //  ---------------------------------------------------------------- notify_consume.c
 //  The handlers of the followed streams (gz_bus_handler_fn).
@@ -108,6 +111,7 @@ typedef struct {
     int64_t position;
     const char *vars; //  JSON object text
     bool essential;
+    bool digest;    //  may be carried in a digest
     int64_t due_us; //  0: now
 } notify_row_t;
 
@@ -117,6 +121,8 @@ typedef struct {
     char *id, *key, *event, *request_id, *audience, *recipient, *tmpl;
     json_t *vars;
     int attempts;
+    bool digest;  //  a digest row: it carries its group (maybe only itself)
+    bool grouped; //  its group was formed at an earlier claim
 } notify_job_t;
 void notify_job_clear (notify_job_t *job);
 
@@ -137,6 +143,11 @@ int notify_store_prefs (gz_db_t *db, const char *person, char *channels, size_t 
                         bool *opt_out);
 //  Insert a delivery unless its key exists. 0 ok, -1 failure.
 int notify_store_insert (gz_db_t *db, const notify_row_t *row);
+//  When a digest row for recipient on channel is due: now when no digest
+//  row of theirs was made within window_ms; with the latest of those when
+//  it still waits; else a window after it. Microseconds; -1 failure.
+int64_t notify_store_digest_due (gz_db_t *db, const char *recipient, const char *channel,
+                                 int window_ms);
 
 //  The workers' statements.
 int notify_store_prepare_worker (gz_db_t *db, const char *schema);
@@ -153,6 +164,12 @@ typedef enum {
 } notify_row_state_t;
 int notify_store_done (gz_db_t *db, const char *id, notify_row_state_t state, int64_t retry_ms,
                        const char *error);
+//  A digest row's group: formed now (the due digest rows of its
+//  recipient and channel join it) or read back (formed at an earlier
+//  claim). The members' templates and variables as a JSON array of
+//  [template, vars] in id order (empty: the row goes alone); NULL on
+//  failure.
+json_t *notify_store_group (gz_db_t *db, const notify_job_t *leader, const char *channel);
 
 //  The API's read (a read-pool connection; its statements registered by
 //  notify_store_prepare_read): deliveries of a request or of a

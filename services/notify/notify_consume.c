@@ -212,6 +212,18 @@ s_queue_one (notify_t *self, gz_db_t *db, const s_event_t *e, const char *recipi
         int64_t release = notify_quiet_release_us (now, start, end);
         due = release > now ? release : 0;
     }
+    //  Digests: a staff member's non-essential messages within the window
+    //  of the last one sent wait for the window's end and go as one.
+    bool digest = strncmp (recipient, "staff:", 6) == 0 && !e->rule->essential &&
+                  !e->rule->urgent && notify_digest_window_ms (self) > 0;
+    if (digest) {
+        int64_t at =
+            notify_store_digest_due (db, recipient, channel, notify_digest_window_ms (self));
+        if (at < 0)
+            return -1;
+        if (at > notify_now_us (self) + 1000 && at > due)
+            due = at;
+    }
     char key[400];
     snprintf (key, sizeof key, "routing:%lld:%s:%s", (long long) e->env->position, recipient,
               channel);
@@ -226,6 +238,7 @@ s_queue_one (notify_t *self, gz_db_t *db, const s_event_t *e, const char *recipi
                         .position = e->env->position,
                         .vars = e->vars,
                         .essential = e->rule->essential,
+                        .digest = digest,
                         .due_us = due};
     return notify_store_insert (db, &row);
 }

@@ -161,6 +161,42 @@ s_count (notify_deliver_t *d, const char *channel, const char *outcome)
     gz_metrics_add (d->ctx->metrics, "gz_notify_deliveries_total", labels, 1);
 }
 
+//  Grow text into a digest: "您有N条新消息：" and each message, numbered,
+//  the carrier's first and then its group's ([template, vars] pairs); the
+//  subject says how many. Under the shared lock (the plan's templates).
+static void
+s_digest (const notify_plan_t *plan, json_t *group, char **text_p, char **subject_p)
+{
+    size_t n = json_array_size (group) + 1;
+    size_t cap = strlen (*text_p) + 128, len = 0;
+    char *out = malloc (cap);
+    assert (out);
+    len += (size_t) snprintf (out, cap, "您有%zu条新消息：\n1. %s", n, *text_p);
+    size_t i;
+    json_t *pair;
+    json_array_foreach (group, i, pair)
+    {
+        const char *name = json_string_value (json_array_get (pair, 0));
+        const notify_template_t *t = name ? notify_plan_template (plan, name) : NULL;
+        char *member = t ? notify_template_render (t, json_array_get (pair, 1)) : NULL;
+        const char *shown = member ? member : name ? name : "";
+        size_t need = len + strlen (shown) + 32;
+        if (need > cap) {
+            cap = need * 2;
+            out = realloc (out, cap);
+            assert (out);
+        }
+        len += (size_t) snprintf (out + len, cap - len, "\n%zu. %s", i + 2, shown);
+        free (member);
+    }
+    free (*text_p);
+    *text_p = out;
+    free (*subject_p);
+    char subject[64];
+    snprintf (subject, sizeof subject, "您有%zu条新消息", n);
+    *subject_p = strdup (subject);
+}
+
 //  Render and send one row; the outcome in *state and err.
 static notify_outcome_t
 s_send (s_worker_t *w, notify_job_t *job, bool *none, char *err, size_t errlen)
@@ -186,6 +222,12 @@ s_send (s_worker_t *w, notify_job_t *job, bool *none, char *err, size_t errlen)
         snprintf (link, sizeof link, "%s%s", ctx->cfg->public_url, contact.status_path);
     }
     json_object_set_new (job->vars, "status_link", json_string (link));
+    //  A digest row carries its group: the messages that waited with it.
+    json_t *group = job->digest ? notify_store_group (w->db, job, w->channel) : NULL;
+    if (job->digest && !group) {
+        snprintf (err, errlen, "could not read the digest's group");
+        return NOTIFY_RETRY;
+    }
     pthread_rwlock_rdlock (&ctx->shared.lock);
     if (!resident) {
         const gz_staff_t *st = gz_org_staff (ctx->shared.org, job->recipient + strlen ("staff:"));
@@ -195,7 +237,10 @@ s_send (s_worker_t *w, notify_job_t *job, bool *none, char *err, size_t errlen)
     const notify_template_t *t = notify_plan_template (ctx->shared.plan, job->tmpl);
     char *text = t ? notify_template_render (t, job->vars) : NULL;
     char *subject = t ? notify_template_render_subject (t, job->vars) : NULL;
+    if (text && group && json_array_size (group) > 0)
+        s_digest (ctx->shared.plan, group, &text, &subject);
     pthread_rwlock_unlock (&ctx->shared.lock);
+    json_decref (group);
     notify_outcome_t outcome = NOTIFY_REFUSED;
     if (!text)
         snprintf (err, errlen, "the plan has no template %s", job->tmpl);

@@ -54,6 +54,7 @@ notify_config_from_env (void)
     self->max_attempts = (int) gz_config_int ("GZ_NOTIFY_MAX_ATTEMPTS", 8, 1, 100);
     self->backoff_ms = (int) gz_config_int ("GZ_NOTIFY_BACKOFF_MS", 1000, 1, 3600000);
     self->backoff_max_ms = (int) gz_config_int ("GZ_NOTIFY_BACKOFF_MAX_MS", 600000, 1, 86400000);
+    self->digest_window_ms = (int) gz_config_int ("GZ_NOTIFY_DIGEST_WINDOW_MS", -1, -1, 86400000);
     return self;
 }
 
@@ -123,6 +124,13 @@ notify_quiet_window (notify_t *self, int *start_p, int *end_p)
     }
     else
         notify_plan_quiet_hours (self->shared.plan, start_p, end_p);
+}
+
+int
+notify_digest_window_ms (notify_t *self)
+{
+    return self->cfg->digest_window_ms >= 0 ? self->cfg->digest_window_ms
+                                            : notify_plan_digest_window_ms (self->shared.plan);
 }
 
 int64_t

@@ -44,6 +44,7 @@ typedef struct {
     int max_attempts;               //  GZ_NOTIFY_MAX_ATTEMPTS (8): then dead
     int backoff_ms;                 //  GZ_NOTIFY_BACKOFF_MS (1000): first retry, doubling
     int backoff_max_ms;             //  GZ_NOTIFY_BACKOFF_MAX_MS (600000)
+    int digest_window_ms;           //  GZ_NOTIFY_DIGEST_WINDOW_MS (-1: the plan's, 10 min)
 } notify_config_t;
 
 //  Configuration from GZ_* variables. Free with notify_config_destroy.

@@ -40,10 +40,21 @@ static const char *const s_prefs_sql =
 
 static const char *const s_insert_sql =
     "INSERT INTO {schema}.deliveries (key, stream, position, event, request_id, audience,"
-    "  recipient, channel, template, vars, essential, due_at)"
+    "  recipient, channel, template, vars, essential, due_at, digest)"
     " VALUES ($1, $2, $3::bigint, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::boolean,"
-    "  CASE WHEN $12::bigint = 0 THEN now() ELSE to_timestamp($12::bigint / 1e6) END)"
+    "  CASE WHEN $12::bigint = 0 THEN now() ELSE to_timestamp($12::bigint / 1e6) END,"
+    "  $13::boolean)"
     " ON CONFLICT (key) DO NOTHING";
+
+//  The digest rows of recipient on channel made within the window: none,
+//  now (the first goes at once); the latest still waits, with it; else
+//  a window after it (at most one message per window).
+static const char *const s_digest_due_sql =
+    "SELECT (extract(epoch FROM CASE WHEN m IS NULL THEN now() WHEN m > now() THEN m"
+    "  ELSE m + make_interval(secs => $3::int / 1000.0) END) * 1e6)::bigint"
+    " FROM (SELECT max(due_at) AS m FROM {schema}.deliveries"
+    "  WHERE recipient = $1 AND channel = $2 AND digest"
+    "  AND created_at > now() - make_interval(secs => $3::int / 1000.0)) x";
 
 int
 notify_store_prepare (gz_db_t *db, const char *schema)
@@ -54,6 +65,7 @@ notify_store_prepare (gz_db_t *db, const char *schema)
     gz_db_prepare_schema (db, "nt_followers", s_followers_sql, schema);
     gz_db_prepare_schema (db, "nt_prefs", s_prefs_sql, schema);
     gz_db_prepare_schema (db, "nt_insert", s_insert_sql, schema);
+    gz_db_prepare_schema (db, "nt_digest_due", s_digest_due_sql, schema);
     return 0;
 }
 
@@ -149,8 +161,23 @@ notify_store_insert (gz_db_t *db, const notify_row_t *row)
                        row->tmpl,
                        row->vars,
                        row->essential ? "true" : "false",
-                       due};
-    return s_exec (db, "nt_insert", 12, v);
+                       due,
+                       row->digest ? "true" : "false"};
+    return s_exec (db, "nt_insert", 13, v);
+}
+
+int64_t
+notify_store_digest_due (gz_db_t *db, const char *recipient, const char *channel, int window_ms)
+{
+    char ms[16];
+    snprintf (ms, sizeof ms, "%d", window_ms);
+    const char *v[] = {recipient, channel, ms};
+    PGresult *r = gz_db_exec (db, "nt_digest_due", 3, v);
+    if (!r)
+        return -1;
+    int64_t due = PQntuples (r) == 1 ? strtoll (PQgetvalue (r, 0, 0), NULL, 10) : -1;
+    PQclear (r);
+    return due;
 }
 
 //  ---------------------------------------------------------------- the workers'
@@ -162,9 +189,39 @@ static const char *const s_claim_sql =
     "  due_at = now() + make_interval(secs => $3::int)"
     " WHERE d.id IN (SELECT id FROM {schema}.deliveries"
     "  WHERE channel = $1 AND state IN ('queued', 'sending', 'failed') AND due_at <= now()"
+    //  A digest's members go with it; of a person's waiting digest rows
+    //  only the first is claimed: it gathers the others (nt_group_form).
+    "  AND (digest_of IS NULL OR digest_of = id)"
+    "  AND (NOT digest OR digest_of IS NOT NULL OR NOT EXISTS (SELECT 1 FROM {schema}.deliveries e"
+    "   WHERE e.recipient = deliveries.recipient AND e.channel = deliveries.channel AND e.digest"
+    "   AND e.digest_of IS NULL AND e.state IN ('queued', 'sending', 'failed')"
+    "   AND e.id < deliveries.id))"
     "  ORDER BY due_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"
     " RETURNING d.id, d.key, d.event, d.request_id, d.audience, d.recipient, d.template,"
-    "  d.vars::text, d.attempts";
+    "  d.vars::text, d.attempts, d.digest, d.digest_of IS NOT NULL";
+
+//  Form a digest's group at the carrier's first claim: the due digest
+//  rows of the same recipient and channel that no group holds yet.
+static const char *const s_group_form_sql =
+    "WITH members AS (UPDATE {schema}.deliveries SET digest_of = $1::bigint, state = 'sending'"
+    "  WHERE id IN (SELECT id FROM {schema}.deliveries"
+    "   WHERE recipient = $2 AND channel = $3 AND digest AND digest_of IS NULL"
+    "   AND state IN ('queued', 'failed') AND due_at <= now() + interval '1 second'"
+    "   AND id <> $1::bigint FOR UPDATE SKIP LOCKED)"
+    "  RETURNING id, template, vars),"
+    " carrier AS (UPDATE {schema}.deliveries SET digest_of = id WHERE id = $1::bigint)"
+    " SELECT coalesce(json_agg(json_build_array(template, vars) ORDER BY id), '[]')::text"
+    " FROM members";
+
+static const char *const s_group_read_sql =
+    "SELECT coalesce(json_agg(json_build_array(template, vars) ORDER BY id), '[]')::text"
+    " FROM {schema}.deliveries WHERE digest_of = $1::bigint AND id <> $1::bigint";
+
+//  The carrier's outcome is its members'.
+static const char *const s_group_done_sql =
+    "UPDATE {schema}.deliveries m SET state = c.state, sent_at = c.sent_at,"
+    "  last_error = c.last_error, attempts = c.attempts"
+    " FROM {schema}.deliveries c WHERE c.id = $1::bigint AND m.digest_of = c.id AND m.id <> c.id";
 
 static const char *const s_done_sql =
     "UPDATE {schema}.deliveries SET state = $2,"
@@ -178,6 +235,9 @@ notify_store_prepare_worker (gz_db_t *db, const char *schema)
 {
     gz_db_prepare_schema (db, "nt_claim", s_claim_sql, schema);
     gz_db_prepare_schema (db, "nt_done", s_done_sql, schema);
+    gz_db_prepare_schema (db, "nt_group_form", s_group_form_sql, schema);
+    gz_db_prepare_schema (db, "nt_group_read", s_group_read_sql, schema);
+    gz_db_prepare_schema (db, "nt_group_done", s_group_done_sql, schema);
     return 0;
 }
 
@@ -227,6 +287,8 @@ notify_store_claim (gz_db_t *db, const char *channel, notify_job_t *jobs, int ma
         if (!j->vars)
             j->vars = json_object ();
         j->attempts = atoi (PQgetvalue (r, i, 8));
+        j->digest = PQgetvalue (r, i, 9)[0] == 't';
+        j->grouped = PQgetvalue (r, i, 10)[0] == 't';
     }
     PQclear (r);
     return n < max ? n : max;
@@ -240,7 +302,29 @@ notify_store_done (gz_db_t *db, const char *id, notify_row_state_t state, int64_
     char ms[24];
     snprintf (ms, sizeof ms, "%lld", (long long) (state == NOTIFY_ROW_FAILED ? retry_ms : 0));
     const char *v[] = {id, names[state], ms, error && *error ? error : NULL};
-    return s_exec (db, "nt_done", 4, v);
+    if (s_exec (db, "nt_done", 4, v))
+        return -1;
+    const char *g[] = {id};
+    return s_exec (db, "nt_group_done", 1, g);
+}
+
+json_t *
+notify_store_group (gz_db_t *db, const notify_job_t *leader, const char *channel)
+{
+    PGresult *r;
+    if (leader->grouped) {
+        const char *v[] = {leader->id};
+        r = gz_db_exec (db, "nt_group_read", 1, v);
+    }
+    else {
+        const char *v[] = {leader->id, leader->recipient, channel};
+        r = gz_db_exec (db, "nt_group_form", 3, v);
+    }
+    if (!r)
+        return NULL;
+    json_t *group = PQntuples (r) == 1 ? json_loads (PQgetvalue (r, 0, 0), 0, NULL) : NULL;
+    PQclear (r);
+    return group;
 }
 
 //  ---------------------------------------------------------------- the API's

@@ -204,4 +204,36 @@ gz_wait_for 20 "the reloaded template was not used" grep -q "已重新加载" "$
 echo "plan reload: refused with file:line, then the new text"
 
 gz_stop "$pid" gongzhi
+
+# 10. Digests: with a 3 s window, a staff member's first new work goes at
+#     once and the next two, inside the window, go together as one message.
+unset GZ_NOTIFY_PLAN
+export GZ_NOTIFY_QUIET_HOURS=off GZ_NOTIFY_DIGEST_WINDOW_MS=3000
+gz_start gongzhi3.log "$GZ_BIN/gongzhi"
+pid=$GZ_PID
+gz_wait_ready "$web" "${api%/api/v1}" "${napi%/api/v1}"
+community=$(gz_sql "SELECT g.parent_code FROM org.buildings b JOIN org.units g ON g.code = b.grid_code
+                    WHERE b.code = 'HGY-B0001'")
+gz_sql "SELECT b.code FROM org.buildings b JOIN org.units g ON g.code = b.grid_code
+        WHERE g.parent_code = '$community' ORDER BY b.code OFFSET 3 LIMIT 3" >"$GZ_TMP/digest.b"
+sleep 3.5 # nothing sent to anyone in the last window
+ids=()
+while read -r b; do
+    r=$(curl -fsS -d api_key=notify-key -d service_code=property -d "address_id=$b" \
+        --data-urlencode "description=电梯异响 $b" -d phone=13900002222 "$web/open311/v2/requests.json")
+    ids+=("$(jq -r '.[0].service_request_id' <<<"$r")")
+done <"$GZ_TMP/digest.b"
+[ "${#ids[@]}" = 3 ] || gz_fail "three filings for the digest"
+in_list=$(printf "'%s'," "${ids[@]}"); in_list=${in_list%,}
+gz_wait_for 30 "the digest's rows were not all sent: $(gz_sql "SELECT id, recipient, state, digest, digest_of, created_at, due_at, sent_at, last_error FROM notify.deliveries WHERE request_id IN ($in_list)")" bash -c "[ \"\$(psql -X '$GZ_URL' -qAt -c \"SELECT count(*) FROM notify.deliveries WHERE request_id IN ($in_list) AND template = 'routed.assignee' AND state = 'sent'\")\" = 3 ]"
+who=$(gz_sql "SELECT DISTINCT recipient FROM notify.deliveries WHERE request_id IN ($in_list)
+              AND template = 'routed.assignee'")
+[ "$(wc -l <<<"$who")" = 1 ] || gz_fail "the three went to different people: $who"
+groups=$(gz_sql "SELECT count(DISTINCT digest_of) FROM notify.deliveries
+                 WHERE request_id IN ($in_list) AND template = 'routed.assignee'")
+[ "$groups" = 2 ] || gz_fail "expected the first alone and the next two in one digest: $groups groups: $(gz_sql "SELECT id, recipient, digest, digest_of, created_at, due_at, sent_at FROM notify.deliveries WHERE request_id IN ($in_list) AND template = 'routed.assignee'")"
+msgs=$(awk -F'\t' -v r="$who" '$3 == r && $4 == "routed.assignee"' "$out" | grep -c "您有2条新消息" || true)
+[ "$msgs" = 1 ] || gz_fail "the receiver did not get one digest of two ($msgs)"
+echo "digest: the first at once, the next two as one message to $who"
+gz_stop "$pid" gongzhi
 echo "test_notify: ok"
