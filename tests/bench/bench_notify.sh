@@ -78,7 +78,7 @@ GZ_NOTIFY_CHANNEL_WORKERS=8 "$bin"/gz-notify 2>"$tmp/notify2.log" & pids+=($!)
 for port in $base $((base + 1)) $((base + 3)); do ready "http://127.0.0.1:$port" || exit 1; done
 n=$((100 * SECONDS_LOAD))
 sql "SELECT code FROM org.buildings ORDER BY code LIMIT $n" | awk -v u="http://127.0.0.1:$base/open311/v2/requests.json" '{
-    printf "url = \"%s\"\ndata = \"api_key=bench-key&service_code=property&address_id=%s&description=bench&phone=1380000%04d\"\noutput = \"/dev/null\"\nnext\n", u, $1, NR % 10000 }' >"$tmp/curl.cfg"
+    printf "url = \"%s\"\ndata = \"api_key=bench-key&service_code=property&address_id=%s&description=bench&phone=1380000%04d\"\noutput = \"/dev/null\"\nnext\n", u, $1, NR % 10000 }' | sed '$d' >"$tmp/curl.cfg"
 echo "filing $n requests at 100/s (curl --rate) ..."
 curl -sS --rate 100/s -K "$tmp/curl.cfg" || true
 until [ "$(sql "SELECT count(*) FROM notify.deliveries WHERE state = 'sent'")" -ge $((2 * n)) ]; do
