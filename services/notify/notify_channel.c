@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define SVC "notify"
@@ -328,15 +329,26 @@ s_webhook (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t er
     return outcome;
 }
 
-//  An SMS gateway's answer: {"code": "OK"} (or no code) is sent.
+//  An SMS gateway's answer to a 2xx: a "code" (or Aliyun's "Code") that
+//  is "OK" in any case, "0" or 0 is sent, as is an answer without one
+//  (or not JSON); any other code is retried (gateways mix transient and
+//  permanent codes; the attempts are bounded).
 static notify_outcome_t
 s_sms_check (const char *answer, char *err, size_t errlen)
 {
     json_t *a = json_loads (answer, 0, NULL);
-    const char *code = json_string_value (json_object_get (a, "code"));
+    json_t *code = json_object_get (a, "code");
+    if (!code)
+        code = json_object_get (a, "Code");
     notify_outcome_t outcome = NOTIFY_SENT;
-    if (code && strcmp (code, "OK") != 0) {
-        snprintf (err, errlen, "the gateway answered code %.64s", code);
+    if (json_is_string (code) && strcasecmp (json_string_value (code), "OK") != 0 &&
+        strcmp (json_string_value (code), "0") != 0) {
+        snprintf (err, errlen, "the gateway answered code %.64s", json_string_value (code));
+        outcome = NOTIFY_RETRY;
+    }
+    else if (json_is_integer (code) && json_integer_value (code) != 0) {
+        snprintf (err, errlen, "the gateway answered code %lld",
+                  (long long) json_integer_value (code));
         outcome = NOTIFY_RETRY;
     }
     json_decref (a);
@@ -366,8 +378,18 @@ s_sms (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t errlen
     return s_send_json (self, self->cfg->sms_url, body, h, s_sms_check, err, errlen);
 }
 
-//  A WeChat-style answer: errcode 0 sent, -1 (system busy) retried,
-//  anything else refused.
+//  WeChat errcodes that say "not now" rather than "never": -1 system
+//  busy; 40001, 40014, 42001 the access token is invalid or expired (the
+//  operator's to renew, not the recipient's fault); 45009 the API's
+//  daily quota is spent.
+static bool
+s_wechat_transient (json_int_t code)
+{
+    return code == -1 || code == 40001 || code == 40014 || code == 42001 || code == 45009;
+}
+
+//  A WeChat-style answer: errcode 0 sent, a transient one retried,
+//  anything else (an unknown openid, a bad template) refused.
 static notify_outcome_t
 s_wechat_check (const char *answer, char *err, size_t errlen)
 {
@@ -380,7 +402,7 @@ s_wechat_check (const char *answer, char *err, size_t errlen)
         outcome = NOTIFY_SENT;
     else {
         snprintf (err, errlen, "errcode %lld", (long long) json_integer_value (code));
-        outcome = json_integer_value (code) == -1 ? NOTIFY_RETRY : NOTIFY_REFUSED;
+        outcome = s_wechat_transient (json_integer_value (code)) ? NOTIFY_RETRY : NOTIFY_REFUSED;
     }
     json_decref (a);
     return outcome;

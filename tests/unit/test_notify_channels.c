@@ -519,6 +519,16 @@ test_sms (void **state)
     s_rx_set (&fx->rx, 200, "{\"code\":\"ERR\",\"message\":\"gateway error\"}");
     assert_int_equal (s_send (fx, "sms", &msg, err, sizeof err), NOTIFY_RETRY);
     assert_string_equal (err, "the gateway answered code ERR");
+    //  Codes as other gateways spell them.
+    const char *answers[] = {"{\"code\":0}",      "{\"code\":\"0\"}",
+                             "{\"Code\":\"OK\"}", "{\"code\":\"Ok\"}",
+                             "{\"code\":1001}",   "{\"Code\":\"isv.MOBILE_NUMBER_ILLEGAL\"}"};
+    notify_outcome_t outcomes[] = {NOTIFY_SENT, NOTIFY_SENT,  NOTIFY_SENT,
+                                   NOTIFY_SENT, NOTIFY_RETRY, NOTIFY_RETRY};
+    for (size_t i = 0; i < sizeof answers / sizeof *answers; i++) {
+        s_rx_set (&fx->rx, 200, answers[i]);
+        assert_int_equal (s_send (fx, "sms", &msg, err, sizeof err), outcomes[i]);
+    }
     //  A 2xx without a code (a gateway that answers with its status only).
     s_rx_set (&fx->rx, 202, "accepted");
     assert_int_equal (s_send (fx, "sms", &msg, err, sizeof err), NOTIFY_SENT);
@@ -554,6 +564,10 @@ test_wechat (void **state)
         "100001");
     json_decref (body);
     s_rx_set (&fx->rx, 200, "{\"errcode\":-1,\"errmsg\":\"system busy\"}");
+    assert_int_equal (s_send (fx, "wechat", &msg, err, sizeof err), NOTIFY_RETRY);
+    s_rx_set (&fx->rx, 200, "{\"errcode\":42001,\"errmsg\":\"access_token expired\"}");
+    assert_int_equal (s_send (fx, "wechat", &msg, err, sizeof err), NOTIFY_RETRY);
+    s_rx_set (&fx->rx, 200, "{\"errmsg\":\"ok\"}");
     assert_int_equal (s_send (fx, "wechat", &msg, err, sizeof err), NOTIFY_RETRY);
     s_rx_set (&fx->rx, 200, "{\"errcode\":40003,\"errmsg\":\"invalid openid\"}");
     assert_int_equal (s_send (fx, "wechat", &msg, err, sizeof err), NOTIFY_REFUSED);
