@@ -294,7 +294,8 @@ s_webhook (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t er
     s_set_str (body, "subject", msg->subject);
     s_set_str (body, "text", msg->text);
     s_set_str (body, "link", msg->link);
-    json_object_set (body, "params", msg->params ? (json_t *) msg->params : json_object ());
+    json_object_set_new (body, "params",
+                         msg->params ? json_incref ((json_t *) msg->params) : json_object ());
     char *text = json_dumps (body, JSON_COMPACT);
     json_decref (body);
     if (!text) {
@@ -365,7 +366,8 @@ s_sms (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t errlen
     json_t *body = json_object ();
     s_set_str (body, "phone", msg->phone);
     s_set_str (body, "template_code", msg->template_name);
-    json_object_set (body, "params", msg->params ? (json_t *) msg->params : json_object ());
+    json_object_set_new (body, "params",
+                         msg->params ? json_incref ((json_t *) msg->params) : json_object ());
     s_set_str (body, "text", msg->text);
     s_set_str (body, "out_id", msg->key);
     struct curl_slist *h = NULL;

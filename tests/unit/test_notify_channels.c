@@ -356,6 +356,33 @@ test_webhook_garbage_and_nobody_retried (void **state)
     json_decref (params);
 }
 
+//  A message without variables, subject or link: the channels still send
+//  it, with an empty params object and null fields.
+static void
+test_without_params (void **state)
+{
+    s_fx_t *fx = *state;
+    notify_msg_t msg = s_msg (NULL);
+    msg.subject = NULL;
+    msg.link = NULL;
+    char err[256];
+    assert_int_equal (s_send (fx, "webhook", &msg, err, sizeof err), NOTIFY_SENT);
+    json_t *body = json_loads (fx->rx.body, 0, NULL);
+    assert_true (json_is_object (json_object_get (body, "params")));
+    assert_int_equal (json_object_size (json_object_get (body, "params")), 0);
+    assert_true (json_is_null (json_object_get (body, "link")));
+    json_decref (body);
+    assert_int_equal (s_send (fx, "sms", &msg, err, sizeof err), NOTIFY_SENT);
+    s_rx_set (&fx->rx, 200, "{\"errcode\":0}");
+    assert_int_equal (s_send (fx, "wechat", &msg, err, sizeof err), NOTIFY_SENT);
+    body = json_loads (fx->rx.body, 0, NULL);
+    assert_null (json_object_get (body, "url"));
+    assert_string_equal (json_string_value (json_object_get (
+                             json_object_get (json_object_get (body, "data"), "remark"), "value")),
+                         msg.text);
+    json_decref (body);
+}
+
 //  A receiver whose 2xx answer is longer than the channel keeps: still sent.
 static void
 test_webhook_long_answer_sent (void **state)
@@ -775,6 +802,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_webhook_slow_receiver_retried, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_webhook_garbage_and_nobody_retried, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_without_params, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_webhook_long_answer_sent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_connection_reused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_sms, s_setup, s_teardown),
