@@ -1,8 +1,9 @@
 /*  notify_channel: the channels' protocols. See notify_channel.h and
-    docs/notify-channels.md.  */
+    docs/notify-channels.md. E-mail is in notify_channel_email.c.  */
 #include "gz_config.h"
 #include "gz_log.h"
 #include "notify_channel.h"
+#include "notify_channel_email.h"
 
 #include <assert.h>
 #include <curl/curl.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define SVC "notify"
@@ -161,47 +163,6 @@ notify_webhook_signature (const char *secret, int64_t t, const char *body, size_
     return out;
 }
 
-//  Base64 of data[0..len) into a new string.
-static char *
-s_base64 (const unsigned char *data, size_t len)
-{
-    char *out = malloc (4 * ((len + 2) / 3) + 1);
-    assert (out);
-    EVP_EncodeBlock ((unsigned char *) out, data, (int) len);
-    return out;
-}
-
-char *
-notify_mime_words (const char *utf8)
-{
-    //  An encoded-word is "=?UTF-8?B?" + base64 + "?=": 12 characters
-    //  around at most 60 of base64, i.e. 45 bytes of text, cut only
-    //  before a UTF-8 lead byte.
-    size_t len = strlen (utf8), at = 0;
-    size_t cap = len * 2 + 64, used = 0;
-    char *out = malloc (cap);
-    assert (out);
-    out[0] = 0;
-    while (at < len) {
-        size_t take = len - at < 45 ? len - at : 45;
-        while (take > 0 && at + take < len && ((unsigned char) utf8[at + take] & 0xC0) == 0x80)
-            take--;
-        if (take == 0)
-            take = len - at < 45 ? len - at : 45; //  not UTF-8: cut anyway
-        char *b64 = s_base64 ((const unsigned char *) utf8 + at, take);
-        size_t need = used + strlen (b64) + 16;
-        if (need > cap) {
-            cap = need * 2;
-            out = realloc (out, cap);
-            assert (out);
-        }
-        used += (size_t) sprintf (out + used, "%s=?UTF-8?B?%s?=", used ? "\r\n " : "", b64);
-        free (b64);
-        at += take;
-    }
-    return out;
-}
-
 typedef struct {
     char *data;
     size_t len;
@@ -212,8 +173,10 @@ s_collect (char *data, size_t size, size_t n, void *arg)
 {
     s_buf_t *b = arg;
     size_t len = size * n;
+    //  Past the cap the rest is read and dropped: a long answer is still
+    //  an answer (failing the transfer would resend a delivered message).
     if (b->len + len > S_MAX_ANSWER)
-        return 0;
+        return size * n;
     char *grown = realloc (b->data, b->len + len + 1);
     if (!grown)
         return 0;
@@ -331,7 +294,8 @@ s_webhook (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t er
     s_set_str (body, "subject", msg->subject);
     s_set_str (body, "text", msg->text);
     s_set_str (body, "link", msg->link);
-    json_object_set (body, "params", msg->params ? (json_t *) msg->params : json_object ());
+    json_object_set_new (body, "params",
+                         msg->params ? json_incref ((json_t *) msg->params) : json_object ());
     char *text = json_dumps (body, JSON_COMPACT);
     json_decref (body);
     if (!text) {
@@ -366,15 +330,26 @@ s_webhook (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t er
     return outcome;
 }
 
-//  An SMS gateway's answer: {"code": "OK"} (or no code) is sent.
+//  An SMS gateway's answer to a 2xx: a "code" (or Aliyun's "Code") that
+//  is "OK" in any case, "0" or 0 is sent, as is an answer without one
+//  (or not JSON); any other code is retried (gateways mix transient and
+//  permanent codes; the attempts are bounded).
 static notify_outcome_t
 s_sms_check (const char *answer, char *err, size_t errlen)
 {
     json_t *a = json_loads (answer, 0, NULL);
-    const char *code = json_string_value (json_object_get (a, "code"));
+    json_t *code = json_object_get (a, "code");
+    if (!code)
+        code = json_object_get (a, "Code");
     notify_outcome_t outcome = NOTIFY_SENT;
-    if (code && strcmp (code, "OK") != 0) {
-        snprintf (err, errlen, "the gateway answered code %.64s", code);
+    if (json_is_string (code) && strcasecmp (json_string_value (code), "OK") != 0 &&
+        strcmp (json_string_value (code), "0") != 0) {
+        snprintf (err, errlen, "the gateway answered code %.64s", json_string_value (code));
+        outcome = NOTIFY_RETRY;
+    }
+    else if (json_is_integer (code) && json_integer_value (code) != 0) {
+        snprintf (err, errlen, "the gateway answered code %lld",
+                  (long long) json_integer_value (code));
         outcome = NOTIFY_RETRY;
     }
     json_decref (a);
@@ -391,7 +366,8 @@ s_sms (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t errlen
     json_t *body = json_object ();
     s_set_str (body, "phone", msg->phone);
     s_set_str (body, "template_code", msg->template_name);
-    json_object_set (body, "params", msg->params ? (json_t *) msg->params : json_object ());
+    json_object_set_new (body, "params",
+                         msg->params ? json_incref ((json_t *) msg->params) : json_object ());
     s_set_str (body, "text", msg->text);
     s_set_str (body, "out_id", msg->key);
     struct curl_slist *h = NULL;
@@ -404,8 +380,18 @@ s_sms (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t errlen
     return s_send_json (self, self->cfg->sms_url, body, h, s_sms_check, err, errlen);
 }
 
-//  A WeChat-style answer: errcode 0 sent, -1 (system busy) retried,
-//  anything else refused.
+//  WeChat errcodes that say "not now" rather than "never": -1 system
+//  busy; 40001, 40014, 42001 the access token is invalid or expired (the
+//  operator's to renew, not the recipient's fault); 45009 the API's
+//  daily quota is spent.
+static bool
+s_wechat_transient (json_int_t code)
+{
+    return code == -1 || code == 40001 || code == 40014 || code == 42001 || code == 45009;
+}
+
+//  A WeChat-style answer: errcode 0 sent, a transient one retried,
+//  anything else (an unknown openid, a bad template) refused.
 static notify_outcome_t
 s_wechat_check (const char *answer, char *err, size_t errlen)
 {
@@ -418,7 +404,7 @@ s_wechat_check (const char *answer, char *err, size_t errlen)
         outcome = NOTIFY_SENT;
     else {
         snprintf (err, errlen, "errcode %lld", (long long) json_integer_value (code));
-        outcome = json_integer_value (code) == -1 ? NOTIFY_RETRY : NOTIFY_REFUSED;
+        outcome = s_wechat_transient (json_integer_value (code)) ? NOTIFY_RETRY : NOTIFY_REFUSED;
     }
     json_decref (a);
     return outcome;
@@ -460,95 +446,6 @@ s_wechat (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t err
     return outcome;
 }
 
-typedef struct {
-    const char *data;
-    size_t len, at;
-} s_upload_t;
-
-static size_t
-s_read (char *out, size_t size, size_t n, void *arg)
-{
-    s_upload_t *u = arg;
-    size_t room = size * n, left = u->len - u->at;
-    size_t take = left < room ? left : room;
-    memcpy (out, u->data + u->at, take);
-    u->at += take;
-    return take;
-}
-
-//  The whole message: headers, a UTF-8 subject as encoded-words, the body
-//  in base64 lines of 76. Message-ID from the key, so a receiver can drop
-//  a repeat. Caller frees.
-static char *
-s_mime (const notify_channels_config_t *cfg, const notify_msg_t *msg)
-{
-    char date[64];
-    time_t now = time (NULL);
-    struct tm tm;
-    gmtime_r (&now, &tm);
-    strftime (date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    char *subject = notify_mime_words (msg->subject && *msg->subject ? msg->subject : "共治通知");
-    const char *text = msg->text ? msg->text : "";
-    char *b64 = s_base64 ((const unsigned char *) text, strlen (text));
-    size_t blen = strlen (b64);
-    //  The key may hold ':' and other characters: hex it for the id.
-    char id[160] = "";
-    for (size_t i = 0, n = 0; msg->key[i] && n + 3 < sizeof id; i++)
-        n += (size_t) snprintf (id + n, sizeof id - n, "%02x", (unsigned char) msg->key[i]);
-    size_t cap = strlen (subject) + blen + blen / 76 * 2 + strlen (cfg->smtp_from) +
-                 strlen (msg->email) + sizeof id + 512;
-    char *out = malloc (cap);
-    assert (out);
-    size_t n = (size_t) snprintf (out, cap,
-                                  "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\n"
-                                  "Message-ID: <%s@gongzhi>\r\nMIME-Version: 1.0\r\n"
-                                  "Content-Type: text/plain; charset=UTF-8\r\n"
-                                  "Content-Transfer-Encoding: base64\r\n\r\n",
-                                  date, cfg->smtp_from, msg->email, subject, id);
-    for (size_t at = 0; at < blen; at += 76)
-        n += (size_t) snprintf (out + n, cap - n, "%.76s\r\n", b64 + at);
-    free (subject);
-    free (b64);
-    return out;
-}
-
-static notify_outcome_t
-s_email (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t errlen)
-{
-    if (!msg->email || !*msg->email || strchr (msg->email, '\r') || strchr (msg->email, '\n')) {
-        snprintf (err, errlen, "no e-mail address for this recipient");
-        return NOTIFY_REFUSED;
-    }
-    char *mime = s_mime (self->cfg, msg);
-    s_upload_t up = {mime, strlen (mime), 0};
-    char to[300];
-    snprintf (to, sizeof to, "<%s>", msg->email);
-    struct curl_slist *rcpt = curl_slist_append (NULL, to);
-    CURL *c = self->curl;
-    curl_easy_reset (c);
-    curl_easy_setopt (c, CURLOPT_URL, self->cfg->smtp_url);
-    curl_easy_setopt (c, CURLOPT_MAIL_FROM, self->cfg->smtp_from);
-    curl_easy_setopt (c, CURLOPT_MAIL_RCPT, rcpt);
-    curl_easy_setopt (c, CURLOPT_READFUNCTION, s_read);
-    curl_easy_setopt (c, CURLOPT_READDATA, &up);
-    curl_easy_setopt (c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, (long) self->cfg->timeout_ms);
-    curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt (c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    CURLcode rc = curl_easy_perform (c);
-    long status = 0;
-    curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all (rcpt);
-    explicit_bzero (to, sizeof to);
-    explicit_bzero (mime, strlen (mime));
-    free (mime);
-    if (rc == CURLE_OK)
-        return NOTIFY_SENT;
-    snprintf (err, errlen, "SMTP %ld: %s", status, curl_easy_strerror (rc));
-    //  5xx from the server (a refused recipient): for good; else retry.
-    return status >= 500 && status < 600 ? NOTIFY_REFUSED : NOTIFY_RETRY;
-}
-
 notify_outcome_t
 notify_channel_send (notify_channel_t *self, const notify_msg_t *msg, char *err, size_t errlen)
 {
@@ -562,7 +459,7 @@ notify_channel_send (notify_channel_t *self, const notify_msg_t *msg, char *err,
         case S_SMS:
             return s_sms (self, msg, err, errlen);
         case S_EMAIL:
-            return s_email (self, msg, err, errlen);
+            return notify_channel_email (self->curl, self->cfg, msg, err, errlen);
         case S_WECHAT:
             return s_wechat (self, msg, err, errlen);
     }

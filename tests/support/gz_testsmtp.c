@@ -2,6 +2,7 @@
 #include "gz_testsmtp.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -22,21 +23,33 @@ struct _gz_testsmtp_t {
     int listen_fd, port;
     bool refuse_rcpt;
     atomic_bool stop;
+    atomic_size_t sessions;
     pthread_t thread;
     pthread_mutex_t lock;
     s_msg_t msgs[S_MAX];
     size_t count;
 };
 
-//  Read one line (CRLF stripped) into buf; -1 on EOF or error.
+#define S_TICK_MS 100  //  the socket's receive timeout: how often stop is seen
+#define S_IDLE_MS 5000 //  a client silent this long is dropped
+
+//  Read one line (CRLF stripped) into buf; -1 on EOF, error, a client
+//  idle for S_IDLE_MS, or the sink stopping (so a client that keeps its
+//  connection open, as libcurl does to reuse it, does not hold destroy).
 static int
-s_line (int fd, char *buf, size_t size)
+s_line (gz_testsmtp_t *self, int fd, char *buf, size_t size)
 {
     size_t n = 0;
+    int idle_ms = 0;
     while (n + 1 < size) {
         char c;
-        if (recv (fd, &c, 1, 0) != 1)
+        ssize_t got = recv (fd, &c, 1, 0);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !atomic_load (&self->stop) &&
+            (idle_ms += S_TICK_MS) < S_IDLE_MS)
+            continue;
+        if (got != 1)
             return -1;
+        idle_ms = 0;
         if (c == '\n')
             break;
         buf[n++] = c;
@@ -71,7 +84,7 @@ s_session (gz_testsmtp_t *self, int fd)
     char line[2048];
     char *from = NULL, *rcpt = NULL;
     s_say (fd, "220 gz_testsmtp ready\r\n");
-    while (s_line (fd, line, sizeof line) >= 0) {
+    while (s_line (self, fd, line, sizeof line) >= 0) {
         if (strncasecmp (line, "EHLO", 4) == 0)
             s_say (fd, "250-gz_testsmtp\r\n250 8BITMIME\r\n");
         else if (strncasecmp (line, "HELO", 4) == 0 || strncasecmp (line, "NOOP", 4) == 0)
@@ -96,7 +109,7 @@ s_session (gz_testsmtp_t *self, int fd)
             char *data = malloc (cap);
             data[0] = 0;
             int n;
-            while ((n = s_line (fd, line, sizeof line)) >= 0 && strcmp (line, ".") != 0) {
+            while ((n = s_line (self, fd, line, sizeof line)) >= 0 && strcmp (line, ".") != 0) {
                 const char *l = line[0] == '.' ? line + 1 : line; //  dot-unstuffing
                 size_t need = len + strlen (l) + 3;
                 if (need > cap) {
@@ -139,7 +152,8 @@ s_run (void *arg)
         int fd = accept (self->listen_fd, NULL, NULL);
         if (fd < 0)
             continue;
-        struct timeval tv = {5, 0};
+        atomic_fetch_add (&self->sessions, 1);
+        struct timeval tv = {0, S_TICK_MS * 1000};
         setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         s_session (self, fd);
         close (fd);
@@ -194,6 +208,12 @@ int
 gz_testsmtp_port (gz_testsmtp_t *self)
 {
     return self->port;
+}
+
+size_t
+gz_testsmtp_sessions (gz_testsmtp_t *self)
+{
+    return atomic_load (&self->sessions);
 }
 
 size_t

@@ -16,6 +16,10 @@ gz_testsmtp_t *gz_testsmtp_new (bool refuse_rcpt);
 void gz_testsmtp_destroy (gz_testsmtp_t **self_p);
 int gz_testsmtp_port (gz_testsmtp_t *self);
 
+//  Connections accepted so far (one per client session: a client that
+//  reuses its connection sends several messages in one).
+size_t gz_testsmtp_sessions (gz_testsmtp_t *self);
+
 //  Messages accepted so far, and the i-th one's data, sender and first
 //  recipient (borrowed; NULL past the end). Thread-safe.
 size_t gz_testsmtp_count (gz_testsmtp_t *self);
