@@ -148,6 +148,10 @@ int notify_store_insert (gz_db_t *db, const notify_row_t *row);
 //  it still waits; else a window after it. Microseconds; -1 failure.
 int64_t notify_store_digest_due (gz_db_t *db, const char *recipient, const char *channel,
                                  int window_ms);
+//  The earliest time recipient may get one more non-essential message
+//  due at due_us (microseconds) with at most per_hour in any hour: due_us,
+//  or an hour after the earliest of their last per_hour. -1 failure.
+int64_t notify_store_rate_due (gz_db_t *db, const char *recipient, int per_hour, int64_t due_us);
 
 //  The workers' statements.
 int notify_store_prepare_worker (gz_db_t *db, const char *schema);

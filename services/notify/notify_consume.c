@@ -224,6 +224,16 @@ s_queue_one (notify_t *self, gz_db_t *db, const s_event_t *e, const char *recipi
         if (at > notify_now_us (self) + 1000 && at > due)
             due = at;
     }
+    //  At most GZ_NOTIFY_RECIPIENT_PER_HOUR non-essential messages to a
+    //  person in any hour; more wait (digests have their own window).
+    if (!digest && !e->rule->essential && self->cfg->recipient_per_hour > 0) {
+        int64_t want = due ? due : notify_now_us (self);
+        int64_t at = notify_store_rate_due (db, recipient, self->cfg->recipient_per_hour, want);
+        if (at < 0)
+            return -1;
+        if (at > want + 1000)
+            due = at;
+    }
     char key[400];
     snprintf (key, sizeof key, "routing:%lld:%s:%s", (long long) e->env->position, recipient,
               channel);

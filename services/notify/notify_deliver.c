@@ -28,9 +28,18 @@
 #define S_IDLE_MS 500  //  a worker with nothing due looks again after this
 #define S_DOWN_MS 1000 //  and after a database failure
 
+//  A channel's pace (GZ_NOTIFY_CHANNEL_RATE): its workers take turns at
+//  send times interval_us apart.
+typedef struct {
+    pthread_mutex_t lock;
+    int64_t interval_us; //  0: no limit
+    int64_t next_us;     //  monotonic
+} s_pace_t;
+
 typedef struct {
     struct _notify_deliver_t *owner;
     char channel[16];
+    s_pace_t *pace; //  shared by the channel's workers
     pthread_t thread;
     bool started;
     gz_db_t *db;
@@ -46,8 +55,40 @@ struct _notify_deliver_t {
     bool stop;      //  guarded by mutex
     s_worker_t *workers;
     size_t nworkers;
+    s_pace_t paces[2 * NOTIFY_MAX_CHANNELS];
+    size_t npaces;
     atomic_llong sent;
 };
+
+//  Wait for the channel's next send time (no wait without a rate).
+static void
+s_pace (s_pace_t *p)
+{
+    if (!p->interval_us)
+        return;
+    pthread_mutex_lock (&p->lock);
+    int64_t now = zclock_usecs ();
+    int64_t at = p->next_us > now ? p->next_us : now;
+    p->next_us = at + p->interval_us;
+    pthread_mutex_unlock (&p->lock);
+    if (at > now)
+        zclock_sleep ((int) ((at - now + 999) / 1000));
+}
+
+//  The rate for channel in "sms=10,email=5" (per second), 0 when none.
+static double
+s_rate_of (const char *rates, const char *channel)
+{
+    size_t n = strlen (channel);
+    for (const char *p = rates; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (strncmp (p, channel, n) == 0 && p[n] == '=')
+            return atof (p + n + 1);
+        p = strchr (p, ',');
+    }
+    return 0;
+}
 
 //  ---------------------------------------------------------------- contacts
 
@@ -276,6 +317,7 @@ s_deliver (s_worker_t *w, notify_job_t *job)
     const notify_config_t *cfg = w->owner->ctx->cfg;
     char err[256] = "";
     bool none = false;
+    s_pace (w->pace);
     notify_outcome_t outcome = s_send (w, job, &none, err, sizeof err);
     notify_row_state_t state = NOTIFY_ROW_SENT;
     int64_t retry_ms = 0;
@@ -342,9 +384,16 @@ s_worker (void *arg)
     uint64_t seen = 0;
     notify_job_t jobs[S_CLAIM];
     memset (jobs, 0, sizeof jobs);
+    //  A paced channel claims no more than it sends in a quarter of the
+    //  lease, so a claim never outlives its lease.
+    int claim = S_CLAIM;
+    if (w->pace->interval_us) {
+        int64_t fit = (int64_t) NOTIFY_LEASE_S * 1000000 / 4 / w->pace->interval_us;
+        claim = fit < 1 ? 1 : fit < S_CLAIM ? (int) fit : S_CLAIM;
+    }
     while (!s_stopping (d)) {
         int n =
-            gz_db_ensure (w->db) == 0 ? notify_store_claim (w->db, w->channel, jobs, S_CLAIM) : -1;
+            gz_db_ensure (w->db) == 0 ? notify_store_claim (w->db, w->channel, jobs, claim) : -1;
         for (int i = 0; i < n; i++) {
             //  A failure to record leaves the row leased: it is sent again
             //  (same key) once the lease runs out.
@@ -352,7 +401,7 @@ s_worker (void *arg)
                 gz_warn (SVC, "msg=\"could not record a delivery\" key=\"%s\"", jobs[i].key);
             notify_job_clear (&jobs[i]);
         }
-        if (n == S_CLAIM)
+        if (n == claim)
             continue;
         if (!s_wait (d, &seen, n < 0 ? S_DOWN_MS : S_IDLE_MS))
             break;
@@ -395,10 +444,15 @@ notify_deliver_start (notify_t *ctx)
     int per = ctx->cfg->channel_workers;
     d->workers = calloc (nch * (size_t) per + 1, sizeof *d->workers);
     assert (d->workers);
-    for (size_t c = 0; c < nch; c++)
+    for (size_t c = 0; c < nch; c++) {
+        s_pace_t *pace = &d->paces[d->npaces++];
+        pthread_mutex_init (&pace->lock, NULL);
+        double rate = s_rate_of (ctx->cfg->channel_rates, names[c]);
+        pace->interval_us = rate > 0 ? (int64_t) (1e6 / rate) : 0;
         for (int i = 0; i < per; i++) {
             s_worker_t *w = &d->workers[d->nworkers++];
             w->owner = d;
+            w->pace = pace;
             snprintf (w->channel, sizeof w->channel, "%s", names[c]);
             w->db = gz_db_new (ctx->cfg->base.database_url, "notify-worker");
             notify_store_prepare_worker (w->db, ctx->cfg->base.schema);
@@ -411,6 +465,7 @@ notify_deliver_start (notify_t *ctx)
             }
             w->started = true;
         }
+    }
     gz_info (SVC, "msg=\"channel workers started\" channels=%zu workers=%zu", nch, d->nworkers);
     return d;
 }
@@ -450,6 +505,8 @@ notify_deliver_stop (notify_deliver_t **self_p)
         gz_db_destroy (&w->db);
     }
     free (d->workers);
+    for (size_t i = 0; i < d->npaces; i++)
+        pthread_mutex_destroy (&d->paces[i].lock);
     pthread_cond_destroy (&d->wake);
     pthread_mutex_destroy (&d->mutex);
     free (d);

@@ -55,6 +55,8 @@ notify_config_from_env (void)
     self->backoff_ms = (int) gz_config_int ("GZ_NOTIFY_BACKOFF_MS", 1000, 1, 3600000);
     self->backoff_max_ms = (int) gz_config_int ("GZ_NOTIFY_BACKOFF_MAX_MS", 600000, 1, 86400000);
     self->digest_window_ms = (int) gz_config_int ("GZ_NOTIFY_DIGEST_WINDOW_MS", -1, -1, 86400000);
+    self->recipient_per_hour = (int) gz_config_int ("GZ_NOTIFY_RECIPIENT_PER_HOUR", 20, 0, 100000);
+    self->channel_rates = strdup (gz_config_str ("GZ_NOTIFY_CHANNEL_RATE", ""));
     return self;
 }
 
@@ -77,6 +79,7 @@ s_config_dup (const void *config)
     self->quiet_hours = s_dup (c->quiet_hours);
     self->resident_channels = s_dup (c->resident_channels);
     self->staff_channels = s_dup (c->staff_channels);
+    self->channel_rates = s_dup (c->channel_rates);
     notify_channels_config_copy (&self->chans, &c->chans);
     return self;
 }
@@ -101,6 +104,7 @@ notify_config_destroy (notify_config_t **self_p)
     free (self->quiet_hours);
     free (self->resident_channels);
     free (self->staff_channels);
+    free (self->channel_rates);
     notify_channels_config_clear (&self->chans);
     free (self);
     *self_p = NULL;

@@ -45,6 +45,8 @@ typedef struct {
     int backoff_ms;                 //  GZ_NOTIFY_BACKOFF_MS (1000): first retry, doubling
     int backoff_max_ms;             //  GZ_NOTIFY_BACKOFF_MAX_MS (600000)
     int digest_window_ms;           //  GZ_NOTIFY_DIGEST_WINDOW_MS (-1: the plan's, 10 min)
+    int recipient_per_hour;         //  GZ_NOTIFY_RECIPIENT_PER_HOUR (20; 0: no limit)
+    char *channel_rates;            //  GZ_NOTIFY_CHANNEL_RATE ("sms=10,email=5" per second; "")
 } notify_config_t;
 
 //  Configuration from GZ_* variables. Free with notify_config_destroy.

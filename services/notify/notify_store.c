@@ -56,6 +56,18 @@ static const char *const s_digest_due_sql =
     "  WHERE recipient = $1 AND channel = $2 AND digest"
     "  AND created_at > now() - make_interval(secs => $3::int / 1000.0)) x";
 
+//  The recipient's last per_hour non-essential messages (not digests,
+//  which are limited by their window) by due time: when the earliest of
+//  them is within an hour before the new one's, it waits for that hour.
+static const char *const s_rate_due_sql =
+    "SELECT (extract(epoch FROM greatest(to_timestamp($3::bigint / 1e6),"
+    "  coalesce(min(due_at) FILTER (WHERE n = $2::int) + interval '1 hour', '-infinity')))"
+    "  * 1e6)::bigint"
+    " FROM (SELECT due_at, count(*) OVER () AS n FROM (SELECT due_at FROM {schema}.deliveries"
+    "  WHERE recipient = $1 AND NOT essential AND NOT digest"
+    "  AND due_at > to_timestamp($3::bigint / 1e6) - interval '1 hour'"
+    "  ORDER BY due_at DESC LIMIT $2::int) l) x";
+
 int
 notify_store_prepare (gz_db_t *db, const char *schema)
 {
@@ -66,6 +78,7 @@ notify_store_prepare (gz_db_t *db, const char *schema)
     gz_db_prepare_schema (db, "nt_prefs", s_prefs_sql, schema);
     gz_db_prepare_schema (db, "nt_insert", s_insert_sql, schema);
     gz_db_prepare_schema (db, "nt_digest_due", s_digest_due_sql, schema);
+    gz_db_prepare_schema (db, "nt_rate_due", s_rate_due_sql, schema);
     return 0;
 }
 
@@ -164,6 +177,21 @@ notify_store_insert (gz_db_t *db, const notify_row_t *row)
                        due,
                        row->digest ? "true" : "false"};
     return s_exec (db, "nt_insert", 13, v);
+}
+
+int64_t
+notify_store_rate_due (gz_db_t *db, const char *recipient, int per_hour, int64_t due_us)
+{
+    char n[16], due[24];
+    snprintf (n, sizeof n, "%d", per_hour);
+    snprintf (due, sizeof due, "%lld", (long long) due_us);
+    const char *v[] = {recipient, n, due};
+    PGresult *r = gz_db_exec (db, "nt_rate_due", 3, v);
+    if (!r)
+        return -1;
+    int64_t at = PQntuples (r) == 1 ? strtoll (PQgetvalue (r, 0, 0), NULL, 10) : -1;
+    PQclear (r);
+    return at;
 }
 
 int64_t

@@ -36,7 +36,8 @@ sink_port=$((base + 50))
 export GZ_DATABASE_URL=$url GZ_PORT_BASE=$base GZ_INTAKE_RATE=0 GZ_API_KEYS=bench=bench-key \
        GZ_LOG_LEVEL=warn GZ_NOTIFY_CONTACT_KEY=bench-contact GZ_NOTIFY_QUIET_HOURS=off \
        GZ_NOTIFY_WEBHOOK_URL="http://127.0.0.1:$sink_port/hook" GZ_NOTIFY_WEBHOOK_SECRET=bench \
-       GZ_BUS_HEARTBEAT_MS=200 GZ_ORG_CHECK_MS=0 GZ_NOTIFY_DIGEST_WINDOW_MS=0
+       GZ_BUS_HEARTBEAT_MS=200 GZ_ORG_CHECK_MS=0 GZ_NOTIFY_DIGEST_WINDOW_MS=0 \
+       GZ_NOTIFY_RECIPIENT_PER_HOUR=0
 "$bin"/gzctl migrate >/dev/null
 "$bin"/gzctl seed huaguoyuan >/dev/null
 "$BUILD"/tests/gz_webhook_sink "$sink_port" - >"$tmp/sink.log" 2>&1 &

@@ -236,4 +236,31 @@ msgs=$(awk -F'\t' -v r="$who" '$3 == r && $4 == "routed.assignee"' "$out" | grep
 [ "$msgs" = 1 ] || gz_fail "the receiver did not get one digest of two ($msgs)"
 echo "digest: the first at once, the next two as one message to $who"
 gz_stop "$pid" gongzhi
+
+# 11. Rate limits: one non-essential message per person per hour (the duty
+#     worker's first new work goes, the next two wait about an hour),
+#     and the webhook paced at 2 a second (three residents' messages take
+#     a second or more).
+export GZ_NOTIFY_DIGEST_WINDOW_MS=0 GZ_NOTIFY_RECIPIENT_PER_HOUR=1 GZ_NOTIFY_CHANNEL_RATE=webhook=2
+gz_start gongzhi4.log "$GZ_BIN/gongzhi"
+pid=$GZ_PID
+gz_wait_ready "$web" "${api%/api/v1}" "${napi%/api/v1}"
+gz_sql "SELECT b.code FROM org.buildings b JOIN org.units g ON g.code = b.grid_code
+        WHERE g.parent_code = '$community' ORDER BY b.code OFFSET 6 LIMIT 3" >"$GZ_TMP/rate.b"
+ids=()
+while read -r b; do
+    r=$(curl -fsS -d api_key=notify-key -d service_code=property -d "address_id=$b" \
+        --data-urlencode "description=门禁坏了 $b" -d phone=13900003333 "$web/open311/v2/requests.json")
+    ids+=("$(jq -r '.[0].service_request_id' <<<"$r")")
+done <"$GZ_TMP/rate.b"
+in_list=$(printf "'%s'," "${ids[@]}"); in_list=${in_list%,}
+gz_wait_for 30 "the three residents were not all notified" bash -c "[ \"\$(psql -X '$GZ_URL' -qAt -c \"SELECT count(*) FROM notify.deliveries WHERE request_id IN ($in_list) AND template = 'routed.resident' AND state = 'sent'\")\" = 3 ]"
+spread=$(gz_sql "SELECT extract(epoch FROM max(sent_at) - min(sent_at)) FROM notify.deliveries
+                 WHERE request_id IN ($in_list) AND template = 'routed.resident'")
+awk -v s="$spread" 'BEGIN { exit !(s >= 0.9) }' || gz_fail "three webhook sends at 2/s took only ${spread}s"
+waiting=$(gz_sql "SELECT count(*) FROM notify.deliveries WHERE request_id IN ($in_list)
+                  AND template = 'routed.assignee' AND state = 'queued' AND due_at > now() + interval '50 minutes'")
+[ "$waiting" = 2 ] || gz_fail "two of the duty worker's new work should wait for the hour: $waiting of 3 waiting"
+echo "rate limits: paced at 2/s (${spread}s for 3), one an hour per person"
+gz_stop "$pid" gongzhi
 echo "test_notify: ok"
