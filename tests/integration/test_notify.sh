@@ -241,7 +241,8 @@ gz_stop "$pid" gongzhi
 #     worker's first new work goes, the next two wait about an hour),
 #     and the webhook paced at 2 a second (three residents' messages take
 #     a second or more).
-export GZ_NOTIFY_DIGEST_WINDOW_MS=0 GZ_NOTIFY_RECIPIENT_PER_HOUR=1 GZ_NOTIFY_CHANNEL_RATE=webhook=2
+export GZ_NOTIFY_DIGEST_WINDOW_MS=0 GZ_NOTIFY_RECIPIENT_PER_HOUR=1 GZ_NOTIFY_CHANNEL_RATE=webhook=2 \
+       GZ_NOTIFY_MAX_ATTEMPTS=2
 gz_start gongzhi4.log "$GZ_BIN/gongzhi"
 pid=$GZ_PID
 gz_wait_ready "$web" "${api%/api/v1}" "${napi%/api/v1}"
@@ -262,5 +263,13 @@ waiting=$(gz_sql "SELECT count(*) FROM notify.deliveries WHERE request_id IN ($i
                   AND template = 'routed.assignee' AND state = 'queued' AND due_at > now() + interval '50 minutes'")
 [ "$waiting" = 2 ] || gz_fail "two of the duty worker's new work should wait for the hour: $waiting of 3 waiting"
 echo "rate limits: paced at 2/s (${spread}s for 3), one an hour per person"
+
+# 12. A receiver that keeps answering 500: retried, then dead after
+#     GZ_NOTIFY_MAX_ATTEMPTS (2 here) with the last error.
+echo 500 >"$control"
+file public_order
+gz_wait_for 30 "a failing delivery was not dead-lettered" bash -c "[ \"\$(psql -X '$GZ_URL' -qAt -c \"SELECT state || ' ' || attempts || ' ' || last_error FROM notify.deliveries WHERE request_id = '$fid' AND template = 'routed.resident'\")\" = 'dead 2 HTTP 500' ]"
+rm -f "$control"
+echo "retries: 500 twice, then dead"
 gz_stop "$pid" gongzhi
 echo "test_notify: ok"
