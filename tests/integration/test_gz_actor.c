@@ -400,7 +400,8 @@ test_term_drains (void **state)
     gz_testfix_call_t call = {.method = "POST", .body = ""};
     snprintf (call.url, sizeof call.url, "%s/echo/last", F.base);
     gz_testfix_call_start (&call);
-    gz_testfix_wait (s_inflight_is_one, NULL, 5000, "the POST queued");
+    //  15 s: under ASan on a loaded 2-core machine 5 s once ran out.
+    gz_testfix_wait (s_inflight_is_one, NULL, 15000, "the POST queued");
     //  $TERM while it waits in the queue, then let the actor go on.
     zstr_send (F.actor, "$TERM");
     zstr_send (F.actor, "RESUME");
