@@ -26,7 +26,7 @@ tmp=$(mktemp -d /tmp/gz-bench.XXXXXX); chmod 755 "$tmp"
 pgport=$(( 30000 + RANDOM % 10000 )); base=$(( 40000 + RANDOM % 10000 ))
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     gz_pg_stop "$tmp/pg"; rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -140,6 +140,9 @@ gz_testfix_intake_config (const char *database_url, const char *api_keys)
     gz_testfix_local (&cfg->base.database_url, &cfg->base.http_bind, &cfg->base.bus_endpoint,
                       &cfg->base.events_endpoint, database_url);
     cfg->base.http_port = 0;
+    //  Every test client comes from 127.0.0.1, many at once: no
+    //  per-address limit here (test_gz_http_guard and test_slowloris test it).
+    cfg->base.http_limits.max_per_address = 0;
     s_replace (&cfg->api_keys, api_keys);
     return cfg;
 }
