@@ -1,0 +1,421 @@
+/*  matching_solver: the min-cost maximum b-matching (see the header for
+    the problem, the algorithm, why it is optimal and what it costs).
+
+    DESIGN. Edges are collected as given, then at solve time sorted by
+    (need, volunteer) with two counting sorts (linear), parallel pairs
+    folded to the cheaper one, and pairs with a volunteer of capacity 0
+    dropped. Two compressed adjacency arrays follow: by need (what a need
+    may take) and by volunteer (which needs may hold it: scanning a
+    settled volunteer walks these and keeps the ones matched to it, so no
+    per-volunteer list of holders has to be maintained). Dijkstra's
+    per-search arrays are stamped with a search number rather than
+    cleared, so a search costs what it settles, not V.  */
+#include "matching_solver.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Beyond this BIG the sums of the search could overflow int64.
+#define S_BIG_MAX (INT64_C (1) << 61)
+
+typedef struct {
+    int32_t need;
+    int32_t volunteer;
+    int64_t cost;
+} s_pair_t;
+
+typedef struct {
+    int64_t key;
+    int32_t volunteer;
+} s_heap_item_t;
+
+struct _matching_solver_t {
+    size_t needs, volunteers;
+    int64_t *cap; //  per volunteer
+    s_pair_t *in; //  the pairs as given
+    size_t in_count, in_alloc;
+
+    //  Built by solve: pairs by need (nstart, e_vol, e_cost, e_need) and
+    //  by volunteer (vstart, v_edge: edge indices).
+    int32_t *nstart, *e_vol, *e_need, *vstart, *v_edge;
+    int64_t *e_cost;
+    size_t edges;
+    //  The assignment and the duals.
+    int32_t *match; //  per need: its edge, or -1
+    int64_t *used;  //  per volunteer
+    int64_t *u, *w;
+    int64_t big;
+    //  Per-search state.
+    int64_t *dist;
+    int32_t *pred; //  per volunteer: the edge it was reached by
+    uint32_t *seen, *done, stamp;
+    int32_t *scanned, *reached;
+    size_t scanned_count, reached_count;
+    s_heap_item_t *heap;
+    size_t heap_count, heap_alloc;
+};
+
+static void *
+s_alloc (size_t count, size_t size)
+{
+    void *p = calloc (count ? count : 1, size);
+    if (!p)
+        abort ();
+    return p;
+}
+
+matching_solver_t *
+matching_solver_new (size_t needs, size_t volunteers)
+{
+    assert (needs < INT32_MAX && volunteers < INT32_MAX);
+    matching_solver_t *self = s_alloc (1, sizeof *self);
+    self->needs = needs;
+    self->volunteers = volunteers;
+    self->cap = s_alloc (volunteers, sizeof *self->cap);
+    return self;
+}
+
+//  Frees what solve builds.
+static void
+s_release (matching_solver_t *self)
+{
+    free (self->nstart), free (self->e_vol), free (self->e_need), free (self->vstart);
+    free (self->v_edge), free (self->e_cost), free (self->match), free (self->used);
+    free (self->u), free (self->w), free (self->dist), free (self->pred), free (self->seen);
+    free (self->done), free (self->scanned), free (self->reached), free (self->heap);
+    self->nstart = self->e_vol = self->e_need = self->vstart = self->v_edge = NULL;
+    self->e_cost = self->used = self->u = self->w = self->dist = NULL;
+    self->match = self->pred = self->scanned = self->reached = NULL;
+    self->seen = self->done = NULL;
+    self->heap = NULL;
+    self->heap_alloc = 0;
+}
+
+void
+matching_solver_destroy (matching_solver_t **self_p)
+{
+    assert (self_p);
+    matching_solver_t *self = *self_p;
+    if (!self)
+        return;
+    s_release (self);
+    free (self->cap);
+    free (self->in);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+matching_solver_capacity (matching_solver_t *self, size_t volunteer, int64_t cap)
+{
+    assert (self);
+    if (volunteer >= self->volunteers || cap < 0 || cap > MATCHING_SOLVER_CAPACITY_MAX)
+        return -1;
+    self->cap[volunteer] = cap;
+    return 0;
+}
+
+int
+matching_solver_edge (matching_solver_t *self, size_t need, size_t volunteer, int64_t cost)
+{
+    assert (self);
+    if (need >= self->needs || volunteer >= self->volunteers || cost < 0 ||
+        cost > MATCHING_SOLVER_COST_MAX || self->in_count >= INT32_MAX - 1)
+        return -1;
+    if (self->in_count == self->in_alloc) {
+        self->in_alloc = self->in_alloc ? self->in_alloc * 2 : 1024;
+        self->in = realloc (self->in, self->in_alloc * sizeof *self->in);
+        if (!self->in)
+            abort ();
+    }
+    self->in[self->in_count++] = (s_pair_t){(int32_t) need, (int32_t) volunteer, cost};
+    return 0;
+}
+
+//  Stable counting sort of pairs by need (by_need) or by volunteer.
+static void
+s_sort (const s_pair_t *from, s_pair_t *to, size_t count, size_t keys, bool by_need)
+{
+    size_t *start = s_alloc (keys + 1, sizeof *start);
+    for (size_t k = 0; k < count; k++)
+        start[(by_need ? from[k].need : from[k].volunteer) + 1]++;
+    for (size_t k = 0; k < keys; k++)
+        start[k + 1] += start[k];
+    for (size_t k = 0; k < count; k++)
+        to[start[by_need ? from[k].need : from[k].volunteer]++] = from[k];
+    free (start);
+}
+
+//  The adjacency arrays: pairs by (need, volunteer), the cheaper of
+//  parallel pairs, none to a volunteer without capacity.
+static void
+s_build (matching_solver_t *self)
+{
+    size_t n = self->needs, nv = self->volunteers, count = self->in_count;
+    s_pair_t *tmp = s_alloc (count, sizeof *tmp);
+    s_pair_t *sorted = s_alloc (count, sizeof *sorted);
+    s_sort (self->in, tmp, count, nv, false);
+    s_sort (tmp, sorted, count, n, true);
+    free (tmp);
+    self->nstart = s_alloc (n + 1, sizeof (int32_t));
+    self->e_vol = s_alloc (count, sizeof (int32_t));
+    self->e_need = s_alloc (count, sizeof (int32_t));
+    self->e_cost = s_alloc (count, sizeof (int64_t));
+    size_t m = 0;
+    for (size_t k = 0; k < count; k++) {
+        s_pair_t p = sorted[k];
+        if (self->cap[p.volunteer] == 0)
+            continue;
+        if (m > 0 && self->e_need[m - 1] == p.need && self->e_vol[m - 1] == p.volunteer) {
+            if (p.cost < self->e_cost[m - 1])
+                self->e_cost[m - 1] = p.cost;
+            continue;
+        }
+        self->e_need[m] = p.need, self->e_vol[m] = p.volunteer, self->e_cost[m] = p.cost;
+        self->nstart[p.need + 1]++;
+        m++;
+    }
+    free (sorted);
+    self->edges = m;
+    for (size_t i = 0; i < n; i++)
+        self->nstart[i + 1] += self->nstart[i];
+    self->vstart = s_alloc (nv + 1, sizeof (int32_t));
+    self->v_edge = s_alloc (m, sizeof (int32_t));
+    for (size_t e = 0; e < m; e++)
+        self->vstart[self->e_vol[e] + 1]++;
+    for (size_t v = 0; v < nv; v++)
+        self->vstart[v + 1] += self->vstart[v];
+    int32_t *fill = s_alloc (nv, sizeof *fill);
+    for (size_t e = 0; e < m; e++) {
+        int32_t v = self->e_vol[e];
+        self->v_edge[self->vstart[v] + fill[v]++] = (int32_t) e;
+    }
+    free (fill);
+}
+
+static void
+s_heap_push (matching_solver_t *self, int64_t key, int32_t volunteer)
+{
+    if (self->heap_count == self->heap_alloc) {
+        self->heap_alloc = self->heap_alloc ? self->heap_alloc * 2 : 256;
+        self->heap = realloc (self->heap, self->heap_alloc * sizeof *self->heap);
+        if (!self->heap)
+            abort ();
+    }
+    s_heap_item_t *h = self->heap;
+    size_t k = self->heap_count++;
+    while (k > 0 && h[(k - 1) / 2].key > key) {
+        h[k] = h[(k - 1) / 2];
+        k = (k - 1) / 2;
+    }
+    h[k] = (s_heap_item_t){key, volunteer};
+}
+
+static s_heap_item_t
+s_heap_pop (matching_solver_t *self)
+{
+    s_heap_item_t *h = self->heap;
+    s_heap_item_t top = h[0], last = h[--self->heap_count];
+    size_t k = 0, count = self->heap_count;
+    while (2 * k + 1 < count) {
+        size_t c = 2 * k + 1;
+        if (c + 1 < count && h[c + 1].key < h[c].key)
+            c++;
+        if (h[c].key >= last.key)
+            break;
+        h[k] = h[c];
+        k = c;
+    }
+    if (count > 0)
+        h[k] = last;
+    return top;
+}
+
+//  Relaxes the pairs of need j, reached at distance d (u_j as given).
+static void
+s_relax (matching_solver_t *self, int32_t j, int64_t d, int64_t uj)
+{
+    uint32_t stamp = self->stamp;
+    for (int32_t e = self->nstart[j]; e < self->nstart[j + 1]; e++) {
+        int32_t v = self->e_vol[e];
+        if (self->done[v] == stamp)
+            continue;
+        int64_t nd = d + self->e_cost[e] - uj - self->w[v];
+        if (self->seen[v] != stamp || nd < self->dist[v]) {
+            self->seen[v] = stamp;
+            self->dist[v] = nd;
+            self->pred[v] = e;
+            s_heap_push (self, nd, v);
+        }
+    }
+}
+
+//  Flips the path that ends at volunteer v (its holder `leaving`, if any,
+//  having moved to its "unmatched" option), back to the start need.
+static void
+s_flip (matching_solver_t *self, int32_t v, int32_t start)
+{
+    for (;;) {
+        int32_t e = self->pred[v];
+        int32_t j = self->e_need[e];
+        int32_t old = self->match[j];
+        self->match[j] = e;
+        if (j == start)
+            return;
+        v = self->e_vol[old];
+    }
+}
+
+//  One shortest augmenting path from the free need i (see the header).
+static void
+s_search (matching_solver_t *self, int32_t i)
+{
+    if (++self->stamp == 0) { //  wrapped: clear the stamps once
+        memset (self->seen, 0, self->volunteers * sizeof *self->seen);
+        memset (self->done, 0, self->volunteers * sizeof *self->done);
+        self->stamp = 1;
+    }
+    uint32_t stamp = self->stamp;
+    self->heap_count = self->scanned_count = self->reached_count = 0;
+    int64_t best = self->big; //  the nearest "unmatched" option so far
+    int32_t best_need = i, sink = -1;
+    s_relax (self, i, 0, 0);
+    int64_t mu = best;
+    while (self->heap_count > 0) {
+        s_heap_item_t top = s_heap_pop (self);
+        int32_t v = top.volunteer;
+        if (self->done[v] == stamp || top.key > self->dist[v])
+            continue;
+        if (top.key >= best)
+            break;
+        self->done[v] = stamp;
+        if (self->used[v] < self->cap[v]) {
+            sink = v, mu = top.key;
+            break;
+        }
+        self->scanned[self->scanned_count++] = v;
+        for (int32_t k = self->vstart[v]; k < self->vstart[v + 1]; k++) {
+            int32_t e = self->v_edge[k], j = self->e_need[e];
+            if (self->match[j] != e)
+                continue;
+            self->reached[self->reached_count++] = j;
+            if (top.key + self->big - self->u[j] < best)
+                best = top.key + self->big - self->u[j], best_need = j;
+            s_relax (self, j, top.key, self->u[j]);
+        }
+    }
+    if (sink < 0)
+        mu = best;
+    for (size_t k = 0; k < self->reached_count; k++) {
+        int32_t j = self->reached[k];
+        self->u[j] += mu - self->dist[self->e_vol[self->match[j]]];
+    }
+    for (size_t k = 0; k < self->scanned_count; k++) {
+        int32_t v = self->scanned[k];
+        self->w[v] += self->dist[v] - mu;
+    }
+    self->u[i] = mu;
+    if (sink >= 0) {
+        self->used[sink]++;
+        s_flip (self, sink, i);
+    }
+    else if (best_need != i) {
+        //  best_need gives up its volunteer to the path and goes unmatched.
+        int32_t v = self->e_vol[self->match[best_need]];
+        self->match[best_need] = -1;
+        s_flip (self, v, i);
+    }
+}
+
+//  BIG: 1 + the sum of every need's dearest pair, or -1 past S_BIG_MAX.
+static int64_t
+s_big (const matching_solver_t *self)
+{
+    int64_t big = 1;
+    for (size_t i = 0; i < self->needs; i++) {
+        int64_t dearest = 0;
+        for (int32_t e = self->nstart[i]; e < self->nstart[i + 1]; e++)
+            if (self->e_cost[e] > dearest)
+                dearest = self->e_cost[e];
+        big += dearest;
+        if (big > S_BIG_MAX)
+            return -1;
+    }
+    return big;
+}
+
+//  The state of a solve: every need at its cheapest volunteer if that one
+//  has room, w = 0, u = the cheapest cost (BIG for a need without pairs).
+static void
+s_start (matching_solver_t *self)
+{
+    size_t n = self->needs, nv = self->volunteers;
+    self->match = s_alloc (n, sizeof (int32_t));
+    self->u = s_alloc (n, sizeof (int64_t));
+    self->used = s_alloc (nv, sizeof (int64_t));
+    self->w = s_alloc (nv, sizeof (int64_t));
+    self->dist = s_alloc (nv, sizeof (int64_t));
+    self->pred = s_alloc (nv, sizeof (int32_t));
+    self->seen = s_alloc (nv, sizeof (uint32_t));
+    self->done = s_alloc (nv, sizeof (uint32_t));
+    self->scanned = s_alloc (nv, sizeof (int32_t));
+    self->reached = s_alloc (n, sizeof (int32_t));
+    self->stamp = 0;
+    for (size_t i = 0; i < n; i++) {
+        self->match[i] = -1;
+        self->u[i] = self->big;
+        int32_t cheapest = -1;
+        for (int32_t e = self->nstart[i]; e < self->nstart[i + 1]; e++)
+            if (cheapest < 0 || self->e_cost[e] < self->e_cost[cheapest])
+                cheapest = e;
+        if (cheapest < 0)
+            continue;
+        self->u[i] = self->e_cost[cheapest];
+        int32_t v = self->e_vol[cheapest];
+        if (self->used[v] < self->cap[v]) {
+            self->used[v]++;
+            self->match[i] = cheapest;
+        }
+    }
+}
+
+int
+matching_solver_solve (matching_solver_t *self, matching_result_t *out)
+{
+    assert (self && out);
+    memset (out, 0, sizeof *out);
+    s_release (self);
+    s_build (self);
+    self->big = s_big (self);
+    if (self->big < 0) {
+        s_release (self);
+        return -1;
+    }
+    s_start (self);
+    for (size_t i = 0; i < self->needs; i++)
+        if (self->match[i] < 0 && self->nstart[i] < self->nstart[i + 1])
+            s_search (self, (int32_t) i);
+    out->needs = self->needs;
+    out->volunteer = s_alloc (self->needs, sizeof *out->volunteer);
+    for (size_t i = 0; i < self->needs; i++) {
+        int32_t e = self->match[i];
+        out->volunteer[i] = e < 0 ? -1 : self->e_vol[e];
+        if (e >= 0) {
+            out->matched++;
+            out->cost += self->e_cost[e];
+        }
+    }
+    s_release (self);
+    return 0;
+}
+
+void
+matching_result_free (matching_result_t *out)
+{
+    if (!out)
+        return;
+    free (out->volunteer);
+    memset (out, 0, sizeof *out);
+}
