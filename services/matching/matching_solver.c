@@ -9,7 +9,9 @@
     settled volunteer walks these and keeps the ones matched to it, so no
     per-volunteer list of holders has to be maintained). Dijkstra's
     per-search arrays are stamped with a search number rather than
-    cleared, so a search costs what it settles, not V.  */
+    cleared, so a search costs what it settles, not V. The dead region
+    (stage 3) is solved by a second solver built on the transposed pairs,
+    run without stages 1 and 3.  */
 #include "matching_solver.h"
 
 #include <assert.h>
@@ -17,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Beyond this BIG the sums of the search could overflow int64.
-#define S_BIG_MAX (INT64_C (1) << 61)
+//  Beyond this bound the sums of the search could overflow int64.
+#define S_BOUND_MAX (INT64_C (1) << 61)
 
 typedef struct {
     int32_t need;
@@ -46,7 +48,7 @@ struct _matching_solver_t {
     int32_t *match; //  per need: its edge, or -1
     int64_t *used;  //  per volunteer
     int64_t *u, *w;
-    int64_t big;
+    uint8_t *dead; //  per volunteer: full, and no path from it to room
     //  Per-search state.
     int64_t *dist;
     int32_t *pred; //  per volunteer: the edge it was reached by
@@ -85,6 +87,8 @@ s_release (matching_solver_t *self)
     free (self->v_edge), free (self->e_cost), free (self->match), free (self->used);
     free (self->u), free (self->w), free (self->dist), free (self->pred), free (self->seen);
     free (self->done), free (self->scanned), free (self->reached), free (self->heap);
+    free (self->dead);
+    self->dead = NULL;
     self->nstart = self->e_vol = self->e_need = self->vstart = self->v_edge = NULL;
     self->e_cost = self->used = self->u = self->w = self->dist = NULL;
     self->match = self->pred = self->scanned = self->reached = NULL;
@@ -240,7 +244,7 @@ s_relax (matching_solver_t *self, int32_t j, int64_t d, int64_t uj)
     uint32_t stamp = self->stamp;
     for (int32_t e = self->nstart[j]; e < self->nstart[j + 1]; e++) {
         int32_t v = self->e_vol[e];
-        if (self->done[v] == stamp)
+        if (self->done[v] == stamp || self->dead[v])
             continue;
         int64_t nd = d + self->e_cost[e] - uj - self->w[v];
         if (self->seen[v] != stamp || nd < self->dist[v]) {
@@ -252,8 +256,7 @@ s_relax (matching_solver_t *self, int32_t j, int64_t d, int64_t uj)
     }
 }
 
-//  Flips the path that ends at volunteer v (its holder `leaving`, if any,
-//  having moved to its "unmatched" option), back to the start need.
+//  Flips the path that ends at volunteer v back to the start need.
 static void
 s_flip (matching_solver_t *self, int32_t v, int32_t start)
 {
@@ -268,28 +271,94 @@ s_flip (matching_solver_t *self, int32_t v, int32_t start)
     }
 }
 
-//  One shortest augmenting path from the free need i (see the header).
-static void
-s_search (matching_solver_t *self, int32_t i)
+//  A fresh search number for the seen/done stamps.
+static uint32_t
+s_next_stamp (matching_solver_t *self)
 {
     if (++self->stamp == 0) { //  wrapped: clear the stamps once
         memset (self->seen, 0, self->volunteers * sizeof *self->seen);
         memset (self->done, 0, self->volunteers * sizeof *self->done);
         self->stamp = 1;
     }
-    uint32_t stamp = self->stamp;
+    return self->stamp;
+}
+
+//  The first stage: a maximum matching by cardinality alone (breadth-first
+//  augmenting paths), only to find the dead region D: every volunteer
+//  reached by a need that cannot be matched is full in every maximum
+//  matching, and stays so, so it is marked dead and never searched again
+//  (all failed searches together settle each volunteer at most once).
+static void
+s_find_dead (matching_solver_t *self)
+{
+    size_t n = self->needs, nv = self->volunteers;
+    int32_t *hold = s_alloc (n, sizeof *hold); //  per need: its edge, or -1
+    int64_t *used = s_alloc (nv, sizeof *used);
+    int32_t *queue = s_alloc (n, sizeof *queue);
+    for (size_t i = 0; i < n; i++) {
+        hold[i] = -1;
+        for (int32_t e = self->nstart[i]; e < self->nstart[i + 1] && hold[i] < 0; e++)
+            if (used[self->e_vol[e]] < self->cap[self->e_vol[e]])
+                hold[i] = e, used[self->e_vol[e]]++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (hold[i] >= 0 || self->nstart[i] == self->nstart[i + 1])
+            continue;
+        uint32_t stamp = s_next_stamp (self);
+        size_t head = 0, tail = 0;
+        int32_t sink = -1;
+        queue[tail++] = (int32_t) i;
+        self->scanned_count = 0;
+        while (head < tail && sink < 0) {
+            int32_t j = queue[head++];
+            for (int32_t e = self->nstart[j]; e < self->nstart[j + 1] && sink < 0; e++) {
+                int32_t v = self->e_vol[e];
+                if (self->dead[v] || self->seen[v] == stamp)
+                    continue;
+                self->seen[v] = stamp, self->pred[v] = e;
+                self->scanned[self->scanned_count++] = v;
+                if (used[v] < self->cap[v]) {
+                    sink = v;
+                    break;
+                }
+                for (int32_t k = self->vstart[v]; k < self->vstart[v + 1]; k++)
+                    if (hold[self->e_need[self->v_edge[k]]] == self->v_edge[k])
+                        queue[tail++] = self->e_need[self->v_edge[k]];
+            }
+        }
+        if (sink < 0) {
+            for (size_t k = 0; k < self->scanned_count; k++)
+                self->dead[self->scanned[k]] = 1;
+            continue;
+        }
+        used[sink]++;
+        for (int32_t v = sink;;) {
+            int32_t e = self->pred[v], j = self->e_need[e], old = hold[j];
+            hold[j] = e;
+            if (j == (int32_t) i)
+                break;
+            v = self->e_vol[old];
+        }
+    }
+    free (hold), free (used), free (queue);
+}
+
+//  One shortest augmenting path from the free need i to a volunteer with
+//  room (see the header). Returns false when there is none: then every
+//  volunteer i reaches is full for good (dead), and is skipped from now on.
+static bool
+s_search (matching_solver_t *self, int32_t i)
+{
+    uint32_t stamp = s_next_stamp (self);
     self->heap_count = self->scanned_count = self->reached_count = 0;
-    int64_t best = self->big; //  the nearest "unmatched" option so far
-    int32_t best_need = i, sink = -1;
+    int32_t sink = -1;
+    int64_t mu = 0;
     s_relax (self, i, 0, 0);
-    int64_t mu = best;
     while (self->heap_count > 0) {
         s_heap_item_t top = s_heap_pop (self);
         int32_t v = top.volunteer;
         if (self->done[v] == stamp || top.key > self->dist[v])
             continue;
-        if (top.key >= best)
-            break;
         self->done[v] = stamp;
         if (self->used[v] < self->cap[v]) {
             sink = v, mu = top.key;
@@ -298,16 +367,17 @@ s_search (matching_solver_t *self, int32_t i)
         self->scanned[self->scanned_count++] = v;
         for (int32_t k = self->vstart[v]; k < self->vstart[v + 1]; k++) {
             int32_t e = self->v_edge[k], j = self->e_need[e];
-            if (self->match[j] != e)
-                continue;
-            self->reached[self->reached_count++] = j;
-            if (top.key + self->big - self->u[j] < best)
-                best = top.key + self->big - self->u[j], best_need = j;
-            s_relax (self, j, top.key, self->u[j]);
+            if (self->match[j] == e) {
+                self->reached[self->reached_count++] = j;
+                s_relax (self, j, top.key, self->u[j]);
+            }
         }
     }
-    if (sink < 0)
-        mu = best;
+    if (sink < 0) {
+        for (size_t k = 0; k < self->scanned_count; k++)
+            self->dead[self->scanned[k]] = 1;
+        return false;
+    }
     for (size_t k = 0; k < self->reached_count; k++) {
         int32_t j = self->reached[k];
         self->u[j] += mu - self->dist[self->e_vol[self->match[j]]];
@@ -317,39 +387,32 @@ s_search (matching_solver_t *self, int32_t i)
         self->w[v] += self->dist[v] - mu;
     }
     self->u[i] = mu;
-    if (sink >= 0) {
-        self->used[sink]++;
-        s_flip (self, sink, i);
-    }
-    else if (best_need != i) {
-        //  best_need gives up its volunteer to the path and goes unmatched.
-        int32_t v = self->e_vol[self->match[best_need]];
-        self->match[best_need] = -1;
-        s_flip (self, v, i);
-    }
+    self->used[sink]++;
+    s_flip (self, sink, i);
+    return true;
 }
 
-//  BIG: 1 + the sum of every need's dearest pair, or -1 past S_BIG_MAX.
-static int64_t
-s_big (const matching_solver_t *self)
+//  Whether the sums of the search fit int64: 1 + the sum of every need's
+//  dearest pair bounds every path cost and potential; false past 2^61.
+static bool
+s_small_enough (const matching_solver_t *self)
 {
-    int64_t big = 1;
+    int64_t bound = 1;
     for (size_t i = 0; i < self->needs; i++) {
         int64_t dearest = 0;
         for (int32_t e = self->nstart[i]; e < self->nstart[i + 1]; e++)
             if (self->e_cost[e] > dearest)
                 dearest = self->e_cost[e];
-        big += dearest;
-        if (big > S_BIG_MAX)
-            return -1;
+        bound += dearest;
+        if (bound > S_BOUND_MAX)
+            return false;
     }
-    return big;
+    return true;
 }
 
-//  The state of a solve: every need at its cheapest volunteer if that one
-//  has room, w = 0, u = the cheapest cost (BIG for a need without pairs).
+//  The arrays of a solve (zeroed).
 static void
-s_start (matching_solver_t *self)
+s_state (matching_solver_t *self)
 {
     size_t n = self->needs, nv = self->volunteers;
     self->match = s_alloc (n, sizeof (int32_t));
@@ -360,16 +423,32 @@ s_start (matching_solver_t *self)
     self->pred = s_alloc (nv, sizeof (int32_t));
     self->seen = s_alloc (nv, sizeof (uint32_t));
     self->done = s_alloc (nv, sizeof (uint32_t));
+    self->dead = s_alloc (nv, sizeof (uint8_t));
     self->scanned = s_alloc (nv, sizeof (int32_t));
     self->reached = s_alloc (n, sizeof (int32_t));
     self->stamp = 0;
-    for (size_t i = 0; i < n; i++) {
+}
+
+//  The cheapest pair of need i to a live volunteer, or -1.
+static int32_t
+s_cheapest (const matching_solver_t *self, size_t i)
+{
+    int32_t cheapest = -1;
+    for (int32_t e = self->nstart[i]; e < self->nstart[i + 1]; e++)
+        if (!self->dead[self->e_vol[e]] &&
+            (cheapest < 0 || self->e_cost[e] < self->e_cost[cheapest]))
+            cheapest = e;
+    return cheapest;
+}
+
+//  The start of the second stage: every need at its cheapest live
+//  volunteer if that one has room, w = 0, u = the cheapest cost.
+static void
+s_start (matching_solver_t *self)
+{
+    for (size_t i = 0; i < self->needs; i++) {
         self->match[i] = -1;
-        self->u[i] = self->big;
-        int32_t cheapest = -1;
-        for (int32_t e = self->nstart[i]; e < self->nstart[i + 1]; e++)
-            if (cheapest < 0 || self->e_cost[e] < self->e_cost[cheapest])
-                cheapest = e;
+        int32_t cheapest = s_cheapest (self, i);
         if (cheapest < 0)
             continue;
         self->u[i] = self->e_cost[cheapest];
@@ -381,22 +460,91 @@ s_start (matching_solver_t *self)
     }
 }
 
-int
-matching_solver_solve (matching_solver_t *self, matching_result_t *out)
+static int s_run (matching_solver_t *self, matching_result_t *out, bool whole);
+
+//  The dead region D (see the header): its volunteers, all full, and the
+//  needs that hold them or failed. Re-solved from the volunteers' side:
+//  a row per unit of capacity of a dead volunteer, a column of capacity 1
+//  per need of D; every row is matched there, so the transposed run never
+//  fails a search and needs no second stage.
+static void
+s_solve_dead (matching_solver_t *self)
 {
-    assert (self && out);
+    size_t n = self->needs, nv = self->volunteers, rows = 0, cols = 0;
+    int32_t *col_need = s_alloc (n, sizeof *col_need);
+    int32_t *first_row = s_alloc (nv, sizeof *first_row);
+    for (size_t v = 0; v < nv; v++)
+        if (self->dead[v])
+            first_row[v] = (int32_t) rows, rows += (size_t) self->cap[v];
+    if (rows == 0) {
+        free (col_need), free (first_row);
+        return;
+    }
+    int32_t *row_vol = s_alloc (rows, sizeof *row_vol);
+    for (size_t v = 0; v < nv; v++)
+        for (int64_t k = 0; self->dead[v] && k < self->cap[v]; k++)
+            row_vol[first_row[v] + k] = (int32_t) v;
+    for (size_t i = 0; i < n; i++) {
+        int32_t e = self->match[i];
+        if (e >= 0 ? self->dead[self->e_vol[e]] : self->nstart[i] < self->nstart[i + 1])
+            col_need[cols++] = (int32_t) i;
+    }
+    matching_solver_t *sub = matching_solver_new (rows, cols);
+    for (size_t c = 0; c < cols; c++) {
+        int32_t i = col_need[c];
+        matching_solver_capacity (sub, c, 1);
+        for (int32_t e = self->nstart[i]; e < self->nstart[i + 1]; e++) {
+            int32_t v = self->e_vol[e];
+            for (int64_t k = 0; self->dead[v] && k < self->cap[v]; k++)
+                matching_solver_edge (sub, (size_t) (first_row[v] + k), c, self->e_cost[e]);
+        }
+        self->match[i] = -1;
+    }
+    matching_result_t r;
+    int rc = s_run (sub, &r, false);
+    assert (rc == 0 && r.matched == rows); //  D's volunteers are full in every optimum
+    (void) rc;
+    for (size_t row = 0; row < rows; row++) {
+        if (r.volunteer[row] < 0)
+            continue;
+        int32_t i = col_need[r.volunteer[row]], v = row_vol[row];
+        for (int32_t e = self->nstart[i]; e < self->nstart[i + 1]; e++)
+            if (self->e_vol[e] == v)
+                self->match[i] = e;
+    }
+    matching_result_free (&r);
+    matching_solver_destroy (&sub);
+    free (col_need), free (first_row), free (row_vol);
+}
+
+//  Solves; whole: with the first stage and the third (the dead region);
+//  without, every need must be matchable (the transposed dead region).
+static int
+s_run (matching_solver_t *self, matching_result_t *out, bool whole)
+{
     memset (out, 0, sizeof *out);
     s_release (self);
     s_build (self);
-    self->big = s_big (self);
-    if (self->big < 0) {
+    if (!s_small_enough (self)) {
         s_release (self);
         return -1;
     }
+    s_state (self);
+    bool dead = false;
+    if (whole) {
+        s_find_dead (self);
+        for (size_t v = 0; v < self->volunteers && !dead; v++)
+            dead = self->dead[v];
+    }
     s_start (self);
     for (size_t i = 0; i < self->needs; i++)
-        if (self->match[i] < 0 && self->nstart[i] < self->nstart[i + 1])
-            s_search (self, (int32_t) i);
+        if (self->match[i] < 0 && s_cheapest (self, i) >= 0) {
+            bool found = s_search (self, (int32_t) i);
+            assert (found); //  the first stage left only needs that can be matched
+            (void) found;
+        }
+    if (dead)
+        s_solve_dead (self);
     out->needs = self->needs;
     out->volunteer = s_alloc (self->needs, sizeof *out->volunteer);
     for (size_t i = 0; i < self->needs; i++) {
@@ -409,6 +557,13 @@ matching_solver_solve (matching_solver_t *self, matching_result_t *out)
     }
     s_release (self);
     return 0;
+}
+
+int
+matching_solver_solve (matching_solver_t *self, matching_result_t *out)
+{
+    assert (self && out);
+    return s_run (self, out, true);
 }
 
 void

@@ -21,55 +21,65 @@
 using namespace lemon;
 typedef SmartDigraph G;
 
-static double now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+static double
+now ()
+{
+    return std::chrono::duration<double> (std::chrono::steady_clock::now ().time_since_epoch ())
+        .count ();
 }
 
-int main() {
-    std::ios::sync_with_stdio(false);
-    double t0 = now();
+int
+main ()
+{
+    std::ios::sync_with_stdio (false);
+    double t0 = now ();
     G g;
-    G::ArcMap<long long> cap(g), cost(g);
-    G::Node s = g.addNode(), t = g.addNode();
+    G::ArcMap<long long> cap (g), cost (g);
+    G::Node s = g.addNode (), t = g.addNode ();
     std::unordered_map<std::string, G::Node> needs, vols;
     std::string line, kind, a, b;
     long long n;
-    while (std::getline(std::cin, line)) {
-        size_t hash = line.find('#');
-        if (hash != std::string::npos) line.resize(hash);
-        std::istringstream in(line);
-        if (!(in >> kind)) continue;
+    while (std::getline (std::cin, line)) {
+        size_t hash = line.find ('#');
+        if (hash != std::string::npos)
+            line.resize (hash);
+        std::istringstream in (line);
+        if (!(in >> kind))
+            continue;
         if (kind == "n" && in >> a) {
-            G::Node x = g.addNode();
+            G::Node x = g.addNode ();
             needs[a] = x;
-            G::Arc arc = g.addArc(s, x);
+            G::Arc arc = g.addArc (s, x);
             cap[arc] = 1, cost[arc] = 0;
-        } else if (kind == "v" && in >> a >> n) {
-            G::Node x = g.addNode();
+        }
+        else if (kind == "v" && in >> a >> n) {
+            G::Node x = g.addNode ();
             vols[a] = x;
-            G::Arc arc = g.addArc(x, t);
+            G::Arc arc = g.addArc (x, t);
             cap[arc] = n, cost[arc] = 0;
-        } else if (kind == "e" && in >> a >> b >> n) {
-            G::Arc arc = g.addArc(needs.at(a), vols.at(b));
+        }
+        else if (kind == "e" && in >> a >> b >> n) {
+            G::Arc arc = g.addArc (needs.at (a), vols.at (b));
             cap[arc] = 1, cost[arc] = n;
-        } else {
+        }
+        else {
             std::cerr << "matching_lemon: bad line: " << line << "\n";
             return 1;
         }
     }
-    double t1 = now();
-    Preflow<G, G::ArcMap<long long>> preflow(g, cap, s, t);
-    preflow.runMinCut();
-    long long flow = preflow.flowValue();
-    double t2 = now();
-    NetworkSimplex<G, long long, long long> ns(g);
-    ns.upperMap(cap).costMap(cost).stSupply(s, t, flow);
-    if (ns.run() != NetworkSimplex<G, long long, long long>::OPTIMAL) {
+    double t1 = now ();
+    Preflow<G, G::ArcMap<long long>> preflow (g, cap, s, t);
+    preflow.runMinCut ();
+    long long flow = preflow.flowValue ();
+    double t2 = now ();
+    NetworkSimplex<G, long long, long long> ns (g);
+    ns.upperMap (cap).costMap (cost).stSupply (s, t, flow);
+    if (ns.run () != NetworkSimplex<G, long long, long long>::OPTIMAL) {
         std::cerr << "matching_lemon: not optimal\n";
         return 1;
     }
-    double t3 = now();
-    std::printf("lemon parse_s %.3f preflow_s %.3f simplex_s %.3f matched %lld cost %lld\n", t1 - t0,
-                t2 - t1, t3 - t2, flow, (long long) ns.totalCost());
+    double t3 = now ();
+    std::printf ("lemon parse_s %.3f preflow_s %.3f simplex_s %.3f matched %lld cost %lld\n",
+                 t1 - t0, t2 - t1, t3 - t2, flow, (long long) ns.totalCost ());
     return 0;
 }
