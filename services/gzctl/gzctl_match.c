@@ -27,7 +27,8 @@ s_solve (void)
     matching_result_t result;
     int rc = matching_solver_solve (solver, &result);
     if (rc)
-        fprintf (stderr, "gzctl: the costs are too large to solve exactly\n");
+        fprintf (stderr, "gzctl: the instance is too large to solve exactly (see "
+                         "matching_solver.h: costs, or a hub's capacity x pairs)\n");
     else if (matching_instance_write (instance, &result, stdout)) {
         fprintf (stderr, "gzctl: cannot write the solution\n");
         rc = -1;

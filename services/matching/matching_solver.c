@@ -466,8 +466,10 @@ static int s_run (matching_solver_t *self, matching_result_t *out, bool whole);
 //  needs that hold them or failed. Re-solved from the volunteers' side:
 //  a row per unit of capacity of a dead volunteer, a column of capacity 1
 //  per need of D; every row is matched there, so the transposed run never
-//  fails a search and needs no second stage.
-static void
+//  fails a search and needs no stages 1 and 3. A volunteer's pairs are
+//  copied once per unit of its capacity. Returns 0, or -1 when that copy
+//  would pass 2^31 pairs or its sums could overflow.
+static int
 s_solve_dead (matching_solver_t *self)
 {
     size_t n = self->needs, nv = self->volunteers, rows = 0, cols = 0;
@@ -476,35 +478,42 @@ s_solve_dead (matching_solver_t *self)
     for (size_t v = 0; v < nv; v++)
         if (self->dead[v])
             first_row[v] = (int32_t) rows, rows += (size_t) self->cap[v];
-    if (rows == 0) {
+    //  Stage 2 left D's needs free (and placed every other need), and their
+    //  pairs all lead into D.
+    size_t copies = 0;
+    for (size_t e = 0; e < self->edges; e++)
+        if (self->dead[self->e_vol[e]] && self->match[self->e_need[e]] < 0)
+            copies += (size_t) self->cap[self->e_vol[e]];
+    if (rows == 0 || copies >= INT32_MAX - 2) {
         free (col_need), free (first_row);
-        return;
+        return rows == 0 ? 0 : -1;
     }
     int32_t *row_vol = s_alloc (rows, sizeof *row_vol);
     for (size_t v = 0; v < nv; v++)
         for (int64_t k = 0; self->dead[v] && k < self->cap[v]; k++)
             row_vol[first_row[v] + k] = (int32_t) v;
-    for (size_t i = 0; i < n; i++) {
-        int32_t e = self->match[i];
-        if (e >= 0 ? self->dead[self->e_vol[e]] : self->nstart[i] < self->nstart[i + 1])
+    for (size_t i = 0; i < n; i++)
+        if (self->match[i] < 0 && self->nstart[i] < self->nstart[i + 1])
             col_need[cols++] = (int32_t) i;
-    }
     matching_solver_t *sub = matching_solver_new (rows, cols);
     for (size_t c = 0; c < cols; c++) {
         int32_t i = col_need[c];
         matching_solver_capacity (sub, c, 1);
         for (int32_t e = self->nstart[i]; e < self->nstart[i + 1]; e++) {
             int32_t v = self->e_vol[e];
-            for (int64_t k = 0; self->dead[v] && k < self->cap[v]; k++)
-                matching_solver_edge (sub, (size_t) (first_row[v] + k), c, self->e_cost[e]);
+            for (int64_t k = 0; self->dead[v] && k < self->cap[v]; k++) {
+                int rc =
+                    matching_solver_edge (sub, (size_t) (first_row[v] + k), c, self->e_cost[e]);
+                assert (rc == 0); //  counted above
+                (void) rc;
+            }
         }
         self->match[i] = -1;
     }
     matching_result_t r;
     int rc = s_run (sub, &r, false);
-    assert (rc == 0 && r.matched == rows); //  D's volunteers are full in every optimum
-    (void) rc;
-    for (size_t row = 0; row < rows; row++) {
+    assert (rc != 0 || r.matched == rows); //  D's volunteers are full in every optimum
+    for (size_t row = 0; rc == 0 && row < rows; row++) {
         if (r.volunteer[row] < 0)
             continue;
         int32_t i = col_need[r.volunteer[row]], v = row_vol[row];
@@ -515,6 +524,7 @@ s_solve_dead (matching_solver_t *self)
     matching_result_free (&r);
     matching_solver_destroy (&sub);
     free (col_need), free (first_row), free (row_vol);
+    return rc;
 }
 
 //  Solves; whole: with the first stage and the third (the dead region);
@@ -543,8 +553,10 @@ s_run (matching_solver_t *self, matching_result_t *out, bool whole)
             assert (found); //  the first stage left only needs that can be matched
             (void) found;
         }
-    if (dead)
-        s_solve_dead (self);
+    if (dead && s_solve_dead (self)) {
+        s_release (self);
+        return -1;
+    }
     out->needs = self->needs;
     out->volunteer = s_alloc (self->needs, sizeof *out->volunteer);
     for (size_t i = 0; i < self->needs; i++) {

@@ -42,6 +42,8 @@
        least cost, by D's needs (more of them than places). The same method
        on the transposed problem (a row per unit of capacity, a column of
        capacity 1 per need), where every row is matched, so it never fails.
+       The copy costs capacity x pairs per dead volunteer: small for
+       volunteers who take a few tasks a week, quadratic for a hub.
 
     Complexity: O(m) for the dead region, and O(k (m + V) log m) for the k
     needs (or rows) that the cheapest-edge start leaves free, in the worst
@@ -91,8 +93,9 @@ int matching_solver_edge (matching_solver_t *self, size_t need, size_t volunteer
 
 //  Solves the instance into out (out->volunteer is allocated: free it with
 //  matching_result_free). Returns 0, or -1 (out zeroed) when the costs are
-//  too large for exact int64 arithmetic. May be called again after more
-//  edges or capacities; every call solves from scratch.
+//  too large for exact int64 arithmetic, or when stage 3's copy (a
+//  volunteer's pairs once per unit of capacity) would pass 2^31 pairs. May be called again after
+//  more edges or capacities; every call solves from scratch.
 int matching_solver_solve (matching_solver_t *self, matching_result_t *out);
 
 //  Frees out's array and zeroes it; harmless twice.

@@ -228,6 +228,32 @@ test_reference_flow (void **state)
     }
 }
 
+static void
+test_hub (void **state)
+{
+    (void) state;
+    //  A hub of capacity 30 that all 60 needs may take, and four small
+    //  volunteers: the dead region's volunteers have capacity above 1.
+    for (int round = 0; round < 20; round++) {
+        t_instance_t t = {.needs = 60, .volunteers = 5};
+        t.cap[0] = 30;
+        for (size_t v = 1; v < 5; v++)
+            t.cap[v] = (int64_t) s_below (4);
+        for (size_t i = 0; i < 60; i++) {
+            t.edges[t.edge_count++] = (t_edge_t){i, 0, (int64_t) s_below (100)};
+            if (s_below (3) == 0)
+                t.edges[t.edge_count++] = (t_edge_t){i, 1 + s_below (4), (int64_t) s_below (100)};
+        }
+        size_t count;
+        int64_t cost;
+        s_reference (&t, &count, &cost);
+        matching_result_t r = s_solve_checked (&t);
+        assert_int_equal (r.matched, count);
+        assert_int_equal (r.cost, cost);
+        matching_result_free (&r);
+    }
+}
+
 //  Solves a hand-made instance and checks count and cost.
 static matching_result_t
 s_case (size_t needs, size_t volunteers, const int64_t *cap, const t_edge_t *edges, size_t count,
@@ -479,6 +505,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_brute_force),
         cmocka_unit_test (test_reference_flow),
+        cmocka_unit_test (test_hub),
         cmocka_unit_test (test_empty),
         cmocka_unit_test (test_capacity_zero),
         cmocka_unit_test (test_zero_costs_and_capacity),
