@@ -45,13 +45,15 @@
        The copy costs capacity x pairs per dead volunteer: small for
        volunteers who take a few tasks a week, quadratic for a hub.
 
-    Complexity: O(m) for the dead region, and O(k (m + V) log m) for the k
-    needs (or rows) that the cheapest-edge start leaves free, in the worst
-    case (n needs, V volunteers, m pairs; a binary heap). In practice each
-    search settles a small neighbourhood before it meets a volunteer with
-    room: 10,000 needs x 50,000 volunteers with 20 pairs per need solve in
-    about 20 ms (docs/matching.md has the figures, next to LEMON's network
-    simplex, for plentiful and for scarce capacity).
+    Complexity, worst case (n needs, V volunteers, m pairs): stage 1 is
+    O(m) for all its failed searches together and O(m) for each need the
+    first-free start leaves free; stages 2 and 3 are O(k (m + V) log m)
+    for the k needs (or rows) the cheapest-pair start leaves free (Dijkstra
+    with a binary heap). In practice every search settles a small
+    neighbourhood before it meets a volunteer with room: 10,000 needs x
+    50,000 volunteers with 20 pairs per need solve in about 20 ms
+    (docs/matching.md has the figures, next to LEMON's network simplex,
+    for plentiful and for scarce capacity).
 
     Numbers: costs are int64 and at most MATCHING_SOLVER_COST_MAX (10^12),
     capacities at most MATCHING_SOLVER_CAPACITY_MAX; solve refuses an
