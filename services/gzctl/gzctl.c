@@ -44,6 +44,8 @@ gzctl_usage (void)
              "  token revoke STAFF_ID|LABEL  revoke every token of a staff member or label\n"
              "  notify dead [--limit N]    list notifications given up on (dead letters)\n"
              "  notify retry ID|--all      send dead notifications again (same key)\n"
+             "  match solve                read a matching instance on stdin, write the\n"
+             "                             optimal solution on stdout (docs/matching.md)\n"
              "  help                       this text\n"
              "\n"
              "database: GZ_DATABASE_URL (default: the private cluster, GZ_PG_PORT or 54320)\n");
@@ -303,5 +305,7 @@ main (int argc, char **argv)
         return s_token (argc - 2, argv + 2);
     if (strcmp (command, "notify") == 0)
         return gzctl_notify (argc - 2, argv + 2);
+    if (strcmp (command, "match") == 0)
+        return gzctl_match (argc - 2, argv + 2);
     return gzctl_usage ();
 }

@@ -15,4 +15,7 @@ gz_db_t *gzctl_connect (bool migrate);
 //  gzctl_notify.c: gzctl notify dead|retry.
 int gzctl_notify (int argc, char **argv);
 
+//  gzctl_match.c: gzctl match solve.
+int gzctl_match (int argc, char **argv);
+
 #endif
