@@ -298,14 +298,16 @@ test_webhook_slow_receiver_retried (void **state)
     notify_msg_t msg = s_msg (params);
     char err[256];
     pthread_mutex_lock (&fx->rx.lock);
-    fx->rx.delay_ms = 2000; //  past the 500 ms timeout
+    fx->rx.delay_ms = 3000; //  far past the 500 ms timeout
     pthread_mutex_unlock (&fx->rx.lock);
     struct timespec a, b;
     clock_gettime (CLOCK_MONOTONIC, &a);
     assert_int_equal (s_send (fx, "webhook", &msg, err, sizeof err), NOTIFY_RETRY);
     clock_gettime (CLOCK_MONOTONIC, &b);
     long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
-    assert_true (ms >= 400 && ms < 1500);
+    //  Given up at the timeout, well before the receiver would answer
+    //  (a loaded machine may add a second).
+    assert_true (ms >= 400 && ms < 2500);
     assert_non_null (strstr (err, "imeout"));
     json_decref (params);
 }
