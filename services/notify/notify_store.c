@@ -46,13 +46,20 @@ static const char *const s_insert_sql =
     "  $13::boolean)"
     " ON CONFLICT (key) DO NOTHING";
 
+//  When a row goes (or went) out: its due time while it waits, its send
+//  time once sent, now while it is being sent (due_at is then its lease);
+//  NULL for rows that never will (dead, skipped).
+#define S_WHEN                                                                                     \
+    "(CASE WHEN state IN ('queued', 'failed') THEN due_at WHEN state = 'sent' THEN sent_at"        \
+    " WHEN state = 'sending' THEN now() END)"
+
 //  The digest rows of recipient on channel made within the window: none,
 //  now (the first goes at once); the latest still waits, with it; else
 //  a window after it (at most one message per window).
 static const char *const s_digest_due_sql =
     "SELECT (extract(epoch FROM CASE WHEN m IS NULL THEN now() WHEN m > now() THEN m"
     "  ELSE m + make_interval(secs => $3::int / 1000.0) END) * 1e6)::bigint"
-    " FROM (SELECT max(due_at) AS m FROM {schema}.deliveries"
+    " FROM (SELECT max(" S_WHEN ") AS m FROM {schema}.deliveries"
     "  WHERE recipient = $1 AND channel = $2 AND digest"
     "  AND created_at > now() - make_interval(secs => $3::int / 1000.0)) x";
 
@@ -63,10 +70,10 @@ static const char *const s_rate_due_sql =
     "SELECT (extract(epoch FROM greatest(to_timestamp($3::bigint / 1e6),"
     "  coalesce(min(due_at) FILTER (WHERE n = $2::int) + interval '1 hour', '-infinity')))"
     "  * 1e6)::bigint"
-    " FROM (SELECT due_at, count(*) OVER () AS n FROM (SELECT due_at FROM {schema}.deliveries"
-    "  WHERE recipient = $1 AND NOT essential AND NOT digest"
-    "  AND due_at > to_timestamp($3::bigint / 1e6) - interval '1 hour'"
-    "  ORDER BY due_at DESC LIMIT $2::int) l) x";
+    " FROM (SELECT due_at, count(*) OVER () AS n FROM (SELECT " S_WHEN " AS due_at"
+    "  FROM {schema}.deliveries WHERE recipient = $1 AND NOT essential AND NOT digest"
+    "  AND " S_WHEN " > to_timestamp($3::bigint / 1e6) - interval '1 hour'"
+    "  ORDER BY 1 DESC LIMIT $2::int) l) x";
 
 int
 notify_store_prepare (gz_db_t *db, const char *schema)
