@@ -628,6 +628,27 @@ test_csv_valid (void **state)
     mt_csv_errors_free (&errors);
 }
 
+//  The example in docs/matching.md parses.
+static void
+test_csv_doc_example (void **state)
+{
+    (void) state;
+    const char *text =
+        "id,name,skills,grid,availability,social_worker,phone\n"
+        "v-001,郑小明,shopping|hospital_escort,G-01,\"mon-fri 09:00-12:00; sat 14:00-18:00\",是,"
+        "13812348000\n"
+        "v-002,\"Li, Hua\",tutoring,G-02,wed 19:00-21:00,否,\n";
+    mt_volunteer_t *out = NULL;
+    size_t n = 0;
+    mt_csv_errors_t errors;
+    assert_int_equal (s_csv (text, &out, &n, &errors), 0);
+    assert_int_equal (n, 2);
+    assert_string_equal (out[1].name, "Li, Hua");
+    assert_true (out[0].social_worker);
+    assert_int_equal (out[0].n_windows, 6);
+    free (out);
+}
+
 static void
 test_csv_bad_rows (void **state)
 {
@@ -755,13 +776,13 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_skills),         cmocka_unit_test (test_windows_parse),
-        cmocka_unit_test (test_windows_format), cmocka_unit_test (test_windows_overlap),
-        cmocka_unit_test (test_time_parse),     cmocka_unit_test (test_windows_from_period),
-        cmocka_unit_test (test_volunteer_json), cmocka_unit_test (test_volunteer_json_invalid),
-        cmocka_unit_test (test_need_json),      cmocka_unit_test (test_csv_valid),
-        cmocka_unit_test (test_csv_bad_rows),   cmocka_unit_test (test_csv_header),
-        cmocka_unit_test (test_csv_limits),
+        cmocka_unit_test (test_skills),          cmocka_unit_test (test_windows_parse),
+        cmocka_unit_test (test_windows_format),  cmocka_unit_test (test_windows_overlap),
+        cmocka_unit_test (test_time_parse),      cmocka_unit_test (test_windows_from_period),
+        cmocka_unit_test (test_volunteer_json),  cmocka_unit_test (test_volunteer_json_invalid),
+        cmocka_unit_test (test_need_json),       cmocka_unit_test (test_csv_valid),
+        cmocka_unit_test (test_csv_doc_example), cmocka_unit_test (test_csv_bad_rows),
+        cmocka_unit_test (test_csv_header),      cmocka_unit_test (test_csv_limits),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
