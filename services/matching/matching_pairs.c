@@ -1,12 +1,12 @@
 /*  matching_pairs: the feasible pairs of a batch and their costs (see the
     header for the rules, the cost formula and how the index works).
 
-    DESIGN. One sorted array of (key, volunteer) entries holds the three
-    indexes; a key is a tag (grid, community or cell) and the skill in its
-    high bits, the grid or community code or the three cell coordinates in
-    its low bits, so a lookup is a binary search followed by a run of equal
-    keys. Only volunteers with room are indexed. A need first stamps its
-    excluded volunteers as seen, then visits its grid's run, its
+    DESIGN. One array of (key, volunteer) entries grouped by key holds the
+    three indexes; a key is a tag (grid, community or cell) and the skill
+    in its high bits, the grid or community code or the three cell
+    coordinates in its low bits. A hash table of keys gives each key's run
+    (grouping is a counting pass, no sort), so a lookup is one probe. Only volunteers with room are
+   indexed. A need first stamps its excluded volunteers as seen, then visits its grid's run, its
     community's run and the 27 cells' runs; a volunteer met again is
     skipped by its stamp, so every pair is reported once. A volunteer found
     only through a cell is in another grid and community, so it is
@@ -23,14 +23,32 @@
 //  Cells are at least this wide, so that a coordinate fits 17 bits.
 #define S_CELL_MIN_M 100.0
 #define S_CELL_OFFSET (1 << 16)
+#define S_WEEK_MIN (7 * 24 * 60)
+//  The chord test lets through what is this much beyond the radius.
+#define S_REACH_MARGIN_M 8.0
 
 #define S_TAG_GRID (UINT64_C (0) << 62)
 #define S_TAG_COMMUNITY (UINT64_C (1) << 62)
 #define S_TAG_CELL (UINT64_C (2) << 62)
+//  Tag 3 is never used, so this is no key.
+#define S_NO_KEY UINT64_MAX
 
+//  The hours of the week (168 bits) a window list touches: two lists
+//  that overlap share an hour, so lists with no hour in common are
+//  disjoint (the converse does not hold: the exact test follows).
+typedef struct {
+    uint64_t bit[3];
+} s_hours_t;
+
+//  An index entry carries what rejects most candidates, so that a run is
+//  read in order rather than by jumping to each volunteer: the hours, and
+//  for a cell entry the place (floats: a metre off at most, covered by
+//  S_REACH_MARGIN_M).
 typedef struct {
     uint64_t key;
     uint32_t volunteer;
+    float x, y, z;
+    s_hours_t hours;
 } s_entry_t;
 
 //  A place in Earth-centred coordinates (metres); valid false: nowhere.
@@ -93,6 +111,27 @@ mt_pairs_overlap (const mt_window_t *a, size_t na, const mt_window_t *b, size_t 
     return false;
 }
 
+static s_hours_t
+s_hours (const mt_window_t *windows, size_t n)
+{
+    s_hours_t hours = {{0, 0, 0}};
+    for (size_t k = 0; k < n; k++) {
+        if (windows[k].start >= windows[k].end)
+            continue;
+        if (windows[k].start < 0 || windows[k].end > S_WEEK_MIN)
+            return (s_hours_t){{UINT64_MAX, UINT64_MAX, UINT64_MAX}};
+        for (int32_t h = windows[k].start / 60; h <= (windows[k].end - 1) / 60; h++)
+            hours.bit[h / 64] |= UINT64_C (1) << (h % 64);
+    }
+    return hours;
+}
+
+static bool
+s_hours_meet (const s_hours_t *a, const s_hours_t *b)
+{
+    return (a->bit[0] & b->bit[0]) | (a->bit[1] & b->bit[1]) | (a->bit[2] & b->bit[2]);
+}
+
 static int64_t
 s_term (double value)
 {
@@ -108,12 +147,12 @@ s_cost (const mt_pairs_need_t *need, const mt_pairs_volunteer_t *vol, int64_t vo
 {
     if (vol->capacity <= 0 || !((vol->skills >> need->skill) & 1u))
         return -1;
+    if (!mt_pairs_overlap (need->windows, need->n_windows, vol->windows, vol->n_windows))
+        return -1;
     bool same_grid = need->grid >= 0 && need->grid == vol->grid;
     bool same_community = need->community >= 0 && need->community == vol->community;
     double d = mt_pairs_distance (need->lat, need->lon, vol->lat, vol->lon);
     if (!same_grid && !same_community && !(d <= (double) w->radius_m))
-        return -1;
-    if (!mt_pairs_overlap (need->windows, need->n_windows, vol->windows, vol->n_windows))
         return -1;
     if (check_excluded)
         for (size_t k = 0; k < need->n_excluded; k++)
@@ -210,49 +249,99 @@ s_cell_of (double coordinate, double cell)
     return (int64_t) floor (coordinate / cell);
 }
 
-static int
-s_entry_compare (const void *a, const void *b)
+//  A run of equal keys in the index: entry[start .. start + count).
+typedef struct {
+    uint64_t key; //  S_NO_KEY: a free slot
+    uint32_t start, count;
+} s_slot_t;
+
+typedef struct {
+    s_entry_t *entry; //  grouped by key, volunteers ascending within a run
+    s_slot_t *slot;   //  open addressing, a power of two, at most half full
+    size_t mask;      //  slots - 1
+} s_index_t;
+
+//  The slot of key: its own, or the free one where it would go.
+static s_slot_t *
+s_slot (const s_index_t *index, uint64_t key)
 {
-    const s_entry_t *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->volunteer < y->volunteer ? -1 : x->volunteer > y->volunteer;
+    size_t k = (size_t) ((key * UINT64_C (0x9E3779B97F4A7C15)) >> 20) & index->mask;
+    while (index->slot[k].key != key && index->slot[k].key != S_NO_KEY)
+        k = (k + 1) & index->mask;
+    return &index->slot[k];
 }
 
-//  The sorted index of the volunteers with room; sets *count.
-static s_entry_t *
-s_index (const mt_pairs_volunteer_t *vols, size_t n_vols, const s_point_t *at, double cell,
-         size_t *count)
+//  Adds e's index entries (three per skill at most) to list.
+static size_t
+s_list (const mt_pairs_volunteer_t *vol, const s_point_t *at, double cell, s_entry_t e,
+        s_entry_t *list)
+{
+    size_t n = 0;
+    for (int s = 0; s < 32; s++) {
+        if (!((vol->skills >> s) & 1u))
+            continue;
+        e.x = e.y = e.z = 0;
+        e.key = s_code_key (S_TAG_GRID, s, vol->grid);
+        if (vol->grid >= 0)
+            list[n++] = e;
+        e.key = s_code_key (S_TAG_COMMUNITY, s, vol->community);
+        if (vol->community >= 0)
+            list[n++] = e;
+        e.key = s_cell_key (s, s_cell_of (at->x, cell), s_cell_of (at->y, cell),
+                            s_cell_of (at->z, cell));
+        e.x = (float) at->x, e.y = (float) at->y, e.z = (float) at->z;
+        if (at->valid)
+            list[n++] = e;
+    }
+    return n;
+}
+
+//  The index of the volunteers with room, grouped by key in linear time:
+//  count per key, place each run, then copy the entries into their runs
+//  in volunteer order.
+static s_index_t
+s_index (const mt_pairs_volunteer_t *vols, size_t n_vols, const s_point_t *at, double cell)
 {
     size_t n = 0;
     for (size_t v = 0; v < n_vols; v++)
         if (vols[v].capacity > 0)
             n += 3 * (size_t) __builtin_popcount (vols[v].skills);
-    s_entry_t *entry = malloc ((n ? n : 1) * sizeof *entry);
-    if (!entry)
+    s_entry_t *list = malloc ((n ? n : 1) * sizeof *list);
+    s_index_t index = {.entry = malloc ((n ? n : 1) * sizeof *index.entry)};
+    size_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    index.slot = malloc (slots * sizeof *index.slot);
+    index.mask = slots - 1;
+    if (!list || !index.entry || !index.slot)
         abort ();
+    for (size_t k = 0; k < slots; k++)
+        index.slot[k] = (s_slot_t){S_NO_KEY, 0, 0};
     n = 0;
-    for (size_t v = 0; v < n_vols; v++) {
-        if (vols[v].capacity <= 0)
-            continue;
-        for (int s = 0; s < 32; s++) {
-            if (!((vols[v].skills >> s) & 1u))
-                continue;
-            if (vols[v].grid >= 0)
-                entry[n++] = (s_entry_t){s_code_key (S_TAG_GRID, s, vols[v].grid), (uint32_t) v};
-            if (vols[v].community >= 0)
-                entry[n++] =
-                    (s_entry_t){s_code_key (S_TAG_COMMUNITY, s, vols[v].community), (uint32_t) v};
-            if (at[v].valid)
-                entry[n++] =
-                    (s_entry_t){s_cell_key (s, s_cell_of (at[v].x, cell), s_cell_of (at[v].y, cell),
-                                            s_cell_of (at[v].z, cell)),
-                                (uint32_t) v};
-        }
+    for (size_t v = 0; v < n_vols; v++)
+        if (vols[v].capacity > 0)
+            n += s_list (&vols[v], &at[v], cell,
+                         (s_entry_t){.volunteer = (uint32_t) v,
+                                     .hours = s_hours (vols[v].windows, vols[v].n_windows)},
+                         &list[n]);
+    for (size_t k = 0; k < n; k++) {
+        s_slot_t *slot = s_slot (&index, list[k].key);
+        slot->key = list[k].key;
+        slot->count++;
     }
-    qsort (entry, n, sizeof *entry, s_entry_compare);
-    *count = n;
-    return entry;
+    uint32_t start = 0;
+    for (size_t k = 0; k < slots; k++)
+        if (index.slot[k].key != S_NO_KEY) {
+            index.slot[k].start = start;
+            start += index.slot[k].count;
+            index.slot[k].count = 0;
+        }
+    for (size_t k = 0; k < n; k++) {
+        s_slot_t *slot = s_slot (&index, list[k].key);
+        index.entry[slot->start + slot->count++] = list[k];
+    }
+    free (list);
+    return index;
 }
 
 typedef struct {
@@ -261,40 +350,39 @@ typedef struct {
     const mt_pairs_weights_t *w;
     const s_point_t *at; //  per volunteer
     size_t n_vols;
-    const s_entry_t *entry;
-    size_t entries;
+    s_index_t index;
     uint32_t *seen; //  per volunteer: the stamp of the last need that met it
     mt_pairs_fn *fn;
     void *ctx;
     long pairs;
 } s_walk_t;
 
-//  Visits the run of key for need i (stamp i + 1). With near set, only
-//  volunteers whose chord to the need is within the radius (plus a metre
-//  for rounding) are checked. Returns 0, or -1 when fn stopped.
+//  Visits the run of key for need i (stamp i + 1), skipping volunteers
+//  with none of the need's hours. With near set (a cell's
+//  run), only volunteers whose chord to the need is within the radius
+//  (plus a margin for rounding) are checked: one beyond it is in another
+//  grid and community (those runs came first), so it cannot be feasible.
+//  Returns 0, or -1 when fn stopped.
 static int
-s_visit (s_walk_t *self, size_t i, uint64_t key, const s_point_t *near)
+s_visit (s_walk_t *self, size_t i, uint64_t key, const s_hours_t *hours, const s_point_t *near)
 {
-    size_t lo = 0, hi = self->entries;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (self->entry[mid].key < key)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    double reach = (double) self->w->radius_m + 1.0;
-    for (; lo < self->entries && self->entry[lo].key == key; lo++) {
-        uint32_t v = self->entry[lo].volunteer;
-        if (self->seen[v] == (uint32_t) i + 1)
+    const s_slot_t *slot = s_slot (&self->index, key);
+    if (slot->key != key)
+        return 0;
+    double reach = (double) self->w->radius_m + S_REACH_MARGIN_M;
+    for (uint32_t k = slot->start; k < slot->start + slot->count; k++) {
+        const s_entry_t *e = &self->index.entry[k];
+        if (!s_hours_meet (hours, &e->hours))
             continue;
-        self->seen[v] = (uint32_t) i + 1;
         if (near) {
-            double dx = near->x - self->at[v].x, dy = near->y - self->at[v].y,
-                   dz = near->z - self->at[v].z;
+            double dx = near->x - e->x, dy = near->y - e->y, dz = near->z - e->z;
             if (dx * dx + dy * dy + dz * dz > reach * reach)
                 continue;
         }
+        uint32_t v = e->volunteer;
+        if (self->seen[v] == (uint32_t) i + 1)
+            continue;
+        self->seen[v] = (uint32_t) i + 1;
         int64_t cost = s_cost (&self->needs[i], &self->vols[v], (int64_t) v, self->w, false);
         if (cost < 0)
             continue;
@@ -314,21 +402,36 @@ s_walk_need (s_walk_t *self, size_t i, double cell)
             self->seen[need->excluded[k]] = (uint32_t) i + 1;
     //  Grid and community first: a volunteer met in a cell afterwards is
     //  in neither, so the chord test may reject it.
+    s_hours_t hours = s_hours (need->windows, need->n_windows);
     if (need->grid >= 0 &&
-        s_visit (self, i, s_code_key (S_TAG_GRID, need->skill, need->grid), NULL))
+        s_visit (self, i, s_code_key (S_TAG_GRID, need->skill, need->grid), &hours, NULL))
         return -1;
     if (need->community >= 0 &&
-        s_visit (self, i, s_code_key (S_TAG_COMMUNITY, need->skill, need->community), NULL))
+        s_visit (self, i, s_code_key (S_TAG_COMMUNITY, need->skill, need->community), &hours, NULL))
         return -1;
     s_point_t p = s_point (need->lat, need->lon);
     if (!p.valid)
         return 0;
-    int64_t cx = s_cell_of (p.x, cell), cy = s_cell_of (p.y, cell), cz = s_cell_of (p.z, cell);
-    for (int64_t x = cx - 1; x <= cx + 1; x++)
-        for (int64_t y = cy - 1; y <= cy + 1; y++)
-            for (int64_t z = cz - 1; z <= cz + 1; z++)
-                if (s_visit (self, i, s_cell_key (need->skill, x, y, z), &p))
+    int64_t c[3] = {s_cell_of (p.x, cell), s_cell_of (p.y, cell), s_cell_of (p.z, cell)};
+    //  gap[axis][step + 1]: how far the need is from the neighbour cell
+    //  step (-1, 0, 1) along axis; a cell farther than the reach is skipped.
+    double at[3] = {p.x, p.y, p.z}, gap[3][3];
+    for (int a = 0; a < 3; a++) {
+        gap[a][0] = at[a] - (double) c[a] * cell;
+        gap[a][1] = 0;
+        gap[a][2] = (double) (c[a] + 1) * cell - at[a];
+    }
+    double reach = (double) self->w->radius_m + S_REACH_MARGIN_M;
+    for (int x = 0; x < 3; x++)
+        for (int y = 0; y < 3; y++)
+            for (int z = 0; z < 3; z++) {
+                if (gap[0][x] * gap[0][x] + gap[1][y] * gap[1][y] + gap[2][z] * gap[2][z] >
+                    reach * reach)
+                    continue;
+                uint64_t key = s_cell_key (need->skill, c[0] + x - 1, c[1] + y - 1, c[2] + z - 1);
+                if (s_visit (self, i, key, &hours, &p))
                     return -1;
+            }
     return 0;
 }
 
@@ -357,12 +460,11 @@ mt_pairs_each (const mt_pairs_need_t *needs, size_t n_needs, const mt_pairs_volu
                      .seen = seen,
                      .fn = fn,
                      .ctx = ctx};
-    s_entry_t *entry = s_index (vols, n_vols, at, cell, &walk.entries);
-    walk.entry = entry;
+    walk.index = s_index (vols, n_vols, at, cell);
     long rc = 0;
     for (size_t i = 0; i < n_needs && rc == 0; i++)
         rc = s_walk_need (&walk, i, cell);
-    free (entry), free (seen), free (at);
+    free (walk.index.entry), free (walk.index.slot), free (seen), free (at);
     return rc == 0 ? walk.pairs : -1;
 }
 
