@@ -1,18 +1,21 @@
 /*  matching_pairs: the feasible pairs of a batch and their costs (see the
     header for the rules, the cost formula and how the index works).
 
-    DESIGN. One array of (key, volunteer) entries grouped by key holds the
-    three indexes; a key is a tag (grid, community or cell) and the skill
-    in its high bits, the grid or community code or the three cell
-    coordinates in its low bits. A hash table of keys gives each key's run
-    (grouping is a counting pass, no sort), so a lookup is one probe. Only volunteers with room are
-   indexed. A need first stamps its excluded volunteers as seen, then visits its grid's run, its
-    community's run and the 27 cells' runs; a volunteer met again is
-    skipped by its stamp, so every pair is reported once. A volunteer found
-    only through a cell is in another grid and community, so it is
-    feasible only within the radius: the chord between the two points (a
-    lower bound of the great-circle distance) rejects most of them before
-    the exact check, which is the same function as mt_pairs_cost.  */
+    DESIGN. One array of entries grouped by key holds the three indexes; a
+    key is a tag (grid, community or cell) and the skill in its high bits,
+    the grid or community code or the three cell coordinates in its low
+    bits. A hash table of keys gives each key's run (grouping is a
+    counting pass, no sort), so a lookup is one probe. Only volunteers with
+    room are indexed. A need first stamps its excluded volunteers as seen,
+    then visits its grid's run, its community's run and the cells' runs; a
+    volunteer met again is skipped by its stamp, so every pair is reported
+    once. An entry carries the volunteer's hours of the week (and in a
+    cell its place), so most candidates are rejected while the run is read
+    in order, without touching the volunteer: no hour in common, or (from
+    a cell, where every volunteer not yet seen is in another grid and
+    community, so feasible only within the radius) a chord longer than the
+    radius, the chord being a lower bound of the great-circle distance.
+    The rest get the exact check, the same function as mt_pairs_cost.  */
 #include "matching_pairs.h"
 
 #include <math.h>

@@ -37,11 +37,15 @@
     How. Volunteers with room are indexed by (skill, grid), (skill,
     community) and (skill, cell), a cell being a cube at least radius_m
     wide in Earth-centred coordinates: a point within radius_m of a need is
-    within that chord, so in one of the 27 cells around it. Each need
-    looks up its grid, its community and those cells, skips a volunteer
-    it has seen (a per-volunteer stamp), and checks the rest exactly with
-    the same code as mt_pairs_cost. Cost: sorting the index (about three
-    entries per volunteer and skill), then what the lookups return.  */
+    within that chord, so in one of the 27 cells around it (those whose
+    nearest point is farther are skipped). Each need looks up its grid,
+    its community and those cells, skips a volunteer it has seen (a
+    per-volunteer stamp) or with none of its hours of the week or, from a
+    cell, beyond the chord, and checks the rest exactly with the same code
+    as mt_pairs_cost. Cost: linear in the index (at most three entries per
+    volunteer and skill, grouped by a hash table, no sort), then what the
+    lookups return: 10,000 needs x 50,000 volunteers in a city build in
+    about 0.15 s (docs/matching.md).  */
 #ifndef MATCHING_PAIRS_H_INCLUDED
 #define MATCHING_PAIRS_H_INCLUDED
 
