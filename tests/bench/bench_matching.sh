@@ -11,6 +11,8 @@
 # Usage: tests/bench/bench_matching.sh [rounds]   (3: the best time of each)
 # Sizes: 1k x 5k, 10k x 50k (the issue's goal), 50k x 50k, and a scarce
 # 20k x 5k where half the needs cannot be matched.
+# Then the pair builder (matching_pairs) on a city-sized 10k x 50k batch:
+# build and solve times (bench_matching_pairs.c).
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$GZ_ROOT"
@@ -58,3 +60,13 @@ for size in "1000 5000" "10000 50000" "50000 50000" "20000 5000"; do
         "$(field matched "$greedy")" "$(field cost "$greedy")" "$(field cost "$ours")" "$agree"
     [ "$agree" = same ] || exit 1
 done
+
+# The pair builder ahead of the solver (tests/bench/bench_matching_pairs.c):
+# a city of 40 communities x 10 grids, 12 skills, weekly windows, default
+# weights; best build time of ROUNDS. It also checks 100 needs against a
+# brute force over every volunteer.
+echo
+printf '%-16s %8s %8s | %9s %9s %8s %9s\n' "pairs builder" pairs per_need build_ms solve_ms matched cost
+for _ in $(seq 1 "$ROUNDS"); do "$BUILD/tests/bench/bench_matching_pairs" 10000 50000 1; done |
+    sort -n -k10 | head -1 |
+    awk '{ printf "%-16s %8s %8s | %9s %9s %8s %9s\n", $2 " x " $4, $6, $8, $10, $12, $14, $16 }'
