@@ -11,10 +11,13 @@
     caller's transaction; only a real failure does.
 
     Lock order, the same for every writer so that concurrent ones queue
-    instead of deadlocking: the source key (ledger_tx's unique index), the
-    person's account and balance row, the shop item's row, then the
-    system account's balance row (system:earn, system:shop:<c>: hot rows,
-    touched last, by the entries trigger at the end of one statement).  */
+    instead of deadlocking: the person's account and balance row, the shop
+    item's row, then the system account's balance row (system:earn,
+    system:shop:<c>: hot rows, touched last, by the entries trigger at the
+    end of one statement). A source key's unique entry only ever makes a
+    twin with the same key wait. A caller moving points of several people
+    in one transaction can still deadlock with another connection: it
+    rolls back and retries (gz_db_retryable).  */
 #include "gz_log.h"
 #include "matching_ledger.h"
 #include "matching_points.h"
