@@ -43,7 +43,8 @@ void matching_ledger_prepare (gz_db_t *db, const char *schema);
 //  missing; its community recorded when community is non-empty) as one
 //  ledger transaction of reason (service, report, rider_report, meeting)
 //  and source_key (e.g. "service:12", "report:R-2026-000123",
-//  "meeting:M1001:staff-3"). Returns 1 moved, 0 when source_key was
+//  "meeting:M1001:staff-3"; 1..200 bytes, not "redeem:...", which is the
+//  redemptions' own). Returns 1 moved, 0 when source_key was
 //  already used (nothing changes: an event seen twice earns once; a
 //  concurrent twin waits for the first and then answers 0), -6 bad
 //  account, -1 bad arguments or failure. *balance (may be NULL) = the

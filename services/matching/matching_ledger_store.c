@@ -206,6 +206,13 @@ s_text_valid (const char *s, size_t max)
     return s && *s && strlen (s) <= max;
 }
 
+//  A source key of award or correct: "redeem:" is the redemptions' own.
+static bool
+s_source_valid (const char *key)
+{
+    return s_text_valid (key, 200) && strncmp (key, "redeem:", 7) != 0;
+}
+
 //  The shared part of award and correct: account made, the transaction
 //  moved from system:earn. 1 moved, 0 key used, -1 failure.
 static int
@@ -235,7 +242,7 @@ matching_ledger_award (gz_db_t *db, const char *account, const char *community, 
     bool known = false;
     for (size_t i = 0; reason && i < sizeof reasons / sizeof reasons[0]; i++)
         known = known || strcmp (reason, reasons[i]) == 0;
-    if (!known || points <= 0 || !s_text_valid (source_key, 200) ||
+    if (!known || points <= 0 || !s_source_valid (source_key) ||
         (community && strlen (community) > 64))
         return -1;
     int rc = s_move (db, account, community, points, reason, source_key, memo);
@@ -253,7 +260,7 @@ matching_ledger_correct (gz_db_t *db, const char *account, int64_t amount, const
         *balance = 0;
     if (!matching_points_person_valid (account))
         return MATCHING_LEDGER_BAD_ACCOUNT;
-    if (amount == 0 || amount == INT64_MIN || !s_text_valid (source_key, 200))
+    if (amount == 0 || amount == INT64_MIN || !s_source_valid (source_key))
         return -1;
     const char *k[] = {source_key};
     int used = s_query (db, "ml_key_used", 1, k, NULL);

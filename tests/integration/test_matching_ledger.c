@@ -130,6 +130,7 @@ test_award_once (void **state)
     assert_int_equal (s_award ("system:earn", 5, "service:3", NULL), MATCHING_LEDGER_BAD_ACCOUNT);
     assert_int_equal (s_award ("volunteer:v-001", 0, "service:3", NULL), -1);
     assert_int_equal (s_award ("volunteer:v-001", -5, "service:3", NULL), -1);
+    assert_int_equal (s_award ("volunteer:v-001", 5, "redeem:k1", NULL), -1);
     assert_int_equal (
         matching_ledger_award (s_db, "volunteer:v-001", NULL, 5, "redeem", "service:3", NULL, NULL),
         -1);
