@@ -86,6 +86,7 @@ typedef struct _intake_sub_t {
     char *media_url;
     char *phone, *name, *email; //  personal: contacts table only
     char *meeting_id, *external_id;
+    char *reporter_id; //  "rider:<id>" or "resident:<id>"; NULL = none
     char *client_id;
     char *idempotency_key;
     //  What the key's fingerprint is computed from (intake_canonical_form);
@@ -156,6 +157,7 @@ typedef struct {
     int channel;
     const char *service_code, *description, *lat_s, *long_s, *address_id, *address_string;
     const char *phone, *name, *email, *media_url, *meeting_id, *external_id;
+    const char *reporter_id;
     const char *client_id, *idempotency_key;
     const char **attr_codes, **attr_values;
     size_t nattrs;
@@ -173,6 +175,10 @@ typedef struct {
 //  submission, or NULL with *err filled.
 intake_sub_t *intake_sub_new (intake_t *ctx, const intake_raw_t *raw, intake_err_t *err);
 void intake_sub_destroy (intake_sub_t **self_p);
+
+//  Is reporter (not NULL, not empty) a reporter id: "rider:" or
+//  "resident:", then 1 to 64 of [A-Za-z0-9._-]? Pure.
+bool intake_reporter_valid (const char *reporter);
 
 //  Channel enum <-> text ("QR", "OPEN311", ...).
 const char *intake_channel_name (int channel);

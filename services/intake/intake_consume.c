@@ -200,6 +200,7 @@ intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_s
         raw.media_url = req->media_url;
         raw.meeting_id = req->meeting_id;
         raw.external_id = req->external_id;
+        raw.reporter_id = req->reporter_id;
         raw.client_id = client;
         raw.idempotency_key = env->idempotency_key;
         const char **codes = calloc (req->n_attributes + 1, sizeof *codes);

@@ -10,8 +10,8 @@
     The form covers what the client sent and intake keeps: the channel,
     service_code, description (trimmed, as stored), lat and long as the
     client spelled them, address_id, address_string, phone, name, email,
-    media_url, meeting_id, external_id and the attributes (by code, the
-    last of a repeated code winning, as stored). Not what the server sets
+    media_url, meeting_id, external_id, the attributes (by code, the
+    last of a repeated code winning, as stored) and the reporter_id. Not what the server sets
     (time, id, secret, the building found from lat/long, the address
     taken from the building), so a retry after a directory reload is
     still the same request; not the client id and key, which are what the
@@ -24,6 +24,12 @@
     their text holds. The first line names the version of the form, so a
     future change cannot be mistaken for a different request by a later
     reader of the same rows (change the version with the form).
+
+    The reporter_id came later (migration 007) and is written last, and
+    only when given: a submission without one has the very form it had
+    before, so the fingerprints stored for it stay valid and the version
+    stays. The form stays unambiguous: the attributes line counts its
+    entries, so what follows them is known to be the reporter.
 
     Pure logic, unit-tested in tests/unit/test_intake_fingerprint.c; the
     hash itself is computed by PostgreSQL in intake_store.c.  */
@@ -144,6 +150,8 @@ intake_canonical_form (const intake_raw_t *raw)
     s_field (out, "meeting_id", raw->meeting_id);
     s_field (out, "external_id", raw->external_id);
     s_attributes (out, raw);
+    if (raw->reporter_id && *raw->reporter_id)
+        s_field (out, "reporter_id", raw->reporter_id);
     char *text = malloc (zchunk_size (out) + 1);
     assert (text);
     memcpy (text, zchunk_data (out), zchunk_size (out));

@@ -251,6 +251,7 @@ s_post_request (intake_t *ctx, gz_http_req_t *req, int fmt)
     raw.phone = gz_http_form (req, "phone");
     raw.email = gz_http_form (req, "email");
     raw.media_url = gz_http_form (req, "media_url");
+    raw.reporter_id = gz_http_form (req, "reporter_id"); //  an extension (issue 10)
     //  Built whole (never cut mid-character): validation then says a
     //  name that is too long is too long.
     char *name = NULL;

@@ -42,10 +42,11 @@ static const char *s_insert_sql =
     "WITH ins AS ("
     " INSERT INTO %1$s.requests (channel, service_code, description, building_code,"
     "  grid_code, community_code, subdistrict_code, lat, lon, address, media_url,"
-    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret, fingerprint)"
+    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret, fingerprint,"
+    "  reporter_id)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::float8, $9::float8, $10, $11, $12::jsonb,"
     "  $13, $14, $15, $16, $17, " S_FINGERPRINT (
-        "$21::text") ")"
+        "$21::text") ", $22)"
                      " ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
                      "DO NOTHING"
                      " RETURNING id, secret, submitted_at),"
@@ -80,19 +81,20 @@ static const char *s_insert_batch_sql =
     " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
     "  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],"
     "  $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],"
-    "  $19::text[], $20::text[], $21::text[]) WITH ORDINALITY AS u (channel, service_code,"
-    "  description, building_code, grid_code, community_code, subdistrict_code, lat, lon,"
-    "  address, media_url, attributes, meeting_id, external_id, client_id, idempotency_key,"
-    "  secret, phone, name, email, canonical, ord)),"
+    "  $19::text[], $20::text[], $21::text[], $22::text[]) WITH ORDINALITY AS u (channel,"
+    "  service_code, description, building_code, grid_code, community_code, subdistrict_code,"
+    "  lat, lon, address, media_url, attributes, meeting_id, external_id, client_id,"
+    "  idempotency_key, secret, phone, name, email, canonical, reporter_id, ord)),"
     " ins AS ("
     " INSERT INTO %1$s.requests (channel, service_code, description, building_code,"
     "  grid_code, community_code, subdistrict_code, lat, lon, address, media_url,"
-    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret, fingerprint)"
+    "  attributes, meeting_id, external_id, client_id, idempotency_key, secret, fingerprint,"
+    "  reporter_id)"
     " SELECT channel, service_code, description, building_code, grid_code, community_code,"
     "  subdistrict_code, lat::float8, lon::float8, address, media_url, attributes::jsonb,"
     "  meeting_id, external_id, client_id, idempotency_key, secret,"
     "  " S_FINGERPRINT (
-        "canonical") " FROM input ORDER BY ord"
+        "canonical") ", reporter_id FROM input ORDER BY ord"
                      " ON CONFLICT (client_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
                      "DO NOTHING"
                      " RETURNING id, client_id, idempotency_key, secret, submitted_at, "
@@ -177,6 +179,7 @@ s_stage_event (s_writer_t *self, const intake_sub_t *sub, int64_t submitted_us,
     ev.meeting_id = sub->meeting_id ? sub->meeting_id : "";
     ev.external_id = sub->external_id ? sub->external_id : "";
     ev.resident_token_sha256 = (char *) token_sha256;
+    ev.reporter_id = sub->reporter_id ? sub->reporter_id : "";
     Gongzhi__V1__Attribute *attrs = calloc (sub->nattrs + 1, sizeof *attrs);
     Gongzhi__V1__Attribute **ptrs = calloc (sub->nattrs + 1, sizeof *ptrs);
     assert (attrs && ptrs);
@@ -197,7 +200,7 @@ s_stage_event (s_writer_t *self, const intake_sub_t *sub, int64_t submitted_us,
     free (ptrs);
 }
 
-#define S_COLUMNS 21 //  parameters of intake_insert and intake_insert_batch
+#define S_COLUMNS 22 //  parameters of intake_insert and intake_insert_batch
 
 //  The parameters of one submission, in statement order. attrs is the
 //  caller's (from s_attrs_json); lat and lon are its buffers.
@@ -228,7 +231,8 @@ s_values (const intake_sub_t *sub, const char *attrs, char lat[32], char lon[32]
                                      sub->phone,
                                      sub->name,
                                      sub->email,
-                                     sub->canonical};
+                                     sub->canonical,
+                                     sub->reporter_id};
     memcpy (v, values, sizeof values);
 }
 

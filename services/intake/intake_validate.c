@@ -61,6 +61,23 @@ s_check_text (const char *v, const char *field, size_t max, intake_err_t *err)
     return 0;
 }
 
+bool
+intake_reporter_valid (const char *reporter)
+{
+    assert (reporter);
+    static const char *prefixes[] = {"rider:", "resident:"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        size_t plen = strlen (prefixes[i]);
+        if (strncmp (reporter, prefixes[i], plen) != 0)
+            continue;
+        const char *id = reporter + plen;
+        size_t len = strspn (id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                 "0123456789._-");
+        return len >= 1 && len <= 64 && id[len] == 0;
+    }
+    return false;
+}
+
 static bool
 s_parse_double (const char *s, double *out)
 {
@@ -240,6 +257,12 @@ s_validate (intake_t *ctx, gz_org_t *org, const intake_raw_t *raw, intake_err_t 
     if (raw->media_url && *raw->media_url && !gz_url_http (raw->media_url))
         return s_fail (err, GONGZHI__V1__ERROR_CODE__BAD_FIELD, "media_url",
                        "media_url must be an http or https URL");
+    //  Any bytes that are not the format (not UTF-8 included) are a bad
+    //  field: the id is ASCII by definition.
+    if (raw->reporter_id && *raw->reporter_id && !intake_reporter_valid (raw->reporter_id))
+        return s_fail (err, GONGZHI__V1__ERROR_CODE__BAD_FIELD, "reporter_id",
+                       "reporter_id must be rider:<id> or resident:<id>, id 1 to 64 of"
+                       " A-Z a-z 0-9 . _ -");
     return s_check_attrs (cat, raw, err);
 }
 
@@ -281,6 +304,7 @@ intake_sub_new (intake_t *ctx, const intake_raw_t *raw, intake_err_t *err)
     self->email = s_dup (raw->email);
     self->meeting_id = s_dup (raw->meeting_id);
     self->external_id = s_dup (raw->external_id);
+    self->reporter_id = s_dup (raw->reporter_id);
     self->client_id = strdup (raw->client_id ? raw->client_id : "anonymous");
     self->idempotency_key = s_dup (raw->idempotency_key);
     if (self->idempotency_key)
@@ -314,6 +338,7 @@ intake_sub_destroy (intake_sub_t **self_p)
     free (self->email);
     free (self->meeting_id);
     free (self->external_id);
+    free (self->reporter_id);
     free (self->client_id);
     free (self->idempotency_key);
     free (self->canonical);

@@ -56,6 +56,7 @@ static fixture_t F;
 typedef struct {
     const char *idem;
     const char *phone;
+    const char *reporter;    //  form-encoded reporter_id, NULL: none
     const char *description; //  form-encoded; NULL for a plain one
     long status;
     char id[32];
@@ -103,8 +104,9 @@ static void
 s_post_start (post_t *p)
 {
     snprintf (p->body, sizeof p->body,
-              "api_key=" KEY "&service_code=property&address_id=B1&description=%s&phone=%s",
-              p->description ? p->description : "%E6%A5%BC%E9%81%93%E7%81%AF", p->phone);
+              "api_key=" KEY "&service_code=property&address_id=B1&description=%s&phone=%s%s%s",
+              p->description ? p->description : "%E6%A5%BC%E9%81%93%E7%81%AF", p->phone,
+              p->reporter ? "&reporter_id=" : "", p->reporter ? p->reporter : "");
     p->call = (gz_testfix_call_t){.method = "POST", .body = p->body};
     snprintf (p->call.url, sizeof p->call.url, "%s/open311/v2/requests.json", F.base);
     snprintf (p->call.header, sizeof p->call.header, "Idempotency-Key: %s", p->idem);
@@ -188,7 +190,10 @@ test_batch_with_duplicates (void **state)
         {.idem = "k-same", .phone = "13800000003", .description = same},
         {.idem = "k-same", .phone = "13800000003", .description = same},
         {.idem = "k-earlier", .phone = "13800000001"},
-        {.idem = "k-new", .phone = "13800000004", .description = tricky},
+        {.idem = "k-new",
+         .phone = "13800000004",
+         .description = tricky,
+         .reporter = "rider%3AMT-7788"},
         {.idem = "k-same", .phone = "13800000003", .description = same},
     };
     size_t n = sizeof batch / sizeof batch[0];
@@ -234,6 +239,15 @@ test_batch_with_duplicates (void **state)
                       1);
     assert_int_equal (
         gz_testfix_scalar (F.db, "SELECT count(DISTINCT idempotency_key) FROM intake.requests"), 4);
+    //  The reporter_id column of the batch lands on its own row only.
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests"
+                                               " WHERE reporter_id IS NOT NULL"),
+                      1);
+    assert_int_equal (gz_testfix_scalarf (F.db,
+                                          "SELECT count(*) FROM intake.requests WHERE id = %s"
+                                          " AND reporter_id = 'rider:MT-7788'",
+                                          batch[3].id),
+                      1);
     //  Each request has its own contact (joined back by secret) and one
     //  event.
     const post_t *each[] = {&earlier, &blocker, &batch[0], &batch[3]};
@@ -282,6 +296,8 @@ test_batch_key_reused_with_other_content (void **state)
         {.idem = "m-pair", .phone = "13800000014", .description = "two"},
         {.idem = "m-earlier", .phone = "13800000011", .description = "changed"},
         {.idem = "m-earlier", .phone = "13800000011"},
+        {.idem = "m-rider", .phone = "13800000015", .reporter = "rider%3AR1"},
+        {.idem = "m-rider", .phone = "13800000015", .reporter = "rider%3AR2"},
     };
     size_t n = sizeof batch / sizeof batch[0];
     //  One at a time into the queue, so the batch's order is known.
@@ -304,10 +320,18 @@ test_batch_key_reused_with_other_content (void **state)
     assert_int_equal (batch[2].status, 422);
     assert_int_equal (batch[3].status, 200);
     assert_string_equal (batch[3].id, earlier.id);
+    //  The same but for the reporter: another request.
+    assert_int_equal (batch[4].status, 201);
+    assert_int_equal (batch[5].status, 422);
 
-    //  Stored: the blocker and the pair's first, with its own content and
+    //  Stored: the blocker and each pair's first, with its own content and
     //  contact; one event each.
-    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests"), before + 2);
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests"), before + 3);
+    assert_int_equal (gz_testfix_scalarf (F.db,
+                                          "SELECT count(*) FROM intake.requests WHERE id = %s"
+                                          " AND reporter_id = 'rider:R1'",
+                                          batch[4].id),
+                      1);
     assert_int_equal (gz_testfix_scalarf (F.db,
                                           "SELECT count(*) FROM intake.requests WHERE id = %s"
                                           " AND idempotency_key = 'm-pair' AND description = 'one'",
@@ -319,7 +343,7 @@ test_batch_key_reused_with_other_content (void **state)
     assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests"
                                                " WHERE description IN ('two', 'changed')"),
                       0);
-    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.outbox"), events + 2);
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.outbox"), events + 3);
     assert_true (s_metric ("gz_intake_waiting") == 0);
 }
 

@@ -4,7 +4,8 @@
     different one is refused with nothing stored - Open311 422 in JSON and
     XML, the bus IDEMPOTENCY_MISMATCH, the QR page a message in Chinese -
     and a key's request filed before fingerprints existed keeps today's
-    answer. The real actor, PostgreSQL, HTTP and ZeroMQ; the batch case
+    answer. A reporter_id (issue 10) is part of the request: stored, in
+    the event, and a bad one refused. The real actor, PostgreSQL, HTTP and ZeroMQ; the batch case
     (two such submissions in one transaction) is in test_intake_batch.c.  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -324,6 +325,147 @@ test_bus_same_key_different_payload (void **state)
     zsock_destroy (&dealer);
 }
 
+//  The RequestSubmitted event intake staged for request id (caller frees
+//  with gongzhi__v1__request_submitted__free_unpacked).
+static Gongzhi__V1__RequestSubmitted *
+s_event (const char *id)
+{
+    char *hex = gz_testfix_textf (F.db,
+                                  "SELECT encode(payload, 'hex') FROM intake.outbox"
+                                  " WHERE type = 'RequestSubmitted' AND key = '%s'",
+                                  id);
+    size_t len = strlen (hex) / 2;
+    uint8_t *bytes = malloc (len + 1);
+    assert_non_null (bytes);
+    for (size_t i = 0; i < len; i++) {
+        unsigned int b;
+        assert_int_equal (sscanf (hex + 2 * i, "%2x", &b), 1);
+        bytes[i] = (uint8_t) b;
+    }
+    Gongzhi__V1__RequestSubmitted *ev = gongzhi__v1__request_submitted__unpack (NULL, len, bytes);
+    assert_non_null (ev);
+    free (bytes);
+    free (hex);
+    return ev;
+}
+
+#define RIDER "rider%3AMT-7788" //  rider:MT-7788, form-encoded
+
+//  Open311's reporter_id extension (issue 10): stored and in the event;
+//  part of what a key names; a bad one is 400 with nothing stored.
+static void
+test_open311_reporter_id (void **state)
+{
+    (void) state;
+    long before = gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests");
+    char *a = s_post_expect (O311 ".json", BODY ("rider") "&reporter_id=" RIDER, "o-rep", 201);
+    assert_int_equal (s_scalarf ("SELECT count(*) FROM intake.requests WHERE id = %s"
+                                 " AND reporter_id = 'rider:MT-7788' AND channel = 'OPEN311'",
+                                 a),
+                      1);
+    Gongzhi__V1__RequestSubmitted *ev = s_event (a);
+    assert_string_equal (ev->reporter_id, "rider:MT-7788");
+    assert_int_equal (ev->channel, GONGZHI__V1__CHANNEL__OPEN311);
+    gongzhi__v1__request_submitted__free_unpacked (ev, NULL);
+    //  The same request again: a duplicate. Another reporter, or none, is
+    //  another request: 422.
+    char *b = s_post_expect (O311 ".json", BODY ("rider") "&reporter_id=" RIDER, "o-rep", 200);
+    assert_string_equal (a, b);
+    assert_null (
+        s_post_expect (O311 ".json", BODY ("rider") "&reporter_id=rider%3AMT-7789", "o-rep", 422));
+    assert_null (s_post_expect (O311 ".json", BODY ("rider"), "o-rep", 422));
+    //  A bad one: 400 naming the field, in JSON and XML; nothing stored.
+    const char *bad[] = {"courier%3AMT-7788", "rider%3A", "MT-7788", "rider%3AMT%207788",
+                         "rider%3A%E9%AA%91%E6%89%8B"};
+    gz_testhttp_t r;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char body[256];
+        snprintf (body, sizeof body, "%s&reporter_id=%s", BODY ("bad"), bad[i]);
+        assert_int_equal (s_post (O311 ".json", body, NULL, &r), 400);
+        assert_non_null (strstr (r.body, "\"code\":400"));
+        assert_non_null (strstr (r.body, "\"description\":\"reporter_id must be"));
+        gz_testhttp_free (&r);
+    }
+    assert_int_equal (s_post (O311 ".xml", BODY ("bad") "&reporter_id=rider%3A", NULL, &r), 400);
+    assert_non_null (strstr (r.body, "<errors><error><code>400</code><description>reporter_id"));
+    gz_testhttp_free (&r);
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests"), before + 1);
+    //  Empty is none.
+    char *c = s_post_expect (O311 ".json", BODY ("none") "&reporter_id=", NULL, 201);
+    assert_int_equal (
+        s_scalarf ("SELECT count(*) FROM intake.requests WHERE id = %s AND reporter_id IS NULL", c),
+        1);
+    ev = s_event (c);
+    assert_string_equal (ev->reporter_id, "");
+    gongzhi__v1__request_submitted__free_unpacked (ev, NULL);
+    free (a);
+    free (b);
+    free (c);
+}
+
+//  SubmitRequest.reporter_id likewise; it never sets the channel.
+static void
+test_bus_reporter_id (void **state)
+{
+    (void) state;
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert_int_equal (zsock_connect (dealer, "tcp://127.0.0.1:%d", F.bus_port), 0);
+    zsock_set_rcvtimeo (dealer, 10000);
+    Gongzhi__V1__Location loc = GONGZHI__V1__LOCATION__INIT;
+    loc.building_code = "B1";
+    Gongzhi__V1__SubmitRequest req = GONGZHI__V1__SUBMIT_REQUEST__INIT;
+    req.service_code = "road";
+    req.description = "井盖松了";
+    req.location = &loc;
+    req.channel = GONGZHI__V1__CHANNEL__RIDER;
+    req.reporter_id = "rider:MT-7788";
+    long before = gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests");
+    Gongzhi__V1__SubmitReply *rep = s_bus_submit (dealer, KEY, "b-rep", &req);
+    assert_true (rep->ok);
+    assert_false (rep->duplicate);
+    char *id = strdup (rep->service_request_id);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    assert_int_equal (s_scalarf ("SELECT count(*) FROM intake.requests WHERE id = %s"
+                                 " AND reporter_id = 'rider:MT-7788' AND channel = 'RIDER'",
+                                 id),
+                      1);
+    Gongzhi__V1__RequestSubmitted *ev = s_event (id);
+    assert_string_equal (ev->reporter_id, "rider:MT-7788");
+    assert_int_equal (ev->channel, GONGZHI__V1__CHANNEL__RIDER);
+    gongzhi__v1__request_submitted__free_unpacked (ev, NULL);
+    //  The same reporter: a duplicate; another: IDEMPOTENCY_MISMATCH.
+    rep = s_bus_submit (dealer, KEY, "b-rep", &req);
+    assert_true (rep->ok);
+    assert_true (rep->duplicate);
+    assert_string_equal (rep->service_request_id, id);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    req.reporter_id = "rider:MT-7789";
+    rep = s_bus_submit (dealer, KEY, "b-rep", &req);
+    assert_false (rep->ok);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__IDEMPOTENCY_MISMATCH);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    //  A bad one: BAD_FIELD naming it, nothing stored.
+    req.reporter_id = "rider:";
+    rep = s_bus_submit (dealer, KEY, "b-rep-bad", &req);
+    assert_false (rep->ok);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__BAD_FIELD);
+    assert_non_null (strstr (rep->message, "reporter_id"));
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    assert_int_equal (gz_testfix_scalar (F.db, "SELECT count(*) FROM intake.requests"), before + 1);
+    //  A rider's id with another channel: the channel stays as given.
+    req.reporter_id = "rider:MT-7788";
+    req.channel = GONGZHI__V1__CHANNEL__CHANNEL_UNSPECIFIED;
+    rep = s_bus_submit (dealer, KEY, "b-rep-bus", &req);
+    assert_true (rep->ok);
+    assert_int_equal (s_scalarf ("SELECT count(*) FROM intake.requests WHERE id = %s"
+                                 " AND reporter_id = 'rider:MT-7788' AND channel = 'BUS'",
+                                 rep->service_request_id),
+                      1);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    free (id);
+    zsock_destroy (&dealer);
+}
+
 int
 main (void)
 {
@@ -333,6 +475,8 @@ main (void)
         cmocka_unit_test (test_old_rows_keep_todays_answer),
         cmocka_unit_test (test_qr_form_sent_again_with_other_content),
         cmocka_unit_test (test_bus_same_key_different_payload),
+        cmocka_unit_test (test_open311_reporter_id),
+        cmocka_unit_test (test_bus_reporter_id),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
