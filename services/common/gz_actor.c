@@ -34,6 +34,7 @@ typedef struct {
     gz_actor_after_fn *after;
     void *after_arg;
     gz_bus_sub_t *sub;
+    bool chain; //  the handler stages events on the service's stream
     uint64_t consumed_seen, caught_seen, dup_seen;
 } s_follow_t;
 
@@ -263,6 +264,8 @@ s_follow_try (gz_actor_t *self, s_follow_t *f)
     }
     f->sub = gz_bus_sub_new (self->db, self->spec->name, self->base->schema, f->source_schema,
                              f->stream, f->endpoint, f->handler, f->arg, &self->base->bus);
+    if (f->sub && f->chain && self->pub)
+        gz_bus_sub_set_outbox (f->sub, self->pub);
     if (f->sub)
         gz_info (self->spec->name, "msg=\"following %s\" endpoint=%s", f->stream, f->endpoint);
 }
@@ -289,6 +292,17 @@ gz_actor_follow (gz_actor_t *self, const char *source_schema, const char *stream
     gz_metrics_add (self->metrics, "gz_bus_duplicates_total", labels, 0);
     s_follow_try (self, f);
     return f->sub;
+}
+
+void
+gz_actor_follow_produces (gz_actor_t *self, const char *stream)
+{
+    for (size_t i = 0; i < self->nfollow; i++)
+        if (strcmp (self->follow[i].stream, stream) == 0) {
+            self->follow[i].chain = true;
+            if (self->follow[i].sub && self->pub)
+                gz_bus_sub_set_outbox (self->follow[i].sub, self->pub);
+        }
 }
 
 //  Count what a subscriber did since the last count.

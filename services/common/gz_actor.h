@@ -175,6 +175,12 @@ gz_bus_sub_t *gz_actor_follow (gz_actor_t *self, const char *source_schema, cons
                                const char *endpoint, bool wait, gz_bus_handler_fn *handler,
                                void *arg, gz_actor_after_fn *after, void *after_arg);
 
+//  The handler of the followed stream stages events on the service's own
+//  stream (consume-transform-produce): they are written in the consumer's
+//  transaction with its cursor and sent after its commit, now or once the
+//  subscriber starts (gz_bus_sub_set_outbox).
+void gz_actor_follow_produces (gz_actor_t *self, const char *stream);
+
 //  Commands on the ROUTER (DEALER or REQ peers). Who sent a command, and
 //  what its reply must echo so the peer can match it (proto/README.md):
 typedef enum {

@@ -16,10 +16,12 @@ enum {
     GZ_PORT_MATCHING_HTTP = 2,
     GZ_PORT_NOTIFY_HTTP = 3,
     GZ_PORT_ANALYTICS_HTTP = 4,
-    GZ_PORT_INTAKE_BUS = 10,     //  ROUTER: SubmitRequest commands
-    GZ_PORT_INTAKE_EVENTS = 11,  //  PUB: intake's event stream
-    GZ_PORT_ROUTING_BUS = 12,    //  ROUTER: WorkerCommand commands
-    GZ_PORT_ROUTING_EVENTS = 13, //  PUB: routing's event stream
+    GZ_PORT_INTAKE_BUS = 10,      //  ROUTER: SubmitRequest commands
+    GZ_PORT_INTAKE_EVENTS = 11,   //  PUB: intake's event stream
+    GZ_PORT_ROUTING_BUS = 12,     //  ROUTER: WorkerCommand commands
+    GZ_PORT_ROUTING_EVENTS = 13,  //  PUB: routing's event stream
+    GZ_PORT_MATCHING_BUS = 14,    //  ROUTER: MatchCommand commands
+    GZ_PORT_MATCHING_EVENTS = 15, //  PUB: matching's event stream
 };
 
 //  The value of variable name, or dflt when unset or empty. Borrowed.

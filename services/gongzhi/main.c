@@ -7,13 +7,15 @@
     and a gz_add_service line in services/CMakeLists.txt.  */
 #include "gz_service.h"
 #include "intake_server.h"
+#include "matching_server.h"
 #include "notify_server.h"
 #include "routing_server.h"
 
 static const gz_service_def_t *const s_services[] = {
-    &intake_service,  //  first: it creates the stream routing consumes
-    &routing_service, //
-    &notify_service,  //  follows both streams
+    &intake_service,   //  first: it creates the stream routing consumes
+    &routing_service,  //
+    &notify_service,   //  follows both streams
+    &matching_service, //  follows both; its stream is matching's
 };
 
 int

@@ -46,6 +46,8 @@ gzctl_usage (void)
              "  notify retry ID|--all      send dead notifications again (same key)\n"
              "  match solve                read a matching instance on stdin, write the\n"
              "                             optimal solution on stdout (docs/matching.md)\n"
+             "  volunteers import FILE.csv create or update volunteers, all or nothing\n"
+             "                             (columns: docs/matching.md, \"Registry\")\n"
              "  help                       this text\n"
              "\n"
              "database: GZ_DATABASE_URL (default: the private cluster, GZ_PG_PORT or 54320)\n");
@@ -307,5 +309,7 @@ main (int argc, char **argv)
         return gzctl_notify (argc - 2, argv + 2);
     if (strcmp (command, "match") == 0)
         return gzctl_match (argc - 2, argv + 2);
+    if (strcmp (command, "volunteers") == 0)
+        return gzctl_volunteers (argc - 2, argv + 2);
     return gzctl_usage ();
 }

@@ -18,4 +18,7 @@ int gzctl_notify (int argc, char **argv);
 //  gzctl_match.c: gzctl match solve.
 int gzctl_match (int argc, char **argv);
 
+//  gzctl_volunteers.c: gzctl volunteers import FILE.csv.
+int gzctl_volunteers (int argc, char **argv);
+
 #endif

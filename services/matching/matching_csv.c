@@ -295,6 +295,7 @@ s_row (const s_record_t *r, const int *columns, size_t n_columns, mt_volunteer_t
     }
     if (e->total == before && mt_volunteer_complete (v, given, err, sizeof err))
         s_report (e, r->line, "%s", err);
+    v->line = (uint32_t) r->line;
     if (v->id[0]) {
         size_t first = s_idset_add (ids, v->id, r->line);
         if (first)

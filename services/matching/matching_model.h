@@ -99,6 +99,7 @@ typedef struct {
     int32_t max_per_week; /* 1..50, default 3 */
     bool active;          /* state "active" (default) or "paused" */
     char phone[33];       /* "" when none; gz_phone_valid, <= 32 bytes */
+    uint32_t line;        /* the CSV line the record starts on (0: not from CSV) */
 } mt_volunteer_t;
 
 //  Fills v with the defaults: everything empty, max_per_week 3, active.

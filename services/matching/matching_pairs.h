@@ -53,14 +53,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "matching_model.h"
 #include "matching_solver.h"
-
-#ifndef MT_WINDOW_T_DEFINED
-#define MT_WINDOW_T_DEFINED
-typedef struct {
-    int32_t start, end;
-} mt_window_t;
-#endif
 
 typedef struct {
     double lat, lon;            //  where the volunteer lives
