@@ -107,14 +107,14 @@ s_import (const char *path)
     mt_csv_errors_free (&errors);
     int rc = 1;
     gz_db_t *db = bad ? NULL : gzctl_connect (true);
-    char *schema = gz_db_ident (gz_config_str ("GZ_MATCHING_SCHEMA", "matching"));
+    //  The name itself: gz_db_migrate and the store quote it.
+    const char *schema = gz_config_str ("GZ_MATCHING_SCHEMA", "matching");
     if (db && gz_db_migrate (db, schema, matching_migrations) != 0)
         fprintf (stderr, "gzctl: matching migrations failed: %s\n", gz_db_error (db));
     else if (db && (bad = s_check_grids (db, v, n)) == 0)
         rc = s_write (db, schema, v, n);
     if (bad)
         fprintf (stderr, "gzctl: %zu error%s: nothing imported\n", bad, bad == 1 ? "" : "s");
-    free (schema);
     gz_db_destroy (&db);
     free (v);
     return rc;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/up supervises gongzhi: killed with -9, the binary is started again
+# scripts/up loads the matching demo (its needs are offered within
+# seconds) and supervises gongzhi: killed with -9, the binary is started again
 # (with a log line, after 1 s, then 2 s when it dies again at once) and
 # answers /healthz; SIGTERM to scripts/up stops the binary and the script.
 # Runs scripts/up on the test database (GZ_DATABASE_URL: no PostgreSQL of
@@ -25,6 +26,15 @@ up=$GZ_PID
 logged() { grep -qF "$1" "$log"; }
 # Up and announced: a gongzhi that dies while it first starts ends scripts/up.
 gz_wait_for 120 "scripts/up did not announce gongzhi" logged "gongzhi is running"
+
+# The matching demo: volunteers imported, a supermarket per community, and
+# the three open needs offered to volunteers by the first batches.
+logged "imported 10000 volunteers" || gz_fail "the matching demo did not import its volunteers"
+offers() { [ "$(gz_sql "SELECT count(DISTINCT need_id) FROM matching.offers")" = 3 ]; }
+gz_wait_for 30 "the demo needs were not offered" offers
+[ "$(gz_sql "SELECT count(DISTINCT community_code) FROM matching.shop_items")" = \
+  "$(gz_sql "SELECT count(*) FROM org.units WHERE level = 'community'")" ] ||
+    gz_fail "not every community has a points supermarket"
 
 # The one gongzhi the script runs now (a child of the script).
 child() { pgrep -P "$up" -x gongzhi || true; }
