@@ -182,7 +182,7 @@ s_weights_valid (const mt_pairs_weights_t *w)
 {
     return w && w->radius_m >= 0 && w->per_km >= 0 && w->same_grid >= 0 && w->same_community >= 0 &&
            w->further >= 0 && w->fairness >= 0 && w->rating >= 0 && w->continuity >= 0 &&
-           w->normal >= 0;
+           w->normal >= 0 && w->enough >= 0;
 }
 
 static bool
@@ -396,6 +396,31 @@ s_visit (s_walk_t *self, size_t i, uint64_t key, const s_hours_t *hours, const s
     return 0;
 }
 
+//  The need has enough pairs (weights' enough) since before: skip the
+//  farther bands.
+static bool
+s_enough (const s_walk_t *self, long before)
+{
+    return self->w->enough > 0 && self->pairs - before >= self->w->enough;
+}
+
+//  The previous volunteer of need i, when the bands walked did not meet
+//  them (only when enough cut the walk short): their pair, if feasible.
+static int
+s_previous (s_walk_t *self, size_t i)
+{
+    const mt_pairs_need_t *need = &self->needs[i];
+    int64_t v = need->previous;
+    if (v < 0 || (uint64_t) v >= (uint64_t) self->n_vols || self->seen[v] == (uint32_t) i + 1)
+        return 0;
+    self->seen[v] = (uint32_t) i + 1;
+    int64_t cost = mt_pairs_cost (need, &self->vols[v], v, self->w);
+    if (cost < 0)
+        return 0;
+    self->pairs++;
+    return self->fn (self->ctx, i, (size_t) v, cost) != 0 ? -1 : 0;
+}
+
 static int
 s_walk_need (s_walk_t *self, size_t i, double cell)
 {
@@ -406,15 +431,20 @@ s_walk_need (s_walk_t *self, size_t i, double cell)
     //  Grid and community first: a volunteer met in a cell afterwards is
     //  in neither, so the chord test may reject it.
     s_hours_t hours = s_hours (need->windows, need->n_windows);
+    long before = self->pairs;
     if (need->grid >= 0 &&
         s_visit (self, i, s_code_key (S_TAG_GRID, need->skill, need->grid), &hours, NULL))
         return -1;
+    if (s_enough (self, before))
+        return s_previous (self, i);
     if (need->community >= 0 &&
         s_visit (self, i, s_code_key (S_TAG_COMMUNITY, need->skill, need->community), &hours, NULL))
         return -1;
+    if (s_enough (self, before))
+        return s_previous (self, i);
     s_point_t p = s_point (need->lat, need->lon);
     if (!p.valid)
-        return 0;
+        return s_previous (self, i);
     int64_t c[3] = {s_cell_of (p.x, cell), s_cell_of (p.y, cell), s_cell_of (p.z, cell)};
     //  gap[axis][step + 1]: how far the need is from the neighbour cell
     //  step (-1, 0, 1) along axis; a cell farther than the reach is skipped.
@@ -435,7 +465,7 @@ s_walk_need (s_walk_t *self, size_t i, double cell)
                 if (s_visit (self, i, key, &hours, &p))
                     return -1;
             }
-    return 0;
+    return s_previous (self, i);
 }
 
 long

@@ -91,6 +91,11 @@ typedef struct {
                             //  the previous volunteer is all but always chosen)
     int32_t normal;         //  added to every pair of a non-urgent need (500), so
                             //  an urgent need wins a place two needs compete for
+    int32_t enough;         //  the bands are looked at in turn (same grid, same
+                            //  community, within radius_m) and a need's next band
+                            //  only while it has fewer than this many pairs; the
+                            //  previous volunteer is added wherever they are.
+                            //  0 (the default here): every band, every pair
 } mt_pairs_weights_t;
 
 //  Called once per feasible pair; returns 0 to go on, -1 to stop.

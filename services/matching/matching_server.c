@@ -40,12 +40,17 @@ static const s_weight_t s_weights[] = {
     {"rating", offsetof (mt_pairs_weights_t, rating)},
     {"continuity", offsetof (mt_pairs_weights_t, continuity)},
     {"normal", offsetof (mt_pairs_weights_t, normal)},
+    {"enough", offsetof (mt_pairs_weights_t, enough)},
 };
 
 int
 matching_weights_parse (const char *text, mt_pairs_weights_t *w, char *err, size_t err_size)
 {
     mt_pairs_weights_default (w);
+    //  The service looks farther than a need's community only for needs
+    //  with fewer than 64 candidates nearer (a dense city would otherwise
+    //  give every need thousands of pairs within the radius).
+    w->enough = 64;
     char *copy = strdup (text ? text : "");
     char *save = NULL;
     int rc = 0;

@@ -324,6 +324,57 @@ t_solve (const mt_pairs_need_t *needs, size_t n, const mt_pairs_volunteer_t *vol
     return r;
 }
 
+//  Collects the volunteers of need 0's pairs as a bit set.
+static int
+t_mask_fn (void *ctx, size_t need, size_t volunteer, int64_t cost)
+{
+    (void) need, (void) cost;
+    *(uint32_t *) ctx |= 1u << volunteer;
+    return 0;
+}
+
+//  enough: the next band only while a need has fewer pairs than that; the
+//  previous volunteer is kept wherever they are.
+static void
+test_enough_bands (void **state)
+{
+    (void) state;
+    mt_pairs_weights_t w;
+    mt_pairs_weights_default (&w);
+    //  0, 1: same grid; 2, 3: same community, another grid; 4: another
+    //  community 2.5 km away (within the radius).
+    mt_pairs_volunteer_t vols[5];
+    for (int v = 0; v < 5; v++)
+        vols[v] = t_vol ();
+    vols[2].grid = vols[3].grid = 2;
+    vols[4].grid = 5, vols[4].community = 5, vols[4].lat = T_LAT + 0.0225;
+    mt_pairs_need_t need = t_need ();
+    uint32_t mask = 0;
+    assert_int_equal (mt_pairs_each (&need, 1, vols, 5, &w, t_mask_fn, &mask), 5);
+    assert_int_equal (mask, 0x1f); //  0: every band
+    w.enough = 2;                  //  the grid has 2: nothing farther
+    mask = 0;
+    assert_int_equal (mt_pairs_each (&need, 1, vols, 5, &w, t_mask_fn, &mask), 2);
+    assert_int_equal (mask, 0x03);
+    w.enough = 3; //  grid 2 < 3: the community too, 4 >= 3: stop
+    mask = 0;
+    assert_int_equal (mt_pairs_each (&need, 1, vols, 5, &w, t_mask_fn, &mask), 4);
+    assert_int_equal (mask, 0x0f);
+    w.enough = 5; //  4 < 5: within the radius too
+    mask = 0;
+    assert_int_equal (mt_pairs_each (&need, 1, vols, 5, &w, t_mask_fn, &mask), 5);
+    w.enough = 2; //  the household's previous volunteer is far: kept
+    need.previous = 4;
+    mask = 0;
+    assert_int_equal (mt_pairs_each (&need, 1, vols, 5, &w, t_mask_fn, &mask), 3);
+    assert_int_equal (mask, 0x13);
+    vols[4].capacity = 0; //  ... unless they cannot take it
+    mask = 0;
+    assert_int_equal (mt_pairs_each (&need, 1, vols, 5, &w, t_mask_fn, &mask), 2);
+    w.enough = -1;
+    assert_int_equal (mt_pairs_each (&need, 1, vols, 5, &w, t_mask_fn, &mask), -1);
+}
+
 static void
 test_continuity_wins (void **state)
 {
@@ -570,6 +621,7 @@ main (void)
         cmocka_unit_test (test_distance_and_bands),
         cmocka_unit_test (test_cost_formula),
         cmocka_unit_test (test_bad_arguments),
+        cmocka_unit_test (test_enough_bands),
         cmocka_unit_test (test_continuity_wins),
         cmocka_unit_test (test_urgent_wins_contested_place),
         cmocka_unit_test (test_random_equals_brute_force),
