@@ -1,9 +1,10 @@
 /*  notify internals shared by the files of the notify service. Not a
     public header. The layout follows docs/service-anatomy.md:
     notify_server.c (config and the actor's spec), notify_http.c (the
-    route table: the deliveries API), notify_consume.c (intake's and
-    routing's streams: who hears what), notify_deliver.c (the channel
-    workers: claim, send, record), notify_store.c (every SQL statement),
+    route table: the deliveries API), notify_consume.c (intake's,
+    routing's and matching's streams: who hears what), notify_deliver.c
+    (the channel workers: claim, send, record), notify_store.c (every SQL
+    statement),
     and the pure parts: notify_plan.c and notify_template.c (the plan and
     its texts), notify_policy.c (quiet hours, masks, backoff),
     notify_channel*.c (the protocols).
@@ -16,11 +17,11 @@
     each with its own database connection: a worker claims due rows of
     its channel (FOR UPDATE SKIP LOCKED, leased for a while, so a worker
     or process that dies leaves them to be claimed again), renders them
-    with the plan's template, asks intake for a resident's contact,
-    sends, and records the outcome: sent, failed (retried with backoff
-    and jitter) or dead. A slow channel holds up only its own workers.
-    What the workers share with the actor (the plan, the org directory)
-    sits behind a read-write lock and is swapped whole on reload.  */
+    with the plan's template, asks intake for a resident's contact (or
+    matching for a volunteer's phone and answer link), sends, and records the outcome: sent, failed
+   (retried with backoff and jitter) or dead. A slow channel holds up only its own workers. What the
+   workers share with the actor (the plan, the org directory) sits behind a read-write lock and is
+   swapped whole on reload.  */
 #ifndef NOTIFY_H_INCLUDED
 #define NOTIFY_H_INCLUDED
 
@@ -63,6 +64,7 @@ typedef struct {
     //  The default channel orders, parsed: names, NULL-terminated.
     char *resident_order[NOTIFY_MAX_CHANNELS + 1];
     char *staff_order[NOTIFY_MAX_CHANNELS + 1];
+    char *volunteer_order[NOTIFY_MAX_CHANNELS + 1];
     atomic_llong consumed;
 } notify_t;
 
@@ -80,6 +82,7 @@ int notify_digest_window_ms (notify_t *self);
 //  The handlers of the followed streams (gz_bus_handler_fn).
 int notify_on_intake (gz_db_t *db, const gz_envelope_t *env, void *arg);
 int notify_on_routing (gz_db_t *db, const gz_envelope_t *env, void *arg);
+int notify_on_matching (gz_db_t *db, const gz_envelope_t *env, void *arg);
 //  After a batch: wake the workers when it committed (gz_actor_after_fn).
 void notify_on_batch (void *arg, bool committed);
 

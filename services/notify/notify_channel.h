@@ -52,7 +52,7 @@ typedef struct {
     const char *subject;                //  e-mail subject, WeChat title (may be NULL)
     const char *text;                   //  the rendered UTF-8 body
     const json_t *params;               //  the template's variables (strings)
-    const char *link;                   //  the status link, or NULL
+    const char *link;                   //  the status or answer link, or NULL
 } notify_msg_t;
 
 typedef struct _notify_channel_t notify_channel_t;

@@ -2,10 +2,11 @@
 
     intake's stream says what notify keeps of each request (category,
     place, whether the resident left a contact). routing's stream says
-    what happened; the plan says who hears it (its rules for the event's
-    kind); each recipient gets one delivery row on the first channel of
-    their order that can reach them. All of it inside the consumer's
-    transaction, so the rows commit with the cursor: once per event.  */
+    what happened; matching's offers a volunteer a task. The plan says who
+    hears it (its rules for the event's kind); each recipient gets one
+    delivery row on the first channel of their order that can reach them.
+    All of it inside the consumer's transaction, so the rows commit with
+    the cursor: once per event.  */
 #include "gz_category.h"
 #include "gz_log.h"
 #include "notify.h"
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include "gongzhi/v1/intake.pb-c.h"
+#include "gongzhi/v1/matching.pb-c.h"
 #include "gongzhi/v1/routing.pb-c.h"
 
 #define SVC "notify"
@@ -152,8 +154,8 @@ s_reaches (notify_t *self, const char *channel, const char *recipient, bool resi
     if (strcmp (channel, "log") == 0 || strcmp (channel, "webhook") == 0)
         return true;
     if (strcmp (channel, "sms") == 0) {
-        if (resident)
-            return true; //  has_contact: intake holds the phone
+        if (resident || strncmp (recipient, "volunteer:", 10) == 0)
+            return true; //  intake (has_contact) or matching holds the phone
         const gz_staff_t *st = gz_org_staff (self->shared.org, recipient + strlen ("staff:"));
         return st && st->phone && *st->phone;
     }
@@ -172,16 +174,22 @@ s_channel (notify_t *self, const char *recipient, const char *prefs, char *buf, 
             if (s_reaches (self, c, recipient, resident))
                 return c;
     }
-    char *const *order = resident ? self->resident_order : self->staff_order;
+    char *const *order = resident                                     ? self->resident_order
+                         : strncmp (recipient, "volunteer:", 10) == 0 ? self->volunteer_order
+                                                                      : self->staff_order;
     for (size_t i = 0; order[i]; i++)
         if (s_reaches (self, order[i], recipient, resident))
             return order[i];
     return NULL;
 }
 
+//  One event as the rows need it, whichever stream it came from.
 typedef struct {
     const gz_envelope_t *env;
-    const Gongzhi__V1__RequestUpdate *u;
+    const char *stream; //  "routing" or "matching": the rows' keys start with it
+    const char *kind;
+    const char *request_id;
+    bool urgent; //  an urgent offer (matching)
     const notify_rule_t *rule;
     const char *vars;
 } s_event_t;
@@ -202,10 +210,11 @@ s_queue_one (notify_t *self, gz_db_t *db, const s_event_t *e, const char *recipi
         gz_debug (SVC, "msg=\"no channel reaches the recipient\" recipient=\"%s\"", recipient);
         return 0;
     }
-    //  Quiet hours: the rule may ignore them (urgent); no request is
-    //  marked urgent yet, so staff's other messages wait as residents' do.
+    //  Quiet hours: the rule may ignore them (urgent), and so may an
+    //  urgent offer; no request is marked urgent yet, so staff's other
+    //  messages wait as residents' do.
     int64_t due = 0;
-    if (!notify_bypass_quiet (e->rule, false)) {
+    if (!notify_bypass_quiet (e->rule, e->urgent)) {
         int start, end;
         notify_quiet_window (self, &start, &end);
         int64_t now = notify_now_us (self);
@@ -235,12 +244,12 @@ s_queue_one (notify_t *self, gz_db_t *db, const s_event_t *e, const char *recipi
             due = at;
     }
     char key[400];
-    snprintf (key, sizeof key, "routing:%lld:%s:%s", (long long) e->env->position, recipient,
+    snprintf (key, sizeof key, "%s:%lld:%s:%s", e->stream, (long long) e->env->position, recipient,
               channel);
     notify_row_t row = {.key = key,
-                        .stream = "routing",
-                        .event = e->u->kind,
-                        .request_id = e->u->request_id,
+                        .stream = e->stream,
+                        .event = e->kind,
+                        .request_id = e->request_id,
                         .audience = audience,
                         .recipient = recipient,
                         .channel = channel,
@@ -284,7 +293,7 @@ s_plan_event (notify_t *self, gz_db_t *db, const gz_envelope_t *env,
             continue;
         size_t before = json_object_size (to);
         rc = s_recipients (db, u, rule->audience, &req, to);
-        s_event_t e = {env, u, rule, vars_text};
+        s_event_t e = {env, "routing", u->kind, u->request_id, false, rule, vars_text};
         //  The recipients this rule added (a JSON object keeps order).
         size_t k = 0;
         const char *who;
@@ -320,6 +329,83 @@ notify_on_routing (gz_db_t *db, const gz_envelope_t *env, void *arg)
     if (rc == 0)
         rc = s_plan_event (self, db, env, u);
     gongzhi__v1__request_update__free_unpacked (u, NULL);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- matching
+
+//  An offer's template variables (docs/notify-plan.md). No phone, no
+//  answer link and no name: the worker asks matching for them when it
+//  sends, and whether the offer is still open.
+static json_t *
+s_offer_vars (const Gongzhi__V1__MatchingEvent *m)
+{
+    json_t *vars = json_object ();
+    char text[160], number[32];
+    snprintf (number, sizeof number, "%lld", (long long) m->offer_id);
+    s_set (vars, "offer_id", number);
+    s_set (vars, "request_id", m->request_id);
+    s_set (vars, "task", m->skill_label);
+    s_set (vars, "place", m->place);
+    notify_task_time (m->window_from_us, m->window_to_us, m->weekly, text, sizeof text);
+    s_set (vars, "when", text);
+    if (m->expires_at_us > 0)
+        notify_china_time (m->expires_at_us, text, sizeof text);
+    else
+        text[0] = 0;
+    s_set (vars, "expires", text);
+    return vars;
+}
+
+//  An offer: the plan's volunteer rules name the volunteer offered it.
+static int
+s_plan_offer (notify_t *self, gz_db_t *db, const gz_envelope_t *env,
+              const Gongzhi__V1__MatchingEvent *m)
+{
+    const notify_rule_t *rules = NULL;
+    size_t n = notify_plan_match (self->shared.plan, m->kind, &rules);
+    char who[160];
+    snprintf (who, sizeof who, "volunteer:%s", m->volunteer_id);
+    char *vars_text = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (rules[i].audience != NOTIFY_VOLUNTEER)
+            continue;
+        if (!vars_text) {
+            json_t *vars = s_offer_vars (m);
+            vars_text = json_dumps (vars, JSON_COMPACT);
+            json_decref (vars);
+            if (!vars_text)
+                return -1;
+        }
+        s_event_t e = {env, "matching", m->kind, m->request_id, m->urgent, &rules[i], vars_text};
+        rc = s_queue_one (self, db, &e, who, notify_audience_name (NOTIFY_VOLUNTEER));
+        break; //  one message per person and event
+    }
+    free (vars_text);
+    return rc;
+}
+
+int
+notify_on_matching (gz_db_t *db, const gz_envelope_t *env, void *arg)
+{
+    notify_t *self = arg;
+    //  Offers only: matching's other events (accepted, expired, points)
+    //  concern nobody notify tells, and their kinds must not meet
+    //  routing's rules of the same name ("accepted").
+    if (strcmp (env->type, "MatchOffered") != 0)
+        return 0;
+    Gongzhi__V1__MatchingEvent *m =
+        gongzhi__v1__matching_event__unpack (NULL, env->payload.len, env->payload.data);
+    if (!m || strcmp (m->kind, "offered") != 0 || m->offer_id <= 0 || !*m->volunteer_id) {
+        gz_metrics_add (self->metrics, "gz_decode_errors_total", "source=\"matching\"", 1);
+        if (m)
+            gongzhi__v1__matching_event__free_unpacked (m, NULL);
+        return 0;
+    }
+    atomic_fetch_add (&self->consumed, 1);
+    int rc = s_plan_offer (self, db, env, m);
+    gongzhi__v1__matching_event__free_unpacked (m, NULL);
     return rc;
 }
 

@@ -9,8 +9,11 @@
     hours, retries, leases run out).
 
     A resident's contact and status link come from intake when the row is
-    sent (GET /internal/v1/contacts/{id} with GZ_NOTIFY_CONTACT_KEY), live
-    in this file's stack buffers for the call and are wiped after it.  */
+    sent (GET /internal/v1/contacts/{id} with GZ_NOTIFY_CONTACT_KEY), a
+    volunteer's phone, name and answer link from matching (GET
+    /internal/v1/offers/{id}, the same key; an offer no longer open is
+    skipped); they live in this file's stack buffers for the call and are
+    wiped after it.  */
 #include "gz_log.h"
 #include "notify.h"
 #include "notify_policy.h"
@@ -44,7 +47,7 @@ typedef struct {
     bool started;
     gz_db_t *db;
     notify_channel_t *ch;
-    CURL *intake;
+    CURL *peer; //  intake's and matching's internal paths
 } s_worker_t;
 
 struct _notify_deliver_t {
@@ -55,7 +58,7 @@ struct _notify_deliver_t {
     bool stop;      //  guarded by mutex
     s_worker_t *workers;
     size_t nworkers;
-    s_pace_t paces[2 * NOTIFY_MAX_CHANNELS];
+    s_pace_t paces[3 * NOTIFY_MAX_CHANNELS];
     size_t npaces;
     atomic_llong sent;
 };
@@ -95,7 +98,9 @@ s_rate_of (const char *rates, const char *channel)
 typedef struct {
     char phone[64];
     char email[256];
-    char status_path[256];
+    char status_path[256]; //  a resident's
+    char link[512];        //  a volunteer's answer link
+    char name[128];        //  a volunteer's name
 } s_contact_t;
 
 typedef struct {
@@ -123,6 +128,53 @@ s_copy (char *dst, size_t size, json_t *obj, const char *name)
     snprintf (dst, size, "%s", v ? v : "");
 }
 
+//  GET an internal path (url) of peer (intake or matching) with
+//  GZ_NOTIFY_CONTACT_KEY. NOTIFY_SENT with the answer in *obj_p (the
+//  caller's), NOTIFY_RETRY (unreachable, another status, not JSON) or
+//  NOTIFY_REFUSED (404: *none set; or notify has no key).
+static notify_outcome_t
+s_ask (s_worker_t *w, const char *peer, const char *url, json_t **obj_p, bool *none, char *err,
+       size_t errlen)
+{
+    const notify_config_t *cfg = w->owner->ctx->cfg;
+    *obj_p = NULL;
+    if (!cfg->contact_key || !*cfg->contact_key) {
+        snprintf (err, errlen, "GZ_NOTIFY_CONTACT_KEY is not set: no contact from %s", peer);
+        return NOTIFY_REFUSED;
+    }
+    char auth[300];
+    snprintf (auth, sizeof auth, "Authorization: Bearer %s", cfg->contact_key);
+    s_body_t body = {.len = 0};
+    struct curl_slist *headers = curl_slist_append (NULL, auth);
+    curl_easy_reset (w->peer);
+    curl_easy_setopt (w->peer, CURLOPT_URL, url);
+    curl_easy_setopt (w->peer, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt (w->peer, CURLOPT_WRITEFUNCTION, s_collect);
+    curl_easy_setopt (w->peer, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt (w->peer, CURLOPT_TIMEOUT_MS, (long) cfg->chans.timeout_ms);
+    curl_easy_setopt (w->peer, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform (w->peer);
+    long status = 0;
+    curl_easy_getinfo (w->peer, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all (headers);
+    explicit_bzero (auth, sizeof auth);
+    notify_outcome_t outcome = NOTIFY_RETRY;
+    if (rc != CURLE_OK)
+        snprintf (err, errlen, "%s's contact: %s", peer, curl_easy_strerror (rc));
+    else if (status == 404) {
+        outcome = NOTIFY_REFUSED;
+        *none = true;
+    }
+    else if (status != 200)
+        snprintf (err, errlen, "%s's contact: HTTP %ld", peer, status);
+    else if ((*obj_p = json_loads (body.buf, 0, NULL)) != NULL)
+        outcome = NOTIFY_SENT;
+    else
+        snprintf (err, errlen, "%s's contact: not JSON", peer);
+    explicit_bzero (body.buf, sizeof body.buf);
+    return outcome;
+}
+
 //  Ask intake for a resident's contact. NOTIFY_SENT (found), NOTIFY_RETRY
 //  (intake unreachable) or NOTIFY_REFUSED (none: *none set; or notify has
 //  no key).
@@ -130,52 +182,54 @@ static notify_outcome_t
 s_contact (s_worker_t *w, const char *request_id, s_contact_t *out, bool *none, char *err,
            size_t errlen)
 {
-    const notify_config_t *cfg = w->owner->ctx->cfg;
-    memset (out, 0, sizeof *out);
-    if (!cfg->contact_key || !*cfg->contact_key) {
-        snprintf (err, errlen, "GZ_NOTIFY_CONTACT_KEY is not set: no resident's contact");
+    char url[512];
+    snprintf (url, sizeof url, "%s/internal/v1/contacts/%s", w->owner->ctx->cfg->intake_url,
+              request_id);
+    json_t *obj;
+    notify_outcome_t outcome = s_ask (w, "intake", url, &obj, none, err, errlen);
+    if (*none)
+        snprintf (err, errlen, "the resident left no contact");
+    if (outcome == NOTIFY_SENT) {
+        s_copy (out->phone, sizeof out->phone, obj, "phone");
+        s_copy (out->email, sizeof out->email, obj, "email");
+        s_copy (out->status_path, sizeof out->status_path, obj, "status_path");
+        json_decref (obj);
+    }
+    return outcome;
+}
+
+//  Ask matching for an offer's volunteer: phone, name, answer link, and
+//  whether the offer is still open. An offer answered or expired since
+//  (or one matching does not know) is *none: skipped, never a stale offer.
+static notify_outcome_t
+s_offer (s_worker_t *w, const notify_job_t *job, s_contact_t *out, bool *none, char *err,
+         size_t errlen)
+{
+    const char *offer = json_string_value (json_object_get (job->vars, "offer_id"));
+    if (!offer || !*offer) {
+        snprintf (err, errlen, "the row names no offer");
         return NOTIFY_REFUSED;
     }
-    char url[512], auth[300];
-    snprintf (url, sizeof url, "%s/internal/v1/contacts/%s", cfg->intake_url, request_id);
-    snprintf (auth, sizeof auth, "Authorization: Bearer %s", cfg->contact_key);
-    s_body_t body = {.len = 0};
-    struct curl_slist *headers = curl_slist_append (NULL, auth);
-    curl_easy_reset (w->intake);
-    curl_easy_setopt (w->intake, CURLOPT_URL, url);
-    curl_easy_setopt (w->intake, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt (w->intake, CURLOPT_WRITEFUNCTION, s_collect);
-    curl_easy_setopt (w->intake, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt (w->intake, CURLOPT_TIMEOUT_MS, (long) cfg->chans.timeout_ms);
-    curl_easy_setopt (w->intake, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform (w->intake);
-    long status = 0;
-    curl_easy_getinfo (w->intake, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all (headers);
-    explicit_bzero (auth, sizeof auth);
-    notify_outcome_t outcome = NOTIFY_RETRY;
-    if (rc != CURLE_OK)
-        snprintf (err, errlen, "intake's contact: %s", curl_easy_strerror (rc));
-    else if (status == 404) {
-        snprintf (err, errlen, "the resident left no contact");
-        outcome = NOTIFY_REFUSED;
+    char url[512];
+    snprintf (url, sizeof url, "%s/internal/v1/offers/%s", w->owner->ctx->cfg->matching_url, offer);
+    json_t *obj;
+    notify_outcome_t outcome = s_ask (w, "matching", url, &obj, none, err, errlen);
+    if (*none)
+        snprintf (err, errlen, "matching does not know the offer");
+    if (outcome != NOTIFY_SENT)
+        return outcome;
+    const char *state = json_string_value (json_object_get (obj, "state"));
+    if (!state || strcmp (state, "offered") != 0) {
+        snprintf (err, errlen, "the offer is %s: not sent", state ? state : "unknown");
         *none = true;
+        outcome = NOTIFY_REFUSED;
     }
-    else if (status != 200)
-        snprintf (err, errlen, "intake's contact: HTTP %ld", status);
     else {
-        json_t *obj = json_loads (body.buf, 0, NULL);
-        if (obj) {
-            s_copy (out->phone, sizeof out->phone, obj, "phone");
-            s_copy (out->email, sizeof out->email, obj, "email");
-            s_copy (out->status_path, sizeof out->status_path, obj, "status_path");
-            json_decref (obj);
-            outcome = NOTIFY_SENT;
-        }
-        else
-            snprintf (err, errlen, "intake's contact: not JSON");
+        s_copy (out->phone, sizeof out->phone, obj, "phone");
+        s_copy (out->link, sizeof out->link, obj, "link");
+        s_copy (out->name, sizeof out->name, obj, "name");
     }
-    explicit_bzero (body.buf, sizeof body.buf);
+    json_decref (obj);
     return outcome;
 }
 
@@ -244,25 +298,31 @@ s_send (s_worker_t *w, notify_job_t *job, bool *none, char *err, size_t errlen)
 {
     notify_t *ctx = w->owner->ctx;
     bool resident = strncmp (job->recipient, "resident:", 9) == 0;
+    bool volunteer = strncmp (job->recipient, "volunteer:", 10) == 0;
     s_contact_t contact;
     memset (&contact, 0, sizeof contact);
     char staff_phone[64] = "";
-    if (resident) {
-        notify_outcome_t got = s_contact (w, job->request_id, &contact, none, err, errlen);
+    if (resident || volunteer) {
+        notify_outcome_t got = resident
+                                   ? s_contact (w, job->request_id, &contact, none, err, errlen)
+                                   : s_offer (w, job, &contact, none, err, errlen);
         if (got != NOTIFY_SENT)
             return got;
     }
     char link[600] = "";
-    if (*contact.status_path) {
-        //  The log channel shows the link without its secret.
-        if (strcmp (w->channel, "log") == 0) {
-            char *t = strstr (contact.status_path, "?t=");
-            if (t)
-                strcpy (t, "?t=…");
-        }
+    if (*contact.status_path)
         snprintf (link, sizeof link, "%s%s", ctx->cfg->public_url, contact.status_path);
+    else
+        snprintf (link, sizeof link, "%s", contact.link);
+    //  The log channel shows the link without its secret.
+    char *secret = strcmp (w->channel, "log") == 0 ? strstr (link, "?t=") : NULL;
+    if (secret)
+        snprintf (secret, sizeof link - (size_t) (secret - link), "?t=…");
+    json_object_set_new (job->vars, "status_link", json_string (resident ? link : ""));
+    if (volunteer) {
+        json_object_set_new (job->vars, "offer_link", json_string (link));
+        json_object_set_new (job->vars, "name", json_string (contact.name));
     }
-    json_object_set_new (job->vars, "status_link", json_string (link));
     //  A digest row carries its group: the messages that waited with it.
     json_t *group = job->digest ? notify_store_group (w->db, job, w->channel) : NULL;
     if (job->digest && !group) {
@@ -270,7 +330,7 @@ s_send (s_worker_t *w, notify_job_t *job, bool *none, char *err, size_t errlen)
         return NOTIFY_RETRY;
     }
     pthread_rwlock_rdlock (&ctx->shared.lock);
-    if (!resident) {
+    if (!resident && !volunteer) {
         const gz_staff_t *st = gz_org_staff (ctx->shared.org, job->recipient + strlen ("staff:"));
         if (st && st->phone)
             snprintf (staff_phone, sizeof staff_phone, "%s", st->phone);
@@ -291,7 +351,7 @@ s_send (s_worker_t *w, notify_job_t *job, bool *none, char *err, size_t errlen)
                             .template_name = job->tmpl,
                             .request_id = job->request_id,
                             .recipient = job->recipient,
-                            .phone = resident ? contact.phone : staff_phone,
+                            .phone = resident || volunteer ? contact.phone : staff_phone,
                             .email = resident ? contact.email : NULL,
                             .openid = NULL,
                             .subject = subject,
@@ -409,13 +469,13 @@ s_worker (void *arg)
     return NULL;
 }
 
-//  The channel names of both default orders that are configured, once.
+//  The channel names of the default orders that are configured, once.
 static size_t
 s_channels (notify_t *ctx, const char **names, size_t max)
 {
     size_t n = 0;
-    char *const *orders[] = {ctx->staff_order, ctx->resident_order};
-    for (size_t o = 0; o < 2; o++)
+    char *const *orders[] = {ctx->staff_order, ctx->resident_order, ctx->volunteer_order};
+    for (size_t o = 0; o < 3; o++)
         for (size_t i = 0; orders[o][i]; i++) {
             const char *c = orders[o][i];
             bool seen = false;
@@ -439,8 +499,8 @@ notify_deliver_start (notify_t *ctx)
     pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
     pthread_cond_init (&d->wake, &attr);
     pthread_condattr_destroy (&attr);
-    const char *names[2 * NOTIFY_MAX_CHANNELS];
-    size_t nch = s_channels (ctx, names, 2 * NOTIFY_MAX_CHANNELS);
+    const char *names[3 * NOTIFY_MAX_CHANNELS];
+    size_t nch = s_channels (ctx, names, 3 * NOTIFY_MAX_CHANNELS);
     int per = ctx->cfg->channel_workers;
     d->workers = calloc (nch * (size_t) per + 1, sizeof *d->workers);
     assert (d->workers);
@@ -457,8 +517,8 @@ notify_deliver_start (notify_t *ctx)
             w->db = gz_db_new (ctx->cfg->base.database_url, "notify-worker");
             notify_store_prepare_worker (w->db, ctx->cfg->base.schema);
             w->ch = notify_channel_new (&ctx->cfg->chans, names[c]);
-            w->intake = curl_easy_init ();
-            if (!w->ch || !w->intake || pthread_create (&w->thread, NULL, s_worker, w) != 0) {
+            w->peer = curl_easy_init ();
+            if (!w->ch || !w->peer || pthread_create (&w->thread, NULL, s_worker, w) != 0) {
                 gz_error (SVC, "msg=\"cannot start a channel worker\" channel=%s", names[c]);
                 notify_deliver_stop (&d);
                 return NULL;
@@ -500,8 +560,8 @@ notify_deliver_stop (notify_deliver_t **self_p)
         if (w->started)
             pthread_join (w->thread, NULL);
         notify_channel_destroy (&w->ch);
-        if (w->intake)
-            curl_easy_cleanup (w->intake);
+        if (w->peer)
+            curl_easy_cleanup (w->peer);
         gz_db_destroy (&w->db);
     }
     free (d->workers);

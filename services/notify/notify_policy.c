@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gz_text.h"
 
@@ -75,7 +76,8 @@ bool
 notify_bypass_quiet (const notify_rule_t *rule, bool request_urgent)
 {
     assert (rule);
-    return rule->urgent || (request_urgent && notify_audience_staff (rule->audience));
+    return rule->urgent || (request_urgent && (notify_audience_staff (rule->audience) ||
+                                               rule->audience == NOTIFY_VOLUNTEER));
 }
 
 bool
@@ -176,6 +178,63 @@ notify_china_time (int64_t us, char *buf, size_t size)
     int m = (int) (mp < 10 ? mp + 3 : mp - 9);
     int minute = (int) (day_us / S_MIN_US);
     snprintf (buf, size, "%d月%d日 %02d:%02d", m, d, minute / 60, minute % 60);
+    return buf;
+}
+
+//  A weekly text in Chinese (notify_task_time): days, ranges, lists.
+static void
+s_weekly_text (const char *weekly, char *buf, size_t size)
+{
+    static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    static const char *const names[] = {"周一", "周二", "周三", "周四", "周五", "周六", "周日"};
+    size_t len = (size_t) snprintf (buf, size, "每");
+    bool after_day = false;
+    for (const char *p = weekly; *p && len < size;) {
+        const char *add = NULL;
+        char one[2] = {*p, 0};
+        size_t step = 1;
+        for (size_t d = 0; d < 7 && !add; d++)
+            if (strncasecmp (p, days[d], 3) == 0) {
+                add = names[d];
+                step = 3;
+            }
+        if (!add && *p == '-' && after_day)
+            add = "至";
+        else if (!add && *p == ',')
+            add = "、";
+        else if (!add && *p == ';') {
+            add = "；";
+            while (p[step] == ' ')
+                step++;
+        }
+        after_day = add && step == 3;
+        const char *piece = add ? add : one;
+        if (strlen (piece) >= size - len)
+            break; //  truncated at a whole character, never inside one
+        len += (size_t) snprintf (buf + len, size - len, "%s", piece);
+        p += step;
+    }
+}
+
+char *
+notify_task_time (int64_t from_us, int64_t to_us, const char *weekly, char *buf, size_t size)
+{
+    assert (buf && size > 0);
+    char from[32], to[32];
+    if (from_us > 0) {
+        notify_china_time (from_us, from, sizeof from);
+        to[0] = 0;
+        if (to_us > from_us)
+            notify_china_time (to_us, to, sizeof to);
+        //  The end's date only when it is another day.
+        const char *sp = strchr (to, ' ');
+        bool same_day = sp && strncmp (from, to, (size_t) (sp - to + 1)) == 0;
+        snprintf (buf, size, "%s%s%s", from, *to ? "至" : "", same_day ? sp + 1 : to);
+    }
+    else if (weekly && *weekly)
+        s_weekly_text (weekly, buf, size);
+    else
+        snprintf (buf, size, "时间详见链接");
     return buf;
 }
 

@@ -30,8 +30,9 @@ int notify_quiet_parse (const char *text, int *start_min_p, int *end_min_p);
 int64_t notify_quiet_release_us (int64_t now_us, int start_min, int end_min);
 
 //  True when a message of this rule ignores quiet hours: the rule is
-//  flagged urgent, or the request is urgent and the audience is staff
-//  (residents' messages always wait for the morning).
+//  flagged urgent, or the request (or a volunteer's offer) is urgent and
+//  the audience is staff or the volunteer (residents' messages always
+//  wait for the morning).
 bool notify_bypass_quiet (const notify_rule_t *rule, bool request_urgent);
 
 //  True when the recipient should get a message of this rule: essential
@@ -65,6 +66,14 @@ char *notify_mask_email (const char *email);
 //  A time as residents read it, China time: "12月5日 18:00". Writes into
 //  buf (24 bytes suffice); returns buf.
 char *notify_china_time (int64_t us, char *buf, size_t size);
+
+//  When a volunteer's task is, as they read it, China time: a one-off
+//  window "12月6日 09:00至11:00" (the end's date only when it is another
+//  day; from_us alone: "12月6日 09:00"); else a weekly text in matching's
+//  syntax in Chinese, "mon-fri 09:00-12:00; sat 14:00-18:00" ->
+//  "每周一至周五 09:00-12:00；周六 14:00-18:00"; else "时间详见链接". Writes
+//  into buf (truncated to size); returns buf.
+char *notify_task_time (int64_t from_us, int64_t to_us, const char *weekly, char *buf, size_t size);
 
 //  Tier (1 local, 2 upper, 3 hard): "本级", "上级", "疑难"; "" otherwise.
 const char *notify_tier_text (int tier);

@@ -37,7 +37,12 @@ notify_config_from_env (void)
     self->intake_events = gz_config_endpoint ("GZ_INTAKE_EVENTS", GZ_PORT_INTAKE_EVENTS);
     self->routing_schema = strdup (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
     self->routing_events = gz_config_endpoint ("GZ_ROUTING_EVENTS", GZ_PORT_ROUTING_EVENTS);
+    self->matching_schema = strdup (gz_config_str ("GZ_MATCHING_SCHEMA", "matching"));
+    self->matching_events = gz_config_endpoint ("GZ_MATCHING_EVENTS", GZ_PORT_MATCHING_EVENTS);
     char buf[128];
+    snprintf (buf, sizeof buf, "http://127.0.0.1:%d",
+              gz_config_port ("GZ_MATCHING_HTTP_PORT", GZ_PORT_MATCHING_HTTP));
+    self->matching_url = strdup (gz_config_str ("GZ_MATCHING_URL", buf));
     snprintf (buf, sizeof buf, "http://127.0.0.1:%d",
               gz_config_port ("GZ_INTAKE_HTTP_PORT", GZ_PORT_INTAKE_HTTP));
     self->intake_url = strdup (gz_config_str ("GZ_INTAKE_URL", buf));
@@ -49,6 +54,8 @@ notify_config_from_env (void)
         strdup (gz_config_str ("GZ_NOTIFY_RESIDENT_CHANNELS", "webhook,sms,email,log"));
     self->staff_channels =
         strdup (gz_config_str ("GZ_NOTIFY_STAFF_CHANNELS", "webhook,wechat,sms,email,log"));
+    self->volunteer_channels =
+        strdup (gz_config_str ("GZ_NOTIFY_VOLUNTEER_CHANNELS", self->resident_channels));
     notify_channels_config_from_env (&self->chans);
     self->channel_workers = (int) gz_config_int ("GZ_NOTIFY_CHANNEL_WORKERS", 4, 1, 64);
     self->max_attempts = (int) gz_config_int ("GZ_NOTIFY_MAX_ATTEMPTS", 8, 1, 100);
@@ -72,6 +79,9 @@ s_config_dup (const void *config)
     self->intake_events = s_dup (c->intake_events);
     self->routing_schema = s_dup (c->routing_schema);
     self->routing_events = s_dup (c->routing_events);
+    self->matching_schema = s_dup (c->matching_schema);
+    self->matching_events = s_dup (c->matching_events);
+    self->matching_url = s_dup (c->matching_url);
     self->intake_url = s_dup (c->intake_url);
     self->public_url = s_dup (c->public_url);
     self->contact_key = s_dup (c->contact_key);
@@ -79,6 +89,7 @@ s_config_dup (const void *config)
     self->quiet_hours = s_dup (c->quiet_hours);
     self->resident_channels = s_dup (c->resident_channels);
     self->staff_channels = s_dup (c->staff_channels);
+    self->volunteer_channels = s_dup (c->volunteer_channels);
     self->channel_rates = s_dup (c->channel_rates);
     notify_channels_config_copy (&self->chans, &c->chans);
     return self;
@@ -95,6 +106,9 @@ notify_config_destroy (notify_config_t **self_p)
     free (self->intake_events);
     free (self->routing_schema);
     free (self->routing_events);
+    free (self->matching_schema);
+    free (self->matching_events);
+    free (self->matching_url);
     free (self->intake_url);
     free (self->public_url);
     if (self->contact_key)
@@ -104,6 +118,7 @@ notify_config_destroy (notify_config_t **self_p)
     free (self->quiet_hours);
     free (self->resident_channels);
     free (self->staff_channels);
+    free (self->volunteer_channels);
     free (self->channel_rates);
     notify_channels_config_clear (&self->chans);
     free (self);
@@ -226,6 +241,7 @@ s_start (gz_actor_t *actor, const void *config)
     atomic_init (&self->consumed, 0);
     s_order (self->cfg->resident_channels, self->resident_order);
     s_order (self->cfg->staff_channels, self->staff_order);
+    s_order (self->cfg->volunteer_channels, self->volunteer_order);
     if (self->cfg->quiet_hours) {
         if (notify_quiet_parse (self->cfg->quiet_hours, &self->quiet_start, &self->quiet_end)) {
             gz_error (SVC, "msg=\"GZ_NOTIFY_QUIET_HOURS: not HH:MM-HH:MM or off\" value=\"%s\"",
@@ -247,12 +263,14 @@ s_start (gz_actor_t *actor, const void *config)
         s_stop ((void **) &self);
         return NULL;
     }
-    //  Both producers may start later (wait): notify follows once their
+    //  The producers may start later (wait): notify follows once their
     //  outboxes exist.
     gz_actor_follow (actor, self->cfg->intake_schema, "intake", self->cfg->intake_events, true,
                      notify_on_intake, self, notify_on_batch, self);
     gz_actor_follow (actor, self->cfg->routing_schema, "routing", self->cfg->routing_events, true,
                      notify_on_routing, self, notify_on_batch, self);
+    gz_actor_follow (actor, self->cfg->matching_schema, "matching", self->cfg->matching_events,
+                     true, notify_on_matching, self, notify_on_batch, self);
     int qs, qe;
     notify_quiet_window (self, &qs, &qe);
     gz_info (SVC, "msg=\"notify started\" contact_key=%s quiet_hours=%02d:%02d-%02d:%02d",
@@ -272,6 +290,7 @@ s_stop (void **state_p)
     pthread_rwlock_destroy (&self->shared.lock);
     s_order_free (self->resident_order);
     s_order_free (self->staff_order);
+    s_order_free (self->volunteer_order);
     free (self);
     *state_p = NULL;
 }
@@ -297,6 +316,7 @@ s_describe_metrics (gz_metrics_t *m)
                          "Delivery attempts by channel and outcome (sent, retry, dead)");
     gz_metrics_add (m, "gz_decode_errors_total", "source=\"intake\"", 0);
     gz_metrics_add (m, "gz_decode_errors_total", "source=\"routing\"", 0);
+    gz_metrics_add (m, "gz_decode_errors_total", "source=\"matching\"", 0);
 }
 
 static const gz_actor_spec_t s_spec = {

@@ -23,23 +23,11 @@
 #define S_SUBJECT "subject:"
 
 //  The documented variables (docs/notify-plan.md has what each holds).
-static const char *const s_variables[] = {"request_id",
-                                          "category",
-                                          "place",
-                                          "deadline",
-                                          "deadline_kind",
-                                          "assignee_unit",
-                                          "assignee_name",
-                                          "status_link",
-                                          "result",
-                                          "note",
-                                          "level",
-                                          "score",
-                                          "tier",
-                                          "lead_unit",
-                                          "task",
-                                          "when",
-                                          NULL};
+static const char *const s_variables[] = {
+    "request_id",    "category",      "place",       "deadline",   "deadline_kind",
+    "assignee_unit", "assignee_name", "status_link", "result",     "note",
+    "level",         "score",         "tier",        "lead_unit",  "task",
+    "when",          "name",          "expires",     "offer_link", NULL};
 
 typedef struct {
     char *text; //  literal, owned; NULL for a variable

@@ -2,8 +2,9 @@
     should be: a payload that does not decode, or decodes without a
     request id or kind, is counted in gz_decode_errors_total and skipped
     (the handler returns 0, so the consumer moves on), never fatal, and
-    touches no database (none is given here). An intake event of another
-    type is ignored without a count.  */
+    touches no database (none is given here). An intake or matching event
+    of another type is ignored without a count; a MatchOffered without an
+    offer or a volunteer is counted.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "gongzhi/v1/matching.pb-c.h"
 #include "gongzhi/v1/routing.pb-c.h"
 #include "notify.h"
 
@@ -57,6 +59,27 @@ test_bad_events_counted_and_skipped (void **state)
     assert_int_equal (notify_on_intake (NULL, &env, &ctx), 0);
     assert_true (gz_metrics_value (ctx.metrics, "gz_decode_errors_total", "source=\"intake\"") ==
                  1);
+    //  matching's stream: a bad MatchOffered, or one naming no offer or
+    //  no volunteer, is counted; MatchAccepted and the rest are ignored.
+    env = s_env ("MatchOffered", garbage, sizeof garbage);
+    assert_int_equal (notify_on_matching (NULL, &env, &ctx), 0);
+    Gongzhi__V1__MatchingEvent offer = GONGZHI__V1__MATCHING_EVENT__INIT;
+    offer.kind = "offered";
+    offer.offer_id = 12;
+    len = gongzhi__v1__matching_event__pack (&offer, buf);
+    env = s_env ("MatchOffered", buf, len);
+    assert_int_equal (notify_on_matching (NULL, &env, &ctx), 0);
+    offer.offer_id = 0;
+    offer.volunteer_id = "v-1";
+    len = gongzhi__v1__matching_event__pack (&offer, buf);
+    env = s_env ("MatchOffered", buf, len);
+    assert_int_equal (notify_on_matching (NULL, &env, &ctx), 0);
+    assert_true (gz_metrics_value (ctx.metrics, "gz_decode_errors_total", "source=\"matching\"") ==
+                 3);
+    env = s_env ("MatchAccepted", garbage, sizeof garbage);
+    assert_int_equal (notify_on_matching (NULL, &env, &ctx), 0);
+    assert_true (gz_metrics_value (ctx.metrics, "gz_decode_errors_total", "source=\"matching\"") ==
+                 3);
     assert_int_equal (atomic_load (&ctx.consumed), 0);
     gz_metrics_destroy (&ctx.metrics);
 }

@@ -22,12 +22,14 @@ s_full_vars (void)
 {
     return json_pack (
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, "
-        "s:s, s:s}",
+        "s:s, s:s, s:s, s:s, s:s}",
         "request_id", "100001", "category", "道路破损", "place", "和平里七区12号楼", "deadline",
         "12月5日 18:00", "deadline_kind", "办结", "assignee_unit", "和平里社区", "assignee_name",
         "张**", "status_link", "https://gz.example.cn/r/100001?t=Q2hhbmdlTWVQbGVhc2U", "result",
         "已修补路面", "note", "非本单位职责", "level", "街道", "score", 5, "tier", "疑难",
-        "lead_unit", "区住建委", "task", "陪同老人就医", "when", "12月6日 09:00");
+        "lead_unit", "区住建委", "task", "陪同老人就医", "when", "12月6日 09:00至11:00", "name",
+        "郑小明", "expires", "12月5日 18:30", "offer_link",
+        "https://gz.example.cn/o/1234?t=0123456789abcdef0123456789abcdef");
 }
 
 static notify_plan_t *
@@ -117,8 +119,8 @@ test_defaults_render_and_sms_segments (void **state)
     (void) state;
     notify_plan_t *plan = s_defaults ();
     json_t *vars = s_full_vars ();
-    //  Two segments: the ones that carry the status link.
-    const char *two[] = {"routed.resident", "resolved.resident"};
+    //  Two segments: the ones that carry the status or answer link.
+    const char *two[] = {"routed.resident", "resolved.resident", "offered.volunteer"};
     size_t rendered = 0;
     const char *const *events = notify_plan_events ();
     for (size_t e = 0; events[e]; e++) {
@@ -133,10 +135,10 @@ test_defaults_render_and_sms_segments (void **state)
             assert_non_null (strstr (body, "100001") ? body : subject);
             size_t chars;
             int segments = notify_sms_segments (body, &chars);
-            int want =
-                !strcmp (rules[i].template_name, two[0]) || !strcmp (rules[i].template_name, two[1])
-                    ? 2
-                    : 1;
+            int want = 1;
+            for (size_t k = 0; k < sizeof two / sizeof two[0]; k++)
+                if (!strcmp (rules[i].template_name, two[k]))
+                    want = 2;
             if (segments != want)
                 fail_msg ("%s: %zu characters, %d segments (want %d): %s", rules[i].template_name,
                           chars, segments, want, body);

@@ -126,6 +126,10 @@ test_bypass_opt_out_and_digest (void **state)
     assert_false (notify_bypass_quiet (&staff, false));
     assert_true (notify_bypass_quiet (&staff, true));
     assert_true (notify_bypass_quiet (&alert, false));
+    //  An urgent offer reaches its volunteer at night; an ordinary one waits.
+    notify_rule_t volunteer = {.audience = NOTIFY_VOLUNTEER, .tiers = NOTIFY_TIER_ANY};
+    assert_true (notify_bypass_quiet (&volunteer, true));
+    assert_false (notify_bypass_quiet (&volunteer, false));
     //  Opt-out: only non-essential messages.
     assert_false (notify_wanted (&resident, true));
     assert_true (notify_wanted (&resident, false));
@@ -146,6 +150,34 @@ s_assert_mask (char *got, const char *want)
     assert_non_null (got);
     assert_string_equal (got, want);
     free (got);
+}
+
+//  A volunteer's task time as they read it: a window (the end's date only
+//  when another day), matching's weekly syntax in Chinese, or neither.
+static void
+test_task_time (void **state)
+{
+    (void) state;
+    char buf[160];
+    int64_t from = s_china (2026, 12, 6, 9, 0, 0);
+    assert_string_equal (
+        notify_task_time (from, s_china (2026, 12, 6, 11, 30, 0), NULL, buf, sizeof buf),
+        "12月6日 09:00至11:30");
+    assert_string_equal (
+        notify_task_time (from, s_china (2026, 12, 7, 8, 0, 0), "", buf, sizeof buf),
+        "12月6日 09:00至12月7日 08:00");
+    assert_string_equal (notify_task_time (from, 0, NULL, buf, sizeof buf), "12月6日 09:00");
+    assert_string_equal (notify_task_time (0, 0, "sat 09:00-11:00", buf, sizeof buf),
+                         "每周六 09:00-11:00");
+    assert_string_equal (
+        notify_task_time (0, 0, "Mon-fri 09:00-12:00; sat,sun 14:00-18:00", buf, sizeof buf),
+        "每周一至周五 09:00-12:00；周六、周日 14:00-18:00");
+    assert_string_equal (notify_task_time (0, 0, NULL, buf, sizeof buf), "时间详见链接");
+    assert_string_equal (notify_task_time (0, 0, "", buf, sizeof buf), "时间详见链接");
+    //  Truncated at a whole character, never overrun.
+    char small[10];
+    assert_string_equal (notify_task_time (0, 0, "mon-fri 09:00-12:00", small, sizeof small),
+                         "每周一");
 }
 
 static void
@@ -199,6 +231,7 @@ main (void)
         cmocka_unit_test (test_quiet_hours_within_one_day),
         cmocka_unit_test (test_quiet_parse_refuses_bad_input),
         cmocka_unit_test (test_bypass_opt_out_and_digest),
+        cmocka_unit_test (test_task_time),
         cmocka_unit_test (test_masks),
         cmocka_unit_test (test_chinese_spellings),
     };
