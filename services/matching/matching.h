@@ -219,8 +219,10 @@ typedef struct {
     bool urgent;
     mt_window_t windows[MT_WINDOWS_MAX];
     size_t n_windows;
-    char previous[72]; //  who served the household last ("": nobody)
-    char *excluded;    //  the volunteers who declined or let it expire: "a,b" (malloc'd)
+    char previous[72];      //  who served the household last ("": nobody)
+    char *excluded;         //  the volunteers who declined or let it expire: "a,b" (malloc'd)
+    int64_t from_us, to_us; //  a one-off need's window (0: weekly)
+    char weekly[160];       //  a weekly need's slot ("sat 09:00-11:00")
 } matching_batch_need_t;
 
 //  An active volunteer as a batch sees it.

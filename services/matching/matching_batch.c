@@ -151,6 +151,9 @@ s_emit_offers (matching_t *ctx, matching_batch_need_t *nd, matching_batch_vol_t 
         const gz_building_t *b = ctx->org ? gz_org_building (ctx->org, d->building) : NULL;
         ev.place = (char *) (b ? b->name : "");
         ev.urgent = d->urgent;
+        ev.window_from_us = d->from_us;
+        ev.window_to_us = d->to_us;
+        ev.weekly = d->weekly;
         ev.expires_at_us = expires_us;
         ev.batch_id = batch_id;
         char key[32];

@@ -19,7 +19,9 @@ static const char *const s_needs_sql =
     "   JOIN {schema}.needs m ON m.id = s.need_id WHERE m.household = n.household"
     "   AND s.state = 'confirmed' ORDER BY s.confirmed_at DESC LIMIT 1), ''),"
     " coalesce((SELECT string_agg(DISTINCT o.volunteer_id, ',') FROM {schema}.offers o"
-    "   WHERE o.need_id = n.id AND o.state IN ('declined', 'expired')), '')"
+    "   WHERE o.need_id = n.id AND o.state IN ('declined', 'expired')), ''),"
+    " coalesce((extract(epoch FROM n.window_from) * 1e6)::bigint, 0),"
+    " coalesce((extract(epoch FROM n.window_to) * 1e6)::bigint, 0), n.weekly"
     " FROM {schema}.needs n WHERE n.state = 'open'"
     " AND (n.recurring OR n.window_to > now())"
     " ORDER BY n.urgent DESC, n.id LIMIT $1::integer FOR UPDATE OF n SKIP LOCKED";
@@ -127,6 +129,9 @@ matching_store_batch_needs (gz_db_t *db, long max, matching_batch_need_t **out)
         d->n_windows = s_windows (PQgetvalue (r, (int) i, 9), d->windows, MT_WINDOWS_MAX);
         matching_store_copy (d->previous, sizeof d->previous, r, (int) i, 10);
         d->excluded = strdup (PQgetvalue (r, (int) i, 11));
+        d->from_us = atoll (PQgetvalue (r, (int) i, 12));
+        d->to_us = atoll (PQgetvalue (r, (int) i, 13));
+        matching_store_copy (d->weekly, sizeof d->weekly, r, (int) i, 14);
     }
     PQclear (r);
     *out = needs;
