@@ -65,6 +65,7 @@ typedef struct {
     bool has_caller;
     int64_t id;     //  the offer or service
     char token[96]; //  an offer's secret (volunteers answer with it)
+    bool page;      //  answered with the volunteer's page, not JSON
     mt_volunteer_t *volunteer;
     mt_need_t *need;
     int rating;  //  confirm: 0..5 (0: none)
@@ -102,6 +103,15 @@ void matching_count (matching_t *self, const char *metric, const char *labels);
 //  ---------------------------------------------------------------- matching_http.c
 
 extern const gz_route_t matching_routes[];
+
+//  ---------------------------------------------------------------- matching_pages.c
+
+//  /o/{id}: the volunteer's offer page (GET, ?t=) and its form (POST t,
+//  action), in Simplified Chinese. A route handler: true when deferred.
+bool matching_page_offer (void *state, gz_http_req_t *req, const char *rest);
+//  Answer a page's op (op->page) with HTML, on an HTTP thread. op stays
+//  the caller's.
+void matching_page_answer (gz_http_req_t *req, const matching_op_t *op);
 
 //  ---------------------------------------------------------------- matching_ops.c
 
@@ -207,6 +217,29 @@ int matching_store_request_get (gz_db_t *db, const char *id, matching_request_t 
 //  {"offer", "volunteer", "name", "phone", "link"} of an offer (read
 //  pool), json null when unknown, NULL on failure.
 json_t *matching_store_offer_contact (gz_db_t *db, int64_t offer_id, const char *public_url);
+
+//  What the volunteer's page shows of an offer (matching_pages.c), with
+//  its secret for the page to compare.
+typedef struct {
+    int64_t offer_id, service_id; //  service_id 0: none
+    char state[16];               //  the offer's
+    char secret[96];
+    int skill;
+    bool urgent, recurring;
+    bool past_due; //  offered, but its time to answer has passed
+    char building[608], address[1504], community[608];
+    char contact_name[608];
+    char window_from[24], window_to[24]; //  China time, "" when weekly
+    char weekly[1024];
+    char note[4096];
+    char expires[24]; //  China time
+    char volunteer_name[304];
+} matching_offer_page_t;
+
+//  The offer for its page (read pool), as of now_us. 1 found, 0 not, -1
+//  failure. out's secret is the caller's to wipe.
+int matching_store_offer_page (gz_db_t *db, int64_t offer_id, int64_t now_us,
+                               matching_offer_page_t *out);
 
 //  ---------------------------------------------------------------- matching_store_batch.c
 

@@ -16,6 +16,8 @@
       POST /api/v1/shop/redeem              {"account","item","quantity","key"} (staff)
       GET  /internal/v1/offers/{id}         the volunteer's phone and answer link,
                                             for notify alone (GZ_NOTIFY_CONTACT_KEY)
+      GET  /o/{id}?t=, POST /o/{id}         the volunteer's offer page and its
+                                            answer (matching_pages.c)
 
     Staff and operators use routing's bearer tokens (checked on a worker
     thread against routing's schema); writes are deferred to the actor
@@ -572,5 +574,7 @@ const gz_route_t matching_routes[] = {
     {NULL, "/api/v1/shop/items", "shop", s_items, true},
     {NULL, "/api/v1/shop/redeem", "redeem", s_redeem, false},
     {NULL, "/internal/v1/offers/", "internal", s_internal_offer, true},
+    {"POST", "/o/", "offer_page", matching_page_offer, false},
+    {NULL, "/o/", "offer_page", matching_page_offer, true},
     {NULL, NULL, NULL, NULL, false},
 };

@@ -79,7 +79,9 @@ void
 matching_op_answer (gz_http_req_t *req, void *arg)
 {
     matching_op_t *op = arg;
-    if (op->status >= 200 && op->status < 300) {
+    if (op->page)
+        matching_page_answer (req, op);
+    else if (op->status >= 200 && op->status < 300) {
         gz_http_reply_json (req, op->status, op->reply ? op->reply : json_object ());
         op->reply = NULL;
     }

@@ -142,6 +142,24 @@ static const char *const s_offer_contact_sql =
     " LEFT JOIN {schema}.volunteer_contacts c ON c.volunteer_id = o.volunteer_id"
     " LEFT JOIN {schema}.offer_secrets x ON x.offer_id = o.id WHERE o.id = $1::bigint";
 
+//  The volunteer's page: the offer with its need, the building's and the
+//  community's names from the org directory, times in China time.
+static const char *const s_offer_page_sql =
+    "SELECT o.id, o.state, coalesce(x.secret, ''), n.skill, n.urgent, n.recurring,"
+    " coalesce(b.name, n.building_code), coalesce(b.address, ''), coalesce(u.name, ''),"
+    " n.contact_name,"
+    " coalesce(to_char(n.window_from AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), ''),"
+    " coalesce(to_char(n.window_to AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), ''),"
+    " n.weekly, n.note, to_char(o.expires_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'),"
+    " o.expires_at <= to_timestamp($2::float8 / 1e6), v.name, coalesce(s.id, 0)"
+    " FROM {schema}.offers o JOIN {schema}.needs n ON n.id = o.need_id"
+    " JOIN {schema}.volunteers v ON v.id = o.volunteer_id"
+    " LEFT JOIN {schema}.offer_secrets x ON x.offer_id = o.id"
+    " LEFT JOIN {schema}.services s ON s.offer_id = o.id"
+    " LEFT JOIN org.buildings b ON b.code = n.building_code"
+    " LEFT JOIN org.units u ON u.code = n.community_code AND u.level = 'community'"
+    " WHERE o.id = $1::bigint";
+
 void
 matching_store_prepare (gz_db_t *db, const char *schema)
 {
@@ -170,6 +188,7 @@ matching_store_prepare_read (gz_db_t *db, const char *schema)
     gz_db_prepare_schema (db, "mt_need_get", s_need_get_sql, schema);
     gz_db_prepare_schema (db, "mt_needs", s_needs_sql, schema);
     gz_db_prepare_schema (db, "mt_offer_contact", s_offer_contact_sql, schema);
+    gz_db_prepare_schema (db, "mt_offer_page", s_offer_page_sql, schema);
 }
 
 //  ---------------------------------------------------------------- helpers
@@ -588,4 +607,41 @@ matching_store_offer_contact (gz_db_t *db, int64_t offer_id, const char *public_
     }
     PQclear (r);
     return j;
+}
+
+int
+matching_store_offer_page (gz_db_t *db, int64_t offer_id, int64_t now_us,
+                           matching_offer_page_t *out)
+{
+    memset (out, 0, sizeof *out);
+    char ids[32], now[32];
+    snprintf (ids, sizeof ids, "%lld", (long long) offer_id);
+    snprintf (now, sizeof now, "%lld", (long long) now_us);
+    const char *values[] = {ids, now};
+    PGresult *r = gz_db_exec (db, "mt_offer_page", 2, values);
+    if (!r)
+        return -1;
+    int found = PQntuples (r) > 0;
+    if (found) {
+        out->offer_id = offer_id;
+        matching_store_copy (out->state, sizeof out->state, r, 0, 1);
+        matching_store_copy (out->secret, sizeof out->secret, r, 0, 2);
+        out->skill = atoi (PQgetvalue (r, 0, 3));
+        out->urgent = *PQgetvalue (r, 0, 4) == 't';
+        out->recurring = *PQgetvalue (r, 0, 5) == 't';
+        matching_store_copy (out->building, sizeof out->building, r, 0, 6);
+        matching_store_copy (out->address, sizeof out->address, r, 0, 7);
+        matching_store_copy (out->community, sizeof out->community, r, 0, 8);
+        matching_store_copy (out->contact_name, sizeof out->contact_name, r, 0, 9);
+        matching_store_copy (out->window_from, sizeof out->window_from, r, 0, 10);
+        matching_store_copy (out->window_to, sizeof out->window_to, r, 0, 11);
+        matching_store_copy (out->weekly, sizeof out->weekly, r, 0, 12);
+        matching_store_copy (out->note, sizeof out->note, r, 0, 13);
+        matching_store_copy (out->expires, sizeof out->expires, r, 0, 14);
+        out->past_due = *PQgetvalue (r, 0, 15) == 't';
+        matching_store_copy (out->volunteer_name, sizeof out->volunteer_name, r, 0, 16);
+        out->service_id = strtoll (PQgetvalue (r, 0, 17), NULL, 10);
+    }
+    PQclear (r);
+    return found;
 }
