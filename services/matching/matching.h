@@ -52,6 +52,7 @@ typedef enum {
     MT_OP_REDEEM,
     MT_OP_SOLVE,
     MT_OP_ITEM,
+    MT_OP_MEETING,
     MT_OP_COUNT
 } matching_op_kind_t;
 
@@ -76,9 +77,11 @@ typedef struct {
     int quantity;
     char key[208];      //  redeem's idempotency key
     char community[72]; //  item: its community; name in comment
-    int64_t price;      //  item
-    int stock;          //  item
-    bool active;        //  item
+    char **accounts;    //  meeting: who attended (malloc'd)
+    size_t n_accounts;
+    int64_t price; //  item
+    int stock;     //  item
+    bool active;   //  item
     //  The outcome.
     int status; //  HTTP status
     char error[32];
@@ -127,6 +130,23 @@ int matching_op_defer (matching_t *ctx, matching_op_t **op_p, gz_http_req_t *req
 void matching_op_execute (matching_t *ctx, matching_op_t *op);
 //  Answer op's HTTP request (on an HTTP thread) and free it.
 void matching_op_answer (gz_http_req_t *req, void *arg);
+
+//  ---------------------------------------------------------------- matching_ops_points.c
+
+//  Points earned: once per source key, with its PointsAwarded event.
+typedef struct {
+    const char *account, *community, *reason, *source, *memo;
+    int64_t points;
+    int64_t service_id;       //  a service's, or 0
+    const char *volunteer_id; //  may be NULL
+    const char *request_id;   //  a report's, or NULL
+} matching_award_t;
+//  1 earned, 0 already (the source key was used), -1 failure.
+int matching_award (matching_t *ctx, gz_db_t *db, const matching_award_t *a, int64_t *balance);
+//  The appliers (matching_ops.c's table): 0 ok, 1 refused, -1 failure.
+int matching_op_redeem (matching_t *ctx, matching_op_t *op);
+int matching_op_item (matching_t *ctx, matching_op_t *op);
+int matching_op_meeting (matching_t *ctx, matching_op_t *op);
 
 //  ---------------------------------------------------------------- matching_batch.c
 
@@ -186,6 +206,11 @@ int matching_store_volunteer_put (gz_db_t *db, const mt_volunteer_t *v, const ch
 //  grid, skill_name: filters or NULL; after: the last id of the page before.
 json_t *matching_store_volunteers (gz_db_t *db, const char *grid, const char *skill_name, int limit,
                                    const char *after);
+//  Routing's meetings (in its schema), on the actor's connection.
+void matching_store_prepare_meetings (gz_db_t *db, const char *routing_schema);
+//  A meeting routing recorded: its participants and community; -1 when
+//  there is none, -2 on failure.
+int matching_store_meeting (gz_db_t *db, const char *id, char *community, size_t size);
 //  Copy a result's text into dst (truncated to size).
 void matching_store_copy (char *dst, size_t size, PGresult *r, int row, int col);
 //  Windows as a PostgreSQL int4range[] literal (malloc'd).

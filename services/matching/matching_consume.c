@@ -226,24 +226,15 @@ s_report_points (matching_t *ctx, gz_db_t *db, const Gongzhi__V1__RequestUpdate 
         return 0;
     char source[160];
     snprintf (source, sizeof source, "report:%s", u->request_id);
-    int64_t balance = 0;
-    int moved = matching_ledger_award (db, r.reporter, r.community, points,
-                                       rider ? "rider_report" : "report", source, "上报问题已解决",
-                                       &balance);
-    if (moved < 0)
+    matching_award_t a = {.account = r.reporter,
+                          .community = r.community,
+                          .points = points,
+                          .reason = rider ? "rider_report" : "report",
+                          .source = source,
+                          .memo = "上报问题已解决",
+                          .request_id = u->request_id};
+    if (matching_award (ctx, db, &a, NULL) < 0)
         return -1;
-    if (moved == 1) {
-        Gongzhi__V1__MatchingEvent ev = GONGZHI__V1__MATCHING_EVENT__INIT;
-        ev.kind = "points_awarded";
-        ev.account = r.reporter;
-        ev.points = points;
-        ev.balance = balance;
-        ev.reason = rider ? "rider_report" : "report";
-        ev.source_key = source;
-        ev.request_id = u->request_id;
-        ev.community_code = r.community;
-        matching_emit (ctx, "PointsAwarded", r.reporter, &ev);
-    }
     return 0;
 }
 

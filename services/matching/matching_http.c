@@ -9,6 +9,8 @@
       POST /api/v1/services/{id}/checkin|checkout  the offer's token or staff
       POST /api/v1/services/{id}/confirm    {"rating", "comment"} (staff)
       POST /api/v1/match                    run a batch now (operator)
+      POST /api/v1/meetings/{id}/attendance {"accounts": [...]} each earns the
+                                            meeting's points once (staff)
       GET  /api/v1/points/{account}         balance and statement (staff)
       GET  /api/v1/redlist                  ?month=YYYY-MM &community= (public)
       GET  /api/v1/shop/items               ?community= (public)
@@ -534,6 +536,47 @@ s_redeem (void *state, gz_http_req_t *req, const char *rest)
     return s_defer (ctx, op, req, "redeem");
 }
 
+//  POST /api/v1/meetings/{id}/attendance {"accounts": [...]}: who attended
+//  a 逢四说事 meeting (staff); each earns the meeting's points once.
+static bool
+s_attendance (void *state, gz_http_req_t *req, const char *rest)
+{
+    matching_t *ctx = state;
+    const char *slash = strchr (rest, '/');
+    size_t n = slash ? (size_t) (slash - rest) : 0;
+    if (!slash || strcmp (slash, "/attendance") != 0 || n == 0 || n > 64) {
+        gz_http_reply_error (req, 404, "not_found", "no such resource");
+        return false;
+    }
+    matching_op_t *op = matching_op_new (ctx, MT_OP_MEETING);
+    json_t *body = s_bearer (req, op, true) ? s_body (req, false) : NULL;
+    json_t *list = body ? json_object_get (body, "accounts") : NULL;
+    const char *why = !body ? NULL
+                      : json_object_size (body) != 1 || !json_is_array (list)
+                          ? "accounts: an array of accounts is required"
+                      : json_array_size (list) < 1 || json_array_size (list) > 500
+                          ? "accounts: 1 to 500"
+                          : NULL;
+    snprintf (op->item_id, sizeof op->item_id, "%.*s", (int) n, rest);
+    op->accounts = calloc (json_array_size (list) + 1, sizeof *op->accounts);
+    for (size_t i = 0; !why && i < json_array_size (list); i++) {
+        const char *a = json_string_value (json_array_get (list, i));
+        if (!a || !matching_points_person_valid (a))
+            why = "accounts: each 'volunteer:ID', 'rider:ID', 'resident:ID' or 'staff:ID'";
+        else
+            op->accounts[op->n_accounts++] = strdup (a);
+    }
+    if (!body || why) {
+        if (why)
+            gz_http_reply_error (req, 422, "bad_field", why);
+        matching_op_destroy (&op);
+        json_decref (body);
+        return false;
+    }
+    json_decref (body);
+    return s_defer (ctx, op, req, "attendance");
+}
+
 //  ---------------------------------------------------------------- internal
 
 //  /internal/v1/offers/{id}: the volunteer's phone and the offer's answer
@@ -568,6 +611,7 @@ const gz_route_t matching_routes[] = {
     {NULL, "/api/v1/offers/", "offers", s_offers, false},
     {NULL, "/api/v1/services/", "services", s_services, false},
     {NULL, "/api/v1/match", "match", s_match, false},
+    {"POST", "/api/v1/meetings/", "attendance", s_attendance, false},
     {NULL, "/api/v1/points/", "points", s_points, true},
     {NULL, "/api/v1/redlist", "redlist", s_redlist, true},
     {"POST", "/api/v1/shop/items", "shop", s_items, false},

@@ -41,6 +41,9 @@ matching_op_destroy (matching_op_t **self_p)
         return;
     free (self->volunteer);
     free (self->need);
+    for (size_t i = 0; i < self->n_accounts; i++)
+        free (self->accounts[i]);
+    free (self->accounts);
     json_decref (self->reply);
     gz_actor_peer_clear (&self->peer);
     explicit_bzero (self->token, sizeof self->token);
@@ -319,73 +322,19 @@ s_confirm (matching_t *ctx, matching_op_t *op)
     int64_t balance = 0;
     matching_points_account (account, sizeof account, "volunteer", row.volunteer_id);
     snprintf (source, sizeof source, "service:%lld", (long long) row.service_id);
-    if (points > 0) {
-        int moved = matching_ledger_award (ctx->db, account, row.community, points, "service",
-                                           source, "志愿服务时长", &balance);
-        if (moved < 0)
-            return -1;
-        if (moved == 1) {
-            Gongzhi__V1__MatchingEvent pe = GONGZHI__V1__MATCHING_EVENT__INIT;
-            pe.kind = "points_awarded";
-            pe.account = account;
-            pe.points = points;
-            pe.balance = balance;
-            pe.reason = "service";
-            pe.source_key = source;
-            pe.service_id = row.service_id;
-            pe.volunteer_id = row.volunteer_id;
-            pe.community_code = row.community;
-            matching_emit (ctx, "PointsAwarded", account, &pe);
-        }
-    }
+    matching_award_t award = {.account = account,
+                              .community = row.community,
+                              .points = points,
+                              .reason = "service",
+                              .source = source,
+                              .memo = "志愿服务时长",
+                              .service_id = row.service_id,
+                              .volunteer_id = row.volunteer_id};
+    if (points > 0 && matching_award (ctx, ctx->db, &award, &balance) < 0)
+        return -1;
     s_service_reply (op, &row, next, minutes);
     json_object_set_new (op->reply, "points", json_integer (points));
     json_object_set_new (op->reply, "balance", json_integer (balance));
-    return 0;
-}
-
-static int
-s_redeem (matching_t *ctx, matching_op_t *op)
-{
-    matching_redeem_t r;
-    memset (&r, 0, sizeof r);
-    int rc = matching_ledger_redeem (ctx->db, op->account, op->item_id, op->quantity, op->key, &r);
-    switch (rc) {
-        case -2:
-            return matching_op_fail (op, 409, "insufficient_points", "not enough points");
-        case -3:
-            return matching_op_fail (op, 409, "out_of_stock", "not enough stock");
-        case -4:
-            return matching_op_fail (op, 404, "not_found", "no item %s", op->item_id);
-        case -5:
-            return matching_op_fail (op, 422, "idempotency_mismatch",
-                                     "the key was used for another redemption");
-        case -6:
-            return matching_op_fail (op, 400, "bad_request", "bad account");
-        case 0:
-        case 1:
-            break;
-        default:
-            return -1;
-    }
-    if (rc == 1) {
-        Gongzhi__V1__MatchingEvent ev = GONGZHI__V1__MATCHING_EVENT__INIT;
-        ev.kind = "points_redeemed";
-        ev.account = op->account;
-        ev.points = r.points;
-        ev.balance = r.balance;
-        ev.reason = "redeem";
-        ev.item_id = op->item_id;
-        ev.quantity = op->quantity;
-        ev.community_code = r.community;
-        matching_emit (ctx, "PointsRedeemed", op->account, &ev);
-    }
-    op->status = rc == 1 ? 201 : 200;
-    op->reply =
-        json_pack ("{s:I,s:s,s:s,s:s,s:i,s:I,s:I,s:i,s:b}", "redemption",
-                   (json_int_t) r.redemption_id, "account", op->account, "item", op->item_id,
-                   "name", r.item_name, "quantity", op->quantity, "points", (json_int_t) r.points,
-                   "balance", (json_int_t) r.balance, "stock", r.stock, "duplicate", rc == 0);
     return 0;
 }
 
@@ -444,31 +393,20 @@ s_solve (matching_t *ctx, matching_op_t *op)
     return 0;
 }
 
-//  A shop item, created or updated (operators).
-static int
-s_item (matching_t *ctx, matching_op_t *op)
-{
-    if (!ctx->org || !gz_org_unit_level (ctx->org, op->community) ||
-        strcmp (gz_org_unit_level (ctx->org, op->community), "community") != 0)
-        return matching_op_fail (op, 422, "bad_field", "community: no community %s", op->community);
-    int rc = matching_ledger_item_put (ctx->db, op->item_id, op->community, op->comment, op->price,
-                                       op->stock, op->active);
-    if (rc < 0)
-        return -1;
-    op->status = 200;
-    op->reply = json_pack ("{s:s,s:s,s:s,s:I,s:i,s:b}", "id", op->item_id, "community",
-                           op->community, "name", op->comment, "price", (json_int_t) op->price,
-                           "stock", op->stock, "active", op->active);
-    return 0;
-}
-
 typedef int (s_apply_fn) (matching_t *ctx, matching_op_t *op);
 
 static s_apply_fn *const s_apply[MT_OP_COUNT] = {
-    [MT_OP_VOLUNTEER] = s_volunteer, [MT_OP_NEED] = s_need,       [MT_OP_ACCEPT] = s_accept,
-    [MT_OP_DECLINE] = s_decline,     [MT_OP_CHECKIN] = s_checkin, [MT_OP_CHECKOUT] = s_checkout,
-    [MT_OP_CONFIRM] = s_confirm,     [MT_OP_REDEEM] = s_redeem,   [MT_OP_SOLVE] = s_solve,
-    [MT_OP_ITEM] = s_item,
+    [MT_OP_VOLUNTEER] = s_volunteer,
+    [MT_OP_NEED] = s_need,
+    [MT_OP_ACCEPT] = s_accept,
+    [MT_OP_DECLINE] = s_decline,
+    [MT_OP_CHECKIN] = s_checkin,
+    [MT_OP_CHECKOUT] = s_checkout,
+    [MT_OP_CONFIRM] = s_confirm,
+    [MT_OP_REDEEM] = matching_op_redeem,
+    [MT_OP_SOLVE] = s_solve,
+    [MT_OP_ITEM] = matching_op_item,
+    [MT_OP_MEETING] = matching_op_meeting,
 };
 
 //  Who may run each kind: 0 anyone with the offer's token or staff, 1
@@ -476,7 +414,7 @@ static s_apply_fn *const s_apply[MT_OP_COUNT] = {
 static const int s_who[MT_OP_COUNT] = {
     [MT_OP_VOLUNTEER] = 1, [MT_OP_NEED] = 1,     [MT_OP_ACCEPT] = 0,  [MT_OP_DECLINE] = 0,
     [MT_OP_CHECKIN] = 0,   [MT_OP_CHECKOUT] = 0, [MT_OP_CONFIRM] = 1, [MT_OP_REDEEM] = 1,
-    [MT_OP_SOLVE] = 2,     [MT_OP_ITEM] = 2,
+    [MT_OP_SOLVE] = 2,     [MT_OP_ITEM] = 2,     [MT_OP_MEETING] = 1,
 };
 
 //  The HTTP caller's bearer token, checked on the writer connection as

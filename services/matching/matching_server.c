@@ -233,6 +233,7 @@ s_start (gz_actor_t *actor, const void *config)
     matching_store_prepare (self->db, self->cfg->base.schema);
     matching_ledger_prepare (self->db, self->cfg->base.schema);
     gz_auth_prepare (self->db, self->cfg->routing_schema);
+    matching_store_prepare_meetings (self->db, self->cfg->routing_schema);
     gz_dbpool_each (gz_actor_pool (actor), s_prepare_read, self);
     if (s_reload (self) != 0) {
         s_stop ((void **) &self);

@@ -645,3 +645,31 @@ matching_store_offer_page (gz_db_t *db, int64_t offer_id, int64_t now_us,
     PQclear (r);
     return found;
 }
+
+//  ---------------------------------------------------------------- meetings
+
+static const char *const s_meeting_sql =
+    "SELECT participants, community_code FROM {schema}.meetings"
+    " WHERE id = $1 AND status = 'recorded'";
+
+void
+matching_store_prepare_meetings (gz_db_t *db, const char *routing_schema)
+{
+    gz_db_prepare_schema (db, "mt_meeting", s_meeting_sql, routing_schema);
+}
+
+int
+matching_store_meeting (gz_db_t *db, const char *id, char *community, size_t size)
+{
+    const char *values[] = {id};
+    PGresult *r = gz_db_exec (db, "mt_meeting", 1, values);
+    if (!r)
+        return -2;
+    int participants = -1;
+    if (PQntuples (r)) {
+        participants = atoi (PQgetvalue (r, 0, 0));
+        matching_store_copy (community, size, r, 0, 1);
+    }
+    PQclear (r);
+    return participants;
+}

@@ -216,7 +216,29 @@ gz_wait_for 20 "the reporter earned no points" earned
     gz_fail "the report earned more than once"
 echo "report $rid2: resident:R-1 earned 5 points"
 
-# 10. The stream carries every kind, and the ledger balances.
+# 10. A 逢四说事 meeting's attendance (recorded by routing; here by SQL):
+#     each person present earns the meeting's 2 points once; more people
+#     than the meeting counted, or an unknown meeting, are refused.
+gz_sql "INSERT INTO routing.meetings (id, community_code, held_on, place, participants, hosts,
+        recorded_role, client_key, body_sha256, demands_total, status)
+        VALUES ('M9001', '$community', current_date, '社区活动室', 2, '{}', 'operator', 'k', 'x', 0,
+        'recorded')"
+code=$(post meetings/M9001/attendance '{"accounts":["resident:R-1","rider:MT-7788"]}')
+[ "$code" = 200 ] || gz_fail "attendance: $code $(body)"
+code=$(post meetings/M9001/attendance '{"accounts":["resident:R-1","rider:MT-7788"]}')
+[ "$code" = 200 ] && [ "$(jq '[.awarded[].points] | add' <<<"$(body)")" = 0 ] ||
+    gz_fail "attendance twice: $code $(body)"
+[ "$(jq .balance <<<"$(get "points/rider:MT-7788")")" = 2 ] || gz_fail "the rider's meeting points"
+[ "$(jq .balance <<<"$(get "points/resident:R-1")")" = 7 ] || gz_fail "the resident's points"
+code=$(post meetings/M9001/attendance '{"accounts":["resident:A","resident:B","resident:C"]}')
+[ "$code" = 422 ] || gz_fail "more than the meeting counted: $code $(body)"
+code=$(post meetings/M404/attendance '{"accounts":["resident:A"]}')
+[ "$code" = 404 ] || gz_fail "an unknown meeting: $code $(body)"
+code=$(post meetings/M9001/attendance '{"accounts":["nobody"]}')
+[ "$code" = 422 ] || gz_fail "a bad account: $code $(body)"
+echo "meeting M9001: attendance earned once"
+
+# 11. The stream carries every kind, and the ledger balances.
 for t in NeedCreated MatchOffered MatchDeclined MatchExpired MatchAccepted ServiceCompleted \
          PointsAwarded PointsRedeemed; do
     [ "$(gz_sql "SELECT count(*) FROM matching.outbox WHERE type = '$t'")" -ge 1 ] ||
