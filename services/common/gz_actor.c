@@ -34,7 +34,9 @@ typedef struct {
     gz_actor_after_fn *after;
     void *after_arg;
     gz_bus_sub_t *sub;
-    bool chain; //  the handler stages events on the service's stream
+    bool chain;             //  the handler stages events on the service's stream
+    gz_bus_flush_fn *flush; //  the batch's flush, or NULL
+    void *flush_arg;
     uint64_t consumed_seen, caught_seen, dup_seen;
 } s_follow_t;
 
@@ -266,6 +268,8 @@ s_follow_try (gz_actor_t *self, s_follow_t *f)
                              f->stream, f->endpoint, f->handler, f->arg, &self->base->bus);
     if (f->sub && f->chain && self->pub)
         gz_bus_sub_set_outbox (f->sub, self->pub);
+    if (f->sub && f->flush)
+        gz_bus_sub_set_flush (f->sub, f->flush, f->flush_arg);
     if (f->sub)
         gz_info (self->spec->name, "msg=\"following %s\" endpoint=%s", f->stream, f->endpoint);
 }
@@ -302,6 +306,18 @@ gz_actor_follow_produces (gz_actor_t *self, const char *stream)
             self->follow[i].chain = true;
             if (self->follow[i].sub && self->pub)
                 gz_bus_sub_set_outbox (self->follow[i].sub, self->pub);
+        }
+}
+
+void
+gz_actor_follow_flush (gz_actor_t *self, const char *stream, gz_bus_flush_fn *flush, void *arg)
+{
+    for (size_t i = 0; i < self->nfollow; i++)
+        if (strcmp (self->follow[i].stream, stream) == 0) {
+            self->follow[i].flush = flush;
+            self->follow[i].flush_arg = arg;
+            if (self->follow[i].sub)
+                gz_bus_sub_set_flush (self->follow[i].sub, flush, arg);
         }
 }
 

@@ -181,6 +181,12 @@ gz_bus_sub_t *gz_actor_follow (gz_actor_t *self, const char *source_schema, cons
 //  subscriber starts (gz_bus_sub_set_outbox).
 void gz_actor_follow_produces (gz_actor_t *self, const char *stream);
 
+//  The followed stream's batches end with flush (gz_bus_flush_fn: the
+//  handler's collected effects written in a few multi-row statements,
+//  inside the batch's transaction), now or once the subscriber starts.
+void gz_actor_follow_flush (gz_actor_t *self, const char *stream, gz_bus_flush_fn *flush,
+                            void *arg);
+
 //  Commands on the ROUTER (DEALER or REQ peers). Who sent a command, and
 //  what its reply must echo so the peer can match it (proto/README.md):
 typedef enum {

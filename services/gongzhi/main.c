@@ -5,6 +5,7 @@
 
     The service table: a new service adds its line here (in start order)
     and a gz_add_service line in services/CMakeLists.txt.  */
+#include "analytics_server.h"
 #include "gz_service.h"
 #include "intake_server.h"
 #include "matching_server.h"
@@ -12,10 +13,11 @@
 #include "routing_server.h"
 
 static const gz_service_def_t *const s_services[] = {
-    &intake_service,   //  first: it creates the stream routing consumes
-    &routing_service,  //
-    &notify_service,   //  follows both streams
-    &matching_service, //  follows both; its stream is matching's
+    &intake_service,    //  first: it creates the stream routing consumes
+    &routing_service,   //
+    &notify_service,    //  follows both streams
+    &matching_service,  //  follows both; its stream is matching's
+    &analytics_service, //  follows intake's and routing's into rollups
 };
 
 int

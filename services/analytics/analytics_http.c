@@ -1,0 +1,206 @@
+/*  analytics_http: the route table of analytics' API (gz_actor answers
+    /healthz, /readyz, /metrics). Every route reads (the pool: blocking)
+    and needs a staff or operator bearer token (routing's). Periods are
+    China-time dates, both inclusive. docs/analytics.md documents them.
+
+      GET /api/v1/rates?node=CODE&from=YYYY-MM-DD&to=YYYY-MM-DD
+      GET /api/v1/trends?node&from&to       per day, with volumes by
+                                            category, tier and channel
+      GET /api/v1/rankings?node&from&to     the node's children (the
+                                            communities of a sub-district,
+                                            the grids of a community) by
+                                            each rate; fewer cohort requests
+                                            than GZ_ANALYTICS_MIN_SAMPLE:
+                                            listed, not ranked
+      GET /api/v1/hotspots?node&from&to[&min=K]   buildings and categories
+                                            with at least K requests
+                                            (default GZ_ANALYTICS_HOTSPOT_MIN;
+                                            period default: the last
+                                            GZ_ANALYTICS_HOTSPOT_DAYS days)
+
+    Errors: {"error": {"code", "message"}} with 400 (the reason) 401 503.  */
+#include "analytics.h"
+#include "gz_auth.h"
+#include "gz_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  The query's node and period, checked; the caller's token checked. A
+//  pool connection in *db (put it back), or NULL when answered.
+typedef struct {
+    const char *node, *from, *to;
+    char level[16];
+    char from_buf[11], to_buf[11];
+} s_query_t;
+
+static gz_db_t *
+s_begin (analytics_t *ctx, gz_http_req_t *req, s_query_t *q, int default_days)
+{
+    if (strcmp (gz_http_method (req), "GET") != 0) {
+        gz_http_set_header (req, "Allow", "GET");
+        gz_http_reply_error (req, 405, "method_not_allowed", "use GET");
+        return NULL;
+    }
+    q->node = gz_http_query (req, "node");
+    q->from = gz_http_query (req, "from");
+    q->to = gz_http_query (req, "to");
+    if (default_days > 0 && !q->from && !q->to) {
+        int64_t now = analytics_now_us (ctx);
+        analytics_day (now, q->to_buf);
+        analytics_day (now - (int64_t) (default_days - 1) * 86400000000LL, q->from_buf);
+        q->from = q->from_buf, q->to = q->to_buf;
+    }
+    char err[128];
+    if (!q->node || !*q->node || strlen (q->node) > 64) {
+        gz_http_reply_error (req, 400, "bad_request", "node: a unit code is required");
+        return NULL;
+    }
+    if (analytics_period_parse (q->from, q->to, err, sizeof err)) {
+        gz_http_reply_error (req, 400, "bad_request", err);
+        return NULL;
+    }
+    const char *token = gz_http_bearer (req);
+    if (!token) {
+        gz_http_reply_error (req, 401, "unauthorized", "a staff or operator bearer token");
+        return NULL;
+    }
+    gz_db_t *db = gz_dbpool_get (gz_actor_pool (ctx->actor));
+    gz_caller_t who;
+    int rc = gz_auth_caller (db, token, &who);
+    int level = rc == 0 ? analytics_store_node (db, q->node, q->level, sizeof q->level) : -1;
+    if (rc != 0 || level <= 0) {
+        gz_dbpool_put (gz_actor_pool (ctx->actor), db);
+        if (rc < 0 || level < 0)
+            gz_http_reply_error (req, rc > 0 ? 401 : 503, rc > 0 ? "unauthorized" : "unavailable",
+                                 rc > 0 ? "unknown or expired token"
+                                        : "database unavailable; retry");
+        else
+            gz_http_reply_error (req, 400, "bad_request", "node: no such unit");
+        return NULL;
+    }
+    return db;
+}
+
+static void
+s_end (analytics_t *ctx, gz_http_req_t *req, gz_db_t *db, json_t *body)
+{
+    gz_dbpool_put (gz_actor_pool (ctx->actor), db);
+    if (body)
+        gz_http_reply_json (req, 200, body);
+    else
+        gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
+}
+
+//  The rates of one node and period, or NULL.
+static json_t *
+s_rates (analytics_t *ctx, gz_db_t *db, const char *node, const char *from, const char *to)
+{
+    analytics_counts_t c;
+    int64_t overdue = 0;
+    if (analytics_store_sums (db, node, from, to, &c, analytics_now_us (ctx), &overdue))
+        return NULL;
+    return analytics_rates_json (node, from, to, &c, overdue);
+}
+
+static bool
+s_route_rates (void *state, gz_http_req_t *req, const char *rest)
+{
+    (void) rest;
+    analytics_t *ctx = state;
+    s_query_t q;
+    gz_db_t *db = s_begin (ctx, req, &q, 0);
+    if (db) {
+        json_t *j = s_rates (ctx, db, q.node, q.from, q.to);
+        if (j)
+            json_object_set_new (j, "level", json_string (q.level));
+        s_end (ctx, req, db, j);
+    }
+    return false;
+}
+
+static bool
+s_route_trends (void *state, gz_http_req_t *req, const char *rest)
+{
+    (void) rest;
+    analytics_t *ctx = state;
+    s_query_t q;
+    gz_db_t *db = s_begin (ctx, req, &q, 0);
+    if (!db)
+        return false;
+    json_t *days = analytics_store_trend (db, q.node, q.from, q.to);
+    json_t *volumes = days ? analytics_store_volumes (db, q.node, q.from, q.to) : NULL;
+    json_t *j = volumes ? json_pack ("{s:s,s:s,s:s,s:o,s:o}", "node", q.node, "from", q.from, "to",
+                                     q.to, "days", days, "volumes", volumes)
+                        : NULL;
+    if (!j)
+        json_decref (days);
+    s_end (ctx, req, db, j);
+    return false;
+}
+
+static bool
+s_route_rankings (void *state, gz_http_req_t *req, const char *rest)
+{
+    (void) rest;
+    analytics_t *ctx = state;
+    s_query_t q;
+    gz_db_t *db = s_begin (ctx, req, &q, 0);
+    if (!db)
+        return false;
+    json_t *children = analytics_store_children (db, q.node);
+    json_t *rows = children ? json_array () : NULL;
+    size_t i;
+    json_t *child;
+    json_array_foreach (children, i, child)
+    {
+        json_t *r = s_rates (ctx, db, json_string_value (child), q.from, q.to);
+        if (!r) {
+            json_decref (rows);
+            rows = NULL;
+            break;
+        }
+        json_array_append_new (rows, r);
+    }
+    json_decref (children);
+    json_t *j =
+        rows ? analytics_rankings_json (q.node, q.from, q.to, rows, ctx->cfg->min_sample) : NULL;
+    s_end (ctx, req, db, j);
+    return false;
+}
+
+static bool
+s_route_hotspots (void *state, gz_http_req_t *req, const char *rest)
+{
+    (void) rest;
+    analytics_t *ctx = state;
+    s_query_t q;
+    gz_db_t *db = s_begin (ctx, req, &q, ctx->cfg->hotspot_days);
+    if (!db)
+        return false;
+    int min = ctx->cfg->hotspot_min;
+    const char *k = gz_http_query (req, "min");
+    char *end = NULL;
+    if (k && (strtol (k, &end, 10) < 1 || *end || strtol (k, NULL, 10) > 1000000)) {
+        gz_dbpool_put (gz_actor_pool (ctx->actor), db);
+        gz_http_reply_error (req, 400, "bad_request", "min: 1 to 1000000");
+        return false;
+    }
+    if (k)
+        min = (int) strtol (k, NULL, 10);
+    json_t *spots = analytics_store_hotspots (db, q.node, q.from, q.to, min);
+    json_t *j = spots ? json_pack ("{s:s,s:s,s:s,s:i,s:o}", "node", q.node, "from", q.from, "to",
+                                   q.to, "min", min, "hotspots", spots)
+                      : NULL;
+    s_end (ctx, req, db, j);
+    return false;
+}
+
+const gz_route_t analytics_routes[] = {
+    {NULL, "/api/v1/rates", "rates", s_route_rates, true},
+    {NULL, "/api/v1/trends", "trends", s_route_trends, true},
+    {NULL, "/api/v1/rankings", "rankings", s_route_rankings, true},
+    {NULL, "/api/v1/hotspots", "hotspots", s_route_hotspots, true},
+    {NULL, NULL, NULL, NULL, false},
+};

@@ -1,0 +1,490 @@
+/*  analytics_store: every SQL statement of the analytics service. The
+    consumer's (the actor's connection, inside the subscriber's
+    transaction): a fact by id, and the batch's facts, rollup deltas and
+    volume deltas, each one multi-row statement over unnest()ed arrays.
+    The reads (the pool): sums, trends, volumes, rankings, hot spots.  */
+#include "analytics.h"
+#include "gz_log.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_COUNTS 13 //  the scalar members of analytics_counts_t, in order
+
+static const char *const s_count_cols[S_COUNTS] = {
+    "requests", "reached",   "reached_on_time",  "resolved", "resolved_on_time",
+    "rated",    "satisfied", "escalated",        "reopened", "merged",
+    "invalid",  "disputes",  "disputes_resolved"};
+
+#define S_FACT_COLS                                                                                \
+    "request_id, category, channel, tier, building, grid, community, subdistrict, district,"       \
+    " department, submitted_us, response_due_us, resolve_due_us, reached_us, resolved_us,"         \
+    " resolved, merged, invalid, satisfied, reopens, escalations"
+
+static const char *const s_fact_get_sql =
+    "SELECT " S_FACT_COLS " FROM {schema}.facts WHERE request_id = $1";
+
+static const char *const s_facts_put_sql =
+    "INSERT INTO {schema}.facts AS f (" S_FACT_COLS ", day)"
+    " SELECT u.*, CASE WHEN u.submitted_us > 0 THEN (to_timestamp(u.submitted_us / 1e6)"
+    "   AT TIME ZONE 'Asia/Shanghai')::date END"
+    " FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::text[], $6::text[],"
+    "  $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[],"
+    "  $13::bigint[], $14::bigint[], $15::bigint[], $16::boolean[], $17::boolean[],"
+    "  $18::boolean[], $19::smallint[], $20::integer[], $21::integer[]) AS u (" S_FACT_COLS ")"
+    " ON CONFLICT (request_id) DO UPDATE SET category = EXCLUDED.category,"
+    "  channel = EXCLUDED.channel, tier = EXCLUDED.tier, building = EXCLUDED.building,"
+    "  grid = EXCLUDED.grid, community = EXCLUDED.community, subdistrict = EXCLUDED.subdistrict,"
+    "  district = EXCLUDED.district, department = EXCLUDED.department,"
+    "  submitted_us = EXCLUDED.submitted_us, day = EXCLUDED.day,"
+    "  response_due_us = EXCLUDED.response_due_us, resolve_due_us = EXCLUDED.resolve_due_us,"
+    "  reached_us = EXCLUDED.reached_us, resolved_us = EXCLUDED.resolved_us,"
+    "  resolved = EXCLUDED.resolved, merged = EXCLUDED.merged, invalid = EXCLUDED.invalid,"
+    "  satisfied = EXCLUDED.satisfied, reopens = EXCLUDED.reopens,"
+    "  escalations = EXCLUDED.escalations";
+
+static const char *const s_volumes_add_sql =
+    "INSERT INTO {schema}.volumes AS v (node, day, dim, value, n)"
+    " SELECT u.node, u.day::date, u.dim, u.value, u.n"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])"
+    "  AS u(node, day, dim, value, n)"
+    " ON CONFLICT (node, day, dim, value) DO UPDATE SET n = v.n + EXCLUDED.n";
+
+static const char *const s_overdue_sql =
+    "SELECT count(*) FROM {schema}.facts WHERE reached_us = 0 AND NOT merged AND NOT invalid"
+    " AND submitted_us > 0 AND response_due_us > 0 AND response_due_us < $4::bigint"
+    " AND day BETWEEN $2::date AND $3::date"
+    " AND $1 IN (grid, community, subdistrict, district, department)";
+
+static const char *const s_hist_sql =
+    "SELECT coalesce(array_to_string(array_agg(s ORDER BY o), ','), '') FROM ("
+    " SELECT o, sum(v) AS s FROM {schema}.rollup r,"
+    "  unnest(CASE WHEN $4 = 'c' THEN r.contact_hist ELSE r.resolve_hist END)"
+    "  WITH ORDINALITY AS u(v, o)"
+    " WHERE r.node = $1 AND r.day BETWEEN $2::date AND $3::date GROUP BY o) x";
+
+static const char *const s_trend_sql =
+    "SELECT coalesce(json_agg(json_build_object('day', day, 'requests', requests,"
+    " 'reached', reached, 'reached_on_time', reached_on_time, 'resolved', resolved,"
+    " 'rated', rated, 'satisfied', satisfied) ORDER BY day), '[]')::text"
+    " FROM {schema}.rollup WHERE node = $1 AND day BETWEEN $2::date AND $3::date";
+
+static const char *const s_volumes_sql =
+    "SELECT coalesce(json_object_agg(dim, m), '{}')::text FROM (SELECT dim,"
+    " json_object_agg(value, n ORDER BY value) AS m FROM (SELECT dim, value, sum(n) AS n"
+    "  FROM {schema}.volumes WHERE node = $1 AND day BETWEEN $2::date AND $3::date"
+    "  GROUP BY dim, value HAVING sum(n) <> 0) x GROUP BY dim) y";
+
+static const char *const s_hotspots_sql =
+    "SELECT coalesce(json_agg(json_build_object('building', building, 'category', category,"
+    " 'requests', n) ORDER BY n DESC, building, category), '[]')::text FROM ("
+    " SELECT building, category, count(*) AS n FROM {schema}.facts"
+    " WHERE day BETWEEN $2::date AND $3::date AND NOT merged AND NOT invalid"
+    " AND submitted_us > 0 AND $1 IN (grid, community, subdistrict, district, department)"
+    " GROUP BY building, category HAVING count(*) >= $4::integer"
+    " ORDER BY n DESC LIMIT 200) x";
+
+//  The rollup's add and sums statements, from the column list.
+static char *
+s_rollup_add_sql (void)
+{
+    char cols[512] = "", vals[512] = "", sets[2048] = "", types[512] = "";
+    for (int i = 0; i < 13; i++) {
+        size_t n = strlen (cols);
+        snprintf (cols + n, sizeof cols - n, ", %s", s_count_cols[i]);
+        n = strlen (types);
+        snprintf (types + n, sizeof types - n, ", $%d::bigint[]", i + 3);
+        n = strlen (vals);
+        snprintf (vals + n, sizeof vals - n, ", u.c%d", i);
+        n = strlen (sets);
+        snprintf (sets + n, sizeof sets - n, "%s = r.%s + EXCLUDED.%s, ", s_count_cols[i],
+                  s_count_cols[i], s_count_cols[i]);
+    }
+    char *sql = malloc (8192);
+    assert (sql);
+    char names[256] = "";
+    for (int i = 0; i < 13; i++) {
+        size_t n = strlen (names);
+        snprintf (names + n, sizeof names - n, ", c%d", i);
+    }
+    snprintf (sql, 8192,
+              "INSERT INTO {schema}.rollup AS r (node, day%s, contact_hist, resolve_hist)"
+              " SELECT u.node, u.day::date%s, u.ch::bigint[], u.rh::bigint[]"
+              " FROM unnest($1::text[], $2::text[]%s, $16::text[], $17::text[])"
+              "  AS u(node, day%s, ch, rh)"
+              " ON CONFLICT (node, day) DO UPDATE SET %s"
+              " contact_hist = {schema}.array_add(r.contact_hist, EXCLUDED.contact_hist),"
+              " resolve_hist = {schema}.array_add(r.resolve_hist, EXCLUDED.resolve_hist)",
+              cols, vals, types, names, sets);
+    return sql;
+}
+
+static char *
+s_sums_sql (void)
+{
+    char sums[1024] = "";
+    for (int i = 0; i < 13; i++) {
+        size_t n = strlen (sums);
+        snprintf (sums + n, sizeof sums - n, "%scoalesce(sum(%s), 0)", i ? ", " : "",
+                  s_count_cols[i]);
+    }
+    char *sql = malloc (2048);
+    assert (sql);
+    snprintf (sql, 2048,
+              "SELECT %s FROM {schema}.rollup WHERE node = $1 AND day BETWEEN $2::date AND "
+              "$3::date",
+              sums);
+    return sql;
+}
+
+void
+analytics_store_prepare (gz_db_t *db, const char *schema)
+{
+    gz_db_prepare_schema (db, "an_fact_get", s_fact_get_sql, schema);
+    gz_db_prepare_schema (db, "an_facts_put", s_facts_put_sql, schema);
+    char *sql = s_rollup_add_sql ();
+    gz_db_prepare_schema (db, "an_rollup_add", sql, schema);
+    free (sql);
+    gz_db_prepare_schema (db, "an_volumes_add", s_volumes_add_sql, schema);
+}
+
+static const char *const s_node_sql = "SELECT level FROM org.units WHERE code = $1";
+static const char *const s_children_sql =
+    "SELECT coalesce(json_agg(code ORDER BY sort_order, code), '[]')::text FROM org.units"
+    " WHERE parent_code = $1";
+
+void
+analytics_store_prepare_read (gz_db_t *db, const char *schema)
+{
+    gz_db_prepare (db, "an_node", s_node_sql);
+    gz_db_prepare (db, "an_children", s_children_sql);
+    char *sql = s_sums_sql ();
+    gz_db_prepare_schema (db, "an_sums", sql, schema);
+    free (sql);
+    gz_db_prepare_schema (db, "an_overdue", s_overdue_sql, schema);
+    gz_db_prepare_schema (db, "an_hist", s_hist_sql, schema);
+    gz_db_prepare_schema (db, "an_trend", s_trend_sql, schema);
+    gz_db_prepare_schema (db, "an_volumes", s_volumes_sql, schema);
+    gz_db_prepare_schema (db, "an_hotspots", s_hotspots_sql, schema);
+}
+
+//  ---------------------------------------------------------------- arrays
+
+//  A PostgreSQL array literal under construction.
+typedef struct {
+    char *s;
+    size_t len, size;
+} s_arr_t;
+
+static void
+s_put (s_arr_t *a, const char *text, size_t n)
+{
+    if (a->len + n + 2 > a->size) {
+        a->size = (a->len + n + 2) * 2 + 64;
+        a->s = realloc (a->s, a->size);
+        assert (a->s);
+    }
+    memcpy (a->s + a->len, text, n);
+    a->len += n;
+    a->s[a->len] = 0;
+}
+
+static void
+s_sep (s_arr_t *a)
+{
+    s_put (a, a->len ? "," : "{", 1);
+}
+
+//  A quoted element ("\" and "\\" escaped).
+static void
+s_text (s_arr_t *a, const char *v)
+{
+    s_sep (a);
+    s_put (a, "\"", 1);
+    for (const char *p = v ? v : ""; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            s_put (a, "\\", 1);
+        s_put (a, p, 1);
+    }
+    s_put (a, "\"", 1);
+}
+
+static void
+s_int (s_arr_t *a, int64_t v)
+{
+    char b[32];
+    s_sep (a);
+    s_put (a, b, (size_t) snprintf (b, sizeof b, "%lld", (long long) v));
+}
+
+static void
+s_bool (s_arr_t *a, bool v)
+{
+    s_sep (a);
+    s_put (a, v ? "t" : "f", 1);
+}
+
+static const char *
+s_end (s_arr_t *a)
+{
+    if (!a->len)
+        s_put (a, "{", 1);
+    s_put (a, "}", 1);
+    return a->s;
+}
+
+//  Run name with n array parameters, then free them. 0 or -1.
+static int
+s_run_arrays (gz_db_t *db, const char *name, s_arr_t *arrs, int n)
+{
+    const char *values[32];
+    for (int i = 0; i < n; i++)
+        values[i] = s_end (&arrs[i]);
+    PGresult *r = gz_db_exec (db, name, n, values);
+    for (int i = 0; i < n; i++)
+        free (arrs[i].s);
+    if (!r)
+        return -1;
+    PQclear (r);
+    return 0;
+}
+
+//  ---------------------------------------------------------------- the consumer's
+
+int
+analytics_store_fact_get (gz_db_t *db, const char *id, analytics_fact_t *f)
+{
+    analytics_fact_init (f, id);
+    const char *values[] = {id};
+    PGresult *r = gz_db_exec (db, "an_fact_get", 1, values);
+    if (!r)
+        return -1;
+    int found = PQntuples (r) > 0;
+    if (found) {
+        snprintf (f->category, sizeof f->category, "%s", PQgetvalue (r, 0, 1));
+        f->channel = atoi (PQgetvalue (r, 0, 2));
+        f->tier = atoi (PQgetvalue (r, 0, 3));
+        char *codes[6] = {f->building,    f->grid,     f->community,
+                          f->subdistrict, f->district, f->department};
+        for (int i = 0; i < 6; i++)
+            snprintf (codes[i], ANALYTICS_CODE_MAX, "%s", PQgetvalue (r, 0, 4 + i));
+        f->submitted_us = atoll (PQgetvalue (r, 0, 10));
+        f->response_due_us = atoll (PQgetvalue (r, 0, 11));
+        f->resolve_due_us = atoll (PQgetvalue (r, 0, 12));
+        f->reached_us = atoll (PQgetvalue (r, 0, 13));
+        f->resolved_us = atoll (PQgetvalue (r, 0, 14));
+        f->resolved = PQgetvalue (r, 0, 15)[0] == 't';
+        f->merged = PQgetvalue (r, 0, 16)[0] == 't';
+        f->invalid = PQgetvalue (r, 0, 17)[0] == 't';
+        f->satisfied = atoi (PQgetvalue (r, 0, 18));
+        f->reopens = atoi (PQgetvalue (r, 0, 19));
+        f->escalations = atoi (PQgetvalue (r, 0, 20));
+    }
+    PQclear (r);
+    return found;
+}
+
+int
+analytics_store_facts_put (gz_db_t *db, analytics_fact_t *const *facts, size_t n)
+{
+    if (n == 0)
+        return 0;
+    s_arr_t a[21];
+    memset (a, 0, sizeof a);
+    for (size_t i = 0; i < n; i++) {
+        const analytics_fact_t *f = facts[i];
+        s_text (&a[0], f->id);
+        s_text (&a[1], f->category);
+        s_int (&a[2], f->channel);
+        s_int (&a[3], f->tier);
+        const char *codes[6] = {f->building,    f->grid,     f->community,
+                                f->subdistrict, f->district, f->department};
+        for (int c = 0; c < 6; c++)
+            s_text (&a[4 + c], codes[c]);
+        int64_t times[5] = {f->submitted_us, f->response_due_us, f->resolve_due_us, f->reached_us,
+                            f->resolved_us};
+        for (int t = 0; t < 5; t++)
+            s_int (&a[10 + t], times[t]);
+        s_bool (&a[15], f->resolved);
+        s_bool (&a[16], f->merged);
+        s_bool (&a[17], f->invalid);
+        s_int (&a[18], f->satisfied);
+        s_int (&a[19], f->reopens);
+        s_int (&a[20], f->escalations);
+    }
+    return s_run_arrays (db, "an_facts_put", a, 21);
+}
+
+//  A histogram as an array literal's element text: "{1,0,...}".
+static void
+s_hist (s_arr_t *a, const int64_t *h)
+{
+    char buf[ANALYTICS_HIST * 24 + 4];
+    size_t used = (size_t) snprintf (buf, sizeof buf, "{");
+    for (int i = 0; i < ANALYTICS_HIST; i++)
+        used += (size_t) snprintf (buf + used, sizeof buf - used, "%s%lld", i ? "," : "",
+                                   (long long) h[i]);
+    snprintf (buf + used, sizeof buf - used, "}");
+    s_text (a, buf);
+}
+
+int
+analytics_store_rollup_add (gz_db_t *db, zhashx_t *deltas)
+{
+    if (zhashx_size (deltas) == 0)
+        return 0;
+    s_arr_t a[17];
+    memset (a, 0, sizeof a);
+    for (analytics_counts_t *c = zhashx_first (deltas); c; c = zhashx_next (deltas)) {
+        if (analytics_counts_zero (c))
+            continue;
+        const char *key = zhashx_cursor (deltas);
+        const char *bar = strchr (key, '|');
+        char node[ANALYTICS_CODE_MAX];
+        snprintf (node, sizeof node, "%.*s", (int) (bar - key), key);
+        s_text (&a[0], node);
+        s_text (&a[1], bar + 1);
+        const int64_t *v = (const int64_t *) c;
+        for (int i = 0; i < 13; i++)
+            s_int (&a[2 + i], v[i]);
+        s_hist (&a[15], c->contact_hist);
+        s_hist (&a[16], c->resolve_hist);
+    }
+    if (!a[0].len) {
+        for (int i = 0; i < 17; i++)
+            free (a[i].s);
+        return 0;
+    }
+    return s_run_arrays (db, "an_rollup_add", a, 17);
+}
+
+int
+analytics_store_volumes_add (gz_db_t *db, zhashx_t *volumes)
+{
+    s_arr_t a[5];
+    memset (a, 0, sizeof a);
+    for (int64_t *n = zhashx_first (volumes); n; n = zhashx_next (volumes)) {
+        if (!*n)
+            continue;
+        char key[256];
+        snprintf (key, sizeof key, "%s", (const char *) zhashx_cursor (volumes));
+        char *save = NULL;
+        const char *parts[4] = {NULL, NULL, NULL, NULL};
+        parts[0] = strtok_r (key, "|", &save);
+        for (int i = 1; i < 4 && parts[i - 1]; i++)
+            parts[i] = strtok_r (NULL, i == 3 ? "" : "|", &save);
+        for (int i = 0; i < 4; i++)
+            s_text (&a[i], parts[i] ? parts[i] : "");
+        s_int (&a[4], *n);
+    }
+    if (!a[0].len) {
+        for (int i = 0; i < 5; i++)
+            free (a[i].s);
+        return 0;
+    }
+    return s_run_arrays (db, "an_volumes_add", a, 5);
+}
+
+//  ---------------------------------------------------------------- reads
+
+static int
+s_hist_get (gz_db_t *db, const char *const *period, const char *which, int64_t *out)
+{
+    const char *values[] = {period[0], period[1], period[2], which};
+    PGresult *r = gz_db_exec (db, "an_hist", 4, values);
+    if (!r)
+        return -1;
+    const char *p = PQgetvalue (r, 0, 0);
+    for (int i = 0; i < ANALYTICS_HIST && *p; i++) {
+        out[i] = strtoll (p, (char **) &p, 10);
+        if (*p == ',')
+            p++;
+    }
+    PQclear (r);
+    return 0;
+}
+
+int
+analytics_store_sums (gz_db_t *db, const char *node, const char *from, const char *to,
+                      analytics_counts_t *c, int64_t now_us, int64_t *overdue_unreached)
+{
+    memset (c, 0, sizeof *c);
+    const char *values[] = {node, from, to};
+    PGresult *r = gz_db_exec (db, "an_sums", 3, values);
+    if (!r)
+        return -1;
+    int64_t *v = (int64_t *) c;
+    for (int i = 0; i < 13; i++)
+        v[i] = atoll (PQgetvalue (r, 0, i));
+    PQclear (r);
+    char now[32];
+    snprintf (now, sizeof now, "%lld", (long long) now_us);
+    const char *ov[] = {node, from, to, now};
+    r = gz_db_exec (db, "an_overdue", 4, ov);
+    if (!r)
+        return -1;
+    *overdue_unreached = atoll (PQgetvalue (r, 0, 0));
+    PQclear (r);
+    if (s_hist_get (db, values, "c", c->contact_hist) ||
+        s_hist_get (db, values, "r", c->resolve_hist))
+        return -1;
+    return 0;
+}
+
+//  A statement answering one JSON text.
+static json_t *
+s_json (gz_db_t *db, const char *name, int n, const char *const *values)
+{
+    PGresult *r = gz_db_exec (db, name, n, values);
+    if (!r)
+        return NULL;
+    json_t *j = json_loads (PQgetvalue (r, 0, 0), 0, NULL);
+    PQclear (r);
+    return j;
+}
+
+json_t *
+analytics_store_trend (gz_db_t *db, const char *node, const char *from, const char *to)
+{
+    const char *values[] = {node, from, to};
+    return s_json (db, "an_trend", 3, values);
+}
+
+json_t *
+analytics_store_volumes (gz_db_t *db, const char *node, const char *from, const char *to)
+{
+    const char *values[] = {node, from, to};
+    return s_json (db, "an_volumes", 3, values);
+}
+
+json_t *
+analytics_store_hotspots (gz_db_t *db, const char *node, const char *from, const char *to, int min)
+{
+    char m[16];
+    snprintf (m, sizeof m, "%d", min);
+    const char *values[] = {node, from, to, m};
+    return s_json (db, "an_hotspots", 4, values);
+}
+
+int
+analytics_store_node (gz_db_t *db, const char *code, char *level, size_t size)
+{
+    const char *values[] = {code};
+    PGresult *r = gz_db_exec (db, "an_node", 1, values);
+    if (!r)
+        return -1;
+    int found = PQntuples (r) > 0;
+    if (found)
+        snprintf (level, size, "%s", PQgetvalue (r, 0, 0));
+    PQclear (r);
+    return found;
+}
+
+json_t *
+analytics_store_children (gz_db_t *db, const char *code)
+{
+    const char *values[] = {code};
+    return s_json (db, "an_children", 1, values);
+}
