@@ -19,10 +19,11 @@ typedef struct {
     atomic_llong clock_us; //  the test clock (0: the real one)
     //  The actor's alone:
     gz_org_t *org;
-    zhashx_t *facts;   //  the batch's facts: request id -> s_fact_t (analytics_consume.c)
-    zhashx_t *deltas;  //  "node|day" -> analytics_counts_t
-    zhashx_t *volumes; //  "node|day|dim|value" -> int64_t
-    uint64_t applied;  //  events applied (for /metrics)
+    zhashx_t *facts;    //  the batch's facts: request id -> s_fact_t (analytics_consume.c)
+    zhashx_t *deltas;   //  "node|day" -> analytics_counts_t
+    zhashx_t *volumes;  //  "node|day|dim|value" -> int64_t
+    zhashx_t *matching; //  "node|day" -> int64_t[] (analytics_matching.c)
+    uint64_t applied;   //  events applied (for /metrics)
 } analytics_t;
 
 //  ---------------------------------------------------------------- analytics_server.c
@@ -32,6 +33,49 @@ int64_t analytics_now_us (analytics_t *self);
 //  ---------------------------------------------------------------- analytics_http.c
 
 extern const gz_route_t analytics_routes[];
+
+//  A query's node and period, checked (analytics_query_begin).
+typedef struct {
+    const char *node, *from, *to;
+    char level[16]; //  the node's level: grid, community, subdistrict, district, department
+    char from_buf[11], to_buf[11];
+} analytics_query_t;
+//  Check the method, node, period (default_days > 0: the last so many days
+//  when neither is given) and the bearer token: a pool connection, or
+//  NULL when answered (400, 401, 405, 503).
+gz_db_t *analytics_query_begin (analytics_t *ctx, gz_http_req_t *req, analytics_query_t *q,
+                                int default_days);
+//  Put db back; answer body (200) or 503 when NULL.
+void analytics_query_end (analytics_t *ctx, gz_http_req_t *req, gz_db_t *db, json_t *body);
+
+//  ---------------------------------------------------------------- analytics_people.c
+
+bool analytics_route_staff (void *state, gz_http_req_t *req, const char *rest);
+bool analytics_route_meetings (void *state, gz_http_req_t *req, const char *rest);
+bool analytics_route_volunteers (void *state, gz_http_req_t *req, const char *rest);
+
+//  ---------------------------------------------------------------- analytics_matching.c
+
+int analytics_on_matching (gz_db_t *db, const gz_envelope_t *env, void *arg);
+int analytics_matching_flush (gz_db_t *db, void *arg);
+void analytics_matching_after (void *arg, bool committed);
+json_t *analytics_matching_json (gz_db_t *db, const char *node, const char *from, const char *to);
+
+//  ---------------------------------------------------------------- analytics_store_matching.c
+
+void analytics_store_matching_prepare (gz_db_t *db, const char *schema);
+void analytics_store_matching_prepare_read (gz_db_t *db, const char *schema);
+//  Add the batch's rows ("node|day" -> columns counters). 0 or -1.
+int analytics_store_matching_add (gz_db_t *db, zhashx_t *rows, int columns);
+int analytics_store_matching_sums (gz_db_t *db, const char *node, const char *from, const char *to,
+                                   int64_t *sums, int columns);
+
+//  ---------------------------------------------------------------- analytics_store_people.c
+
+void analytics_store_people_prepare_read (gz_db_t *db, const char *routing_schema);
+json_t *analytics_store_staff (gz_db_t *db, const char *node, bool node_all, int64_t now_us);
+json_t *analytics_store_meetings (gz_db_t *db, const char *node, bool node_all, const char *from,
+                                  const char *to);
 
 //  ---------------------------------------------------------------- analytics_consume.c
 

@@ -17,6 +17,7 @@
                                             (default GZ_ANALYTICS_HOTSPOT_MIN;
                                             period default: the last
                                             GZ_ANALYTICS_HOTSPOT_DAYS days)
+      GET /api/v1/staff, /meetings, /volunteers   analytics_people.c
 
     Errors: {"error": {"code", "message"}} with 400 (the reason) 401 503.  */
 #include "analytics.h"
@@ -29,11 +30,7 @@
 
 //  The query's node and period, checked; the caller's token checked. A
 //  pool connection in *db (put it back), or NULL when answered.
-typedef struct {
-    const char *node, *from, *to;
-    char level[16];
-    char from_buf[11], to_buf[11];
-} s_query_t;
+typedef analytics_query_t s_query_t;
 
 static gz_db_t *
 s_begin (analytics_t *ctx, gz_http_req_t *req, s_query_t *q, int default_days)
@@ -91,6 +88,18 @@ s_end (analytics_t *ctx, gz_http_req_t *req, gz_db_t *db, json_t *body)
         gz_http_reply_json (req, 200, body);
     else
         gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
+}
+
+gz_db_t *
+analytics_query_begin (analytics_t *ctx, gz_http_req_t *req, analytics_query_t *q, int default_days)
+{
+    return s_begin (ctx, req, q, default_days);
+}
+
+void
+analytics_query_end (analytics_t *ctx, gz_http_req_t *req, gz_db_t *db, json_t *body)
+{
+    s_end (ctx, req, db, body);
 }
 
 //  The rates of one node and period, or NULL.
@@ -202,5 +211,8 @@ const gz_route_t analytics_routes[] = {
     {NULL, "/api/v1/trends", "trends", s_route_trends, true},
     {NULL, "/api/v1/rankings", "rankings", s_route_rankings, true},
     {NULL, "/api/v1/hotspots", "hotspots", s_route_hotspots, true},
+    {NULL, "/api/v1/staff", "staff", analytics_route_staff, true},
+    {NULL, "/api/v1/meetings", "meetings", analytics_route_meetings, true},
+    {NULL, "/api/v1/volunteers", "volunteers", analytics_route_volunteers, true},
     {NULL, NULL, NULL, NULL, false},
 };

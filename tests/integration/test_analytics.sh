@@ -116,5 +116,27 @@ hs=$(curl -fsS -H "$op" "$aapi/hotspots?node=$community&min=1")
 tr=$(curl -fsS -H "$op" "$aapi/trends?node=$community&from=$today&to=$today")
 [ "$(jq '.days[0].requests' <<<"$tr")" = 4 ] && [ "$(jq '.volumes.category.noise' <<<"$tr")" = 1 ] ||
     gz_fail "trends: $tr"
+# Work in hand now (routing's state): C (reopened) and D are open; overdue
+# as routing's deadlines say (an escalation moves them). A meeting held today; a volunteer need filed
+# with matching (its stream counted by day and node).
+st=$(curl -fsS -H "$op" "$aapi/staff?node=$community")
+overdue=$(gz_sql "SELECT count(*) FROM routing.requests WHERE community_code = '$community'
+                  AND state IN ('assigned', 'accepted', 'verified', 'in_progress')
+                  AND resolve_due_us < extract(epoch FROM now()) * 1e6")
+[ "$(jq '[.units[].open] | add' <<<"$st")" = 2 ] && [ "$(jq '[.units[].overdue] | add' <<<"$st")" = "$overdue" ] ||
+    gz_fail "staff: $st (overdue in routing: $overdue)"
+[ "$(jq '[.staff[].open] | add' <<<"$st")" = 2 ] || gz_fail "staff per person: $st"
+gz_sql "INSERT INTO routing.meetings (id, community_code, held_on, place, participants, hosts,
+        recorded_role, client_key, body_sha256, demands_total, status)
+        VALUES ('M9100', '$community', (now() AT TIME ZONE 'Asia/Shanghai')::date, '活动室', 30,
+        '{}', 'operator', 'k', 'x', 2, 'recorded')"
+mt=$(curl -fsS -H "$op" "$aapi/meetings?node=$sub&from=$today&to=$today")
+[ "$(jq -c '[.meetings, .participants, .demands]' <<<"$mt")" = '[1,30,2]' ] || gz_fail "meetings: $mt"
+mapi="http://127.0.0.1:$((GZ_PORT_BASE + 2))/api/v1"
+curl -fsS -X POST -H "$op" -H 'Content-Type: application/json' "$mapi/needs" \
+    -d "{\"building\":\"${b[0]}\",\"contact_name\":\"张奶奶\",\"skill\":\"shopping\",\"weekly\":\"sat 09:00-10:00\"}" >/dev/null ||
+    gz_fail "need"
+needs() { [ "$(curl -fsS -H "$op" "$aapi/volunteers?node=$community&from=$today&to=$today" | jq .needs)" = 1 ]; }
+gz_wait_for 20 "analytics did not count matching's need" needs
 gz_stop "$pid" gongzhi
 echo "analytics: ok"
