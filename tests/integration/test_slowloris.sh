@@ -21,7 +21,8 @@ pid=$GZ_PID
 web="http://127.0.0.1:$GZ_PORT_BASE"
 api="http://127.0.0.1:$((GZ_PORT_BASE + 1))"
 # Every service of the process ready (each starts its threads first).
-gz_wait_ready "$web" "$api" "http://127.0.0.1:$((GZ_PORT_BASE + 3))"
+gz_wait_ready "$web" "$api" "http://127.0.0.1:$((GZ_PORT_BASE + 2))" \
+    "http://127.0.0.1:$((GZ_PORT_BASE + 3))" "http://127.0.0.1:$((GZ_PORT_BASE + 4))"
 threads_before=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status")
 
 # probe NAME URL [HEADER]: one request from 127.0.0.1; fail unless it is
