@@ -6,7 +6,7 @@
 #   A  reached on time, resolved on time, rated satisfied (closed)
 #   B  慢测: reached after its deadline, resolved after its deadline, rated satisfied
 #   C  reached on time, resolved, rated NOT satisfied, then reopened (not resolved now)
-#   D  慢测: never reached; its response deadline passes
+#   D  慢测: never touched; its response deadline passes (routing escalates it)
 #   E  verified invalid (rejected): not in the cohort
 #   F  the same building and category as D while D is open: merged, not in the cohort
 # The community's rates, then: requests 4; response on time 2 of due 4
@@ -70,7 +70,6 @@ work "$A"; act "$A" resolve '{"result":"已修复"}'; resident "$A" rate '{"scor
 work "$C"; act "$C" resolve '{"result":"已处理"}'; resident "$C" rate '{"score":2,"satisfied":false}'
 resident "$C" reopen '{"comment":"还是松的"}'
 act "$E" accept '{}'; act "$E" verify '{"outcome":"invalid"}'
-act "$D" accept '{}'; act "$D" verify '{"outcome":"not_reached"}'
 sleep 3.5 # B's and D's deadlines (2 s, 3 s) pass
 work "$B"; act "$B" resolve '{"result":"已清运"}'; resident "$B" rate '{"score":4,"satisfied":true}'
 
