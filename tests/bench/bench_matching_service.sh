@@ -79,7 +79,7 @@ batch() {
     b=$(date +%s.%N)
     awk -v a="$a" -v b="$b" -v o="$out" -v w="$1" 'BEGIN { printf "%s: %s in %.2f s (HTTP round trip)\n", w, o, b - a }'
     grep 'msg="batch"' "$tmp/gongzhi.log" | tail -1 | sed 's/.*msg="batch" /  batch: /'
-    grep 'svc=matching.*level=warn\|level=error' "$tmp/gongzhi.log" | tail -3
+    grep 'svc=matching.*level=warn\|level=error' "$tmp/gongzhi.log" | tail -3 || true
 }
 batch "batch 1 ($NEEDS needs x $VOLUNTEERS volunteers)"
 sql "UPDATE matching.offers SET expires_at = now() WHERE state = 'offered'"
