@@ -17,6 +17,10 @@
                                             (default GZ_ANALYTICS_HOTSPOT_MIN;
                                             period default: the last
                                             GZ_ANALYTICS_HOTSPOT_DAYS days)
+      GET /api/v1/reports/monthly?node&month=YYYY-MM&format=xlsx|csv
+                                            the monthly 一张表 as a download
+                                            (analytics_report_http.c;
+                                            docs/analytics-report.md)
 
     Errors: {"error": {"code", "message"}} with 400 (the reason) 401 503.  */
 #include "analytics.h"
@@ -202,5 +206,6 @@ const gz_route_t analytics_routes[] = {
     {NULL, "/api/v1/trends", "trends", s_route_trends, true},
     {NULL, "/api/v1/rankings", "rankings", s_route_rankings, true},
     {NULL, "/api/v1/hotspots", "hotspots", s_route_hotspots, true},
+    {NULL, "/api/v1/reports/monthly", "report_monthly", analytics_route_report_monthly, true},
     {NULL, NULL, NULL, NULL, false},
 };

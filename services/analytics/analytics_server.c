@@ -103,6 +103,7 @@ s_prepare_read (gz_db_t *db, void *arg)
 {
     analytics_t *self = arg;
     analytics_store_prepare_read (db, self->cfg->base.schema);
+    analytics_store_prepare_report (db, self->cfg->base.schema, self->cfg->routing_schema);
     gz_auth_prepare (db, self->cfg->routing_schema);
 }
 
