@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "analytics_fact.h"
+#include "analytics_report.h"
 #include "analytics_server.h"
 #include "gz_actor.h"
 #include "gz_org.h"
@@ -117,6 +118,40 @@ int analytics_store_node (gz_db_t *db, const char *code, char *level, size_t siz
 //  The units under code (communities of a sub-district, grids of a
 //  community, ...), a JSON array of codes; NULL on failure.
 json_t *analytics_store_children (gz_db_t *db, const char *code);
+
+//  ---------------------------------------------------------------- analytics_store_report.c
+
+//  The report's statements (routing_schema: where routing.meetings lives).
+void analytics_store_prepare_report (gz_db_t *db, const char *schema, const char *routing_schema);
+//  A unit's level and name: 1 found, 0 not, -1 failure.
+int analytics_store_unit (gz_db_t *db, const char *code, char *level, size_t level_size, char *name,
+                          size_t name_size);
+//  The units under code (codes and names) into rep->units. 0, or -1.
+int analytics_store_report_children (gz_db_t *db, const char *code, analytics_report_t *rep);
+//  A building's name ("" when unknown). 0, or -1.
+int analytics_store_building_name (gz_db_t *db, const char *code, char *name, size_t size);
+//  Open cohort requests under node filed by to whose resolve deadline is
+//  before as_of_us, most overdue first, into rep->overdue. 0, or -1.
+int analytics_store_report_overdue (gz_db_t *db, const char *node, const char *to, int64_t as_of_us,
+                                    analytics_report_t *rep);
+//  Meetings recorded in [from, to] by communities at or under node, into
+//  rep->meetings. 0, or -1 (routing's schema missing: logged).
+int analytics_store_report_meetings (gz_db_t *db, const char *node, const char *from,
+                                     const char *to, analytics_report_t *rep);
+
+//  ---------------------------------------------------------------- analytics_report_collect.c
+
+//  The monthly report of node for month (YYYY-MM) into *report_p (the
+//  caller's: analytics_report_destroy), the statements of
+//  analytics_store_prepare_read and _prepare_report registered on db.
+//  0 done, 1 no such unit, 2 not a month, -1 database failure.
+int analytics_report_collect (gz_db_t *db, const analytics_config_t *cfg, const char *node,
+                              const char *month, int64_t now_us, analytics_report_t **report_p);
+
+//  ---------------------------------------------------------------- analytics_report_http.c
+
+//  GET /api/v1/reports/monthly?node=CODE&month=YYYY-MM&format=xlsx|csv
+bool analytics_route_report_monthly (void *state, gz_http_req_t *req, const char *rest);
 
 //  ---------------------------------------------------------------- analytics_rates.c
 

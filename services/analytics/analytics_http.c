@@ -18,6 +18,10 @@
                                             period default: the last
                                             GZ_ANALYTICS_HOTSPOT_DAYS days)
       GET /api/v1/staff, /meetings, /volunteers   analytics_people.c
+      GET /api/v1/reports/monthly?node&month=YYYY-MM&format=xlsx|csv
+                                            the monthly 一张表 as a download
+                                            (analytics_report_http.c;
+                                            docs/analytics-report.md)
 
     Errors: {"error": {"code", "message"}} with 400 (the reason) 401 503.  */
 #include "analytics.h"
@@ -214,5 +218,6 @@ const gz_route_t analytics_routes[] = {
     {NULL, "/api/v1/staff", "staff", analytics_route_staff, true},
     {NULL, "/api/v1/meetings", "meetings", analytics_route_meetings, true},
     {NULL, "/api/v1/volunteers", "volunteers", analytics_route_volunteers, true},
+    {NULL, "/api/v1/reports/monthly", "report_monthly", analytics_route_report_monthly, true},
     {NULL, NULL, NULL, NULL, false},
 };

@@ -111,6 +111,7 @@ s_prepare_read (gz_db_t *db, void *arg)
     analytics_store_prepare_read (db, self->cfg->base.schema);
     analytics_store_matching_prepare_read (db, self->cfg->base.schema);
     analytics_store_people_prepare_read (db, self->cfg->routing_schema);
+    analytics_store_prepare_report (db, self->cfg->base.schema, self->cfg->routing_schema);
     gz_auth_prepare (db, self->cfg->routing_schema);
 }
 

@@ -48,6 +48,9 @@ gzctl_usage (void)
              "                             optimal solution on stdout (docs/matching.md)\n"
              "  volunteers import FILE.csv create or update volunteers, all or nothing\n"
              "                             (columns: docs/matching.md, \"Registry\")\n"
+             "  report monthly --node CODE --month YYYY-MM --out FILE [--format xlsx|csv]\n"
+             "                             the monthly 一张表 of a unit as Excel or CSV\n"
+             "                             (docs/analytics-report.md)\n"
              "  help                       this text\n"
              "\n"
              "database: GZ_DATABASE_URL (default: the private cluster, GZ_PG_PORT or 54320)\n");
@@ -311,5 +314,7 @@ main (int argc, char **argv)
         return gzctl_match (argc - 2, argv + 2);
     if (strcmp (command, "volunteers") == 0)
         return gzctl_volunteers (argc - 2, argv + 2);
+    if (strcmp (command, "report") == 0)
+        return gzctl_report (argc - 2, argv + 2);
     return gzctl_usage ();
 }

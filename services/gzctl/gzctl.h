@@ -21,4 +21,7 @@ int gzctl_match (int argc, char **argv);
 //  gzctl_volunteers.c: gzctl volunteers import FILE.csv.
 int gzctl_volunteers (int argc, char **argv);
 
+//  gzctl_report.c: gzctl report monthly.
+int gzctl_report (int argc, char **argv);
+
 #endif

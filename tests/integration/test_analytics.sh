@@ -12,6 +12,9 @@
 # The community's rates, then: requests 4; response on time 2 of due 4
 # (reached 3 + D overdue) = 0.5; resolved 2 of 4 = 0.5, on time 1; rated 3,
 # satisfied 2; reopened 1, merged 1, invalid 1.
+# The month's 一张表 of the community (Excel and CSV, over HTTP and from
+# gzctl) reads back those numbers, the categories, D as overdue (its 3 s
+# resolve deadline passed) and a 逢四说事 meeting recorded this month.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -21,7 +24,7 @@ rules=$GZ_TMP/rules
 { echo "*  慢测  *  local  grid  -  2s  3s"; cat "$GZ_SOURCE_DIR/services/routing/default.rules"; } >"$rules"
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_ROUTING_RULES=$rules \
        GZ_DEMO_API_KEY=an-key GZ_DEMO_OPERATOR_TOKEN=an-operator GZ_BUS_HEARTBEAT_MS=200 \
-       GZ_ORG_CHECK_MS=0
+       GZ_ORG_CHECK_MS=0 GZ_ANALYTICS_HOTSPOT_MIN=1
 gz_seed
 gz_start gongzhi.log "$GZ_BIN/gongzhi"
 pid=$GZ_PID
@@ -115,8 +118,92 @@ hs=$(curl -fsS -H "$op" "$aapi/hotspots?node=$community&min=1")
 tr=$(curl -fsS -H "$op" "$aapi/trends?node=$community&from=$today&to=$today")
 [ "$(jq '.days[0].requests' <<<"$tr")" = 4 ] && [ "$(jq '.volumes.category.noise' <<<"$tr")" = 1 ] ||
     gz_fail "trends: $tr"
+
+# The monthly 一张表. A meeting this month (and one two months ago, not
+# counted), recorded by routing; here by SQL.
+month=$(TZ=Asia/Shanghai date +%Y-%m)
+gz_sql "INSERT INTO routing.meetings (id, community_code, held_on, place, participants, hosts,
+        recorded_role, client_key, body_sha256, demands_total, status)
+        VALUES ('M9101', '$community', '$today', '社区议事厅', 12, '{}', 'operator', 'k1', 'x', 3,
+        'recorded'), ('M9102', '$community', '$today'::date - 62, '社区议事厅', 5, '{}', 'operator',
+        'k2', 'x', 1, 'recorded')" >/dev/null
+report="$aapi/reports/monthly?node=$community&month=$month"
+curl -fsS -H "$op" -D "$GZ_TMP/xlsx.h" -o "$GZ_TMP/http.xlsx" "$report&format=xlsx" || gz_fail "report xlsx"
+grep -qi '^content-type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' "$GZ_TMP/xlsx.h" ||
+    gz_fail "xlsx content type: $(cat "$GZ_TMP/xlsx.h")"
+grep -qi "^content-disposition: attachment; filename=\"report-$community-$month.xlsx\"; filename\*=UTF-8''%E4%B8%80%E5%BC%A0%E8%A1%A8-$community-$month.xlsx" "$GZ_TMP/xlsx.h" ||
+    gz_fail "xlsx disposition: $(cat "$GZ_TMP/xlsx.h")"
+cells=$(python3 "$(dirname "$0")/xlsx_cells.py" "$GZ_TMP/http.xlsx") || gz_fail "not a workbook"
+cell() { jq -c "$1" <<<"$cells"; }
+want() { [ "$(cell "$1")" = "$2" ] || gz_fail "xlsx $1 = $(cell "$1"), want $2"; }
+want 'del(._formats) | keys_unsorted' '["总览","分类","排名","热点","超期","逢四说事"]'
+cname=$(gz_sql "SELECT name FROM org.units WHERE code = '$community'")
+want '.["总览"].A1' "\"$cname（$community）$month 一张表\""
+want '.["总览"] | [.A4, .B4]' '["指标","数值"]'
+# 总览: row 5 requests, 6 response rate, 9 resolution, 13 satisfaction.
+want '.["总览"] | [.A5, .B5, .A6, .B6, .B7, .B8]' '["受理诉求（件）",4,"响应率",0.5,2,4]'
+want '.["总览"] | [.A9, .B9, .B10, .B11]' '["解决率",0.5,2,1]'
+want '.["总览"] | [.A13, (.B13 * 1000 | floor), .B14, .B15]' '["满意率",666,2,3]'
+want '._formats["总览"] | [.B5, .B6, .B13]' '["0","0.0%","0.0%"]'
+want '[.["分类"] | to_entries[] | select(.key | test("^B[0-9]+$")) | .value] | .[1:] | sort' '["noise","property","road","sanitation"]'
+want '[.["分类"] | to_entries[] | select(.key | test("^C[0-9]+$")) | .value] | .[1:]' '[1,1,1,1]'
+# 排名 of a community: its grids; their requests add up to 4.
+want '[.["排名"] | to_entries[] | select(.key | test("^C[0-9]+$")) | .value] | .[1:] | add' 4
+want '[.["热点"] | to_entries[] | select(.key | test("^D[0-9]+$")) | .value] | .[1:] | length' 4
+want '.["超期"] | [.A5, .G5, .A6]' "[\"$D\",0,null]"
+want '._formats["超期"] | [.["E5"], .F5]' '["yyyy-mm-dd","yyyy-mm-dd hh:mm"]'
+serial=$(python3 -c "import datetime; print((datetime.date.fromisoformat('$today') - datetime.date(1899, 12, 30)).days)")
+want ".[\"逢四说事\"] | [.A5, .B5, .C5, .D5, .[\"E5\"], .F5, .A6]" "[\"M9101\",\"$cname\",$serial,\"社区议事厅\",12,3,null]"
+want '._formats["逢四说事"].C5' '"yyyy-mm-dd"'
+# The category names are Chinese (gz_category), whatever they are.
+for code in noise road; do
+    name=$(cell "[.[\"分类\"] | to_entries[] | select(.value == \"$code\") | .key | sub(\"B\"; \"A\")] | .[0]")
+    [ "$(cell ".[\"分类\"][$name] | test(\"^[^a-z]+$\")")" = true ] || gz_fail "category $code has no Chinese name"
+done
+
+# The CSV: a BOM, the same numbers; gzctl writes the same file.
+curl -fsS -H "$op" -D "$GZ_TMP/csv.h" -o "$GZ_TMP/http.csv" "$report&format=csv" || gz_fail "report csv"
+grep -qi '^content-type: text/csv; charset=utf-8' "$GZ_TMP/csv.h" || gz_fail "csv content type"
+[ "$(head -c 3 "$GZ_TMP/http.csv" | od -An -tx1 | tr -d ' ')" = efbbbf ] || gz_fail "csv: no BOM"
+python3 - "$GZ_TMP/http.csv" "$D" "$cname" <<'PY' || gz_fail "csv content"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], encoding="utf-8-sig", newline="")))
+d, cname = sys.argv[2], sys.argv[3]
+def section(name):
+    i = rows.index([name])
+    assert rows[i - 1] == [], name
+    end = next((k for k in range(i + 1, len(rows)) if rows[k] == []), len(rows))
+    return rows[i + 1:end]
+ov = dict((r[0], r[1]) for r in section("总览")[1:])
+assert ov["受理诉求（件）"] == "4" and ov["响应率"] == "50.0%", ov
+assert ov["解决率"] == "50.0%" and ov["满意率"] == "66.7%" and ov["已评价（件）"] == "3", ov
+assert ov["超期未办结（件）"] == "1" and ov["逢四说事（场）"] == "1", ov
+cats = {r[1]: r[2] for r in section("分类")[1:]}
+assert cats == {"noise": "1", "property": "1", "road": "1", "sanitation": "1"}, cats
+over = section("超期")
+assert over[0][0] == "诉求编号" and [r[0] for r in over[1:]] == [d], over
+meet = section("逢四说事")[1:]
+assert meet == [["M9101", cname, meet[0][2], "社区议事厅", "12", "3"]], meet
+PY
+"$GZ_BIN/gzctl" report monthly --node "$community" --month "$month" --out "$GZ_TMP/cli.csv" >/dev/null ||
+    gz_fail "gzctl report csv"
+cmp -s "$GZ_TMP/cli.csv" "$GZ_TMP/http.csv" || gz_fail "gzctl's CSV differs from the API's"
+"$GZ_BIN/gzctl" report monthly --node "$community" --month "$month" --out "$GZ_TMP/cli.x" --format xlsx >/dev/null ||
+    gz_fail "gzctl report xlsx"
+[ "$(python3 "$(dirname "$0")/xlsx_cells.py" "$GZ_TMP/cli.x")" = "$cells" ] || gz_fail "gzctl's workbook differs"
+"$GZ_BIN/gzctl" report monthly --node "$community" --month "$month" --out "$GZ_TMP/x.pdf" 2>/dev/null &&
+    gz_fail "gzctl: a .pdf accepted"
+# The sub-district's report ranks its communities (none ranked below 20).
+curl -fsS -H "$op" -o "$GZ_TMP/sub.csv" "$aapi/reports/monthly?node=$sub&month=$month&format=csv" || gz_fail "sub report"
+grep -q "^$cname,$community,4,50.0%,,50.0%,,66.7%,,否（样本不足）" "$GZ_TMP/sub.csv" || gz_fail "sub ranking: $(cat "$GZ_TMP/sub.csv")"
+# Bad parameters: 400; no token: 401.
+for q in "node=$community&month=2026-13" "node=$community&month=$month&format=pdf" \
+         "node=NOPE&month=$month" "month=$month"; do
+    [ "$(code "reports/monthly?$q")" = 400 ] || gz_fail "report $q: not 400"
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$report")" = 401 ] || gz_fail "report: no token"
 # Work in hand now (routing's state): C (reopened) and D are open; overdue
-# as routing's deadlines say (an escalation moves them). A meeting held today; a volunteer need filed
+# as routing's deadlines say (an escalation moves them). The meeting held today (M9101 above); a volunteer need filed
 # with matching (its stream counted by day and node).
 st=$(curl -fsS -H "$op" "$aapi/staff?node=$community")
 overdue=$(gz_sql "SELECT count(*) FROM routing.requests WHERE community_code = '$community'
@@ -125,12 +212,8 @@ overdue=$(gz_sql "SELECT count(*) FROM routing.requests WHERE community_code = '
 [ "$(jq '[.units[].open] | add' <<<"$st")" = 2 ] && [ "$(jq '[.units[].overdue] | add' <<<"$st")" = "$overdue" ] ||
     gz_fail "staff: $st (overdue in routing: $overdue)"
 [ "$(jq '[.staff[].open] | add' <<<"$st")" = 2 ] || gz_fail "staff per person: $st"
-gz_sql "INSERT INTO routing.meetings (id, community_code, held_on, place, participants, hosts,
-        recorded_role, client_key, body_sha256, demands_total, status)
-        VALUES ('M9100', '$community', (now() AT TIME ZONE 'Asia/Shanghai')::date, '活动室', 30,
-        '{}', 'operator', 'k', 'x', 2, 'recorded')"
 mt=$(curl -fsS -H "$op" "$aapi/meetings?node=$sub&from=$today&to=$today")
-[ "$(jq -c '[.meetings, .participants, .demands]' <<<"$mt")" = '[1,30,2]' ] || gz_fail "meetings: $mt"
+[ "$(jq -c '[.meetings, .participants, .demands]' <<<"$mt")" = '[1,12,3]' ] || gz_fail "meetings: $mt"
 mapi="http://127.0.0.1:$((GZ_PORT_BASE + 2))/api/v1"
 curl -fsS -X POST -H "$op" -H 'Content-Type: application/json' "$mapi/needs" \
     -d "{\"building\":\"${b[0]}\",\"contact_name\":\"张奶奶\",\"skill\":\"shopping\",\"weekly\":\"sat 09:00-10:00\"}" >/dev/null ||
