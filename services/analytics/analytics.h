@@ -74,6 +74,22 @@ int analytics_store_node (gz_db_t *db, const char *code, char *level, size_t siz
 //  community, ...), a JSON array of codes; NULL on failure.
 json_t *analytics_store_children (gz_db_t *db, const char *code);
 
+//  A unit for the dashboard: {"node","name","level","parent": {node,name,
+//  level} or null,"path": [the units from the district down to it],
+//  "children": [{node,name,level}]} in *unit_p (the caller's); code NULL:
+//  the district. 1 found, 0 no such unit (*unit_p NULL), -1 failure.
+int analytics_store_unit (gz_db_t *db, const char *code, json_t **unit_p);
+
+//  ---------------------------------------------------------------- analytics_pages.c
+
+//  The dashboard (docs/analytics-dashboard.md): GET / (the page), and the
+//  scripts it loads, /static/dashboard.js and /static/echarts.min.js, all
+//  embedded in the binary at build time. No database, no token: the page
+//  asks for the token and sends it to the API with each fetch.
+bool analytics_page_dashboard (void *state, gz_http_req_t *req, const char *rest);
+bool analytics_page_script (void *state, gz_http_req_t *req, const char *rest);
+bool analytics_page_echarts (void *state, gz_http_req_t *req, const char *rest);
+
 //  ---------------------------------------------------------------- analytics_rates.c
 
 //  Rankings of rows (each analytics_rates_json of a child, consumed): by
