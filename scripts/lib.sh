@@ -1,11 +1,11 @@
 # Shared shell helpers for scripts/up, scripts/test and the benchmarks.
-# Sourced, not run. Functions: gz_deps, gz_build, gz_pg_start, gz_pg_stop.
+# Sourced, not run. Functions: gz_deps, gz_web_deps, gz_build, gz_pg_start, gz_pg_stop.
 
 GZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GZ_PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
 protobuf-c-compiler libpq-dev postgresql postgresql-contrib libmicrohttpd-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libcmocka-dev libxlsxwriter-dev clang-format prometheus curl jq
-libxml2-utils unzip"
+libxml2-utils unzip npm"
 
 # Install missing Debian packages: apt-get when root, else print the line and fail.
 gz_deps() {
@@ -26,9 +26,31 @@ gz_deps() {
         { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
 }
 
-# gz_build DIR [cmake args...]: configure and build into DIR.
+# gz_web_deps: the dashboard's npm dependencies (Apache ECharts, pinned in
+# services/analytics/web/package-lock.json), installed by `npm ci` when
+# node_modules is missing or older than the lock file; the build embeds
+# them. Offline-tolerant: npm's cache first, then the registry; if both
+# fail (or npm is missing) it warns and the build goes on without the
+# charts (/static/echarts.min.js answers 503; test_dashboard fails).
+gz_web_deps() {
+    local web=$GZ_ROOT/services/analytics/web
+    local stamp=$web/node_modules/.package-lock.json
+    [ -f "$stamp" ] && [ ! "$web/package-lock.json" -nt "$stamp" ] && return 0
+    if ! command -v npm >/dev/null; then
+        echo "warning: npm missing; the dashboard is built without ECharts" >&2
+        return 0
+    fi
+    (cd "$web" && { npm ci --offline --no-audit --no-fund --loglevel=error >/dev/null 2>&1 ||
+        npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null; }) ||
+        echo "warning: npm ci failed in $web; the dashboard is built without ECharts" >&2
+    return 0
+}
+
+# gz_build DIR [cmake args...]: install the dashboard's npm dependencies
+# when missing, configure and build into DIR.
 gz_build() {
     local dir=$1; shift
+    gz_web_deps
     cmake -S "$GZ_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null &&
         cmake --build "$dir" -j "$(nproc)" -- --no-print-directory
 }

@@ -152,6 +152,21 @@ int analytics_report_collect (gz_db_t *db, const analytics_config_t *cfg, const 
 
 //  GET /api/v1/reports/monthly?node=CODE&month=YYYY-MM&format=xlsx|csv
 bool analytics_route_report_monthly (void *state, gz_http_req_t *req, const char *rest);
+//  A unit for the dashboard: {"node","name","level","parent": {node,name,
+//  level} or null,"path": [the units from the district down to it],
+//  "children": [{node,name,level}]} in *unit_p (the caller's); code NULL:
+//  the district. 1 found, 0 no such unit (*unit_p NULL), -1 failure.
+int analytics_store_unit_json (gz_db_t *db, const char *code, json_t **unit_p);
+
+//  ---------------------------------------------------------------- analytics_pages.c
+
+//  The dashboard (docs/analytics-dashboard.md): GET / (the page), and the
+//  scripts it loads, /static/dashboard.js and /static/echarts.min.js, all
+//  embedded in the binary at build time. No database, no token: the page
+//  asks for the token and sends it to the API with each fetch.
+bool analytics_page_dashboard (void *state, gz_http_req_t *req, const char *rest);
+bool analytics_page_script (void *state, gz_http_req_t *req, const char *rest);
+bool analytics_page_echarts (void *state, gz_http_req_t *req, const char *rest);
 
 //  ---------------------------------------------------------------- analytics_rates.c
 

@@ -1,6 +1,6 @@
 /*  analytics_http: the route table of analytics' API (gz_actor answers
-    /healthz, /readyz, /metrics). Every route reads (the pool: blocking)
-    and needs a staff or operator bearer token (routing's). Periods are
+    /healthz, /readyz, /metrics). Every API route reads (the pool:
+    blocking) and needs a staff or operator bearer token (routing's). Periods are
     China-time dates, both inclusive. docs/analytics.md documents them.
 
       GET /api/v1/rates?node=CODE&from=YYYY-MM-DD&to=YYYY-MM-DD
@@ -22,6 +22,13 @@
                                             the monthly 一张表 as a download
                                             (analytics_report_http.c;
                                             docs/analytics-report.md)
+      GET /api/v1/nodes[?node=CODE]         the unit (no node: the district),
+                                            its path from the district, its
+                                            parent and children, named (the
+                                            dashboard's labels and drill-down)
+
+    And the dashboard (analytics_pages.c): GET /, /static/dashboard.js,
+    /static/echarts.min.js, no token (the page sends it to the API).
 
     Errors: {"error": {"code", "message"}} with 400 (the reason) 401 503.  */
 #include "analytics.h"
@@ -35,6 +42,28 @@
 //  The query's node and period, checked; the caller's token checked. A
 //  pool connection in *db (put it back), or NULL when answered.
 typedef analytics_query_t s_query_t;
+
+//  The caller's bearer token checked: a pool connection (put it back), or
+//  NULL when answered (401, 503).
+static gz_db_t *
+s_authorized (analytics_t *ctx, gz_http_req_t *req)
+{
+    const char *token = gz_http_bearer (req);
+    if (!token) {
+        gz_http_reply_error (req, 401, "unauthorized", "a staff or operator bearer token");
+        return NULL;
+    }
+    gz_db_t *db = gz_dbpool_get (gz_actor_pool (ctx->actor));
+    gz_caller_t who;
+    int rc = gz_auth_caller (db, token, &who);
+    if (rc != 0) {
+        gz_dbpool_put (gz_actor_pool (ctx->actor), db);
+        gz_http_reply_error (req, rc > 0 ? 401 : 503, rc > 0 ? "unauthorized" : "unavailable",
+                             rc > 0 ? "unknown or expired token" : "database unavailable; retry");
+        return NULL;
+    }
+    return db;
+}
 
 static gz_db_t *
 s_begin (analytics_t *ctx, gz_http_req_t *req, s_query_t *q, int default_days)
@@ -62,21 +91,14 @@ s_begin (analytics_t *ctx, gz_http_req_t *req, s_query_t *q, int default_days)
         gz_http_reply_error (req, 400, "bad_request", err);
         return NULL;
     }
-    const char *token = gz_http_bearer (req);
-    if (!token) {
-        gz_http_reply_error (req, 401, "unauthorized", "a staff or operator bearer token");
+    gz_db_t *db = s_authorized (ctx, req);
+    if (!db)
         return NULL;
-    }
-    gz_db_t *db = gz_dbpool_get (gz_actor_pool (ctx->actor));
-    gz_caller_t who;
-    int rc = gz_auth_caller (db, token, &who);
-    int level = rc == 0 ? analytics_store_node (db, q->node, q->level, sizeof q->level) : -1;
-    if (rc != 0 || level <= 0) {
+    int level = analytics_store_node (db, q->node, q->level, sizeof q->level);
+    if (level <= 0) {
         gz_dbpool_put (gz_actor_pool (ctx->actor), db);
-        if (rc < 0 || level < 0)
-            gz_http_reply_error (req, rc > 0 ? 401 : 503, rc > 0 ? "unauthorized" : "unavailable",
-                                 rc > 0 ? "unknown or expired token"
-                                        : "database unavailable; retry");
+        if (level < 0)
+            gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
         else
             gz_http_reply_error (req, 400, "bad_request", "node: no such unit");
         return NULL;
@@ -210,7 +232,43 @@ s_route_hotspots (void *state, gz_http_req_t *req, const char *rest)
     return false;
 }
 
+//  GET /api/v1/nodes[?node=CODE]: the unit (the district without node),
+//  its path from the district, its parent and its children, named.
+static bool
+s_route_nodes (void *state, gz_http_req_t *req, const char *rest)
+{
+    (void) rest;
+    analytics_t *ctx = state;
+    if (strcmp (gz_http_method (req), "GET") != 0) {
+        gz_http_set_header (req, "Allow", "GET");
+        gz_http_reply_error (req, 405, "method_not_allowed", "use GET");
+        return false;
+    }
+    const char *node = gz_http_query (req, "node");
+    if (node && (!*node || strlen (node) > 64)) {
+        gz_http_reply_error (req, 400, "bad_request", "node: a unit code");
+        return false;
+    }
+    gz_db_t *db = s_authorized (ctx, req);
+    if (!db)
+        return false;
+    json_t *unit = NULL;
+    int rc = analytics_store_unit_json (db, node, &unit);
+    gz_dbpool_put (gz_actor_pool (ctx->actor), db);
+    if (rc > 0)
+        gz_http_reply_json (req, 200, unit);
+    else if (rc == 0)
+        gz_http_reply_error (req, 400, "bad_request", "node: no such unit");
+    else
+        gz_http_reply_error (req, 503, "unavailable", "database unavailable; retry");
+    return false;
+}
+
 const gz_route_t analytics_routes[] = {
+    {NULL, "/", "dashboard", analytics_page_dashboard, false},
+    {NULL, "/static/dashboard.js", "static", analytics_page_script, false},
+    {NULL, "/static/echarts.min.js", "static", analytics_page_echarts, false},
+    {NULL, "/api/v1/nodes", "nodes", s_route_nodes, true},
     {NULL, "/api/v1/rates", "rates", s_route_rates, true},
     {NULL, "/api/v1/trends", "trends", s_route_trends, true},
     {NULL, "/api/v1/rankings", "rankings", s_route_rankings, true},

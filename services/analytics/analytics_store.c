@@ -155,9 +155,33 @@ static const char *const s_children_sql =
     "SELECT coalesce(json_agg(code ORDER BY sort_order, code), '[]')::text FROM org.units"
     " WHERE parent_code = $1";
 
+//  A unit with its path from the district down (itself last) and its
+//  children, for the dashboard's labels and drill-down; $1 NULL: the
+//  district. Zero rows when there is no such unit.
+static const char *const s_unit_sql =
+    "WITH RECURSIVE me AS ("
+    "  SELECT code, name, level FROM org.units"
+    "  WHERE code = coalesce($1::text,"
+    "    (SELECT code FROM org.units WHERE level = 'district' ORDER BY sort_order, code LIMIT 1))),"
+    " up (code, name, level, parent_code, depth) AS ("
+    "  SELECT u.code, u.name, u.level, u.parent_code, 0 FROM org.units u JOIN me USING (code)"
+    "  UNION ALL"
+    "  SELECT p.code, p.name, p.level, p.parent_code, up.depth + 1"
+    "  FROM org.units p JOIN up ON p.code = up.parent_code WHERE up.depth < 8)"
+    " SELECT json_build_object('node', me.code, 'name', me.name, 'level', me.level,"
+    "  'parent', (SELECT json_build_object('node', code, 'name', name, 'level', level)"
+    "             FROM up WHERE depth = 1),"
+    "  'path', (SELECT json_agg(json_build_object('node', code, 'name', name, 'level', level)"
+    "           ORDER BY depth DESC) FROM up),"
+    "  'children', (SELECT coalesce(json_agg(json_build_object('node', c.code, 'name', c.name,"
+    "               'level', c.level) ORDER BY c.sort_order, c.code), '[]')"
+    "               FROM org.units c WHERE c.parent_code = me.code))::text"
+    " FROM me";
+
 void
 analytics_store_prepare_read (gz_db_t *db, const char *schema)
 {
+    gz_db_prepare (db, "an_unit", s_unit_sql);
     gz_db_prepare (db, "an_node", s_node_sql);
     gz_db_prepare (db, "an_children", s_children_sql);
     char *sql = s_sums_sql ();
@@ -487,4 +511,19 @@ analytics_store_children (gz_db_t *db, const char *code)
 {
     const char *values[] = {code};
     return s_json (db, "an_children", 1, values);
+}
+
+int
+analytics_store_unit_json (gz_db_t *db, const char *code, json_t **unit_p)
+{
+    *unit_p = NULL;
+    const char *values[] = {code};
+    PGresult *r = gz_db_exec (db, "an_unit", 1, values);
+    if (!r)
+        return -1;
+    if (PQntuples (r) > 0)
+        *unit_p = json_loads (PQgetvalue (r, 0, 0), 0, NULL);
+    int rc = PQntuples (r) == 0 ? 0 : *unit_p ? 1 : -1;
+    PQclear (r);
+    return rc;
 }
