@@ -15,6 +15,7 @@
 #include "gzctl.h"
 #include "matching.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ s_import (const char *path)
     size_t len = 0;
     char *text = s_read (path, &len);
     if (!text) {
-        fprintf (stderr, "gzctl: cannot read %s\n", path);
+        fprintf (stderr, "gzctl: cannot read %s: %s\n", path, strerror (errno));
         return 1;
     }
     mt_volunteer_t *v = NULL;
@@ -107,7 +108,8 @@ s_import (const char *path)
     mt_csv_errors_free (&errors);
     int rc = 1;
     gz_db_t *db = bad ? NULL : gzctl_connect (true);
-    //  The name itself: gz_db_migrate and the store quote it.
+    //  The bare name: gz_db_migrate and the store quote it themselves (a
+    //  quoted name here made a schema called "matching", quotes included).
     const char *schema = gz_config_str ("GZ_MATCHING_SCHEMA", "matching");
     if (db && gz_db_migrate (db, schema, matching_migrations) != 0)
         fprintf (stderr, "gzctl: matching migrations failed: %s\n", gz_db_error (db));

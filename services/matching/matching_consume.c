@@ -85,8 +85,10 @@ void
 matching_on_router (void *state, zsock_t *router)
 {
     matching_t *ctx = state;
-    (void) router;
-    for (int n = 0; n < 64; n++) {
+    //  At most 64 commands a turn, and only those already queued: the
+    //  receive blocks, so asking for one more than are there would hold
+    //  the actor (batches, writes, $TERM) until the next command came.
+    for (int n = 0; n < 64 && (n == 0 || (zsock_events (router) & ZMQ_POLLIN)); n++) {
         matching_op_t *op = matching_op_new (ctx, MT_OP_COUNT);
         gz_envelope_t *env = gz_actor_command_recv (ctx->actor, &op->peer);
         if (!op->peer.from) {

@@ -122,6 +122,39 @@ s_limit (gz_http_req_t *req, int dflt)
     return (int) l;
 }
 
+//  The fields of a flat body against their types ('s' string, 'I'
+//  integer, 'b' boolean, 'o' any), named in why when unknown or of the
+//  wrong type: jansson's own unpack errors do not name the field.
+typedef struct {
+    const char *key;
+    char type;
+} s_field_t;
+
+static const char *
+s_fields_check (json_t *body, const s_field_t *fields, char *why, size_t size)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach (body, key, v)
+    {
+        const s_field_t *f = fields;
+        while (f->key && strcmp (f->key, key) != 0)
+            f++;
+        bool ok = f->key && (f->type == 'o' || (f->type == 's' && json_is_string (v)) ||
+                             (f->type == 'I' && json_is_integer (v)) ||
+                             (f->type == 'b' && json_is_boolean (v)));
+        if (!ok) {
+            snprintf (why, size, "%.64s: %s", key,
+                      !f->key          ? "unknown field"
+                      : f->type == 's' ? "must be a string"
+                      : f->type == 'I' ? "must be an integer"
+                                       : "must be true or false");
+            return why;
+        }
+    }
+    return NULL;
+}
+
 //  Writes: the bearer token goes with the op, checked on the actor
 //  (matching_ops.c); none given: 401 when required.
 static bool
@@ -375,10 +408,22 @@ s_match (void *state, gz_http_req_t *req, const char *rest)
     if (!s_method (req, "POST"))
         return false;
     matching_op_t *op = matching_op_new (ctx, MT_OP_SOLVE);
-    if (!s_bearer (req, op, true)) {
+    //  No fields: an empty body or {}; anything else is refused, not ignored.
+    json_t *body = s_bearer (req, op, true) ? s_body (req, true) : NULL;
+    if (!body) {
         matching_op_destroy (&op);
         return false;
     }
+    if (json_object_size (body) > 0) {
+        char why[96];
+        snprintf (why, sizeof why, "%.64s: unknown field",
+                  json_object_iter_key (json_object_iter (body)));
+        gz_http_reply_error (req, 422, "bad_field", why);
+        json_decref (body);
+        matching_op_destroy (&op);
+        return false;
+    }
+    json_decref (body);
     return s_defer (ctx, op, req, "match");
 }
 
@@ -444,8 +489,13 @@ s_item_put (matching_t *ctx, gz_http_req_t *req)
                              "community", &community, "name", &name, "price", &price, "stock",
                              &stock, "active", &active);
     matching_op_t *op = matching_op_new (ctx, MT_OP_ITEM);
+    static const s_field_t fields[] = {{"id", 's'},    {"community", 's'}, {"name", 's'},
+                                       {"price", 'I'}, {"stock", 'I'},     {"active", 'b'},
+                                       {NULL, 0}};
+    char named[160];
     const char *why =
-        rc != 0 ? jerr.text
+        s_fields_check (body, fields, named, sizeof named) ? named
+        : rc != 0                                          ? jerr.text
         : !*id || strlen (id) > 64 ||
                 strspn (id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
                     strlen (id)
@@ -511,7 +561,11 @@ s_redeem (void *state, gz_http_req_t *req, const char *rest)
         json_unpack_ex (body, &jerr, JSON_STRICT, "{s:s, s:s, s?I, s?s, s?o}", "account", &account,
                         "item", &item, "quantity", &qty, "key", &key, "note", &extra);
     matching_op_t *op = matching_op_new (ctx, MT_OP_REDEEM);
-    const char *why = rc != 0 ? jerr.text
+    static const s_field_t fields[] = {{"account", 's'}, {"item", 's'}, {"quantity", 'I'},
+                                       {"key", 's'},     {"note", 'o'}, {NULL, 0}};
+    char named[160];
+    const char *why = s_fields_check (body, fields, named, sizeof named) ? named
+                      : rc != 0                                          ? jerr.text
                       : !key || !*key || strlen (key) >= sizeof op->key
                           ? "key (or Idempotency-Key) is required, at most 200 bytes"
                       : strlen (account) >= sizeof op->account ? "account: too long"
