@@ -21,4 +21,7 @@ int gzctl_match (int argc, char **argv);
 //  gzctl_volunteers.c: gzctl volunteers import FILE.csv.
 int gzctl_volunteers (int argc, char **argv);
 
+//  gzctl_analytics.c: gzctl analytics rebuild|verify.
+int gzctl_analytics (int argc, char **argv);
+
 #endif
