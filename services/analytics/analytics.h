@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 
+#include "analytics_acc.h"
 #include "analytics_fact.h"
 #include "analytics_report.h"
 #include "analytics_server.h"
@@ -20,11 +21,8 @@ typedef struct {
     atomic_llong clock_us; //  the test clock (0: the real one)
     //  The actor's alone:
     gz_org_t *org;
-    zhashx_t *facts;    //  the batch's facts: request id -> s_fact_t (analytics_consume.c)
-    zhashx_t *deltas;   //  "node|day" -> analytics_counts_t
-    zhashx_t *volumes;  //  "node|day|dim|value" -> int64_t
-    zhashx_t *matching; //  "node|day" -> int64_t[] (analytics_matching.c)
-    uint64_t applied;   //  events applied (for /metrics)
+    analytics_acc_t *acc; //  the batch's facts and deltas (analytics_consume.c)
+    zhashx_t *matching;   //  "node|day" -> int64_t[] (analytics_matching.c)
 } analytics_t;
 
 //  ---------------------------------------------------------------- analytics_server.c
@@ -98,6 +96,9 @@ int analytics_store_fact_get (gz_db_t *db, const char *id, analytics_fact_t *f);
 int analytics_store_facts_put (gz_db_t *db, analytics_fact_t *const *facts, size_t n);
 int analytics_store_rollup_add (gz_db_t *db, zhashx_t *deltas);
 int analytics_store_volumes_add (gz_db_t *db, zhashx_t *volumes);
+//  All the accumulator holds (its changed facts, rollup and volume
+//  deltas), facts in statements of at most 5,000 rows. 0 or -1.
+int analytics_store_write (gz_db_t *db, analytics_acc_t *acc);
 
 //  The sums of a node over [from, to] (dates YYYY-MM-DD) into c; due: the
 //  cohort requests not reached whose first response deadline is before
@@ -167,6 +168,30 @@ int analytics_store_unit_json (gz_db_t *db, const char *code, json_t **unit_p);
 bool analytics_page_dashboard (void *state, gz_http_req_t *req, const char *rest);
 bool analytics_page_script (void *state, gz_http_req_t *req, const char *rest);
 bool analytics_page_echarts (void *state, gz_http_req_t *req, const char *rest);
+//  ---------------------------------------------------------------- analytics_store_rebuild.c
+
+//  The statements of rebuild and verify (schema: analytics'; intake,
+//  routing: the producers' schemas).
+void analytics_store_prepare_rebuild (gz_db_t *db, const char *schema, const char *intake,
+                                      const char *routing);
+//  Inside the rebuild's transaction: analytics' cursor rows locked (the
+//  live consumer waits), facts, rollup and volumes emptied. 0 or -1.
+int analytics_store_rebuild_lock (gz_db_t *db);
+//  A stream's outbox (routing's or intake's): first and last positions
+//  and rows (0s when empty). 0 or -1.
+int analytics_store_outbox_range (gz_db_t *db, bool routing, int64_t *first, int64_t *last,
+                                  int64_t *count);
+//  At most 5,000 outbox rows with after < position <= last, in order
+//  (columns as gz_bus_envelope_from_row reads). Caller clears; NULL on
+//  failure.
+PGresult *analytics_store_outbox_page (gz_db_t *db, bool routing, int64_t after, int64_t last);
+//  analytics' cursor of stream set to position. 0 or -1.
+int analytics_store_cursor_set (gz_db_t *db, const char *stream, int64_t position);
+//  The verify's reads, by which: "source" (the facts recounted from the
+//  source tables), "routed" (routing's RequestRouted payloads in order),
+//  "rollup", "volumes" ("node|day|dim|value", n), "facts" (their count).
+//  Caller clears; NULL on failure.
+PGresult *analytics_store_verify_query (gz_db_t *db, const char *which);
 
 //  ---------------------------------------------------------------- analytics_rates.c
 

@@ -411,6 +411,22 @@ analytics_store_volumes_add (gz_db_t *db, zhashx_t *volumes)
     return s_run_arrays (db, "an_volumes_add", a, 5);
 }
 
+int
+analytics_store_write (gz_db_t *db, analytics_acc_t *acc)
+{
+    size_t n = 0;
+    analytics_fact_t **dirty = analytics_acc_dirty (acc, &n);
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at < n; at += 5000)
+        rc = analytics_store_facts_put (db, dirty + at, n - at < 5000 ? n - at : 5000);
+    free (dirty);
+    if (rc == 0)
+        rc = analytics_store_rollup_add (db, analytics_acc_deltas (acc));
+    if (rc == 0)
+        rc = analytics_store_volumes_add (db, analytics_acc_volumes (acc));
+    return rc;
+}
+
 //  ---------------------------------------------------------------- reads
 
 static int

@@ -51,6 +51,10 @@ gzctl_usage (void)
              "  report monthly --node CODE --month YYYY-MM --out FILE [--format xlsx|csv]\n"
              "                             the monthly 一张表 of a unit as Excel or CSV\n"
              "                             (docs/analytics-report.md)\n"
+             "  analytics rebuild          replay intake's and routing's outboxes into fresh\n"
+             "                             analytics rollups (docs/analytics-rebuild.md)\n"
+             "  analytics verify           recount every rollup from the source tables and\n"
+             "                             print each difference (exit 1 if any)\n"
              "  help                       this text\n"
              "\n"
              "database: GZ_DATABASE_URL (default: the private cluster, GZ_PG_PORT or 54320)\n");
@@ -310,6 +314,8 @@ main (int argc, char **argv)
         return s_token (argc - 2, argv + 2);
     if (strcmp (command, "notify") == 0)
         return gzctl_notify (argc - 2, argv + 2);
+    if (strcmp (command, "analytics") == 0)
+        return gzctl_analytics (argc - 2, argv + 2);
     if (strcmp (command, "match") == 0)
         return gzctl_match (argc - 2, argv + 2);
     if (strcmp (command, "volunteers") == 0)

@@ -24,4 +24,7 @@ int gzctl_volunteers (int argc, char **argv);
 //  gzctl_report.c: gzctl report monthly.
 int gzctl_report (int argc, char **argv);
 
+//  gzctl_analytics.c: gzctl analytics rebuild|verify.
+int gzctl_analytics (int argc, char **argv);
+
 #endif
