@@ -24,6 +24,9 @@
 //  Hours histograms (to first contact, to resolution): bucket upper bounds
 //  in hours; the last bucket is everything beyond.
 #define ANALYTICS_HIST 16
+//  No response deadline is longer than this after the filing (routing's
+//  rules give minutes to a day): older requests not reached are overdue.
+#define ANALYTICS_RESPONSE_MAX_DAYS 31
 
 typedef struct {
     char id[32];

@@ -52,18 +52,13 @@ static const char *const s_volumes_add_sql =
     "  AS u(node, day, dim, value, n)"
     " ON CONFLICT (node, day, dim, value) DO UPDATE SET n = v.n + EXCLUDED.n";
 
+//  Requests not reached whose deadline has passed, filed on the recent
+//  days (from $5 on: older days are counted from the rollup).
 static const char *const s_overdue_sql =
     "SELECT count(*) FROM {schema}.facts WHERE reached_us = 0 AND NOT merged AND NOT invalid"
     " AND submitted_us > 0 AND response_due_us > 0 AND response_due_us < $4::bigint"
-    " AND day BETWEEN $2::date AND $3::date"
+    " AND day BETWEEN greatest ($2::date, $5::date) AND $3::date"
     " AND $1 IN (grid, community, subdistrict, district, department)";
-
-static const char *const s_hist_sql =
-    "SELECT coalesce(array_to_string(array_agg(s ORDER BY o), ','), '') FROM ("
-    " SELECT o, sum(v) AS s FROM {schema}.rollup r,"
-    "  unnest(CASE WHEN $4 = 'c' THEN r.contact_hist ELSE r.resolve_hist END)"
-    "  WITH ORDINALITY AS u(v, o)"
-    " WHERE r.node = $1 AND r.day BETWEEN $2::date AND $3::date GROUP BY o) x";
 
 static const char *const s_trend_sql =
     "SELECT coalesce(json_agg(json_build_object('day', day, 'requests', requests,"
@@ -121,18 +116,30 @@ s_rollup_add_sql (void)
     return sql;
 }
 
+//  One scan of the node's days: the 13 counters, both histograms bucket
+//  by bucket, and the cohort requests not reached on days before $4 (the
+//  days whose every response deadline has passed: see analytics_store_sums).
 static char *
 s_sums_sql (void)
 {
-    char sums[1024] = "";
+    char sums[4096] = "";
     for (int i = 0; i < 13; i++) {
         size_t n = strlen (sums);
         snprintf (sums + n, sizeof sums - n, "%scoalesce(sum(%s), 0)", i ? ", " : "",
                   s_count_cols[i]);
     }
-    char *sql = malloc (2048);
+    for (int h = 0; h < 2; h++)
+        for (int b = 1; b <= ANALYTICS_HIST; b++) {
+            size_t n = strlen (sums);
+            snprintf (sums + n, sizeof sums - n, ", coalesce(sum(%s[%d]), 0)",
+                      h ? "resolve_hist" : "contact_hist", b);
+        }
+    size_t n = strlen (sums);
+    snprintf (sums + n, sizeof sums - n,
+              ", coalesce(sum(requests - reached) FILTER (WHERE day < $4::date), 0)");
+    char *sql = malloc (8192);
     assert (sql);
-    snprintf (sql, 2048,
+    snprintf (sql, 8192,
               "SELECT %s FROM {schema}.rollup WHERE node = $1 AND day BETWEEN $2::date AND "
               "$3::date",
               sums);
@@ -188,7 +195,6 @@ analytics_store_prepare_read (gz_db_t *db, const char *schema)
     gz_db_prepare_schema (db, "an_sums", sql, schema);
     free (sql);
     gz_db_prepare_schema (db, "an_overdue", s_overdue_sql, schema);
-    gz_db_prepare_schema (db, "an_hist", s_hist_sql, schema);
     gz_db_prepare_schema (db, "an_trend", s_trend_sql, schema);
     gz_db_prepare_schema (db, "an_volumes", s_volumes_sql, schema);
     gz_db_prepare_schema (db, "an_hotspots", s_hotspots_sql, schema);
@@ -429,47 +435,38 @@ analytics_store_write (gz_db_t *db, analytics_acc_t *acc)
 
 //  ---------------------------------------------------------------- reads
 
-static int
-s_hist_get (gz_db_t *db, const char *const *period, const char *which, int64_t *out)
-{
-    const char *values[] = {period[0], period[1], period[2], which};
-    PGresult *r = gz_db_exec (db, "an_hist", 4, values);
-    if (!r)
-        return -1;
-    const char *p = PQgetvalue (r, 0, 0);
-    for (int i = 0; i < ANALYTICS_HIST && *p; i++) {
-        out[i] = strtoll (p, (char **) &p, 10);
-        if (*p == ',')
-            p++;
-    }
-    PQclear (r);
-    return 0;
-}
-
 int
 analytics_store_sums (gz_db_t *db, const char *node, const char *from, const char *to,
                       analytics_counts_t *c, int64_t now_us, int64_t *overdue_unreached)
 {
     memset (c, 0, sizeof *c);
-    const char *values[] = {node, from, to};
-    PGresult *r = gz_db_exec (db, "an_sums", 3, values);
+    //  A response deadline is never more than ANALYTICS_RESPONSE_MAX_DAYS
+    //  after the filing: on the days before the recent ones every request
+    //  not reached is overdue, and the rollup knows how many (requests -
+    //  reached); only the recent days need the facts' deadlines.
+    char recent[11];
+    analytics_day (now_us - (int64_t) ANALYTICS_RESPONSE_MAX_DAYS * 86400000000LL, recent);
+    const char *values[] = {node, from, to, recent};
+    PGresult *r = gz_db_exec (db, "an_sums", 4, values);
     if (!r)
         return -1;
     int64_t *v = (int64_t *) c;
     for (int i = 0; i < 13; i++)
         v[i] = atoll (PQgetvalue (r, 0, i));
+    for (int b = 0; b < ANALYTICS_HIST; b++) {
+        c->contact_hist[b] = atoll (PQgetvalue (r, 0, 13 + b));
+        c->resolve_hist[b] = atoll (PQgetvalue (r, 0, 13 + ANALYTICS_HIST + b));
+    }
+    int64_t old_unreached = atoll (PQgetvalue (r, 0, 13 + 2 * ANALYTICS_HIST));
     PQclear (r);
     char now[32];
     snprintf (now, sizeof now, "%lld", (long long) now_us);
-    const char *ov[] = {node, from, to, now};
-    r = gz_db_exec (db, "an_overdue", 4, ov);
+    const char *ov[] = {node, from, to, now, recent};
+    r = gz_db_exec (db, "an_overdue", 5, ov);
     if (!r)
         return -1;
-    *overdue_unreached = atoll (PQgetvalue (r, 0, 0));
+    *overdue_unreached = old_unreached + atoll (PQgetvalue (r, 0, 0));
     PQclear (r);
-    if (s_hist_get (db, values, "c", c->contact_hist) ||
-        s_hist_get (db, values, "r", c->resolve_hist))
-        return -1;
     return 0;
 }
 

@@ -78,6 +78,7 @@ work "$B"; act "$B" resolve '{"result":"已清运"}'; resident "$B" rate '{"scor
 
 today=$(TZ=Asia/Shanghai date +%F)
 rates() { curl -fsS -H "$op" "$aapi/rates?node=$1&from=$today&to=$today"; }
+rates_on() { curl -fsS -H "$op" "$aapi/rates?node=$community&from=$1&to=$1"; }
 settled() { [ "$(rates $community | jq .satisfaction.rated)" = 3 ]; }
 gz_wait_for 20 "analytics did not count the ratings" settled
 r=$(rates $community)
@@ -89,6 +90,17 @@ check '.resolution | [.resolved, .total, .rate, .on_time]' '[2,4,0.5,1]'
 check '.satisfaction | [.satisfied, .rated]' '[2,3]'
 check '.satisfaction.rate * 1000 | floor' 666
 check '[.reopened, .merged, .invalid]' '[1,1,1]'
+
+# Days older than any response deadline (31 days): their requests not
+# reached are all overdue, counted from the rollup (requests - reached).
+old=$(TZ=Asia/Shanghai date -d '40 days ago' +%F)
+gz_sql "INSERT INTO analytics.rollup (node, day, requests, reached, reached_on_time)
+        VALUES ('$community', '$old', 3, 1, 1)"
+[ "$(rates_on "$old" | jq -c '.response | [.on_time, .due, .overdue_unreached]')" = '[1,3,2]' ] ||
+    gz_fail "an old day's response: $(rates_on "$old")"
+[ "$(curl -fsS -H "$op" "$aapi/rates?node=$community&from=$old&to=$today" | jq -c '.response | [.due, .overdue_unreached]')" = '[7,3]' ] ||
+    gz_fail "old and recent days together"
+gz_sql "DELETE FROM analytics.rollup WHERE node = '$community' AND day = '$old'"
 
 # The sub-district and the district count the same requests; another
 # community none (rates null, not 0/0).
