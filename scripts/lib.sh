@@ -5,7 +5,7 @@ GZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GZ_PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
 protobuf-c-compiler libpq-dev postgresql postgresql-contrib libmicrohttpd-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libcmocka-dev libxlsxwriter-dev clang-format prometheus curl jq
-libxml2-utils unzip npm"
+libxml2-utils unzip npm libvips-dev libheif1"
 
 # Install missing Debian packages: apt-get when root, else print the line and fail.
 gz_deps() {
