@@ -297,6 +297,21 @@ typedef struct {
 //  has none (or does not exist), -1 the database failed.
 int intake_store_contact (intake_t *ctx, const char *id, intake_contact_t *out);
 
+//  ---- intake_store_photo.c
+//  A stored photo (or its thumbnail) that the caller may see: one a
+//  request refers to as public, or, given secret (NULL: none), one a
+//  request whose status-link secret it is refers to. 0 and *bytes_p (the
+//  caller frees) and *len_p; 1 when there is no such photo or the caller
+//  may not see it (the two are not told apart); -1 the database failed.
+int intake_store_photo_get (intake_t *ctx, const char *sha256, bool thumb, const char *secret,
+                            unsigned char **bytes_p, size_t *len_p);
+
+//  ---- intake_media.c
+//  GET /media/{sha256} and /media/{sha256}/thumb (rest: what follows
+//  "/media/"): the photo as image/jpeg, to whoever may see it (see
+//  intake_store_photo_get; ?t= the status-link secret), else 404.
+void intake_media (intake_t *ctx, gz_http_req_t *req, const char *rest);
+
 //  ---- intake_consume.c
 //  The handler of routing's stream (arg = intake_t *).
 int intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg);

@@ -78,6 +78,14 @@ s_contact (void *state, gz_http_req_t *req, const char *rest)
     return false;
 }
 
+//  /media/{sha256}[/thumb]: residents' photos.
+static bool
+s_media (void *state, gz_http_req_t *req, const char *rest)
+{
+    intake_media (state, req, rest);
+    return false;
+}
+
 static bool
 s_root (void *state, gz_http_req_t *req, const char *rest)
 {
@@ -97,6 +105,7 @@ const gz_route_t intake_routes[] = {
     {NULL, "/q/", "qr", s_qr, false},
     {NULL, "/r/", "status", s_status, true},
     {NULL, "/internal/v1/contacts/", "contact", s_contact, true},
+    {NULL, "/media/", "media", s_media, true},
     {NULL, "/", "other", s_root, false},
     {NULL, NULL, NULL, NULL, false},
 };
