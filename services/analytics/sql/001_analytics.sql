@@ -29,9 +29,13 @@ CREATE TABLE {schema}.facts (
     escalations     integer NOT NULL DEFAULT 0
 );
 -- The response rate's denominator counts requests not reached whose
--- deadline has passed: few at any time, found here.
-CREATE INDEX facts_unreached_idx ON {schema}.facts (response_due_us)
-    WHERE reached_us = 0 AND NOT merged AND NOT invalid AND submitted_us > 0 AND response_due_us > 0;
+-- deadline has passed. For days older than ANALYTICS_RESPONSE_MAX_DAYS
+-- the rollup knows (requests - reached); the recent days' are found here,
+-- by day, with what the count compares (the deadline, the nodes), so it
+-- reads the index alone.
+CREATE INDEX facts_unreached_day_idx ON {schema}.facts (day)
+    INCLUDE (response_due_us, grid, community, subdistrict, district, department)
+    WHERE reached_us = 0 AND NOT merged AND NOT invalid AND submitted_us > 0;
 CREATE INDEX facts_building_idx ON {schema}.facts (building, day);
 
 -- What the day's requests count for at one node of the ladder (grid,
