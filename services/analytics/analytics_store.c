@@ -104,29 +104,48 @@ s_rollup_add_sql (void)
         size_t n = strlen (names);
         snprintf (names + n, sizeof names - n, ", c%d", i);
     }
+    char sums[1024] = "";
+    for (int i = 0; i < 13; i++) {
+        size_t n = strlen (sums);
+        snprintf (sums + n, sizeof sums - n, ", sum(u.c%d)", i);
+    }
+    //  The days, and the months (rollup_month: one row per node and month,
+    //  the sum of its days) in the same statement; a batch's rows of one
+    //  month are summed first (ON CONFLICT touches a row once).
     snprintf (sql, 8192,
-              "INSERT INTO {schema}.rollup AS r (node, day%s, contact_hist, resolve_hist)"
-              " SELECT u.node, u.day::date%s, u.ch::bigint[], u.rh::bigint[]"
-              " FROM unnest($1::text[], $2::text[]%s, $16::text[], $17::text[])"
-              "  AS u(node, day%s, ch, rh)"
+              "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[]%s, $16::text[],"
+              "  $17::text[]) AS u(node, day%s, ch, rh)),"
+              " d AS (INSERT INTO {schema}.rollup AS r (node, day%s, contact_hist, resolve_hist)"
+              "  SELECT u.node, u.day::date%s, u.ch::bigint[], u.rh::bigint[] FROM u"
+              "  ON CONFLICT (node, day) DO UPDATE SET %s"
+              "  contact_hist = {schema}.array_add(r.contact_hist, EXCLUDED.contact_hist),"
+              "  resolve_hist = {schema}.array_add(r.resolve_hist, EXCLUDED.resolve_hist))"
+              " INSERT INTO {schema}.rollup_month AS r (node, day%s, contact_hist, resolve_hist)"
+              " SELECT u.node, date_trunc('month', u.day::date)::date%s,"
+              "  {schema}.array_sum(u.ch::bigint[]), {schema}.array_sum(u.rh::bigint[])"
+              " FROM u GROUP BY 1, 2"
               " ON CONFLICT (node, day) DO UPDATE SET %s"
               " contact_hist = {schema}.array_add(r.contact_hist, EXCLUDED.contact_hist),"
               " resolve_hist = {schema}.array_add(r.resolve_hist, EXCLUDED.resolve_hist)",
-              cols, vals, types, names, sets);
+              types, names, cols, vals, sets, cols, sums, sets);
     return sql;
 }
 
-//  One scan of the node's days: the 13 counters, both histograms bucket
-//  by bucket, and the cohort requests not reached on days before $4 (the
-//  days whose every response deadline has passed: see analytics_store_sums).
+//  One scan of the node's rows: its days outside the months read whole
+//  ($5..$6), and those months' rows ($5..$7, by their first day): the 13
+//  counters, both histograms bucket by bucket, and the cohort requests
+//  not reached on days before $4 (the days whose every response deadline
+//  has passed: see analytics_store_sums).
 static char *
 s_sums_sql (void)
 {
-    char sums[4096] = "";
+    char sums[4096] = "", cols[1024] = "";
     for (int i = 0; i < 13; i++) {
         size_t n = strlen (sums);
         snprintf (sums + n, sizeof sums - n, "%scoalesce(sum(%s), 0)", i ? ", " : "",
                   s_count_cols[i]);
+        n = strlen (cols);
+        snprintf (cols + n, sizeof cols - n, "%s, ", s_count_cols[i]);
     }
     for (int h = 0; h < 2; h++)
         for (int b = 1; b <= ANALYTICS_HIST; b++) {
@@ -137,13 +156,55 @@ s_sums_sql (void)
     size_t n = strlen (sums);
     snprintf (sums + n, sizeof sums - n,
               ", coalesce(sum(requests - reached) FILTER (WHERE day < $4::date), 0)");
-    char *sql = malloc (8192);
+    char *sql = malloc (12288);
     assert (sql);
-    snprintf (sql, 8192,
-              "SELECT %s FROM {schema}.rollup WHERE node = $1 AND day BETWEEN $2::date AND "
-              "$3::date",
-              sums);
+    snprintf (sql, 12288,
+              "SELECT %s FROM ("
+              " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup WHERE node = $1"
+              "  AND day BETWEEN $2::date AND $3::date AND NOT (day BETWEEN $5::date AND $6::date)"
+              " UNION ALL"
+              " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup_month"
+              "  WHERE node = $1 AND day BETWEEN $5::date AND $7::date) t",
+              sums, cols, cols);
     return sql;
+}
+
+static int
+s_days_in (int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+//  The whole months of [from, to] that also end before recent: the first
+//  one's first day (first), the last one's first (last_start) and last
+//  day (last_end). None: first after last_end.
+static void
+s_whole_months (const char *from, const char *to, const char *recent, char first[11],
+                char last_start[11], char last_end[11])
+{
+    int fy, fm, fd, ty, tm, td, ry, rm, rd;
+    sscanf (from, "%d-%d-%d", &fy, &fm, &fd);
+    sscanf (to, "%d-%d-%d", &ty, &tm, &td);
+    sscanf (recent, "%d-%d-%d", &ry, &rm, &rd);
+    int a = fy * 12 + fm - 1 + (fd > 1); //  months since year 0
+    int b = ty * 12 + tm - 1 - (td < s_days_in (ty, tm));
+    int r = ry * 12 + rm - 2; //  the month before recent's
+    if (b > r)
+        b = r;
+    if (a > b) {
+        snprintf (first, 11, "3000-01-01");
+        snprintf (last_start, 11, "1000-01-01");
+        snprintf (last_end, 11, "1000-01-01");
+        return;
+    }
+    //  Years are 2000..2100 (analytics_period_parse): 10 characters each.
+    unsigned ua = (unsigned) a, ub = (unsigned) b;
+    unsigned last_day = (unsigned) s_days_in ((int) (ub / 12), (int) (ub % 12) + 1);
+    snprintf (first, 11, "%04u-%02u-01", ua / 12 % 10000u, ua % 12u + 1u);
+    snprintf (last_start, 11, "%04u-%02u-01", ub / 12 % 10000u, ub % 12u + 1u);
+    snprintf (last_end, 11, "%04u-%02u-%02u", ub / 12 % 10000u, ub % 12u + 1u, last_day % 32u);
 }
 
 void
@@ -446,8 +507,10 @@ analytics_store_sums (gz_db_t *db, const char *node, const char *from, const cha
     //  reached); only the recent days need the facts' deadlines.
     char recent[11];
     analytics_day (now_us - (int64_t) ANALYTICS_RESPONSE_MAX_DAYS * 86400000000LL, recent);
-    const char *values[] = {node, from, to, recent};
-    PGresult *r = gz_db_exec (db, "an_sums", 4, values);
+    char first[11], last_start[11], last_end[11];
+    s_whole_months (from, to, recent, first, last_start, last_end);
+    const char *values[] = {node, from, to, recent, first, last_end, last_start};
+    PGresult *r = gz_db_exec (db, "an_sums", 7, values);
     if (!r)
         return -1;
     int64_t *v = (int64_t *) c;

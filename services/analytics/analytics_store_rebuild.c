@@ -55,7 +55,23 @@ static const struct {
                          " VALUES ('analytics', $1, 0) ON CONFLICT DO NOTHING"},
     {"an_rb_cursor_lock", "SELECT stream, position FROM {schema}.bus_cursor"
                           " WHERE consumer = 'analytics' FOR UPDATE"},
-    {"an_rb_truncate", "TRUNCATE {schema}.facts, {schema}.rollup, {schema}.volumes"},
+    {"an_rb_truncate",
+     "TRUNCATE {schema}.facts, {schema}.rollup, {schema}.rollup_month, {schema}.volumes"},
+    //  Monthly rows that are not the sum of their days.
+    {"an_vf_months",
+     "SELECT count(*) FROM (SELECT node, date_trunc('month', day)::date AS day,"
+     " sum(requests) AS a, sum(reached) AS b, sum(reached_on_time) AS c, sum(resolved) AS d,"
+     " sum(resolved_on_time) AS e, sum(rated) AS f, sum(satisfied) AS g, sum(escalated) AS h,"
+     " sum(reopened) AS i, sum(merged) AS j, sum(invalid) AS k, sum(disputes) AS l,"
+     " sum(disputes_resolved) AS m, {schema}.array_sum(contact_hist) AS n,"
+     " {schema}.array_sum(resolve_hist) AS o FROM {schema}.rollup GROUP BY 1, 2) x"
+     " FULL JOIN (SELECT node, day, requests AS a, reached AS b, reached_on_time AS c,"
+     " resolved AS d, resolved_on_time AS e, rated AS f, satisfied AS g, escalated AS h,"
+     " reopened AS i, merged AS j, invalid AS k, disputes AS l, disputes_resolved AS m,"
+     " contact_hist AS n, resolve_hist AS o FROM {schema}.rollup_month) y USING (node, day)"
+     " WHERE (x.a, x.b, x.c, x.d, x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m, x.n, x.o)"
+     " IS DISTINCT FROM (y.a, y.b, y.c, y.d, y.e, y.f, y.g, y.h, y.i, y.j, y.k, y.l, y.m, y.n,"
+     " y.o)"},
     {"an_rb_cursor_set", "UPDATE {schema}.bus_cursor SET position = $2::bigint"
                          " WHERE consumer = 'analytics' AND stream = $1"},
     {"an_rb_range_intake", "SELECT coalesce(min(position), 0), coalesce(max(position), 0),"

@@ -305,6 +305,13 @@ s_verify (gz_db_t *db, const s_schemas_t *s)
     if (r) {
         diffs += s_diff ("facts", "all", "count", atoll (PQgetvalue (r, 0, 0)), requests);
         PQclear (r);
+        //  Every month the sum of its days.
+        r = analytics_store_verify_query (db, "months");
+    }
+    if (r) {
+        diffs += s_diff ("rollup_month", "all", "rows not the sum of their days",
+                         atoll (PQgetvalue (r, 0, 0)), 0);
+        PQclear (r);
     }
     analytics_acc_destroy (&acc);
     if (!r) {

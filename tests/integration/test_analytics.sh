@@ -102,6 +102,19 @@ gz_sql "INSERT INTO analytics.rollup (node, day, requests, reached, reached_on_t
     gz_fail "old and recent days together"
 gz_sql "DELETE FROM analytics.rollup WHERE node = '$community' AND day = '$old'"
 
+# A whole month is read from its monthly row, a part of one from its days:
+# a row written (as the consumer writes both) on 2026-03-15.
+gz_sql "INSERT INTO analytics.rollup (node, day, requests) VALUES ('$community', '2026-03-15', 5);
+        INSERT INTO analytics.rollup_month (node, day, requests) VALUES ('$community', '2026-03-01', 5)"
+whole=$(curl -fsS -H "$op" "$aapi/rates?node=$community&from=2026-02-01&to=2026-04-30" | jq .requests)
+part=$(curl -fsS -H "$op" "$aapi/rates?node=$community&from=2026-03-10&to=2026-04-30" | jq .requests)
+[ "$whole" = 5 ] && [ "$part" = 5 ] || gz_fail "months: whole $whole, part $part"
+gz_sql "UPDATE analytics.rollup_month SET requests = 7 WHERE node = '$community' AND day = '2026-03-01'"
+[ "$(curl -fsS -H "$op" "$aapi/rates?node=$community&from=2026-03-01&to=2026-03-31" | jq .requests)" = 7 ] ||
+    gz_fail "a whole month is not read from its monthly row"
+gz_sql "DELETE FROM analytics.rollup WHERE node = '$community' AND day = '2026-03-15';
+        DELETE FROM analytics.rollup_month WHERE node = '$community' AND day = '2026-03-01'"
+
 # The sub-district and the district count the same requests; another
 # community none (rates null, not 0/0).
 sub=$(gz_sql "SELECT parent_code FROM org.units WHERE code = '$community'")

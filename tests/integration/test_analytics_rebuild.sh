@@ -116,13 +116,21 @@ sleep 1 # G's routing events reach analytics
 verify || { cat "$GZ_TMP/verify.out"; gz_fail "verify after a live request"; }
 [ "$(rates "$district" | jq .requests)" = 5 ] || gz_fail "district after G: $(rates "$district")"
 
-# A corrupted cell: exactly that difference, exit 1.
-gz_sql "UPDATE analytics.rollup SET satisfied = satisfied + 1 WHERE node = '$community' AND day = '$today'"
+# A corrupted cell (in its day's row and its month's, as a write of both
+# would leave them): exactly that difference, exit 1.
+gz_sql "UPDATE analytics.rollup SET satisfied = satisfied + 1 WHERE node = '$community' AND day = '$today';
+        UPDATE analytics.rollup_month SET satisfied = satisfied + 1 WHERE node = '$community'
+        AND day = date_trunc('month', '$today'::date)::date"
 if verify; then gz_fail "verify passed a corrupted rollup"; fi
 cat "$GZ_TMP/verify.out"
 [ "$(grep -c ': rollup ' "$GZ_TMP/verify.out")" = 1 ] &&
     grep -qx "$community $today satisfied: rollup 3, source 2" "$GZ_TMP/verify.out" &&
     grep -q "rollup rows, 1 differences$" "$GZ_TMP/verify.out" ||
     gz_fail "verify of the corrupted cell: $(cat "$GZ_TMP/verify.out")"
+# A month row that is not the sum of its days: reported too.
+gz_sql "UPDATE analytics.rollup SET satisfied = satisfied - 1 WHERE node = '$community' AND day = '$today'"
+if verify; then gz_fail "verify passed a month that is not the sum of its days"; fi
+grep -q "^rollup_month all rows not the sum of their days: rollup 1, source 0" "$GZ_TMP/verify.out" ||
+    gz_fail "verify of the month: $(cat "$GZ_TMP/verify.out")"
 gz_stop "$pid" gongzhi
 echo "analytics rebuild: ok"
