@@ -131,6 +131,11 @@ bool gz_http_too_large (gz_http_req_t *req);
 //  an IPv6 socket is shown as IPv4).
 const char *gz_http_client_ip (gz_http_req_t *req);
 
+//  True when the client reached us over HTTPS: gz_http serves plain HTTP,
+//  so only through a trusted proxy (gz_http_set_trusted_proxies) whose
+//  X-Forwarded-Proto says "https". For the Secure flag of a cookie.
+bool gz_http_https (gz_http_req_t *req);
+
 //  Parse the body as application/x-www-form-urlencoded (once, lazily).
 //  Returns false when it is malformed: a bad percent escape or one that
 //  decodes to NUL, a field with no '=' or an empty name, a byte that is

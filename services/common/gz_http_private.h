@@ -109,6 +109,7 @@ struct _gz_http_req_t {
     bool too_large;
     bool handled; //  our handler ran
     char client_ip[INET6_ADDRSTRLEN];
+    bool via_proxy; //  the peer is a trusted proxy (gz_http_https)
     int form_state; //  0 not parsed, 1 parsed, -1 malformed
     char **form_names;
     char **form_values;

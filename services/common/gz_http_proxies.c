@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 //  ---- trusted proxies
@@ -195,7 +196,18 @@ gz_http_client_ip_fill (gz_http_req_t *req)
 {
     s_client_peer (req);
     gz_http_net_t peer;
-    if (req->server->nproxies > 0 && s_addr_parse (req->client_ip, &peer) == 0 &&
-        s_trusted (req->server, &peer))
+    req->via_proxy = req->server->nproxies > 0 && s_addr_parse (req->client_ip, &peer) == 0 &&
+                     s_trusted (req->server, &peer);
+    if (req->via_proxy)
         s_forwarded_client (req);
+}
+
+bool
+gz_http_https (gz_http_req_t *req)
+{
+    if (!req->via_proxy)
+        return false;
+    const char *proto =
+        MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
+    return proto && strcasecmp (proto, "https") == 0;
 }

@@ -39,7 +39,9 @@ gzctl_usage (void)
              "  org stats                  count units per level, buildings, staff per role\n"
              "  token issue STAFF_ID [--days N]  issue a bearer token for a staff member of the\n"
              "                             org, valid N days (default 90)\n"
-             "                             directory (printed once; only its SHA-256 is kept)\n"
+             "                             directory (printed once; only its SHA-256 is kept),\n"
+             "                             and a one-time workbench sign-in link on stderr\n"
+             "                             (15 minutes; GZ_WORKBENCH_URL sets its base)\n"
              "  token operator LABEL [--days N]  issue an operator token (may act for any unit)\n"
              "  token revoke STAFF_ID|LABEL  revoke every token of a staff member or label\n"
              "  notify dead [--limit N]    list notifications given up on (dead letters)\n"
@@ -206,6 +208,39 @@ s_new_token (char out[33])
     out[32] = 0;
 }
 
+//  A one-time sign-in link to the workbench for staff_id (valid 15
+//  minutes, usable once; only the code's SHA-256 is stored), on stderr:
+//  stdout carries the token alone. 0 ok, -1 failure.
+static int
+s_login_link (gz_db_t *db, const char *schema, const char *staff_id)
+{
+    char code[33], sql[512];
+    s_new_token (code);
+    snprintf (sql, sizeof sql,
+              "INSERT INTO %s.login_codes (code_sha256, staff_id, expires_at)"
+              " VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), $2,"
+              " now() + interval '15 minutes')",
+              schema);
+    gz_db_prepare (db, "login_code", sql);
+    const char *v[2] = {code, staff_id};
+    PGresult *r = gz_db_exec (db, "login_code", 2, v);
+    if (!r) {
+        fprintf (stderr, "gzctl: cannot store the sign-in link: %s\n", gz_db_error (db));
+        return -1;
+    }
+    PQclear (r);
+    const char *base = gz_config_str ("GZ_WORKBENCH_URL", NULL);
+    char local[64];
+    if (!base) {
+        snprintf (local, sizeof local, "http://127.0.0.1:%d",
+                  gz_config_port ("GZ_ROUTING_HTTP_PORT", GZ_PORT_ROUTING_HTTP));
+        base = local;
+    }
+    fprintf (stderr, "gzctl: sign-in link (valid 15 minutes, usable once): %s/w/login?code=%s\n",
+             base, code);
+    return 0;
+}
+
 //  gzctl token issue|operator|revoke: staff bearer tokens of the routing
 //  service (table <GZ_ROUTING_SCHEMA>.tokens, created when routing first
 //  starts). Only the SHA-256 of a token is stored.
@@ -269,7 +304,7 @@ s_token (int argc, char **argv)
         fprintf (stderr, "gzctl: token valid until %s (China time)\n", PQgetvalue (r, 0, 0));
         PQclear (r);
         printf ("%s\n", token);
-        rc = 0;
+        rc = staff ? s_login_link (db, schema, arg) : 0;
     }
     else if (strcmp (what, "revoke") == 0) {
         snprintf (sql, sizeof sql,

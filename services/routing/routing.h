@@ -18,6 +18,8 @@
                            action, looked up in the table
       routing_http.c       the route table and the worker API
       routing_meetings*.c  逢四说事 meetings on the HTTP API
+      routing_pages*.c     the staff's workbench (/w/: HTML pages, sessions)
+      routing_store_sessions.c  the workbench's SQL (sign-in codes, sessions)
       routing_rules.c      the routing rules file (routing_rules.h)
 
     DESIGN: like intake. The actor thread owns the writer connection, the
@@ -99,6 +101,8 @@ typedef struct _routing_cmd_t {
     char *token;  //  staff/operator bearer token
     char *resident_token;
     char *outcome, *text, *media_url, *to_unit, *to_staff;
+    char *session; //  a workbench session id (instead of token), routing_pages.c
+    bool page;     //  answer as the workbench does (routing_pages_answer), not JSON
     int score;
     bool satisfied;
     //  result, set by the actor
@@ -505,6 +509,36 @@ extern const gz_route_t routing_routes[];
 void routing_http_answer (gz_http_req_t *req, void *arg);
 //  Register the read statements on a pool connection.
 void routing_http_prepare (gz_db_t *db, const char *schema);
+
+//  May c (a known caller) read view, a request's full view (the rule of
+//  GET /api/v1/requests/{id}: an operator every request; staff their
+//  area's, their unit's, their own and co-handled ones).
+bool routing_may_read (const routing_caller_t *c, json_t *view);
+
+//  ---- routing_pages.c (the workbench, docs/workbench.md)
+//  POST /w/r/{id}/{action} (deferred) and every other /w/ path (blocking).
+bool routing_page_action_route (void *state, gz_http_req_t *req, const char *rest);
+bool routing_page_route (void *state, gz_http_req_t *req, const char *rest);
+//  Answer an applied command that came from a workbench form (cmd->page):
+//  a 303 to the request's page with the outcome, never an error page.
+void routing_pages_answer (gz_http_req_t *req, routing_cmd_t *cmd);
+
+//  ---- routing_store_sessions.c (the workbench's SQL)
+//  Register the statements on db (pool connections and the writer).
+void routing_sessions_prepare (gz_db_t *db, const char *schema);
+//  Spend a one-time sign-in code (valid, unused, not expired) and open
+//  session (a new random id) for its staff member: 1 (staff_id filled),
+//  0 refused, -1 failure.
+int routing_session_from_code (gz_db_t *db, const char *code, const char *session,
+                               char staff_id[80]);
+//  The same with a staff bearer token: 1, 0 refused, -1 failure.
+int routing_session_from_token (gz_db_t *db, const char *token, const char *session,
+                                char staff_id[80]);
+//  End session (sign out). 0 ok, -1 failure.
+int routing_session_end (gz_db_t *db, const char *session);
+//  Who holds session: 1 (c filled as routing_http_caller does; name the
+//  person's name when not NULL), 0 unknown or expired, -1 failure.
+int routing_session_caller (gz_db_t *db, const char *session, routing_caller_t *c, char name[80]);
 
 //  Helpers shared by the views.
 //  ISO 8601 in China time ("2025-03-04T09:30:00+08:00") into out[32].

@@ -34,6 +34,7 @@ routing_cmd_destroy (routing_cmd_t **self_p)
     free (self->action);
     free (self->token);
     free (self->resident_token);
+    free (self->session);
     free (self->outcome);
     free (self->text);
     free (self->media_url);
@@ -81,11 +82,29 @@ typedef struct {
     char label[128];
 } principal_t;
 
+//  A workbench session's staff member (routing_pages.c): 0 ok (known
+//  false when the session is unknown or expired), -1 failure.
+static int
+s_session_principal (routing_core_t *core, const char *session, principal_t *p)
+{
+    routing_caller_t c;
+    int rc = routing_session_caller (core->db, session, &c, NULL);
+    if (rc < 0)
+        return -1;
+    if (rc == 1) {
+        p->staff = gz_org_staff (core->org, c.staff_id);
+        p->known = p->staff != NULL;
+    }
+    return 0;
+}
+
 //  0 ok (principal filled; known false when no token), -1 failure.
 static int
-s_principal (routing_core_t *core, const char *token, principal_t *p)
+s_principal (routing_core_t *core, const char *token, const char *session, principal_t *p)
 {
     memset (p, 0, sizeof *p);
+    if (s_nonempty (session))
+        return s_session_principal (core, session, p);
     if (!s_nonempty (token))
         return 0;
     gz_caller_t who;
@@ -474,9 +493,9 @@ s_apply (routing_core_t *core, routing_cmd_t *cmd)
     const routing_transition_t *t = routing_transition (routing_action_from_name (cmd->action));
     bool resident_action = t && t->resident;
     principal_t p;
-    if (s_principal (core, cmd->token, &p))
+    if (s_principal (core, cmd->token, cmd->session, &p))
         return -1;
-    if (s_nonempty (cmd->token) && !p.known)
+    if ((s_nonempty (cmd->token) || s_nonempty (cmd->session)) && !p.known)
         return s_fail (cmd, 401, "unauthorized", "unknown or revoked token");
     if (!resident_action && !p.known)
         return s_fail (cmd, 401, "unauthorized", "a staff bearer token is required");

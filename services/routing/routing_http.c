@@ -47,6 +47,7 @@ routing_http_prepare (gz_db_t *db, const char *schema)
 {
     routing_store_prepare_reads (db, schema);
     routing_meetings_prepare (db, schema);
+    routing_sessions_prepare (db, schema);
 }
 
 //  ---------------------------------------------------------------- helpers
@@ -91,8 +92,8 @@ s_is (json_t *o, const char *member, const char *code)
 //  node), those assigned to her or her unit, and those her unit co-handles.
 //  The same people the actions and the queue serve, plus the area's own
 //  staff, who answer for what happens in it.
-static bool
-s_may_read (const routing_caller_t *c, json_t *view)
+bool
+routing_may_read (const routing_caller_t *c, json_t *view)
 {
     if (c->operator)
         return true;
@@ -133,7 +134,7 @@ s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
     else if (!c.known && !resident_ok)
         gz_http_reply_error (req, 401, "unauthorized",
                              "a staff bearer token or the status-link secret (?t=) is required");
-    else if (!resident_ok && !s_may_read (&c, view))
+    else if (!resident_ok && !routing_may_read (&c, view))
         //  403 as the actions answer: request ids are public (Open311).
         gz_http_reply_error (req, 403, "forbidden",
                              "not a request of your area, your unit or yours");
@@ -338,6 +339,10 @@ routing_http_answer (gz_http_req_t *req, void *arg)
 {
     routing_cmd_t *cmd = arg;
     routing_t *ctx = cmd->ctx;
+    if (cmd->page) {
+        routing_pages_answer (req, cmd);
+        return;
+    }
     if (cmd->status != 200) {
         if (cmd->status == 409) {
             json_t *err = json_pack ("{s:{s:s,s:s,s:s}}", "error", "code", cmd->error, "message",
@@ -425,5 +430,7 @@ const gz_route_t routing_routes[] = {
     {NULL, "/api/v1/meetings", "meetings", s_route_meetings, true},
     {NULL, "/api/v1/meetings/", "meeting", s_route_meetings, true},
     {NULL, "/api/v1/queue", "queue", s_route_queue, true},
+    {"POST", "/w/r/", "page_action", routing_page_action_route, false},
+    {NULL, "/w/", "page", routing_page_route, true},
     {NULL, NULL, NULL, NULL, false},
 };

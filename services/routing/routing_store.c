@@ -218,6 +218,7 @@ routing_store_prepare (routing_core_t *core)
     for (size_t i = 0; i < sizeof s_statements / sizeof s_statements[0]; i++)
         gz_db_prepare_schema (core->db, s_statements[i].name, s_statements[i].sql, core->schema);
     gz_auth_prepare (core->db, core->schema);
+    routing_sessions_prepare (core->db, core->schema);
 }
 
 void

@@ -27,6 +27,12 @@ logged() { grep -qF "$1" "$log"; }
 # Up and announced: a gongzhi that dies while it first starts ends scripts/up.
 gz_wait_for 120 "scripts/up did not announce gongzhi" logged "gongzhi is running"
 
+# The workbench: the banner's one-time sign-in link of a grid worker signs in.
+link=$(grep -o 'http://[^ ]*/w/login?code=[A-Za-z0-9_-]*' "$log" | head -1)
+[ -n "$link" ] || gz_fail "scripts/up printed no workbench sign-in link"
+[ "$(curl -sS -o /dev/null -w '%{http_code}' -d "code=${link##*code=}" "${link%%\?*}")" = 303 ] ||
+    gz_fail "the banner's sign-in link does not sign in"
+
 # The matching demo: volunteers imported, a supermarket per community, and
 # the three open needs offered to volunteers by the first batches.
 logged "imported 10000 volunteers" || gz_fail "the matching demo did not import its volunteers"
