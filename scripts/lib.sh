@@ -5,7 +5,7 @@ GZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GZ_PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
 protobuf-c-compiler libpq-dev postgresql postgresql-contrib libmicrohttpd-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libcmocka-dev libxlsxwriter-dev clang-format prometheus curl jq
-libxml2-utils unzip npm libvips-dev libheif1"
+libxml2-utils unzip libvips-dev libheif1"
 
 # Install missing Debian packages: apt-get when root, else print the line and fail.
 gz_deps() {
@@ -14,6 +14,9 @@ gz_deps() {
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
             missing+=("$p")
     done
+    # npm (the dashboard's ECharts): Debian's package, unless a Node.js that
+    # brings its own npm is installed (NodeSource's nodejs conflicts with it).
+    command -v npm >/dev/null || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages; run as root:" >&2
