@@ -130,10 +130,11 @@ sleep 0.5
 
 needs=$(q "SELECT count(*) FROM matching.needs")
 offers=$(q "SELECT count(*) FROM matching.offers")
-sort -n "$GZ_TMP/acked.txt" >"$GZ_TMP/acked.sorted"
+# comm wants both lists in the same (byte) order, not numeric.
+LC_ALL=C sort "$GZ_TMP/acked.txt" >"$GZ_TMP/acked.sorted"
 [ "$(sort -un "$GZ_TMP/acked.txt" | wc -l)" = "$NEEDS" ] || gz_fail "an id acknowledged twice"
-q "SELECT id FROM matching.needs ORDER BY id" >"$GZ_TMP/stored.txt"
-lost=$(comm -23 "$GZ_TMP/acked.sorted" "$GZ_TMP/stored.txt" | wc -l)
+q "SELECT id FROM matching.needs" | LC_ALL=C sort >"$GZ_TMP/stored.txt"
+lost=$(LC_ALL=C comm -23 "$GZ_TMP/acked.sorted" "$GZ_TMP/stored.txt" | wc -l)
 [ "$lost" = 0 ] || gz_fail "$lost acknowledged needs are missing"
 [ "$needs" -ge "$NEEDS" ] || gz_fail "$needs needs stored"
 twice=$(q "SELECT count(*) FROM (SELECT contact_name FROM matching.needs
