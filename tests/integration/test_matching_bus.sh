@@ -75,6 +75,9 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X POST -H "Authoriz
     -H 'Content-Type: application/json' -d "{\"building\":\"$building\",\"contact_name\":\"李爷爷\",
     \"skill\":\"shopping\",\"weekly\":\"sat 09:00-10:00\"}" "$m/api/v1/needs") || true
 [ "$code" = 201 ] || gz_fail "a need over HTTP after a bus command: $code"
+# Its batch offers it too: counted once that is done, not while it runs.
+two_offers() { [ "$(gz_sql "SELECT count(*) FROM matching.offers")" = 2 ]; }
+gz_wait_for 10 "the second need was not offered" two_offers
 after=$(count)
 
 echo "== garbage"
