@@ -52,7 +52,8 @@ wport=$(( 30000 + RANDOM % 10000 ))
 gz_start driver.log chromedriver --port="$wport"
 driver=$GZ_PID
 wd="http://127.0.0.1:$wport"
-for _ in $(seq 1 200); do
+# Up to 30 s: a first start on a fresh machine (or a busy one) can be slow.
+for _ in $(seq 1 600); do
     curl -fsS "$wd/status" 2>/dev/null | jq -e '.value.ready' >/dev/null 2>&1 && break
     sleep 0.05
 done
