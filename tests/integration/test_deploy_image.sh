@@ -26,7 +26,7 @@ owner() {
 # The runtime stage: everything after the last FROM.
 runtime=$(awk '/^FROM /{stage = ""} {stage = stage $0 "\n"} END {printf "%s", stage}' "$dockerfile")
 packages=$(sed -n '/apt-get install/,/rm -rf/p' <<<"$runtime" | tr ' \\' '\n\n' |
-    grep -E '^lib[a-z0-9.+-]+$' | sort -u)
+    grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u) # package names (and a few words: harmless)
 [ -n "$packages" ] || gz_fail "no runtime packages found in $dockerfile"
 binaries=$(grep -A2 '^COPY --from=build' <<<"$runtime" | grep -oE '/build/services/[a-z-]+' | sed 's|/build/services/||')
 [ -n "$binaries" ] || gz_fail "no binaries copied in the runtime stage"
