@@ -43,7 +43,7 @@ file() { # BUILDING DESCRIPTION: the request id, once routed (assigned)
 }
 state() { gz_sql "SELECT state FROM routing.requests WHERE id = '$1'"; }
 link() { # STAFF: a fresh sign-in link from gzctl token issue (stderr)
-    "$GZ_BIN/gzctl" token issue "$1" 2>"$tmp/issue.err" >/dev/null || gz_fail "token issue $1"
+    "$GZ_BIN/gzctl" token issue "$1" 2>"$tmp/issue.err" >/dev/null || gz_fail "token issue $1: $(cat "$tmp/issue.err")"
     grep -o 'http://[^ ]*/w/login?code=[A-Za-z0-9_-]*' "$tmp/issue.err" | head -1
 }
 
