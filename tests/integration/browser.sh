@@ -75,7 +75,7 @@ bw_start() {
         *) gz_fail "bw_start: unknown option $opt" ;;
         esac
     done
-    local port=$((30000 + RANDOM % 10000))
+    local port=$((10000 + RANDOM % 5000)) # below the ephemeral range (32768-)
     gz_start driver.log chromedriver --port="$port"
     BW_DRIVER=$GZ_PID
     wd="http://127.0.0.1:$port"
