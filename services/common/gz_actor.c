@@ -49,6 +49,7 @@ typedef struct {
 
 struct _gz_actor_t {
     const gz_actor_spec_t *spec;
+    _Atomic int64_t clock_us; //  the test clock (CLOCK), 0: the wall clock
     gz_actor_args_t args;
     void *config;                  //  the service's config (our copy)
     const gz_actor_config_t *base; //  its first member
@@ -86,6 +87,19 @@ gz_dbpool_t *
 gz_actor_pool (gz_actor_t *self)
 {
     return self->pool;
+}
+
+int64_t
+gz_actor_now_us (gz_actor_t *self)
+{
+    int64_t test = atomic_load (&self->clock_us);
+    return test ? test : gz_now_us ();
+}
+
+void
+gz_actor_set_clock (gz_actor_t *self, int64_t us)
+{
+    atomic_store (&self->clock_us, us);
 }
 
 gz_metrics_t *
@@ -464,7 +478,15 @@ s_on_pipe (gz_actor_t *self)
     }
     else if (streq (cmd, "VERBOSE"))
         ;
-    else if (!self->spec->command || !self->spec->command (self->state, cmd, msg, self->pipe))
+    else if (self->spec->command && self->spec->command (self->state, cmd, msg, self->pipe))
+        ;
+    else if (streq (cmd, "CLOCK")) {
+        char *us = zmsg_popstr (msg);
+        atomic_store (&self->clock_us, us ? strtoll (us, NULL, 10) : 0);
+        free (us);
+        zsock_signal (self->pipe, 0);
+    }
+    else
         gz_warn (self->spec->name, "msg=\"unknown pipe command\" cmd=%s", cmd);
     free (cmd);
     zmsg_destroy (&msg);
@@ -741,6 +763,7 @@ s_new (zsock_t *pipe, const gz_actor_args_t *args)
 {
     gz_actor_t *self = calloc (1, sizeof *self);
     assert (self);
+    atomic_init (&self->clock_us, 0);
     self->spec = args->spec;
     self->args = *args;
     self->config = args->config_dup (args->config);

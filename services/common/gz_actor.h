@@ -12,7 +12,8 @@
       with /healthz, /readyz and /metrics and the service's route table;
     - calls spec->start, then runs the loop: the pipe (the standard
       commands $TERM, PORT, BUSPORT, EVENTSPORT, RELOAD, STATS, VERBOSE,
-      then spec->command for the rest), the wake eventfd
+      then spec->command for the rest, then CLOCK US: the test clock of
+      gz_actor_now_us, 0 for the wall clock; signals), the wake eventfd
       (gz_actor_wake), the ROUTER, the subscribers it follows
       (gz_actor_follow), the heartbeat tick (publisher and subscribers
       tick, the common bus metrics), the org-directory check
@@ -154,8 +155,14 @@ void gz_actor_run (zsock_t *pipe, void *args);
 
 //  ---------------------------------------------------------------- for services
 //  What the skeleton owns, for the service's callbacks. Borrowed.
-gz_db_t *gz_actor_db (gz_actor_t *self);           //  writer connection (actor thread)
-gz_dbpool_t *gz_actor_pool (gz_actor_t *self);     //  read connections (any thread)
+gz_db_t *gz_actor_db (gz_actor_t *self);       //  writer connection (actor thread)
+gz_dbpool_t *gz_actor_pool (gz_actor_t *self); //  read connections (any thread)
+//  Now in microseconds since the epoch: the test clock the pipe command
+//  CLOCK set, else the wall clock (gz_now_us). Any thread.
+int64_t gz_actor_now_us (gz_actor_t *self);
+//  Set the test clock (0: back to the wall clock), as CLOCK does: for a
+//  service whose own CLOCK command does more (spec->command sees it first).
+void gz_actor_set_clock (gz_actor_t *self, int64_t us);
 gz_metrics_t *gz_actor_metrics (gz_actor_t *self); //  thread-safe
 gz_bus_pub_t *gz_actor_pub (gz_actor_t *self);     //  the stream's publisher, or NULL
 zsock_t *gz_actor_router (gz_actor_t *self);       //  the commands' ROUTER, or NULL

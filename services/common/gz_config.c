@@ -1,6 +1,7 @@
 /*  gz_config: configuration from the environment. See gz_config.h.  */
 #include "gz_config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,4 +80,28 @@ gz_config_database_url (void)
     snprintf (buf, sizeof buf, "postgresql://gongzhi@127.0.0.1:%ld/gongzhi",
               gz_config_int ("GZ_PG_PORT", 54320, 1, 65535));
     return strdup (buf);
+}
+
+void
+gz_config_strings_dup (void *config, const size_t *offsets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char **s = (char **) ((char *) config + offsets[i]);
+        if (*s) {
+            *s = strdup (*s);
+            assert (*s);
+        }
+    }
+}
+
+void
+gz_config_strings_free (void *config, const size_t *offsets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char **s = (char **) ((char *) config + offsets[i]);
+        if (*s)
+            explicit_bzero (*s, strlen (*s));
+        free (*s);
+        *s = NULL;
+    }
 }

@@ -8,6 +8,7 @@
 #define GZ_CONFIG_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 
 //  Offsets from GZ_PORT_BASE. Fixed forever: deployments depend on them.
 enum {
@@ -48,5 +49,12 @@ char *gz_config_endpoint (const char *name, int offset);
 //  (postgresql://gongzhi@127.0.0.1:<GZ_PG_PORT or 54320>/gongzhi).
 //  Caller frees.
 char *gz_config_database_url (void);
+
+//  A service config's owned strings, named once by their offsets
+//  (offsetof (cfg_t, field)): after a struct copy, each is duplicated
+//  (NULL stays NULL); on destroy, each is wiped (keys, passwords) and
+//  freed. So copying and freeing a config cannot forget a field.
+void gz_config_strings_dup (void *config, const size_t *offsets, size_t n);
+void gz_config_strings_free (void *config, const size_t *offsets, size_t n);
 
 #endif

@@ -29,7 +29,6 @@ typedef struct {
     gz_metrics_t *metrics;
     gz_queue_t *queue;     //  ops for the actor
     atomic_int inflight;   //  ops queued or being applied
-    atomic_llong clock_us; //  the test clock (0: the real one)
     //  The actor's alone:
     gz_db_t *db;
     gz_bus_pub_t *pub;

@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,15 @@ matching_config_from_env (void)
     return self;
 }
 
+static const size_t s_strings[] = {
+    offsetof (matching_config_t, intake_schema),   offsetof (matching_config_t, intake_events),
+    offsetof (matching_config_t, routing_schema),  offsetof (matching_config_t, routing_events),
+    offsetof (matching_config_t, need_categories), offsetof (matching_config_t, weights),
+    offsetof (matching_config_t, points),          offsetof (matching_config_t, contact_key),
+    offsetof (matching_config_t, public_url),
+};
+#define S_STRINGS (sizeof s_strings / sizeof s_strings[0])
+
 static void *
 s_config_dup (const void *config)
 {
@@ -108,15 +118,7 @@ s_config_dup (const void *config)
     assert (self);
     *self = *c;
     gz_actor_config_copy (&self->base, &c->base);
-    self->intake_schema = s_dup (c->intake_schema);
-    self->intake_events = s_dup (c->intake_events);
-    self->routing_schema = s_dup (c->routing_schema);
-    self->routing_events = s_dup (c->routing_events);
-    self->need_categories = s_dup (c->need_categories);
-    self->weights = s_dup (c->weights);
-    self->points = s_dup (c->points);
-    self->contact_key = s_dup (c->contact_key);
-    self->public_url = s_dup (c->public_url);
+    gz_config_strings_dup (self, s_strings, S_STRINGS);
     return self;
 }
 
@@ -127,17 +129,7 @@ matching_config_destroy (matching_config_t **self_p)
     if (!self)
         return;
     gz_actor_config_clear (&self->base);
-    free (self->intake_schema);
-    free (self->intake_events);
-    free (self->routing_schema);
-    free (self->routing_events);
-    free (self->need_categories);
-    free (self->weights);
-    free (self->points);
-    if (self->contact_key)
-        explicit_bzero (self->contact_key, strlen (self->contact_key));
-    free (self->contact_key);
-    free (self->public_url);
+    gz_config_strings_free (self, s_strings, S_STRINGS);
     free (self);
     *self_p = NULL;
 }
@@ -154,8 +146,7 @@ s_config_free (void *config)
 int64_t
 matching_now_us (matching_t *self)
 {
-    int64_t test = atomic_load (&self->clock_us);
-    return test ? test : gz_now_us ();
+    return gz_actor_now_us (self->actor);
 }
 
 void
@@ -220,7 +211,6 @@ s_start (gz_actor_t *actor, const void *config)
     self->queue = gz_queue_new ();
     self->dirty = true;
     atomic_init (&self->inflight, 0);
-    atomic_init (&self->clock_us, 0);
     char err[256] = "";
     mt_pairs_weights_t w;
     if (matching_weights_parse (self->cfg->weights, &w, err, sizeof err) != 0 ||
@@ -308,7 +298,7 @@ s_command (void *state, const char *cmd, zmsg_t *msg, zsock_t *pipe)
     matching_t *self = state;
     if (streq (cmd, "CLOCK")) {
         char *us = zmsg_popstr (msg);
-        atomic_store (&self->clock_us, us ? strtoll (us, NULL, 10) : 0);
+        gz_actor_set_clock (self->actor, us ? strtoll (us, NULL, 10) : 0);
         free (us);
         matching_expire_due (self);
         zsock_signal (pipe, 0);

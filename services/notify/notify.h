@@ -60,7 +60,6 @@ typedef struct {
     notify_deliver_t *deliver;
     bool quiet_env;             //  GZ_NOTIFY_QUIET_HOURS set: it, not the plan's
     int quiet_start, quiet_end; //  minutes after midnight, China time
-    atomic_llong clock_us;      //  the test clock; 0: the real one
     //  The default channel orders, parsed: names, NULL-terminated.
     char *resident_order[NOTIFY_MAX_CHANNELS + 1];
     char *staff_order[NOTIFY_MAX_CHANNELS + 1];

@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,18 @@ notify_config_from_env (void)
     return self;
 }
 
+static const size_t s_strings[] = {
+    offsetof (notify_config_t, intake_schema),      offsetof (notify_config_t, intake_events),
+    offsetof (notify_config_t, routing_schema),     offsetof (notify_config_t, routing_events),
+    offsetof (notify_config_t, matching_schema),    offsetof (notify_config_t, matching_events),
+    offsetof (notify_config_t, matching_url),       offsetof (notify_config_t, intake_url),
+    offsetof (notify_config_t, public_url),         offsetof (notify_config_t, contact_key),
+    offsetof (notify_config_t, plan_dir),           offsetof (notify_config_t, quiet_hours),
+    offsetof (notify_config_t, resident_channels),  offsetof (notify_config_t, staff_channels),
+    offsetof (notify_config_t, volunteer_channels), offsetof (notify_config_t, channel_rates),
+};
+#define S_STRINGS (sizeof s_strings / sizeof s_strings[0])
+
 static void *
 s_config_dup (const void *config)
 {
@@ -75,22 +88,7 @@ s_config_dup (const void *config)
     assert (self);
     *self = *c;
     gz_actor_config_copy (&self->base, &c->base);
-    self->intake_schema = s_dup (c->intake_schema);
-    self->intake_events = s_dup (c->intake_events);
-    self->routing_schema = s_dup (c->routing_schema);
-    self->routing_events = s_dup (c->routing_events);
-    self->matching_schema = s_dup (c->matching_schema);
-    self->matching_events = s_dup (c->matching_events);
-    self->matching_url = s_dup (c->matching_url);
-    self->intake_url = s_dup (c->intake_url);
-    self->public_url = s_dup (c->public_url);
-    self->contact_key = s_dup (c->contact_key);
-    self->plan_dir = s_dup (c->plan_dir);
-    self->quiet_hours = s_dup (c->quiet_hours);
-    self->resident_channels = s_dup (c->resident_channels);
-    self->staff_channels = s_dup (c->staff_channels);
-    self->volunteer_channels = s_dup (c->volunteer_channels);
-    self->channel_rates = s_dup (c->channel_rates);
+    gz_config_strings_dup (self, s_strings, S_STRINGS);
     notify_channels_config_copy (&self->chans, &c->chans);
     return self;
 }
@@ -102,24 +100,7 @@ notify_config_destroy (notify_config_t **self_p)
     if (!self)
         return;
     gz_actor_config_clear (&self->base);
-    free (self->intake_schema);
-    free (self->intake_events);
-    free (self->routing_schema);
-    free (self->routing_events);
-    free (self->matching_schema);
-    free (self->matching_events);
-    free (self->matching_url);
-    free (self->intake_url);
-    free (self->public_url);
-    if (self->contact_key)
-        explicit_bzero (self->contact_key, strlen (self->contact_key));
-    free (self->contact_key);
-    free (self->plan_dir);
-    free (self->quiet_hours);
-    free (self->resident_channels);
-    free (self->staff_channels);
-    free (self->volunteer_channels);
-    free (self->channel_rates);
+    gz_config_strings_free (self, s_strings, S_STRINGS);
     notify_channels_config_clear (&self->chans);
     free (self);
     *self_p = NULL;
@@ -155,8 +136,7 @@ notify_digest_window_ms (notify_t *self)
 int64_t
 notify_now_us (notify_t *self)
 {
-    int64_t test = atomic_load (&self->clock_us);
-    return test ? test : gz_now_us ();
+    return gz_actor_now_us (self->actor);
 }
 
 //  "a,b,c" into names (at most NOTIFY_MAX_CHANNELS), NULL-terminated.
@@ -237,7 +217,6 @@ s_start (gz_actor_t *actor, const void *config)
     self->cfg = config;
     self->metrics = gz_actor_metrics (actor);
     pthread_rwlock_init (&self->shared.lock, NULL);
-    atomic_init (&self->clock_us, 0);
     atomic_init (&self->consumed, 0);
     s_order (self->cfg->resident_channels, self->resident_order);
     s_order (self->cfg->staff_channels, self->staff_order);
@@ -295,20 +274,6 @@ s_stop (void **state_p)
     *state_p = NULL;
 }
 
-static bool
-s_command (void *state, const char *cmd, zmsg_t *msg, zsock_t *pipe)
-{
-    notify_t *self = state;
-    if (streq (cmd, "CLOCK")) {
-        char *us = zmsg_popstr (msg);
-        atomic_store (&self->clock_us, us ? strtoll (us, NULL, 10) : 0);
-        free (us);
-        zsock_signal (pipe, 0);
-        return true;
-    }
-    return false;
-}
-
 static void
 s_describe_metrics (gz_metrics_t *m)
 {
@@ -329,7 +294,6 @@ static const gz_actor_spec_t s_spec = {
     .start = s_start,
     .stop = s_stop,
     .reload = s_reload,
-    .command = s_command,
 };
 
 void
