@@ -104,7 +104,8 @@ s_rollup_add_sql (void)
         snprintf (sets + n, sizeof sets - n, "%s = r.%s + EXCLUDED.%s, ", s_count_cols[i],
                   s_count_cols[i], s_count_cols[i]);
     }
-    char *sql = malloc (8192);
+    enum { SQL_MAX = 16384 };
+    char *sql = malloc (SQL_MAX);
     assert (sql);
     char names[256] = "";
     for (int i = 0; i < 13; i++) {
@@ -119,22 +120,25 @@ s_rollup_add_sql (void)
     //  The days, and the months (rollup_month: one row per node and month,
     //  the sum of its days) in the same statement; a batch's rows of one
     //  month are summed first (ON CONFLICT touches a row once).
-    snprintf (sql, 8192,
-              "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[]%s, $16::text[],"
-              "  $17::text[]) AS u(node, day%s, ch, rh)),"
-              " d AS (INSERT INTO {schema}.rollup AS r (node, day%s, contact_hist, resolve_hist)"
-              "  SELECT u.node, u.day::date%s, u.ch::bigint[], u.rh::bigint[] FROM u"
-              "  ON CONFLICT (node, day) DO UPDATE SET %s"
-              "  contact_hist = {schema}.array_add(r.contact_hist, EXCLUDED.contact_hist),"
-              "  resolve_hist = {schema}.array_add(r.resolve_hist, EXCLUDED.resolve_hist))"
-              " INSERT INTO {schema}.rollup_month AS r (node, day%s, contact_hist, resolve_hist)"
-              " SELECT u.node, date_trunc('month', u.day::date)::date%s,"
-              "  {schema}.array_sum(u.ch::bigint[]), {schema}.array_sum(u.rh::bigint[])"
-              " FROM u GROUP BY 1, 2"
-              " ON CONFLICT (node, day) DO UPDATE SET %s"
-              " contact_hist = {schema}.array_add(r.contact_hist, EXCLUDED.contact_hist),"
-              " resolve_hist = {schema}.array_add(r.resolve_hist, EXCLUDED.resolve_hist)",
-              types, names, cols, vals, sets, cols, sums, sets);
+    int used = snprintf (
+        sql, SQL_MAX,
+        "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[]%s, $16::text[],"
+        "  $17::text[]) AS u(node, day%s, ch, rh)),"
+        " d AS (INSERT INTO {schema}.rollup AS r (node, day%s, contact_hist, resolve_hist)"
+        "  SELECT u.node, u.day::date%s, u.ch::bigint[], u.rh::bigint[] FROM u"
+        "  ON CONFLICT (node, day) DO UPDATE SET %s"
+        "  contact_hist = {schema}.array_add(r.contact_hist, EXCLUDED.contact_hist),"
+        "  resolve_hist = {schema}.array_add(r.resolve_hist, EXCLUDED.resolve_hist))"
+        " INSERT INTO {schema}.rollup_month AS r (node, day%s, contact_hist, resolve_hist)"
+        " SELECT u.node, date_trunc('month', u.day::date)::date%s,"
+        "  {schema}.array_sum(u.ch::bigint[]), {schema}.array_sum(u.rh::bigint[])"
+        " FROM u GROUP BY 1, 2"
+        " ON CONFLICT (node, day) DO UPDATE SET %s"
+        " contact_hist = {schema}.array_add(r.contact_hist, EXCLUDED.contact_hist),"
+        " resolve_hist = {schema}.array_add(r.resolve_hist, EXCLUDED.resolve_hist)",
+        types, names, cols, vals, sets, cols, sums, sets);
+    assert (used > 0 && used < SQL_MAX);
+    (void) used;
     return sql;
 }
 
@@ -167,18 +171,21 @@ s_sums_sql (void)
               ", coalesce(sum(requests - reached) FILTER (WHERE day < $4::date), 0)");
     char *sql = malloc (12288);
     assert (sql);
-    snprintf (sql, 12288,
-              "SELECT %s FROM ("
-              " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup WHERE node = $1"
-              "  AND day BETWEEN $2::date AND least ($3::date, $5::date - 1)"
-              " UNION ALL"
-              " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup WHERE node = $1"
-              "  AND day BETWEEN greatest ($2::date, $6::date + 1) AND $3::date"
-              "  AND $5::date <= $6::date"
-              " UNION ALL"
-              " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup_month"
-              "  WHERE node = $1 AND day BETWEEN $5::date AND $7::date) t",
-              sums, cols, cols, cols);
+    int used =
+        snprintf (sql, 12288,
+                  "SELECT %s FROM ("
+                  " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup WHERE node = $1"
+                  "  AND day BETWEEN $2::date AND least ($3::date, $5::date - 1)"
+                  " UNION ALL"
+                  " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup WHERE node = $1"
+                  "  AND day BETWEEN greatest ($2::date, $6::date + 1) AND $3::date"
+                  "  AND $5::date <= $6::date"
+                  " UNION ALL"
+                  " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup_month"
+                  "  WHERE node = $1 AND day BETWEEN $5::date AND $7::date) t",
+                  sums, cols, cols, cols);
+    assert (used > 0 && used < 12288);
+    (void) used;
     return sql;
 }
 
