@@ -68,7 +68,9 @@ s_phone_into (routing_t *ctx, CURL *curl, const routing_viewer_t *v, const char 
         rc = gz_fetch_json (curl, "intake", url, cfg->contact_key, S_FETCH_MS, &answer, err,
                             sizeof err);
     }
-    if (rc < 0 && cfg->contact_key)
+    if (rc == 1)
+        snprintf (err, sizeof err, "intake: 404 (no contact, or it refused the key)");
+    if (rc != 0 && cfg->contact_key)
         gz_warn ("routing", "msg=\"resident phone unavailable\" request=%s error=\"%s\"", id, err);
     const char *phone = s_str (answer, "phone");
     if (rc == 0 && !*phone)
