@@ -19,7 +19,8 @@
             synthetic)
           role: grid_worker | grid_cadre | community_duty |
                 community_secretary | subdistrict_coordinator |
-                department_contact | district_leader
+                department_contact | district_leader |
+                callback_operator
           (grid_cadre: a cadre sent down into a grid, 下沉干部; the grid
           worker, 网格员, is grid_worker)
       pairings(department_code, community_code)   -- 结对

@@ -42,13 +42,14 @@ static const char *s_role_names[GZ_ORG_ROLES] = {"grid_worker",
                                                  "community_secretary",
                                                  "subdistrict_coordinator",
                                                  "department_contact",
-                                                 "district_leader"};
+                                                 "district_leader",
+                                                 "callback_operator"};
 static const char *s_role_labels[GZ_ORG_ROLES] = {
-    "网格员", "下沉干部", "社区值班", "社区书记", "街道协调员", "部门联络员", "区领导"};
+    "网格员", "下沉干部", "社区值班", "社区书记", "街道协调员", "部门联络员", "区领导", "回访员"};
 //  The level of the unit a role serves.
 static const int s_role_level[GZ_ORG_ROLES] = {
     GZ_ORG_GRID,        GZ_ORG_GRID,       GZ_ORG_COMMUNITY, GZ_ORG_COMMUNITY,
-    GZ_ORG_SUBDISTRICT, GZ_ORG_DEPARTMENT, GZ_ORG_DISTRICT};
+    GZ_ORG_SUBDISTRICT, GZ_ORG_DEPARTMENT, GZ_ORG_DISTRICT,  GZ_ORG_SUBDISTRICT};
 
 const char *
 gz_org_level_name (gz_org_level_t level)
@@ -536,8 +537,8 @@ s_read_staff (gz_orgdoc_t *self, s_errors_t *e, json_t *list, json_t *units)
         if (role && s->role < 0)
             s_err (e,
                    "%s.role: unknown role (want grid_worker, grid_cadre, community_duty, "
-                   "community_secretary, subdistrict_coordinator, department_contact or "
-                   "district_leader)",
+                   "community_secretary, subdistrict_coordinator, department_contact, "
+                   "district_leader or callback_operator)",
                    path);
         s->unit = s_code (e, obj, path, "unit", true);
         s->phone = s_phone (e, obj, path, "phone");

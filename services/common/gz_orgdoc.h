@@ -38,6 +38,7 @@ typedef enum {
     GZ_ORG_SUBDISTRICT_COORDINATOR,
     GZ_ORG_DEPARTMENT_CONTACT,
     GZ_ORG_DISTRICT_LEADER,
+    GZ_ORG_CALLBACK_OPERATOR, //  回访员: rates on a resident's behalf (issue 12)
     GZ_ORG_ROLES
 } gz_org_role_t;
 

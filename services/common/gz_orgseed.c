@@ -396,6 +396,16 @@ gz_orgdoc_huaguoyuan (void)
         json_array_append_new (pairings, pair);
     }
 
+    //  A call-back operator (回访员) per sub-district, last: the people
+    //  and phones above stay what they were before the role existed.
+    for (int s = 0; s < S_SUBDISTRICTS; s++) {
+        char sub_code[24], id[40];
+        snprintf (sub_code, sizeof sub_code, "HGY-S%d", s + 1);
+        snprintf (id, sizeof id, "%s-CALLBACK", sub_code);
+        s_add_staff (staff, id, s_format ("示例回访员(街道%d)", s + 1), "callback_operator",
+                     sub_code, &phone_seq, 0);
+    }
+
     json_t *root = json_object ();
     json_object_set_new (root, "format", json_string ("gongzhi-org/1"));
     json_object_set_new (root, "units", units);

@@ -44,8 +44,9 @@ s_status (void *state, gz_http_req_t *req, const char *rest)
 }
 
 //  /internal/v1/contacts/{id}: a resident's contact and status link, for
-//  notify alone (its GZ_NOTIFY_CONTACT_KEY as a bearer token): the one
-//  path by which a contact leaves intake. Answered 404 when the key is not
+//  notify and routing's workbench (the tel: link; both show
+//  GZ_NOTIFY_CONTACT_KEY as a bearer token): the one path by which a
+//  contact leaves intake. Answered 404 when the key is not
 //  set, not given or wrong (nothing tells a prober the path exists), or
 //  when the request left no contact. Never logged.
 static bool

@@ -14,6 +14,7 @@
     /internal/v1/offers/{id}, the same key; an offer no longer open is
     skipped); they live in this file's stack buffers for the call and are
     wiped after it.  */
+#include "gz_fetch.h"
 #include "gz_log.h"
 #include "notify.h"
 #include "notify_policy.h"
@@ -103,24 +104,6 @@ typedef struct {
     char name[128];        //  a volunteer's name
 } s_contact_t;
 
-typedef struct {
-    char buf[4096];
-    size_t len;
-} s_body_t;
-
-static size_t
-s_collect (char *data, size_t size, size_t n, void *arg)
-{
-    s_body_t *b = arg;
-    size_t len = size * n;
-    if (len > sizeof b->buf - 1 - b->len)
-        return 0; //  too long: the transfer fails
-    memcpy (b->buf + b->len, data, len);
-    b->len += len;
-    b->buf[b->len] = 0;
-    return len;
-}
-
 static void
 s_copy (char *dst, size_t size, json_t *obj, const char *name)
 {
@@ -142,37 +125,17 @@ s_ask (s_worker_t *w, const char *peer, const char *url, json_t **obj_p, bool *n
         snprintf (err, errlen, "GZ_NOTIFY_CONTACT_KEY is not set: no contact from %s", peer);
         return NOTIFY_REFUSED;
     }
-    char auth[300];
-    snprintf (auth, sizeof auth, "Authorization: Bearer %s", cfg->contact_key);
-    s_body_t body = {.len = 0};
-    struct curl_slist *headers = curl_slist_append (NULL, auth);
-    curl_easy_reset (w->peer);
-    curl_easy_setopt (w->peer, CURLOPT_URL, url);
-    curl_easy_setopt (w->peer, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt (w->peer, CURLOPT_WRITEFUNCTION, s_collect);
-    curl_easy_setopt (w->peer, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt (w->peer, CURLOPT_TIMEOUT_MS, (long) cfg->chans.timeout_ms);
-    curl_easy_setopt (w->peer, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform (w->peer);
-    long status = 0;
-    curl_easy_getinfo (w->peer, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all (headers);
-    explicit_bzero (auth, sizeof auth);
-    notify_outcome_t outcome = NOTIFY_RETRY;
-    if (rc != CURLE_OK)
-        snprintf (err, errlen, "%s's contact: %s", peer, curl_easy_strerror (rc));
-    else if (status == 404) {
-        outcome = NOTIFY_REFUSED;
+    char label[64];
+    snprintf (label, sizeof label, "%s's contact", peer);
+    int rc = gz_fetch_json (w->peer, label, url, cfg->contact_key, (long) cfg->chans.timeout_ms,
+                            obj_p, err, errlen);
+    if (rc == 0)
+        return NOTIFY_SENT;
+    if (rc == 1) {
         *none = true;
+        return NOTIFY_REFUSED;
     }
-    else if (status != 200)
-        snprintf (err, errlen, "%s's contact: HTTP %ld", peer, status);
-    else if ((*obj_p = json_loads (body.buf, 0, NULL)) != NULL)
-        outcome = NOTIFY_SENT;
-    else
-        snprintf (err, errlen, "%s's contact: not JSON", peer);
-    explicit_bzero (body.buf, sizeof body.buf);
-    return outcome;
+    return NOTIFY_RETRY;
 }
 
 //  Ask intake for a resident's contact. NOTIFY_SENT (found), NOTIFY_RETRY

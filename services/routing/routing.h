@@ -498,6 +498,7 @@ typedef struct {
     char staff_id[80];
     char unit[80];      //  the staff member's unit
     char community[80]; //  the community served ("" when none)
+    char role[32];      //  the staff member's role (a workbench session's; "" otherwise)
 } routing_caller_t;
 //  Look up req's bearer token on db. 0 (c->known false when there is no
 //  token or it is unknown; *had_token says which), -1 database failure.

@@ -362,7 +362,12 @@ s_transfer (s_step_t *st)
             return s_fail (cmd, 422, "unprocessable", "staff %s does not serve unit %s",
                            cmd->to_staff, cmd->to_unit);
     }
-    else if (routing_pick_staff (st->core, cmd->to_unit, NULL, false, &s) < 0)
+    //  A sub-district's work goes to its coordinator, never to its
+    //  call-back operator (who rates, and is assigned nothing).
+    else if (routing_pick_staff (st->core, cmd->to_unit,
+                                 strcmp (level, "subdistrict") == 0 ? "subdistrict_coordinator"
+                                                                    : NULL,
+                                 false, &s) < 0)
         return -1;
     routing_pick_t to = {s ? s->id : NULL, s ? s->name : NULL, cmd->to_unit,
                          gz_org_unit_name (org, cmd->to_unit), s ? s->role : level};
@@ -436,6 +441,13 @@ s_authorize (routing_core_t *core, routing_cmd_t *cmd, const routing_transition_
 {
     if (t && t->resident) {
         if (q->resident_ok || p->operator)
+            return 0;
+        //  A call-back operator (回访员) records the rating the resident
+        //  gave by phone, for the requests of her sub-district (the
+        //  workbench's 回访 page, docs/workbench.md).
+        if (t->action == ROUTING_ACTION_RATE && p->staff &&
+            strcmp (p->staff->role, "callback_operator") == 0 && q->subdistrict_code &&
+            strcmp (q->subdistrict_code, p->staff->unit_code) == 0)
             return 0;
         if (p->known)
             return s_fail (cmd, 403, "forbidden",

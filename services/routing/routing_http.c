@@ -20,6 +20,7 @@
 #include "gz_log.h"
 #include "gz_text.h"
 #include "routing.h"
+#include "routing_pages.h"
 #include "routing_meetings.h"
 
 #include <stdio.h>
@@ -48,6 +49,7 @@ routing_http_prepare (gz_db_t *db, const char *schema)
     routing_store_prepare_reads (db, schema);
     routing_meetings_prepare (db, schema);
     routing_sessions_prepare (db, schema);
+    routing_callback_prepare (db, schema);
 }
 
 //  ---------------------------------------------------------------- helpers
@@ -431,6 +433,8 @@ const gz_route_t routing_routes[] = {
     {NULL, "/api/v1/meetings/", "meeting", s_route_meetings, true},
     {NULL, "/api/v1/queue", "queue", s_route_queue, true},
     {"POST", "/w/r/", "page_action", routing_page_action_route, false},
+    {"POST", "/w/callback/", "page_action", routing_callback_rate_route, false},
+    {"GET", "/w/callback", "page", routing_callback_route, true},
     {NULL, "/w/", "page", routing_page_route, true},
     {NULL, NULL, NULL, NULL, false},
 };

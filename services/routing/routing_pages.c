@@ -260,8 +260,10 @@ s_request (routing_t *ctx, gz_http_req_t *req, const char *id)
         //  The rule of GET /api/v1/requests/{id}.
         routing_page_notice (req, 403, &v, "无权查看",
                              "这件诉求不属于您的网格、单位或您本人，无权查看。");
-    else
+    else {
+        routing_page_phone (ctx, &v, view);
         routing_page_request (req, &v, view, gz_http_query (req, "m"), zclock_time () * 1000);
+    }
     json_decref (view);
 }
 
@@ -353,6 +355,12 @@ void
 routing_pages_answer (gz_http_req_t *req, routing_cmd_t *cmd)
 {
     routing_t *ctx = cmd->ctx;
+    if (strcmp (cmd->action, "rate") == 0) {
+        //  Only the 回访 page posts a rating (/w/r/ refuses residents' actions).
+        gz_actor_observe (ctx->actor, "page_action", cmd->start_us);
+        routing_callback_answer (req, cmd);
+        return;
+    }
     char where[128];
     const char *m = NULL;
     switch (cmd->status) {
@@ -389,4 +397,36 @@ routing_pages_answer (gz_http_req_t *req, routing_cmd_t *cmd)
     }
     gz_actor_observe (ctx->actor, "page_action", cmd->start_us);
     routing_cmd_destroy (&cmd);
+}
+
+//  ---------------------------------------------------------------- for other page files
+
+int
+routing_page_viewer (gz_db_t *db, gz_http_req_t *req, routing_viewer_t *v)
+{
+    return s_viewer (db, req, v);
+}
+
+bool
+routing_page_session (gz_http_req_t *req, char out[65])
+{
+    return s_cookie (req, out);
+}
+
+bool
+routing_page_csrf_ok (gz_http_req_t *req, const char *session)
+{
+    return s_csrf_ok (req, session);
+}
+
+void
+routing_page_redirect (gz_http_req_t *req, const char *location)
+{
+    s_redirect (req, location);
+}
+
+bool
+routing_page_id_ok (const char *s, size_t n)
+{
+    return s_id_ok (s, n);
 }

@@ -47,9 +47,7 @@ static const char *s_head =
     "footer{text-align:center;color:#8f959e;font-size:12px;padding:14px}"
     "</style></head><body>";
 
-typedef struct {
-    zchunk_t *buf;
-} s_page_t;
+typedef routing_page_t s_page_t;
 
 static void s_put (s_page_t *p, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
@@ -86,7 +84,10 @@ s_begin (s_page_t *p, const char *title, const routing_viewer_t *v)
     s_put (p, "<header><h1>%s</h1>", t);
     free (t);
     if (v) {
-        s_put (p, "<nav><a href=\"/w/\">待办</a><span>");
+        s_put (p, "<nav><a href=\"/w/\">待办</a>");
+        if (strcmp (v->caller.role, "callback_operator") == 0)
+            s_put (p, "<a href=\"/w/callback\">回访</a>");
+        s_put (p, "<span>");
         s_text (p, v->name);
         s_put (p,
                "</span><form method=\"post\" action=\"/w/logout\">"
@@ -396,9 +397,10 @@ s_facts (s_page_t *p, json_t *view, int64_t now_us)
     s_due (p, s_str (dl, "resolve"));
     s_put (p, " ");
     s_time_left (p, s_str (dl, "resolve"), now_us);
-    //  Routing keeps no phone number: intake has it (docs/workbench.md).
-    s_put (p, "</p><p><b>居民电话：</b><span class=\"muted\">工作台暂不显示号码，"
-              "请按派单通知或热线记录联系居民。</span></p>");
+    //  The number intake holds, fetched and logged by routing_page_phone.
+    s_put (p, "</p><p><b>居民电话：</b>");
+    routing_page_phone_link (p, view);
+    s_put (p, "</p>");
     const char *media = s_str (view, "media_url");
     if (gz_url_http (media)) {
         s_put (p, "<p><b>照片：</b><a rel=\"noreferrer\" href=\"");
@@ -452,4 +454,49 @@ routing_page_request (gz_http_req_t *req, const routing_viewer_t *v, json_t *vie
     }
     s_put (&p, "</ol></div><p><a href=\"/w/\">返回待办</a></p>");
     s_send (req, 200, &p);
+}
+
+//  ---------------------------------------------------------------- for other page files
+
+void
+routing_page_begin (routing_page_t *p, const char *title, const routing_viewer_t *v)
+{
+    s_begin (p, title, v);
+}
+
+void
+routing_page_put (routing_page_t *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    char *text = NULL;
+    int n = vasprintf (&text, fmt, ap);
+    va_end (ap);
+    if (n > 0)
+        zchunk_extend (p->buf, text, (size_t) n);
+    free (text);
+}
+
+void
+routing_page_text (routing_page_t *p, const char *s)
+{
+    s_text (p, s);
+}
+
+void
+routing_page_send (gz_http_req_t *req, int status, routing_page_t *p)
+{
+    s_send (req, status, p);
+}
+
+const char *
+routing_page_state_zh (const char *state)
+{
+    return s_state_zh (state);
+}
+
+const char *
+routing_page_category_zh (const char *code)
+{
+    return s_category_zh (code);
 }

@@ -51,6 +51,14 @@ routing_config_from_env (void)
     self->intake_key = key ? strdup (key) : NULL;
     self->intake_timeout_ms =
         (int) gz_config_int ("GZ_ROUTING_INTAKE_TIMEOUT_MS", 5000, 50, 120000);
+    char url[128];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d",
+              gz_config_port ("GZ_INTAKE_HTTP_PORT", GZ_PORT_INTAKE_HTTP));
+    self->intake_url = strdup (gz_config_str ("GZ_INTAKE_URL", url));
+    const char *ck = gz_config_str ("GZ_ROUTING_CONTACT_KEY", NULL);
+    if (!ck || !*ck)
+        ck = gz_config_str ("GZ_NOTIFY_CONTACT_KEY", NULL);
+    self->contact_key = ck && *ck ? strdup (ck) : NULL;
     return self;
 }
 
@@ -74,6 +82,8 @@ s_config_dup (const void *config)
     self->operator_token = s_dup (c->operator_token);
     self->intake_bus = s_dup (c->intake_bus);
     self->intake_key = s_dup (c->intake_key);
+    self->intake_url = s_dup (c->intake_url);
+    self->contact_key = s_dup (c->contact_key);
     return self;
 }
 
@@ -90,6 +100,10 @@ routing_config_destroy (routing_config_t **self_p)
     free (self->operator_token);
     free (self->intake_bus);
     free (self->intake_key);
+    free (self->intake_url);
+    if (self->contact_key)
+        explicit_bzero (self->contact_key, strlen (self->contact_key));
+    free (self->contact_key);
     free (self);
     *self_p = NULL;
 }

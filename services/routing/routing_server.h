@@ -40,6 +40,10 @@ typedef struct {
     int intake_timeout_ms;  //  GZ_ROUTING_INTAKE_TIMEOUT_MS: wait for intake per demand
     int timer_ms;           //  GZ_ROUTING_TIMER_MS: how often timers are checked (default
                             //  200)
+    char *intake_url;       //  GZ_INTAKE_URL (http://127.0.0.1:base+0): where the
+                            //  workbench asks intake for a resident's phone
+    char *contact_key;      //  GZ_ROUTING_CONTACT_KEY, else GZ_NOTIFY_CONTACT_KEY;
+                            //  NULL = the workbench shows no phone
 } routing_config_t;
 
 //  Configuration from GZ_* variables. Free with routing_config_destroy.
