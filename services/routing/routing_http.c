@@ -204,6 +204,8 @@ s_fields_check (routing_action_t action, const routing_cmd_t *cmd)
             return !cmd->to_unit || !cmd->text ? "transfer needs to_unit and reason" : NULL;
         case ROUTING_ACTION_RETURN:
             return !cmd->text ? "return needs reason" : NULL;
+        case ROUTING_ACTION_REASSIGN:
+            return !cmd->to_staff ? "reassign needs to_staff" : NULL;
         case ROUTING_ACTION_RATE:
             return cmd->score < 1 || cmd->score > 5 ? "rate needs score 1-5" : NULL;
         default:

@@ -13,7 +13,7 @@
 #define S_SHA(p) "encode(sha256(convert_to(" p ", 'UTF8')), 'hex')"
 
 //  Session rows carry the staff member's unit, as gz_auth's caller does.
-#define S_WHO " st.unit_code, coalesce(u.level, ''), coalesce(u.parent_code, ''), st.name"
+#define S_WHO " st.unit_code, coalesce(u.level, ''), coalesce(u.parent_code, ''), st.name, st.role"
 
 static const struct {
     const char *name;
@@ -121,6 +121,7 @@ routing_session_caller (gz_db_t *db, const char *session, routing_caller_t *c, c
             snprintf (c->community, sizeof c->community, "%s", PQgetvalue (r, 0, 3));
         if (name)
             snprintf (name, 80, "%s", PQgetvalue (r, 0, 4));
+        snprintf (c->role, sizeof c->role, "%s", PQgetvalue (r, 0, 5));
     }
     PQclear (r);
     return found;
