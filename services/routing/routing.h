@@ -21,6 +21,7 @@
       routing_coord.c      the units under a coordinator (reassign, /w/coord)
       routing_pages*.c     the staff's workbench (/w/: HTML pages, sessions)
       routing_store_sessions.c  the workbench's SQL (sign-in codes, sessions)
+      routing_store_coord.c     the coordinator page's SQL
       routing_rules.c      the routing rules file (routing_rules.h)
 
     DESIGN: like intake. The actor thread owns the writer connection, the
@@ -529,6 +530,17 @@ bool routing_may_read (const routing_caller_t *c, json_t *view);
 //  Whether unit is area or lies under it on the org ladder (walking up
 //  unit's parents). False when either is NULL or unknown.
 bool routing_unit_under (gz_org_t *org, const char *unit, const char *area);
+
+//  ---- routing_store_coord.c (the coordinator page's SQL)
+//  Register the statements on a pool connection.
+void routing_coord_prepare (gz_db_t *db, const char *schema);
+//  The open requests of area (a unit code: placed in it, or assigned to a
+//  unit under it), most urgent first, as rh_queue's rows with the
+//  assignee's unit_code: a JSON array, the caller's; NULL on failure.
+json_t *routing_coord_open (gz_db_t *db, const char *area);
+//  The staff of area and the units under it ({staff_id, name, unit_code,
+//  unit_name, role}): a JSON array, the caller's; NULL on failure.
+json_t *routing_coord_people (gz_db_t *db, const char *area);
 
 //  ---- routing_pages.c (the workbench, docs/workbench.md)
 //  POST /w/r/{id}/{action} (deferred) and every other /w/ path (blocking).

@@ -48,6 +48,7 @@ routing_http_prepare (gz_db_t *db, const char *schema)
     routing_store_prepare_reads (db, schema);
     routing_meetings_prepare (db, schema);
     routing_sessions_prepare (db, schema);
+    routing_coord_prepare (db, schema);
 }
 
 //  ---------------------------------------------------------------- helpers

@@ -161,6 +161,12 @@ s_viewer (gz_db_t *db, gz_http_req_t *req, routing_viewer_t *v)
     return rc;
 }
 
+int
+routing_pages_viewer (gz_db_t *db, gz_http_req_t *req, routing_viewer_t *v)
+{
+    return s_viewer (db, req, v);
+}
+
 //  ---------------------------------------------------------------- sign in
 
 static void
@@ -282,6 +288,8 @@ routing_page_route (void *state, gz_http_req_t *req, const char *rest)
         s_logout (ctx, req);
     else if (*rest == 0 && !post)
         s_queue (ctx, req);
+    else if (strcmp (rest, "coord") == 0 && !post)
+        routing_page_coord (ctx, req);
     else if (strncmp (rest, "r/", 2) == 0 && !post && s_id_ok (rest + 2, strlen (rest + 2)))
         s_request (ctx, req, rest + 2);
     else
@@ -374,6 +382,8 @@ routing_pages_answer (gz_http_req_t *req, routing_cmd_t *cmd)
         default:
             break;
     }
+    if (routing_page_coord_code (cmd))
+        m = routing_page_coord_code (cmd);
     if (cmd->status == 401)
         s_redirect (req, "/w/login");
     else if (cmd->status == 404)

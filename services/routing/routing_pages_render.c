@@ -47,9 +47,7 @@ static const char *s_head =
     "footer{text-align:center;color:#8f959e;font-size:12px;padding:14px}"
     "</style></head><body>";
 
-typedef struct {
-    zchunk_t *buf;
-} s_page_t;
+typedef routing_page_t s_page_t;
 
 static void s_put (s_page_t *p, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
@@ -86,7 +84,8 @@ s_begin (s_page_t *p, const char *title, const routing_viewer_t *v)
     s_put (p, "<header><h1>%s</h1>", t);
     free (t);
     if (v) {
-        s_put (p, "<nav><a href=\"/w/\">待办</a><span>");
+        s_put (p, "<nav><a href=\"/w/\">待办</a>%s<span>",
+               routing_coordinator_role (v->caller.role) ? "<a href=\"/w/coord\">协调</a>" : "");
         s_text (p, v->name);
         s_put (p,
                "</span><form method=\"post\" action=\"/w/logout\">"
@@ -145,7 +144,7 @@ routing_page_message (const char *code, bool *ok)
             *ok = strncmp (code, "ok-", 3) == 0;
             return msgs[i][1];
         }
-    return NULL;
+    return routing_page_coord_message (code, ok);
 }
 
 //  "2026-12-04T11:30:00+08:00" as microseconds since the epoch; -1 when
@@ -361,6 +360,8 @@ s_actions (s_page_t *p, const routing_viewer_t *v, const char *id, routing_state
                   "<textarea name=\"text\" maxlength=\"4000\" required></textarea>"
                   "<button type=\"submit\">退回</button></form></details>");
     }
+    if (s_allows (ROUTING_ACTION_REASSIGN, st) && routing_coordinator_role (v->caller.role))
+        routing_page_reassign_form (p, v, id, NULL);
     if (s_allows (ROUTING_ACTION_ESCALATE, st)) {
         s_form (p, v, id, "escalate", "申请上级", false);
         s_put (p, "<label>原因 <small>（选填）</small></label>"
@@ -452,4 +453,55 @@ routing_page_request (gz_http_req_t *req, const routing_viewer_t *v, json_t *vie
     }
     s_put (&p, "</ol></div><p><a href=\"/w/\">返回待办</a></p>");
     s_send (req, 200, &p);
+}
+
+//  ---------------------------------------------------------------- for other pages
+
+void
+routing_page_begin (routing_page_t *p, const char *title, const routing_viewer_t *v)
+{
+    s_begin (p, title, v);
+}
+
+void
+routing_page_put (routing_page_t *p, const char *text)
+{
+    s_put (p, "%s", text);
+}
+
+void
+routing_page_text (routing_page_t *p, const char *s)
+{
+    s_text (p, s);
+}
+
+void
+routing_page_send (gz_http_req_t *req, int status, routing_page_t *p)
+{
+    s_send (req, status, p);
+}
+
+void
+routing_page_time_left (routing_page_t *p, const char *due_iso, int64_t now_us)
+{
+    s_time_left (p, due_iso, now_us);
+}
+
+bool
+routing_page_overdue (const char *due_iso, int64_t now_us)
+{
+    int64_t due = s_iso_us (due_iso);
+    return due >= 0 && due < now_us;
+}
+
+const char *
+routing_page_state_zh (const char *state)
+{
+    return s_state_zh (state);
+}
+
+const char *
+routing_page_category_zh (const char *code)
+{
+    return s_category_zh (code);
 }
