@@ -64,10 +64,10 @@ const char *routing_page_category_zh (const char *code);
 //  and by person, with a reassign form per request; a 403 page for
 //  anyone but a coordinator (routing_coordinator_role).
 void routing_page_coord (routing_t *ctx, gz_http_req_t *req);
-//  The 改派 form of request id: a choice of people (a JSON array of
-//  routing_coord_people, borrowed) or, without it (NULL), a staff id box.
+//  The 改派 form of request id (a staff id box; suggest: offering the
+//  page's datalist "people").
 void routing_page_reassign_form (routing_page_t *p, const routing_viewer_t *v, const char *id,
-                                 json_t *people);
+                                 bool suggest);
 //  The ?m= messages of reassign (routing_page_message's fallback): NULL
 //  for an unknown code; *ok whether it reports a success.
 const char *routing_page_coord_message (const char *code, bool *ok);

@@ -60,7 +60,8 @@ s_groups (routing_page_t *p, const char *title, const char *prefix, json_t *grou
 {
     s_putf (p,
             "<div class=\"card\"><b>%s</b><table style=\"width:100%%;border-collapse:collapse\">"
-            "<tr class=\"muted\"><td></td><td>在办</td><td>已超时</td></tr>",
+            "<tr class=\"muted\"><td></td><td style=\"width:3.5em\">在办</td>"
+            "<td style=\"width:3.5em\">已超时</td></tr>",
             title);
     const char *key;
     json_t *g;
@@ -80,31 +81,16 @@ s_groups (routing_page_t *p, const char *title, const char *prefix, json_t *grou
 
 void
 routing_page_reassign_form (routing_page_t *p, const routing_viewer_t *v, const char *id,
-                            json_t *people)
+                            bool suggest)
 {
     routing_page_put (p, "<details class=\"card\"><summary>改派</summary>"
                          "<form method=\"post\" action=\"/w/r/");
     routing_page_text (p, id);
-    s_putf (p, "/reassign\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">", v->csrf);
-    if (people) {
-        routing_page_put (p, "<label>改派给</label><select name=\"to_staff\">");
-        size_t i;
-        json_t *s;
-        json_array_foreach (people, i, s)
-        {
-            routing_page_put (p, "<option value=\"");
-            routing_page_text (p, s_str (s, "staff_id"));
-            routing_page_put (p, "\">");
-            routing_page_text (p, s_str (s, "name"));
-            routing_page_put (p, "（");
-            routing_page_text (p, s_str (s, "unit_name"));
-            routing_page_put (p, "）</option>");
-        }
-        routing_page_put (p, "</select>");
-    }
-    else
-        routing_page_put (p, "<label>改派给（工号）</label>"
-                             "<input name=\"to_staff\" required placeholder=\"辖区内人员的工号\">");
+    s_putf (p,
+            "/reassign\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+            "<label>改派给（工号）</label><input name=\"to_staff\" required maxlength=\"80\"%s "
+            "placeholder=\"辖区内人员的工号\">",
+            v->csrf, suggest ? " list=\"people\"" : "");
     routing_page_put (
         p, "<label>原因 <small>（选填）</small></label>"
            "<textarea name=\"text\" maxlength=\"4000\"></textarea>"
@@ -112,10 +98,31 @@ routing_page_reassign_form (routing_page_t *p, const routing_viewer_t *v, const 
            "<button type=\"submit\">改派</button></form></details>");
 }
 
+//  The people of the area once, as the suggestions of every 改派 box
+//  (a datalist: no script, one copy however many requests).
+static void
+s_people (routing_page_t *p, json_t *people)
+{
+    routing_page_put (p, "<datalist id=\"people\">");
+    size_t i;
+    json_t *s;
+    json_array_foreach (people, i, s)
+    {
+        routing_page_put (p, "<option value=\"");
+        routing_page_text (p, s_str (s, "staff_id"));
+        routing_page_put (p, "\">");
+        routing_page_text (p, s_str (s, "name"));
+        routing_page_put (p, "（");
+        routing_page_text (p, s_str (s, "unit_name"));
+        routing_page_put (p, "）</option>");
+    }
+    routing_page_put (p, "</datalist>");
+}
+
 //  One request of the list: number, category, state, assignee, time left,
 //  and its 改派 form.
 static void
-s_item (routing_page_t *p, const routing_viewer_t *v, json_t *it, json_t *people, int64_t now_us)
+s_item (routing_page_t *p, const routing_viewer_t *v, json_t *it, int64_t now_us)
 {
     const char *id = s_str (it, "id");
     json_t *as = json_object_get (it, "assignee");
@@ -135,7 +142,7 @@ s_item (routing_page_t *p, const routing_viewer_t *v, json_t *it, json_t *people
     routing_page_text (p, *s_str (it, "building_code") ? s_str (it, "building_code") : "未填楼栋");
     routing_page_put (p, "</span><br>");
     routing_page_time_left (p, s_str (it, "next_due"), now_us);
-    routing_page_reassign_form (p, v, id, people);
+    routing_page_reassign_form (p, v, id, true);
     routing_page_put (p, "</li>");
 }
 
@@ -171,8 +178,12 @@ s_render (gz_http_req_t *req, const routing_viewer_t *v, json_t *items, json_t *
         s_groups (&p, "按人员", "p-", persons);
     }
     routing_page_put (&p, "<ul class=\"q\">");
-    json_array_foreach (items, i, it) s_item (&p, v, it, people, now_us);
+    json_array_foreach (items, i, it)
+    {
+        s_item (&p, v, it, now_us);
+    }
     routing_page_put (&p, "</ul>");
+    s_people (&p, people);
     routing_page_send (req, 200, &p);
     json_decref (units);
     json_decref (persons);

@@ -361,7 +361,7 @@ s_actions (s_page_t *p, const routing_viewer_t *v, const char *id, routing_state
                   "<button type=\"submit\">退回</button></form></details>");
     }
     if (s_allows (ROUTING_ACTION_REASSIGN, st) && routing_coordinator_role (v->caller.role))
-        routing_page_reassign_form (p, v, id, NULL);
+        routing_page_reassign_form (p, v, id, false);
     if (s_allows (ROUTING_ACTION_ESCALATE, st)) {
         s_form (p, v, id, "escalate", "申请上级", false);
         s_put (p, "<label>原因 <small>（选填）</small></label>"

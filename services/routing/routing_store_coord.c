@@ -39,7 +39,7 @@ static const struct {
     {"rc_people", S_UNDER "SELECT s.id, s.name, s.unit_code, coalesce(u.name, s.unit_code), s.role"
                           " FROM org.staff s JOIN under ON under.code = s.unit_code"
                           " LEFT JOIN org.units u ON u.code = s.unit_code"
-                          " ORDER BY s.unit_code, s.id LIMIT 300"},
+                          " ORDER BY s.unit_code, s.id LIMIT 2000"},
 };
 
 void
