@@ -8,6 +8,7 @@
       POST /w/login           code=… or token=…: a session, 303 to /w/
       POST /w/logout          ends the session server-side (CSRF checked)
       GET  /w/                待办: the person's open work, most urgent first
+      GET  /w/coord           协调: a coordinator's area (routing_pages_coord.c)
       GET  /w/r/{id}          one request and the forms its state allows
       POST /w/r/{id}/{action} a form: the same routing_cmd_t the JSON API
                               builds, deferred to the actor the same way

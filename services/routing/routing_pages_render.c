@@ -74,7 +74,7 @@ s_text (s_page_t *p, const char *s)
 }
 
 //  The head, the title bar and (for a signed-in viewer) the nav bar: 待办
-//  now; the coordinator's and the call-back operator's pages go here too.
+//  and, for coordinators, 协调; the call-back operator's page goes here too.
 static void
 s_begin (s_page_t *p, const char *title, const routing_viewer_t *v)
 {
