@@ -53,12 +53,19 @@ static const char *const s_volumes_add_sql =
     " ON CONFLICT (node, day, dim, value) DO UPDATE SET n = v.n + EXCLUDED.n";
 
 //  Requests not reached whose deadline has passed, filed on the recent
-//  days (from $5 on: older days are counted from the rollup).
+//  days (from $5 on: older days are counted from the rollup). A node's
+//  code is in one column only (codes are unique across levels): one
+//  count per column, each an index-only range of that column's partial
+//  index (migration 004), so a grid reads its own few rows and never the
+//  whole area's.
+#define S_OVERDUE_BY(col)                                                                          \
+    "(SELECT count(*) FROM {schema}.facts WHERE " col " = $1 AND reached_us = 0"                   \
+    " AND NOT merged AND NOT invalid AND submitted_us > 0 AND response_due_us > 0"                 \
+    " AND response_due_us < $4::bigint AND day BETWEEN greatest ($2::date, $5::date) AND "         \
+    "$3::date)"
 static const char *const s_overdue_sql =
-    "SELECT count(*) FROM {schema}.facts WHERE reached_us = 0 AND NOT merged AND NOT invalid"
-    " AND submitted_us > 0 AND response_due_us > 0 AND response_due_us < $4::bigint"
-    " AND day BETWEEN greatest ($2::date, $5::date) AND $3::date"
-    " AND $1 IN (grid, community, subdistrict, district, department)";
+    "SELECT " S_OVERDUE_BY ("grid") " + " S_OVERDUE_BY ("community") " + " S_OVERDUE_BY (
+        "subdistrict") " + " S_OVERDUE_BY ("district") " + " S_OVERDUE_BY ("department");
 
 static const char *const s_trend_sql =
     "SELECT coalesce(json_agg(json_build_object('day', day, 'requests', requests,"
@@ -131,8 +138,10 @@ s_rollup_add_sql (void)
     return sql;
 }
 
-//  One scan of the node's rows: its days outside the months read whole
-//  ($5..$6), and those months' rows ($5..$7, by their first day): the 13
+//  The node's rows: its days before the months read whole and after them
+//  (two index ranges, so a long period never walks the days in between),
+//  and those months' rows ($5..$7, by their first day; none when $5 is
+//  after $6, and then the first range is the whole period): the 13
 //  counters, both histograms bucket by bucket, and the cohort requests
 //  not reached on days before $4 (the days whose every response deadline
 //  has passed: see analytics_store_sums).
@@ -161,11 +170,15 @@ s_sums_sql (void)
     snprintf (sql, 12288,
               "SELECT %s FROM ("
               " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup WHERE node = $1"
-              "  AND day BETWEEN $2::date AND $3::date AND NOT (day BETWEEN $5::date AND $6::date)"
+              "  AND day BETWEEN $2::date AND least ($3::date, $5::date - 1)"
+              " UNION ALL"
+              " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup WHERE node = $1"
+              "  AND day BETWEEN greatest ($2::date, $6::date + 1) AND $3::date"
+              "  AND $5::date <= $6::date"
               " UNION ALL"
               " SELECT %sday, contact_hist, resolve_hist FROM {schema}.rollup_month"
               "  WHERE node = $1 AND day BETWEEN $5::date AND $7::date) t",
-              sums, cols, cols);
+              sums, cols, cols, cols);
     return sql;
 }
 

@@ -307,9 +307,17 @@ s_token (int argc, char **argv)
         rc = staff ? s_login_link (db, schema, arg) : 0;
     }
     else if (strcmp (what, "revoke") == 0) {
+        //  The person's workbench sessions and unused sign-in links end
+        //  with their tokens (one statement: all or nothing).
         snprintf (sql, sizeof sql,
-                  "DELETE FROM %s.tokens WHERE staff_id = $1 OR (staff_id IS NULL AND label = $1)",
-                  schema);
+                  "WITH t AS (DELETE FROM %s.tokens WHERE staff_id = $1"
+                  "  OR (staff_id IS NULL AND label = $1) RETURNING 1),"
+                  " s AS (DELETE FROM %s.sessions WHERE staff_id = $1 RETURNING 1),"
+                  " c AS (DELETE FROM %s.login_codes WHERE staff_id = $1 AND used_at IS NULL"
+                  "  RETURNING 1)"
+                  " SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM s),"
+                  " (SELECT count(*) FROM c)",
+                  schema, schema, schema);
         gz_db_prepare (db, "revoke", sql);
         const char *v[1] = {arg};
         PGresult *r = gz_db_exec (db, "revoke", 1, v);
@@ -317,7 +325,8 @@ s_token (int argc, char **argv)
             fprintf (stderr, "gzctl: cannot revoke: %s\n", gz_db_error (db));
             goto done;
         }
-        printf ("revoked %s token(s)\n", PQcmdTuples (r));
+        printf ("revoked %s token(s), ended %s workbench session(s) and %s sign-in link(s)\n",
+                PQgetvalue (r, 0, 0), PQgetvalue (r, 0, 1), PQgetvalue (r, 0, 2));
         PQclear (r);
         rc = 0;
     }

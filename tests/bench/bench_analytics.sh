@@ -30,7 +30,7 @@ gz_build "$BUILD" >/dev/null   # incremental: the binary under test is this chec
 bin=$BUILD/services
 
 tmp=$(mktemp -d /tmp/gz-bench.XXXXXX); chmod 755 "$tmp"
-pgport=$(( 30000 + RANDOM % 10000 )); base=$(( 40000 + RANDOM % 10000 ))
+pgport=$(( 15000 + RANDOM % 5000 )); base=$(( 20000 + RANDOM % 10000 ))  # below the ephemeral ports
 pid=""
 cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; gz_pg_stop "$tmp/pg"; rm -rf "$tmp"; }
 trap cleanup EXIT

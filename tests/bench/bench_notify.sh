@@ -23,7 +23,7 @@ gz_build "$BUILD" >/dev/null
 bin=$BUILD/services
 
 tmp=$(mktemp -d /tmp/gz-bench.XXXXXX); chmod 755 "$tmp"
-pgport=$(( 30000 + RANDOM % 10000 )); base=$(( 40000 + RANDOM % 10000 ))
+pgport=$(( 15000 + RANDOM % 5000 )); base=$(( 20000 + RANDOM % 10000 ))  # below the ephemeral ports
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done

@@ -33,7 +33,7 @@ gz_deps
 [ "${GZ_BENCH_NOBUILD:-0}" = 1 ] || gz_build "$BUILD" >/dev/null
 
 tmp=$(mktemp -d /tmp/gz-bench-routing.XXXXXX); chmod 755 "$tmp"
-pgport=$(( 30000 + RANDOM % 10000 )); base=$(( 40000 + RANDOM % 10000 ))
+pgport=$(( 15000 + RANDOM % 5000 )); base=$(( 20000 + RANDOM % 10000 ))  # below the ephemeral ports
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done

@@ -44,8 +44,11 @@ bw_require() {
 wd="" sid="" s="" BW_DRIVER=""
 
 bw_cleanup() {
-    [ -n "$sid" ] && curl -sS -m 10 -X DELETE "$wd/session/$sid" >/dev/null 2>&1
-    [ -n "$BW_DRIVER" ] && kill "$BW_DRIVER" 2>/dev/null
+    [ -n "$sid" ] && { curl -sS -m 10 -X DELETE "$wd/session/$sid" >/dev/null 2>&1 || true; }
+    [ -n "$BW_DRIVER" ] && { kill "$BW_DRIVER" 2>/dev/null || true; }
+    # A browser chromedriver left behind (it happens) goes too: it is the
+    # one with this test's profile directory.
+    [ -n "$BW_DRIVER" ] && { pkill -KILL -f -- "--user-data-dir=$GZ_TMP/profile" 2>/dev/null || true; }
     sid="" BW_DRIVER=""
     return 0
 }
@@ -72,7 +75,7 @@ bw_start() {
         *) gz_fail "bw_start: unknown option $opt" ;;
         esac
     done
-    local port=$((30000 + RANDOM % 10000))
+    local port=$((10000 + RANDOM % 5000)) # below the ephemeral range (32768-)
     gz_start driver.log chromedriver --port="$port"
     BW_DRIVER=$GZ_PID
     wd="http://127.0.0.1:$port"

@@ -43,7 +43,7 @@ file() { # BUILDING DESCRIPTION: the request id, once routed (assigned)
 }
 state() { gz_sql "SELECT state FROM routing.requests WHERE id = '$1'"; }
 link() { # STAFF: a fresh sign-in link from gzctl token issue (stderr)
-    "$GZ_BIN/gzctl" token issue "$1" 2>"$tmp/issue.err" >/dev/null || gz_fail "token issue $1"
+    "$GZ_BIN/gzctl" token issue "$1" 2>"$tmp/issue.err" >/dev/null || gz_fail "token issue $1: $(cat "$tmp/issue.err")"
     grep -o 'http://[^ ]*/w/login?code=[A-Za-z0-9_-]*' "$tmp/issue.err" | head -1
 }
 
@@ -211,4 +211,15 @@ post /cookie "$(jq -n --arg v "$(awk '$6 == "gz_session" {print $7}' "$tmp/jar2"
 go "$wb/w/r/$id2"
 page_with '2单元门口垃圾没人清' || fail "the screenshot session does not show request $id2"
 screenshot_at "$GZ_BUILD_DIR/workbench_390.png" 390
+
+# gzctl token revoke ends the person's sessions and unused links too.
+link "$worker" >/dev/null
+out=$("$GZ_BIN/gzctl" token revoke "$worker")
+grep -q 'ended [1-9][0-9]* workbench session(s) and [1-9][0-9]* sign-in link(s)' <<<"$out" ||
+    gz_fail "revoke said: $out"
+[ "$(gz_sql "SELECT (SELECT count(*) FROM routing.sessions WHERE staff_id = '$worker')
+    + (SELECT count(*) FROM routing.login_codes WHERE staff_id = '$worker' AND used_at IS NULL)")" = 0 ] ||
+    gz_fail "sessions or links outlived gzctl token revoke"
+[ "$(curl -sS -b "$tmp/jar2" -o /dev/null -w '%{http_code}' "$wb/w/")" = 303 ] ||
+    gz_fail "a session outlived gzctl token revoke"
 echo "ok: workbench"
