@@ -18,8 +18,10 @@
                            action, looked up in the table
       routing_http.c       the route table and the worker API
       routing_meetings*.c  逢四说事 meetings on the HTTP API
+      routing_coord.c      the units under a coordinator (reassign, /w/coord)
       routing_pages*.c     the staff's workbench (/w/: HTML pages, sessions)
       routing_store_sessions.c  the workbench's SQL (sign-in codes, sessions)
+      routing_store_coord.c     the coordinator page's SQL
       routing_rules.c      the routing rules file (routing_rules.h)
 
     DESIGN: like intake. The actor thread owns the writer connection, the
@@ -63,6 +65,8 @@
                     to assigned (the new person signs), later states stay
       return        assigned|accepted -> assigned to the dispatcher (the
                     sub-district coordinator)
+      reassign      assigned..in_progress -> assigned (another person of
+                    the units under a coordinator; only coordinators)
       timers        response/resolve warn (80%) -> DeadlineWarning;
                     due -> escalate one rung, same-length deadline again;
                     close (reopen_window after resolve) -> closed  */
@@ -97,7 +101,7 @@ typedef struct _routing_cmd_t {
     //  input (owned strings; NULL = absent)
     char *request_id;
     char *action; //  accept verify start note resolve transfer escalate return
-                  //  rate reopen
+                  //  reassign rate reopen
     char *token;  //  staff/operator bearer token
     char *resident_token;
     char *outcome, *text, *media_url, *to_unit, *to_staff;
@@ -108,7 +112,8 @@ typedef struct _routing_cmd_t {
     //  result, set by the actor
     int status;     //  HTTP status: 200, 400, 401, 403, 404, 409, 413, 422, 429, 503
     char error[32]; //  "" or bad_request, unauthorized, forbidden, not_found,
-                    //  conflict, unprocessable, unavailable (bus: too_large, rate_limited)
+                    //  conflict, unprocessable, outside_area (reassign), unavailable
+                    //  (bus: too_large, rate_limited)
     char message[256];
     char state[16]; //  the request's state after (or, on conflict, now)
     //  bus replies
@@ -203,6 +208,7 @@ typedef enum {
     ROUTING_ACTION_TRANSFER,
     ROUTING_ACTION_ESCALATE,
     ROUTING_ACTION_RETURN,
+    ROUTING_ACTION_REASSIGN,
     ROUTING_ACTIONS
 } routing_action_t;
 
@@ -243,6 +249,10 @@ routing_state_t routing_lifecycle_next (routing_action_t action, routing_state_t
 //  verify's outcome field as ROUTING_VERIFY_*: anything but reached and
 //  not_reached is invalid (routing_cmd_check refuses other values).
 int routing_verify_outcome (const char *outcome);
+//  Whether role (org.staff.role) coordinates the units under it: the
+//  sub-district coordinator and the community's duty and secretary roles
+//  (the coordinator page, reassign).
+bool routing_coordinator_role (const char *role);
 
 //  ---- routing_store.c (every statement of the writer; the only SQL)
 
@@ -498,7 +508,7 @@ typedef struct {
     char staff_id[80];
     char unit[80];      //  the staff member's unit
     char community[80]; //  the community served ("" when none)
-    char role[32];      //  the staff member's role (a workbench session's; "" otherwise)
+    char role[40];      //  org.staff.role: a session's only ("" for a bearer token)
 } routing_caller_t;
 //  Look up req's bearer token on db. 0 (c->known false when there is no
 //  token or it is unknown; *had_token says which), -1 database failure.
@@ -515,6 +525,22 @@ void routing_http_prepare (gz_db_t *db, const char *schema);
 //  GET /api/v1/requests/{id}: an operator every request; staff their
 //  area's, their unit's, their own and co-handled ones).
 bool routing_may_read (const routing_caller_t *c, json_t *view);
+
+//  ---- routing_coord.c (the units under a coordinator)
+//  Whether unit is area or lies under it on the org ladder (walking up
+//  unit's parents). False when either is NULL or unknown.
+bool routing_unit_under (gz_org_t *org, const char *unit, const char *area);
+
+//  ---- routing_store_coord.c (the coordinator page's SQL)
+//  Register the statements on a pool connection.
+void routing_coord_prepare (gz_db_t *db, const char *schema);
+//  The open requests of area (a unit code: placed in it, or assigned to a
+//  unit under it), most urgent first, as rh_queue's rows with the
+//  assignee's unit_code: a JSON array, the caller's; NULL on failure.
+json_t *routing_coord_open (gz_db_t *db, const char *area);
+//  The staff of area and the units under it ({staff_id, name, unit_code,
+//  unit_name, role}): a JSON array, the caller's; NULL on failure.
+json_t *routing_coord_people (gz_db_t *db, const char *area);
 
 //  ---- routing_pages.c (the workbench, docs/workbench.md)
 //  POST /w/r/{id}/{action} (deferred) and every other /w/ path (blocking).

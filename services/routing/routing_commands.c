@@ -346,6 +346,17 @@ s_reopen (s_step_t *st)
     return s_event (st, "RequestReopened", "reopened");
 }
 
+//  The rung of a unit of level (grid, community, subdistrict; higher:
+//  department).
+static int
+s_rung (const char *level)
+{
+    return strcmp (level, "grid") == 0          ? 0
+           : strcmp (level, "community") == 0   ? 1
+           : strcmp (level, "subdistrict") == 0 ? 2
+                                                : 3;
+}
+
 static int
 s_transfer (s_step_t *st)
 {
@@ -371,11 +382,7 @@ s_transfer (s_step_t *st)
         return -1;
     routing_pick_t to = {s ? s->id : NULL, s ? s->name : NULL, cmd->to_unit,
                          gz_org_unit_name (org, cmd->to_unit), s ? s->role : level};
-    routing_assign_to (q, &to,
-                       strcmp (level, "grid") == 0          ? 0
-                       : strcmp (level, "community") == 0   ? 1
-                       : strcmp (level, "subdistrict") == 0 ? 2
-                                                            : 3);
+    routing_assign_to (q, &to, s_rung (level));
     q->state = s_next (st, 0);
     char suffix[600];
     snprintf (suffix, sizeof suffix, "办理。原因：%s", cmd->text);
@@ -423,6 +430,37 @@ s_return (s_step_t *st)
     return s_event (st, "RequestReturned", "returned");
 }
 
+//  A coordinator hands the request to another person of the units under
+//  them (routing_coord.c); s_authorize checked that it lies in their
+//  area. The new person signs again (the table's next state).
+static int
+s_reassign (s_step_t *st)
+{
+    routing_req_t *q = st->q;
+    routing_cmd_t *cmd = st->cmd;
+    gz_org_t *org = st->core->org;
+    const gz_staff_t *s = gz_org_staff (org, cmd->to_staff);
+    const char *level = s ? gz_org_unit_level (org, s->unit_code) : NULL;
+    if (!s || !level)
+        return s_fail (cmd, 422, "unprocessable", "unknown staff %s", cmd->to_staff);
+    const gz_staff_t *me = st->p->staff;
+    if (me && !routing_unit_under (org, s->unit_code, me->unit_code))
+        return s_fail (cmd, 422, "outside_area", "staff %s (%s) is outside your area %s", s->id,
+                       s->unit_code, me->unit_code);
+    if (q->assignee_staff && strcmp (q->assignee_staff, s->id) == 0)
+        return s_fail (cmd, 422, "unprocessable", "request %s is already assigned to %s", q->id,
+                       s->id);
+    routing_pick_t to = {s->id, s->name, s->unit_code, gz_org_unit_name (org, s->unit_code),
+                         s->role};
+    routing_assign_to (q, &to, s_rung (level));
+    q->state = s_next (st, 0);
+    char suffix[600] = "办理";
+    if (s_nonempty (cmd->text))
+        snprintf (suffix, sizeof suffix, "办理。原因：%s", cmd->text);
+    routing_assignee_note (q, "已改派给", suffix, st->note, st->note_len);
+    return s_event (st, "RequestReassigned", "reassigned");
+}
+
 //  The handler column of the table in routing_lifecycle.c, by action.
 static s_handler_fn *const s_handlers[ROUTING_ACTIONS] = {
     [ROUTING_ACTION_ACCEPT] = s_accept,     [ROUTING_ACTION_VERIFY] = s_verify,
@@ -430,9 +468,30 @@ static s_handler_fn *const s_handlers[ROUTING_ACTIONS] = {
     [ROUTING_ACTION_RESOLVE] = s_resolve,   [ROUTING_ACTION_RATE] = s_rate,
     [ROUTING_ACTION_REOPEN] = s_reopen,     [ROUTING_ACTION_TRANSFER] = s_transfer,
     [ROUTING_ACTION_ESCALATE] = s_escalate, [ROUTING_ACTION_RETURN] = s_return,
+    [ROUTING_ACTION_REASSIGN] = s_reassign,
 };
 
 //  ---------------------------------------------------------------- apply
+
+//  May p reassign q? Only a coordinator (routing_coordinator_role) whose
+//  unit is above the request: its place or its assignee's unit lies under
+//  it. 0 yes, 1 refused (cmd result set).
+static int
+s_authorize_reassign (routing_core_t *core, routing_cmd_t *cmd, const principal_t *p,
+                      const routing_req_t *q)
+{
+    const char *area = p->staff->unit_code;
+    if (!routing_coordinator_role (p->staff->role))
+        return s_fail (cmd, 403, "forbidden",
+                       "only a sub-district or community coordinator may reassign");
+    gz_org_t *org = core->org;
+    if (routing_unit_under (org, q->grid_code, area) ||
+        routing_unit_under (org, q->community_code, area) ||
+        routing_unit_under (org, q->subdistrict_code, area) ||
+        routing_unit_under (org, q->assignee_unit, area))
+        return 0;
+    return s_fail (cmd, 403, "forbidden", "request %s is not in your area %s", q->id, area);
+}
 
 //  May p act on q? 0 yes, 1 refused (cmd result set), -1 failure.
 static int
@@ -457,6 +516,8 @@ s_authorize (routing_core_t *core, routing_cmd_t *cmd, const routing_transition_
     }
     if (p->operator)
         return 0;
+    if (t && t->action == ROUTING_ACTION_REASSIGN)
+        return s_authorize_reassign (core, cmd, p, q);
     bool mine = (q->assignee_staff && strcmp (q->assignee_staff, p->staff->id) == 0) ||
                 (q->assignee_unit && strcmp (q->assignee_unit, p->staff->unit_code) == 0);
     bool co = false;

@@ -50,6 +50,7 @@ routing_http_prepare (gz_db_t *db, const char *schema)
     routing_meetings_prepare (db, schema);
     routing_sessions_prepare (db, schema);
     routing_callback_prepare (db, schema);
+    routing_coord_prepare (db, schema);
 }
 
 //  ---------------------------------------------------------------- helpers
@@ -206,6 +207,8 @@ s_fields_check (routing_action_t action, const routing_cmd_t *cmd)
             return !cmd->to_unit || !cmd->text ? "transfer needs to_unit and reason" : NULL;
         case ROUTING_ACTION_RETURN:
             return !cmd->text ? "return needs reason" : NULL;
+        case ROUTING_ACTION_REASSIGN:
+            return !cmd->to_staff ? "reassign needs to_staff" : NULL;
         case ROUTING_ACTION_RATE:
             return cmd->score < 1 || cmd->score > 5 ? "rate needs score 1-5" : NULL;
         default:

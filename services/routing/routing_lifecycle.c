@@ -57,6 +57,8 @@ static const routing_transition_t s_table[ROUTING_ACTIONS] = {
     [ROUTING_ACTION_RETURN] = {ROUTING_ACTION_RETURN, "return",
                                S_BIT (ROUTING_STATE_ASSIGNED) | S_BIT (ROUTING_STATE_ACCEPTED),
                                ROUTING_STATE_ASSIGNED, false},
+    [ROUTING_ACTION_REASSIGN] = {ROUTING_ACTION_REASSIGN, "reassign", S_WORKING,
+                                 ROUTING_STATE_ASSIGNED, false},
 };
 
 const char *
@@ -157,4 +159,15 @@ routing_verify_outcome (const char *outcome)
     if (outcome && strcmp (outcome, "not_reached") == 0)
         return ROUTING_VERIFY_NOT_REACHED;
     return ROUTING_VERIFY_INVALID;
+}
+
+bool
+routing_coordinator_role (const char *role)
+{
+    static const char *const roles[] = {"subdistrict_coordinator", "community_duty",
+                                        "community_secretary"};
+    for (size_t i = 0; role && i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp (role, roles[i]) == 0)
+            return true;
+    return false;
 }

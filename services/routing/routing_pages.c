@@ -8,6 +8,7 @@
       POST /w/login           code=… or token=…: a session, 303 to /w/
       POST /w/logout          ends the session server-side (CSRF checked)
       GET  /w/                待办: the person's open work, most urgent first
+      GET  /w/coord           协调: a coordinator's area (routing_pages_coord.c)
       GET  /w/r/{id}          one request and the forms its state allows
       POST /w/r/{id}/{action} a form: the same routing_cmd_t the JSON API
                               builds, deferred to the actor the same way
@@ -284,6 +285,8 @@ routing_page_route (void *state, gz_http_req_t *req, const char *rest)
         s_logout (ctx, req);
     else if (*rest == 0 && !post)
         s_queue (ctx, req);
+    else if (strcmp (rest, "coord") == 0 && !post)
+        routing_page_coord (ctx, req);
     else if (strncmp (rest, "r/", 2) == 0 && !post && s_id_ok (rest + 2, strlen (rest + 2)))
         s_request (ctx, req, rest + 2);
     else
@@ -382,6 +385,8 @@ routing_pages_answer (gz_http_req_t *req, routing_cmd_t *cmd)
         default:
             break;
     }
+    if (routing_page_coord_code (cmd))
+        m = routing_page_coord_code (cmd);
     if (cmd->status == 401)
         s_redirect (req, "/w/login");
     else if (cmd->status == 404)

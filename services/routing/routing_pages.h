@@ -93,4 +93,25 @@ json_t *routing_store_callback_list (gz_db_t *db, const char *subdistrict);
 int routing_store_contact_viewed (gz_db_t *db, const char *id, const routing_viewer_t *v,
                                   int64_t at_us, const char *note);
 
+//  "还剩 …" or, past due_iso, "已超时 …" in red ("" without a due).
+void routing_page_time_left (routing_page_t *p, const char *due_iso, int64_t now_us);
+//  Whether due_iso (routing_iso8601's) is before now_us.
+bool routing_page_overdue (const char *due_iso, int64_t now_us);
+
+//  ---- routing_pages_coord.c (the coordinator page, /w/coord)
+//  GET /w/coord: the open and overdue work of the viewer's area, by unit
+//  and by person, with a reassign form per request; a 403 page for
+//  anyone but a coordinator (routing_coordinator_role).
+void routing_page_coord (routing_t *ctx, gz_http_req_t *req);
+//  The 改派 form of request id (a staff id box; suggest: offering the
+//  page's datalist "people").
+void routing_page_reassign_form (routing_page_t *p, const routing_viewer_t *v, const char *id,
+                                 bool suggest);
+//  The ?m= messages of reassign (routing_page_message's fallback): NULL
+//  for an unknown code; *ok whether it reports a success.
+const char *routing_page_coord_message (const char *code, bool *ok);
+//  The ?m= code of a reassign's refusal the generic codes do not say
+//  well (outside the area; not a coordinator), or NULL.
+const char *routing_page_coord_code (const routing_cmd_t *cmd);
+
 #endif

@@ -74,7 +74,7 @@ s_text (s_page_t *p, const char *s)
 }
 
 //  The head, the title bar and (for a signed-in viewer) the nav bar: 待办
-//  now; the coordinator's and the call-back operator's pages go here too.
+//  and, for coordinators, 协调; the call-back operator's page goes here too.
 static void
 s_begin (s_page_t *p, const char *title, const routing_viewer_t *v)
 {
@@ -85,6 +85,8 @@ s_begin (s_page_t *p, const char *title, const routing_viewer_t *v)
     free (t);
     if (v) {
         s_put (p, "<nav><a href=\"/w/\">待办</a>");
+        if (routing_coordinator_role (v->caller.role))
+            s_put (p, "<a href=\"/w/coord\">协调</a>");
         if (strcmp (v->caller.role, "callback_operator") == 0)
             s_put (p, "<a href=\"/w/callback\">回访</a>");
         s_put (p, "<span>");
@@ -146,7 +148,7 @@ routing_page_message (const char *code, bool *ok)
             *ok = strncmp (code, "ok-", 3) == 0;
             return msgs[i][1];
         }
-    return NULL;
+    return routing_page_coord_message (code, ok);
 }
 
 //  "2026-12-04T11:30:00+08:00" as microseconds since the epoch; -1 when
@@ -362,6 +364,8 @@ s_actions (s_page_t *p, const routing_viewer_t *v, const char *id, routing_state
                   "<textarea name=\"text\" maxlength=\"4000\" required></textarea>"
                   "<button type=\"submit\">退回</button></form></details>");
     }
+    if (s_allows (ROUTING_ACTION_REASSIGN, st) && routing_coordinator_role (v->caller.role))
+        routing_page_reassign_form (p, v, id, false);
     if (s_allows (ROUTING_ACTION_ESCALATE, st)) {
         s_form (p, v, id, "escalate", "申请上级", false);
         s_put (p, "<label>原因 <small>（选填）</small></label>"
@@ -487,6 +491,19 @@ void
 routing_page_send (gz_http_req_t *req, int status, routing_page_t *p)
 {
     s_send (req, status, p);
+}
+
+void
+routing_page_time_left (routing_page_t *p, const char *due_iso, int64_t now_us)
+{
+    s_time_left (p, due_iso, now_us);
+}
+
+bool
+routing_page_overdue (const char *due_iso, int64_t now_us)
+{
+    int64_t due = s_iso_us (due_iso);
+    return due >= 0 && due < now_us;
 }
 
 const char *

@@ -2,7 +2,8 @@
     allowed or refused as the state machine in routing.h says, with the
     state that follows; the computed transitions (verify's outcomes,
     rate's satisfaction, escalate from accepted); the state sets the
-    timers use; and the names, which are the database's and the URL's.  */
+    timers use; the coordinating roles (reassign); and the names, which
+    are the database's and the URL's.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,6 +49,7 @@ static const struct {
     {ROUTING_ACTION_TRANSFER, "transfer", 0, {N, AS, AS, AS, AS, N, N, N, N, N}},
     {ROUTING_ACTION_ESCALATE, "escalate", 0, {N, AS, AS, VE, IP, N, N, N, N, N}},
     {ROUTING_ACTION_RETURN, "return", 0, {N, AS, AS, N, N, N, N, N, N, N}},
+    {ROUTING_ACTION_REASSIGN, "reassign", 0, {N, AS, AS, AS, AS, N, N, N, N, N}},
 };
 
 static void
@@ -89,6 +91,8 @@ test_fixed_next_states (void **state)
     assert_int_equal (routing_transition (ROUTING_ACTION_REOPEN)->next, AC);
     assert_int_equal (routing_transition (ROUTING_ACTION_TRANSFER)->next, AS);
     assert_int_equal (routing_transition (ROUTING_ACTION_RETURN)->next, AS);
+    //  Reassigned, the new person signs again.
+    assert_int_equal (routing_transition (ROUTING_ACTION_REASSIGN)->next, AS);
     assert_int_equal (routing_transition (ROUTING_ACTION_NOTE)->next, ROUTING_NEXT_SAME);
     assert_int_equal (routing_transition (ROUTING_ACTION_VERIFY)->next, ROUTING_NEXT_COMPUTED);
     assert_int_equal (routing_transition (ROUTING_ACTION_RATE)->next, ROUTING_NEXT_COMPUTED);
@@ -126,6 +130,23 @@ test_state_sets (void **state)
 }
 
 static void
+test_coordinator_roles (void **state)
+{
+    (void) state;
+    //  Who may open the coordinator page and reassign: sub-district and
+    //  community coordinating roles, nobody else of org.staff's roles.
+    assert_true (routing_coordinator_role ("subdistrict_coordinator"));
+    assert_true (routing_coordinator_role ("community_duty"));
+    assert_true (routing_coordinator_role ("community_secretary"));
+    assert_false (routing_coordinator_role ("grid_worker"));
+    assert_false (routing_coordinator_role ("grid_cadre"));
+    assert_false (routing_coordinator_role ("department_contact"));
+    assert_false (routing_coordinator_role ("district_leader"));
+    assert_false (routing_coordinator_role (""));
+    assert_false (routing_coordinator_role (NULL));
+}
+
+static void
 test_names (void **state)
 {
     (void) state;
@@ -145,9 +166,9 @@ test_names (void **state)
     assert_int_equal (routing_state_from_name (NULL), N);
 
     //  The URL's spelling of every action (POST .../{action}).
-    static const char *const actions[ROUTING_ACTIONS] = {"unknown",  "accept",   "verify", "start",
-                                                         "note",     "resolve",  "rate",   "reopen",
-                                                         "transfer", "escalate", "return"};
+    static const char *const actions[ROUTING_ACTIONS] = {
+        "unknown", "accept", "verify",   "start",    "note",   "resolve",
+        "rate",    "reopen", "transfer", "escalate", "return", "reassign"};
     for (int a = 0; a < ROUTING_ACTIONS; a++) {
         assert_string_equal (routing_action_name ((routing_action_t) a), actions[a]);
         if (a != ROUTING_ACTION_NONE)
@@ -169,6 +190,7 @@ main (void)
         cmocka_unit_test (test_every_action_from_every_state),
         cmocka_unit_test (test_fixed_next_states),
         cmocka_unit_test (test_state_sets),
+        cmocka_unit_test (test_coordinator_roles),
         cmocka_unit_test (test_names),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
