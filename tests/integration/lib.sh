@@ -37,6 +37,7 @@ gz_createdb() {
 }
 
 gz_cleanup() {
+    if declare -F bw_cleanup >/dev/null; then bw_cleanup || true; fi
     if declare -F gz_cleanup_more >/dev/null; then gz_cleanup_more || true; fi
     local p
     for p in "${GZ_PIDS[@]}"; do

@@ -11,28 +11,14 @@
 # (exit 77).
 set -euo pipefail
 : "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
-for b in chromium chromedriver jq; do
-    command -v "$b" >/dev/null || { echo "SKIP: $b not installed (scripts/test installs it)"; exit 77; }
-done
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=browser.sh
+source "$(dirname "$0")/browser.sh"
+bw_require
 gz_init browser
-sid="" driver=""
-# The WebDriver session ends and chromedriver stops (SIGTERM: it takes its
-# browser along) before the processes gz_start started are killed.
-gz_cleanup_more() {
-    [ -n "$sid" ] && curl -sS -X DELETE "$wd/session/$sid" >/dev/null 2>&1
-    [ -n "$driver" ] && kill "$driver" 2>/dev/null
-    return 0
-}
 gz_createdb
 tmp=$GZ_TMP
-# fail MESSAGE: the page the browser shows, then gz_fail.
-fail() {
-    echo "--- page"; [ -n "$sid" ] && curl -sS "$wd/session/$sid/source" | jq -r .value | head -c 3000
-    echo
-    gz_fail "$@"
-}
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_DEMO_API_KEY=browser-key
 gz_seed
 gz_start gongzhi.log "$GZ_BIN/gongzhi"
@@ -47,51 +33,11 @@ for h in "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'
     grep -qiF "$h" <<<"$headers" || fail "QR page without the header: $h"
 done
 
-# WebDriver: chromedriver on a free port, one session.
-wport=$(( 30000 + RANDOM % 10000 ))
-gz_start driver.log chromedriver --port="$wport"
-driver=$GZ_PID
-wd="http://127.0.0.1:$wport"
-# Up to 30 s: a first start on a fresh machine (or a busy one) can be slow.
-for _ in $(seq 1 600); do
-    curl -fsS "$wd/status" 2>/dev/null | jq -e '.value.ready' >/dev/null 2>&1 && break
-    sleep 0.05
-done
-caps=$(jq -n --arg dir "$tmp/profile" '{capabilities: {alwaysMatch: {browserName: "chrome",
-    "goog:chromeOptions": {binary: "/usr/bin/chromium",
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--blink-settings=scriptEnabled=false", "--window-size=390,844",
-               ("--user-data-dir=" + $dir)],
-        prefs: {"profile.managed_default_content_settings.javascript": 2}}}}}')
-sid=$(curl -sS -X POST -H 'Content-Type: application/json' -d "$caps" "$wd/session" | jq -r '.value.sessionId // empty')
-[ -n "$sid" ] || { cat "$tmp/driver.log"; fail "no WebDriver session"; }
-s="$wd/session/$sid"
-post() { curl -sS -X POST -H 'Content-Type: application/json' -d "$2" "$s$1"; }
-element() { # CSS selector -> element id
-    post /element "$(jq -n --arg v "$1" '{using: "css selector", value: $v}')" |
-        jq -r '.value | if type == "object" then (to_entries[0].value // empty) else empty end'
-}
-source_of() { curl -sS "$s/source" | jq -r .value; }
-# The page once it shows text (a click that submits a form or follows a
-# link may return before the next page is there): up to 10 s.
-page_with() {
-    local i
-    for i in $(seq 1 200); do
-        page=$(source_of)
-        grep -q "$1" <<<"$page" && return 0
-        sleep 0.05
-    done
-    return 1
-}
-click() { local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"; post "/element/$e/click" '{}' >/dev/null; }
-type_in() {
-    local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"
-    post "/element/$e/value" "$(jq -n --arg t "$2" '{text: $t}')" >/dev/null
-}
+# WebDriver: chromedriver on a free port, one session, JavaScript off.
+bw_start 390 844 nojs
 
 # 1. The QR code of HGY-B0001 opens its page: the building is known.
-post /url "$(jq -n --arg u "$web/q/HGY-B0001" '{url: $u}')" >/dev/null
+go "$web/q/HGY-B0001"
 page=$(source_of)
 grep -q '码上办' <<<"$page" || fail "not the QR page"
 grep -q '示例' <<<"$page" || fail "the building's name is not shown"
@@ -100,7 +46,7 @@ grep -q '示例' <<<"$page" || fail "the building's name is not shown"
 # keeps its title.
 post /url '{"url": "data:text/html,<title>off</title><script>document.title=\"on\"</script>"}' >/dev/null
 [ "$(curl -sS "$s/title" | jq -r .value)" = off ] || fail "JavaScript is on in the test browser"
-post /url "$(jq -n --arg u "$web/q/HGY-B0001" '{url: $u}')" >/dev/null
+go "$web/q/HGY-B0001"
 
 # 2. The resident fills in the form and taps 提交.
 description='3单元5楼楼道灯不亮已经一周了，晚上上下楼很不方便'

@@ -15,25 +15,17 @@
 # skipped (exit 77).
 set -euo pipefail
 : "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
-for b in chromium chromedriver jq; do
-    command -v "$b" >/dev/null || { echo "SKIP: $b not installed (scripts/test installs it)"; exit 77; }
-done
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=browser.sh
+source "$(dirname "$0")/browser.sh"
+bw_require
 gz_init dashboard
-sid="" driver=""
-gz_cleanup_more() {
-    [ -n "$sid" ] && curl -sS -X DELETE "$wd/session/$sid" >/dev/null 2>&1
-    [ -n "$driver" ] && kill "$driver" 2>/dev/null
-    return 0
-}
 gz_createdb
 tmp=$GZ_TMP
 fail() {
     echo "--- browser log"; [ -n "$sid" ] && browser_log | jq -c '.[]' | head -20
-    echo "--- page"; [ -n "$sid" ] && curl -sS "$wd/session/$sid/source" | jq -r .value | head -c 3000
-    echo
-    gz_fail "$@"
+    bw_fail "$@"
 }
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_DEMO_API_KEY=dash-key \
        GZ_DEMO_OPERATOR_TOKEN=dash-operator GZ_BUS_HEARTBEAT_MS=200 GZ_ORG_CHECK_MS=0
@@ -132,56 +124,16 @@ gz_wait_for 20 "analytics did not count the ratings" rated
 
 # 4. WebDriver: chromedriver on a free port, one session, JavaScript on,
 #    the browser's console log kept.
-wport=$(( 30000 + RANDOM % 10000 ))
-gz_start driver.log chromedriver --port="$wport"
-driver=$GZ_PID
-wd="http://127.0.0.1:$wport"
-for _ in $(seq 1 400); do
-    curl -fsS "$wd/status" 2>/dev/null | jq -e '.value.ready' >/dev/null 2>&1 && break
-    sleep 0.05
-done
-caps=$(jq -n --arg dir "$tmp/profile" '{capabilities: {alwaysMatch: {browserName: "chrome",
-    "goog:loggingPrefs": {browser: "ALL"},
-    "goog:chromeOptions": {binary: "/usr/bin/chromium",
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--hide-scrollbars", "--force-device-scale-factor=1", "--window-size=1280,900",
-               ("--user-data-dir=" + $dir)]}}}}')
-sid=$(curl -sS -X POST -H 'Content-Type: application/json' -d "$caps" "$wd/session" | jq -r '.value.sessionId // empty')
-[ -n "$sid" ] || { cat "$tmp/driver.log"; fail "no WebDriver session"; }
-s="$wd/session/$sid"
-post() { curl -sS -X POST -H 'Content-Type: application/json' -d "$2" "$s$1"; }
-js() { post /execute/sync "$(jq -n --arg f "$1" '{script: $f, args: []}')" | jq -c .value; }
-element() { # CSS selector -> element id
-    post /element "$(jq -n --arg v "$1" '{using: "css selector", value: $v}')" |
-        jq -r '.value | if type == "object" then (to_entries[0].value // empty) else empty end'
-}
-click() { local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"; post "/element/$e/click" '{}' >/dev/null; }
-type_in() {
-    local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"
-    post "/element/$e/value" "$(jq -n --arg t "$2" '{text: $t}')" >/dev/null
-}
-# The entries the browser logged since the last call (chromedriver's log).
-browser_log() { post /se/log '{"type": "browser"}' | jq -c '.value'; }
+bw_start 1280 900 js log
 no_console_errors() {
     local log
     log=$(browser_log)
     [ "$(jq '[.[] | select(.level == "SEVERE" or .level == "WARNING")] | length' <<<"$log")" = 0 ] ||
         fail "console errors $1: $(jq -c '[.[] | select(.level != "INFO" and .level != "DEBUG")]' <<<"$log")"
 }
-# Wait until JS expression $1 is true (up to 15 s).
-until_js() {
-    local i
-    for i in $(seq 1 150); do
-        [ "$(js "return !!($1);")" = true ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-text_of() { js "var e = document.querySelector('$1'); return e ? e.textContent : null;" | jq -r .; }
 
 # 5. The operator opens the dashboard and types the token once.
-post /url "$(jq -n --arg u "$dash/" '{url: $u}')" >/dev/null
+go "$dash/"
 until_js "document.getElementById('token') && !document.getElementById('login').hidden" ||
     fail "no token form"
 type_in '#token' dash-operator

@@ -11,6 +11,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=browser.sh
+source "$(dirname "$0")/browser.sh"
 gz_init matching_page
 gz_createdb
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) \
@@ -151,34 +153,10 @@ code=$(page "$m/o/$o3?t=$t3")
 # screenshot in the build directory (matching_page_390.png), when headless
 # Chromium is installed (scripts/test installs it).
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
-    wport=$(( 30000 + RANDOM % 10000 ))
-    gz_start driver.log chromedriver --port="$wport"
-    driver=$GZ_PID
-    wd="http://127.0.0.1:$wport"
-    for _ in $(seq 1 200); do
-        curl -fsS "$wd/status" 2>/dev/null | jq -e '.value.ready' >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-    caps=$(jq -n --arg dir "$GZ_TMP/profile" '{capabilities: {alwaysMatch: {browserName: "chrome",
-        "goog:chromeOptions": {binary: "/usr/bin/chromium",
-            args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update",
-                   "--blink-settings=scriptEnabled=false", "--window-size=390,844",
-                   "--hide-scrollbars", ("--user-data-dir=" + $dir)],
-            mobileEmulation: {deviceMetrics: {width: 390, height: 844, pixelRatio: 1}}}}}}')
-    sid=$(curl -sS -X POST -H 'Content-Type: application/json' -d "$caps" "$wd/session" |
-        jq -r '.value.sessionId // empty')
-    [ -n "$sid" ] || gz_fail "no WebDriver session: $(cat "$GZ_TMP/driver.log")"
-    curl -sS -X POST -H 'Content-Type: application/json' \
-        -d "$(jq -n --arg u "$m/o/$o3?t=$t3" '{url: $u}')" "$wd/session/$sid/url" >/dev/null
-    png="${GZ_BUILD_DIR:-$GZ_TMP}/matching_page_390.png"
-    curl -sS "$wd/session/$sid/screenshot" | jq -r .value | base64 -d >"$png"
-    curl -sS -X DELETE "$wd/session/$sid" >/dev/null
-    kill "$driver" 2>/dev/null || true
-    width=$(od -An -tu1 -j16 -N4 "$png" | awk '{print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4}')
-    [ "$(head -c 4 "$png" | od -An -c | tr -d ' ')" = "211PNG" ] && [ "$width" = 390 ] ||
-        gz_fail "the screenshot $png is not a 390 px wide PNG (width $width)"
-    echo "screenshot: $png"
+    bw_start 390 844 nojs mobile
+    go "$m/o/$o3?t=$t3"
+    screenshot_at "${GZ_BUILD_DIR:-$GZ_TMP}/matching_page_390.png" 390
+    bw_cleanup
 fi
 gz_sql "UPDATE matching.offers SET expires_at = now() - interval '1 second' WHERE id = $o3"
 code=$(page "$m/o/$o3?t=$t3")

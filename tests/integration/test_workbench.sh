@@ -12,25 +12,14 @@
 # in the build directory. Skipped (77) without chromium and chromedriver.
 set -euo pipefail
 : "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
-for b in chromium chromedriver jq; do
-    command -v "$b" >/dev/null || { echo "SKIP: $b not installed (scripts/test installs it)"; exit 77; }
-done
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=browser.sh
+source "$(dirname "$0")/browser.sh"
+bw_require
 gz_init workbench
-sid="" driver=""
-gz_cleanup_more() {
-    [ -n "$sid" ] && curl -sS -X DELETE "$wd/session/$sid" >/dev/null 2>&1
-    [ -n "$driver" ] && kill "$driver" 2>/dev/null
-    return 0
-}
 gz_createdb
 tmp=$GZ_TMP
-fail() {
-    echo "--- page"; [ -n "$sid" ] && curl -sS "$wd/session/$sid/source" | jq -r .value | head -c 3000
-    echo
-    gz_fail "$@"
-}
 # 127.0.0.1 is a trusted proxy here, so X-Forwarded-Proto: https can be tried.
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_DEMO_API_KEY=wb-key \
        GZ_DEMO_OPERATOR_TOKEN=wb-operator GZ_TRUSTED_PROXIES=127.0.0.1
@@ -76,45 +65,7 @@ gz_sql "SELECT count(*) FROM routing.login_codes WHERE code_sha256 = '$code'" | 
     gz_fail "the code is stored in clear"
 
 # ---- the browser
-wport=$(( 30000 + RANDOM % 10000 ))
-gz_start driver.log chromedriver --port="$wport"
-driver=$GZ_PID
-wd="http://127.0.0.1:$wport"
-for _ in $(seq 1 200); do
-    curl -fsS "$wd/status" 2>/dev/null | jq -e '.value.ready' >/dev/null 2>&1 && break
-    sleep 0.05
-done
-caps=$(jq -n --arg dir "$tmp/profile" '{capabilities: {alwaysMatch: {browserName: "chrome",
-    "goog:chromeOptions": {binary: "/usr/bin/chromium",
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--blink-settings=scriptEnabled=false", "--window-size=390,844", "--hide-scrollbars",
-               ("--user-data-dir=" + $dir)],
-        prefs: {"profile.managed_default_content_settings.javascript": 2}}}}}')
-sid=$(curl -sS -X POST -H 'Content-Type: application/json' -d "$caps" "$wd/session" | jq -r '.value.sessionId // empty')
-[ -n "$sid" ] || { cat "$tmp/driver.log"; fail "no WebDriver session"; }
-s="$wd/session/$sid"
-post() { curl -sS -m 30 -X POST -H 'Content-Type: application/json' -d "$2" "$s$1"; }
-element() {
-    post /element "$(jq -n --arg v "$1" '{using: "css selector", value: $v}')" |
-        jq -r '.value | if type == "object" then (to_entries[0].value // empty) else empty end'
-}
-source_of() { curl -sS "$s/source" | jq -r .value; }
-page_with() {
-    local i
-    for i in $(seq 1 200); do
-        page=$(source_of)
-        grep -q "$1" <<<"$page" && return 0
-        sleep 0.05
-    done
-    return 1
-}
-click() { local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"; post "/element/$e/click" '{}' >/dev/null; }
-type_in() {
-    local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"
-    post "/element/$e/value" "$(jq -n --arg t "$2" '{text: $t}')" >/dev/null
-}
-go() { post /url "$(jq -n --arg u "$1" '{url: $u}')" >/dev/null; }
+bw_start 390 844 nojs
 
 # JavaScript is off in this browser.
 go 'data:text/html,<title>off</title><script>document.title="on"</script>'
@@ -166,7 +117,7 @@ done
 for step in 已签收 已电话核实 正在上门处置 已办结 "$result"; do
     grep -q "$step" "$tmp/status.html" || gz_fail "the resident's page does not show: $step"
 done
-curl -sS -X DELETE "$s" >/dev/null; sid=""
+bw_cleanup
 # (Mobile emulation is for the screenshot only: a form's click under it
 # never returns in this chromedriver.)
 
@@ -253,25 +204,11 @@ st=$(curl -sS -o /dev/null -w '%{http_code}' -c "$tmp/jar2" --data-urlencode "to
 
 # The request page as a phone shows it: a 390 px wide screenshot (mobile
 # emulation) in the build directory, signed in with the token's session.
-caps=$(jq -n --arg dir "$tmp/profile2" '{capabilities: {alwaysMatch: {browserName: "chrome",
-    "goog:chromeOptions": {binary: "/usr/bin/chromium",
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update",
-               "--blink-settings=scriptEnabled=false", "--window-size=390,844",
-               "--hide-scrollbars", ("--user-data-dir=" + $dir)],
-        mobileEmulation: {deviceMetrics: {width: 390, height: 844, pixelRatio: 1}}}}}}')
-sid=$(curl -sS -X POST -H 'Content-Type: application/json' -d "$caps" "$wd/session" | jq -r '.value.sessionId // empty')
-[ -n "$sid" ] || gz_fail "no WebDriver session for the screenshot"
-s="$wd/session/$sid"
+bw_start 390 844 nojs mobile
 go "$wb/w/login"
 post /cookie "$(jq -n --arg v "$(awk '$6 == "gz_session" {print $7}' "$tmp/jar2")" \
     '{cookie: {name: "gz_session", value: $v, path: "/w/", httpOnly: true}}')" >/dev/null
 go "$wb/w/r/$id2"
 page_with '2单元门口垃圾没人清' || fail "the screenshot session does not show request $id2"
-png="$GZ_BUILD_DIR/workbench_390.png"
-curl -sS "$s/screenshot" | jq -r .value | base64 -d >"$png"
-width=$(od -An -tu1 -j16 -N4 "$png" | awk '{print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4}')
-[ "$(head -c 4 "$png" | od -An -c | tr -d ' ')" = "211PNG" ] && [ "$width" = 390 ] ||
-    gz_fail "the screenshot $png is not a 390 px wide PNG (width $width)"
-echo "screenshot: $png"
+screenshot_at "$GZ_BUILD_DIR/workbench_390.png" 390
 echo "ok: workbench"
