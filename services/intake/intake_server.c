@@ -239,12 +239,9 @@ s_photos_start (intake_t *ctx)
         cfg->photo_max_request = INTAKE_PHOTO_MAX_REQUEST_DEFAULT;
     if (intake_photo_init () != 0)
         gz_warn (SVC, "msg=\"libvips did not start; photos will be refused\"");
-    gz_http_t *http = gz_actor_http (ctx->actor);
-    if (!http)
-        return;
-    gz_http_multipart_t limits = {cfg->photo_max_request, cfg->photo.max_bytes,
-                                  INTAKE_PHOTO_MAX_COUNT, 64, INTAKE_MAX_BODY};
-    gz_http_set_multipart (http, &limits);
+    //  gz_actor opens HTTP after start, with these.
+    cfg->base.multipart = (gz_http_multipart_t){cfg->photo_max_request, cfg->photo.max_bytes,
+                                                INTAKE_PHOTO_MAX_COUNT, 64, INTAKE_MAX_BODY};
 }
 
 static void *
