@@ -311,9 +311,9 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         *upload_data_size = 0;
         if (more)
             return MHD_YES;
-        //  Answer now, not after the rest of the body: libmicrohttpd closes
-        //  the connection after the answer (or at once if it cannot queue
-        //  one in the middle of a body).
+        //  Over max_request: stop reading now. libmicrohttpd 0.9.75 cannot
+        //  queue an answer in the middle of a body, so the handler's answer
+        //  is dropped and the connection closed.
         return s_respond (self, req);
     }
     if (*upload_data_size > 0) {

@@ -167,9 +167,12 @@ void gz_http_form_free (char ***names_p, char ***values_p, size_t count);
 //  What one multipart request may hold. Bodies are streamed through
 //  libmicrohttpd's post processor, never held whole: text fields go into
 //  the form table (gz_http_form), each file into its own buffer. Crossing
-//  any limit makes gz_http_too_large() true and the handler runs at once
-//  (before the rest of the body is read: the connection is then closed
-//  after the answer); the fields read so far stay available.
+//  any limit makes gz_http_too_large() true; the fields read so far stay
+//  available, no file does. A body whose Content-Length is over
+//  max_request is answered before it is read; one streamed (chunked) past
+//  max_request is cut there (the connection closed: libmicrohttpd 0.9.75
+//  cannot answer in the middle of a body); past a file or field limit the
+//  rest (at most max_request in all) is read and dropped, then answered.
 typedef struct {
     size_t max_request;    //  bytes of the whole body, as sent
     size_t max_file_bytes; //  bytes of one file

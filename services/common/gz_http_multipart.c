@@ -7,8 +7,10 @@
     table (so gz_http_form reads them as for an urlencoded form), each
     file part into a buffer of its own, and every byte is counted against
     the server's limits (gz_http_set_multipart) as it arrives, so an
-    over-limit upload is refused when the limit is crossed, not after it
-    has been read. See gz_http.h for the contract.
+    over-limit upload is refused when the limit is crossed (from its
+    Content-Length, before any of it is read), never read to its end
+    past max_request, and never kept past a file's limit. See gz_http.h
+    for the contract.
 
     DESIGN: one struct gz_http_mp per multipart request, fed on the
     connection's event-loop thread only (gz_http.c's access handler); the
@@ -163,7 +165,8 @@ s_iterate (void *cls, enum MHD_ValueKind kind, const char *key, const char *file
     //  Offset 0 starts a part, unless the current one is that part's
     //  empty first call.
     bool same = cur->field && cur->len == 0 && key && strcmp (cur->field, key) == 0 &&
-                (cur->filename != NULL) == (filename != NULL);
+                (cur->filename != NULL) == (filename != NULL) &&
+                (!filename || strcmp (cur->filename, filename) == 0);
     if (off == 0 && !same) {
         s_part_close (mp);
         if (mp->failed)
@@ -207,18 +210,19 @@ gz_http_mp_feed (gz_http_req_t *req, const char *data, size_t size)
 {
     struct gz_http_mp *mp = req->mp;
     assert (mp);
-    if (mp->failed)
-        return false;
     if (size > req->server->multipart.max_request - mp->received) {
         s_too_large (mp);
         return false;
     }
     mp->received += size;
-    if (MHD_post_process (mp->pp, data, size) != MHD_YES && !mp->failed) {
+    //  After a file or field limit the rest is read and dropped (at most
+    //  max_request in all), so that the answer can go out: libmicrohttpd
+    //  0.9.75 cannot queue one in the middle of a body.
+    if (!mp->failed && MHD_post_process (mp->pp, data, size) != MHD_YES && !mp->failed) {
         mp->failed = true;
         req->form_state = -1;
     }
-    return !mp->failed;
+    return true;
 }
 
 void

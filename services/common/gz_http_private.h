@@ -179,9 +179,10 @@ bool gz_http_trusted_text (gz_http_t *self, const char *addr);
 //  streaming its body when it is multipart/form-data and the server takes
 //  those. true when it does (then req->mp is set).
 bool gz_http_mp_begin (gz_http_req_t *req);
-//  gz_http_multipart.c: feed size bytes of the body; false once a limit
-//  is crossed or the body is malformed (then req->too_large or the form
-//  is marked malformed, and the rest of the body must be discarded).
+//  gz_http_multipart.c: feed size bytes of the body. false once the body
+//  is over max_request (req->too_large: answer now, read no more); past
+//  a file or field limit (req->too_large) or a malformed body (the form
+//  marked malformed) the rest is read, dropped, and answered at its end.
 bool gz_http_mp_feed (gz_http_req_t *req, const char *data, size_t size);
 //  gz_http_multipart.c: the body is complete: finish parsing.
 void gz_http_mp_end (gz_http_req_t *req);

@@ -4,8 +4,9 @@
 #     with a JPEG carrying GPS EXIF (and orientation 6, an Artist): the
 #     stored photo has no EXIF at all, is upright (sides swapped), and the
 #     status page shows its thumbnail linking to the photo;
-#  2. with curl: a 200 MB upload is answered 413 at once (also when sent
-#     chunked, with no Content-Length); a truncated JPEG, a PNG bomb, a
+#  2. with curl: a 200 MB upload is answered 413 at once (when sent
+#     chunked, with no Content-Length, the connection is cut at the
+#     request limit); an 11 MB photo gets 413 on the form; a truncated JPEG, a PNG bomb, a
 #     JPEG+ZIP polyglot and a .jpg that is HTML each get a Chinese message
 #     on the form, which keeps what was typed; nothing is stored for any;
 #  3. gz-intake's memory (VmHWM, and VmRSS sampled) stays bounded while
@@ -183,6 +184,16 @@ for bad in truncated.jpg:image/jpeg:损坏或不完整 bomb.png:image/png:尺寸
     [ "$(counts)" = "$before" ] || fail "$file: something was stored: $(counts)"
     echo "$file: 422, $words, the description kept, nothing stored"
 done
+
+# One photo over the per-photo limit (10 MB), the upload within the
+# request's (32 MB): read, dropped, and answered 413 on the form.
+head -c $((11 * 1024 * 1024)) /dev/urandom >"$T/eleven.jpg"
+code=$(upload "$T/eleven.jpg" image/jpeg)
+[ "$code" = 413 ] || fail "an 11 MB photo answered $code"
+grep -q '照片太大' "$T/out.html" || fail "the 11 MB photo's page has no Chinese message"
+grep -q "$typed" "$T/out.html" || fail "the 11 MB photo's page lost the description"
+[ "$(counts)" = "$before" ] || fail "something was stored for the 11 MB photo: $(counts)"
+echo "11 MB photo: 413, 照片太大, the description kept, nothing stored"
 
 # 200 MB: refused from its Content-Length, before the body is read.
 head -c $((200 * 1024 * 1024)) /dev/zero >"$T/huge.jpg"
