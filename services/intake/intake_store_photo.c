@@ -31,7 +31,7 @@ intake_store_photo_link (gz_db_t *db, const intake_sub_t *sub)
     snprintf (id, sizeof id, "%lld", (long long) sub->id);
     for (size_t i = 0; i < sub->nphotos; i++) {
         const intake_photo_t *ph = &sub->photos[i];
-        char w[16], h[16], idx[8];
+        char w[16], h[16], idx[24];
         snprintf (w, sizeof w, "%d", ph->width);
         snprintf (h, sizeof h, "%d", ph->height);
         snprintf (idx, sizeof idx, "%zu", i);
