@@ -755,6 +755,8 @@ s_open_http (gz_actor_t *self)
     //  commit) is answered 503; the client retries with its key.
     gz_http_set_defer_timeout (self->http, c->answer_timeout_ms, s_timeout, self);
     gz_http_set_workers (self->http, c->workers, (size_t) c->worker_queue);
+    if (c->multipart.max_request > 0)
+        gz_http_set_multipart (self->http, &c->multipart);
     return 0;
 }
 

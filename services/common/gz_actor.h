@@ -54,21 +54,23 @@ typedef struct _gz_actor_t gz_actor_t;
 //  service's config struct. prefix below is the service's variable
 //  prefix ("INTAKE" for GZ_INTAKE_*).
 typedef struct {
-    char *database_url;           //  GZ_DATABASE_URL
-    char *schema;                 //  GZ_<P>_SCHEMA
-    char *http_bind;              //  GZ_HTTP_BIND (default 0.0.0.0)
-    int http_port;                //  GZ_<P>_HTTP_PORT (default base + offset; 0 = any)
-    int http_threads;             //  GZ_HTTP_THREADS (default 8)
-    gz_http_limits_t http_limits; //  GZ_HTTP_MAX_CONNECTIONS, _MAX_PER_ADDRESS, _*_TIMEOUT_S
-    int workers;                  //  GZ_<P>_WORKERS: threads for blocking routes (8)
-    long worker_queue;            //  GZ_<P>_WORKER_QUEUE: waiting for one (1000)
-    int answer_timeout_ms;        //  GZ_<P>_ANSWER_TIMEOUT_MS: deferred requests (15000)
-    int read_conns;               //  GZ_<P>_READ_CONNS: the read pool (4)
-    char *bus_endpoint;           //  GZ_<P>_BUS: ROUTER bind; NULL: none
-    char *events_endpoint;        //  GZ_<P>_EVENTS: PUB bind; NULL: none
-    char *trusted_proxies;        //  GZ_TRUSTED_PROXIES ("": none)
-    int org_check_ms;             //  GZ_ORG_CHECK_MS (5000; 0: only RELOAD)
-    gz_bus_opts_t bus;            //  GZ_BUS_* (heartbeat, high-water marks, retention)
+    char *database_url;            //  GZ_DATABASE_URL
+    char *schema;                  //  GZ_<P>_SCHEMA
+    char *http_bind;               //  GZ_HTTP_BIND (default 0.0.0.0)
+    int http_port;                 //  GZ_<P>_HTTP_PORT (default base + offset; 0 = any)
+    int http_threads;              //  GZ_HTTP_THREADS (default 8)
+    gz_http_limits_t http_limits;  //  GZ_HTTP_MAX_CONNECTIONS, _MAX_PER_ADDRESS, _*_TIMEOUT_S
+    gz_http_multipart_t multipart; //  multipart/form-data uploads; max_request 0: not taken
+                                   //  (a service's start may set it: HTTP opens after start)
+    int workers;                   //  GZ_<P>_WORKERS: threads for blocking routes (8)
+    long worker_queue;             //  GZ_<P>_WORKER_QUEUE: waiting for one (1000)
+    int answer_timeout_ms;         //  GZ_<P>_ANSWER_TIMEOUT_MS: deferred requests (15000)
+    int read_conns;                //  GZ_<P>_READ_CONNS: the read pool (4)
+    char *bus_endpoint;            //  GZ_<P>_BUS: ROUTER bind; NULL: none
+    char *events_endpoint;         //  GZ_<P>_EVENTS: PUB bind; NULL: none
+    char *trusted_proxies;         //  GZ_TRUSTED_PROXIES ("": none)
+    int org_check_ms;              //  GZ_ORG_CHECK_MS (5000; 0: only RELOAD)
+    gz_bus_opts_t bus;             //  GZ_BUS_* (heartbeat, high-water marks, retention)
     //  Commands on the ROUTER (proto/README.md, "Limits"):
     int max_command_bytes;     //  GZ_BUS_MAX_COMMAND_BYTES (64 KiB): larger: TOO_LARGE
     int max_inflight_per_peer; //  GZ_BUS_MAX_INFLIGHT_PER_PEER (256): more: RATE_LIMITED

@@ -122,6 +122,7 @@ s_req_destroy (gz_http_req_t **req_p)
     if (!req)
         return;
     free (req->body);
+    gz_http_mp_free (req);
     gz_http_form_free (&req->form_names, &req->form_values, req->form_count);
     for (size_t i = 0; i < req->nheaders; i++) {
         free (req->headers[i].name);
@@ -277,16 +278,22 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         s_in_flight_add (self, 1);
         if (nul)
             return s_refuse_nul (self, req);
+        //  A multipart body is streamed (gz_http_multipart.c), within its
+        //  own limit.
+        bool mp = gz_http_mp_begin (req);
+        size_t max = mp ? self->multipart.max_request : self->max_body;
         const char *cl =
             MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             //  libmicrohttpd has validated it; an overflow still reads as huge.
             errno = 0;
             unsigned long long length = strtoull (cl, NULL, 10);
-            if (errno == ERANGE || length > self->max_body) {
+            if (errno == ERANGE || length > max) {
                 s_body_discard (req);
                 return s_respond (self, req);
             }
+            if (mp)
+                return MHD_YES;
             //  Size the buffer for the announced body, but not beyond
             //  64 KiB before the bytes arrive: a client that announces
             //  and then stalls should not pin max_body of memory.
@@ -298,6 +305,17 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         }
         return MHD_YES;
     }
+    if (*upload_data_size > 0 && req->mp) {
+        //  Answered early (a limit crossed): the rest is discarded.
+        bool more = req->handled || gz_http_mp_feed (req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        if (more)
+            return MHD_YES;
+        //  Over max_request: stop reading now. libmicrohttpd 0.9.75 cannot
+        //  queue an answer in the middle of a body, so the handler's answer
+        //  is dropped and the connection closed.
+        return s_respond (self, req);
+    }
     if (*upload_data_size > 0) {
         s_body_append (req, upload_data, *upload_data_size);
         *upload_data_size = 0;
@@ -308,6 +326,8 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
             return s_resumed (req);
         return MHD_YES;
     }
+    if (req->mp)
+        gz_http_mp_end (req);
     return s_respond (self, req);
 }
 

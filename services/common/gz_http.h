@@ -163,6 +163,39 @@ int gz_http_form_decode (const char *body, size_t len, char ***names_p, char ***
 //  Free what gz_http_form_decode returned; nulls both pointers.
 void gz_http_form_free (char ***names_p, char ***values_p, size_t count);
 
+//  ---- multipart/form-data uploads (gz_http_multipart.c)
+//  What one multipart request may hold. Bodies are streamed through
+//  libmicrohttpd's post processor, never held whole: text fields go into
+//  the form table (gz_http_form), each file into its own buffer. Crossing
+//  any limit makes gz_http_too_large() true; the fields read so far stay
+//  available, no file does. A body whose Content-Length is over
+//  max_request is answered before it is read; one streamed (chunked) past
+//  max_request is cut there (the connection closed: libmicrohttpd 0.9.75
+//  cannot answer in the middle of a body); past a file or field limit the
+//  rest (at most max_request in all) is read and dropped, then answered.
+typedef struct {
+    size_t max_request;    //  bytes of the whole body, as sent
+    size_t max_file_bytes; //  bytes of one file
+    size_t max_files;      //  files with content (an empty file input is not one)
+    size_t max_fields;     //  text fields
+    size_t max_field;      //  bytes of one text field's value
+} gz_http_multipart_t;
+
+//  Accept multipart/form-data bodies on this server within limits (their
+//  max_request replaces max_body for them). Without this call they are
+//  ordinary bodies (max_body). Call once, before traffic.
+void gz_http_set_multipart (gz_http_t *self, const gz_http_multipart_t *limits);
+
+//  True when the request's body was multipart/form-data and streamed.
+bool gz_http_multipart (gz_http_req_t *req);
+//  Files received (parts with a file name and content), in order.
+size_t gz_http_file_count (gz_http_req_t *req);
+//  The i-th file's bytes (borrowed, valid during the handler; *len_p its
+//  length), its form field name and its file name as sent ("" when none).
+const unsigned char *gz_http_file_data (gz_http_req_t *req, size_t i, size_t *len_p);
+const char *gz_http_file_field (gz_http_req_t *req, size_t i);
+const char *gz_http_file_name (gz_http_req_t *req, size_t i);
+
 //  ---- deferred replies (pool servers only)
 //  Called in the handler instead of replying: the connection is parked and
 //  the handler returns. Returns the handle to answer later, from any
@@ -191,7 +224,9 @@ void gz_http_set_workers (gz_http_t *self, int workers, size_t max_queued);
 //  runs on a worker thread, with the accessors valid, and must reply
 //  there (else 500). Returns 0; -1 when no worker is free to take it (no
 //  workers, the queue full, stopping): then nothing happened and the
-//  handler replies itself (503, say). Not for a deferred request.
+//  handler replies itself (503, say). Not for a deferred request. fn may
+//  itself gz_http_defer the request (work that goes on to the actor after
+//  the worker's part, e.g. decoding uploads before a commit).
 int gz_http_offload (gz_http_req_t *req, gz_http_handler_fn *fn, void *arg);
 
 //  ---- response

@@ -65,7 +65,9 @@ gz_http_defer (gz_http_req_t *req)
     gz_http_t *self = req->server;
     assert (self->threads > 0); //  thread-per-connection servers cannot suspend
     assert (!req->replied);
-    assert (atomic_load (&req->state) == GZ_HTTP_INLINE);
+    //  An offloaded handler's request is claimed by its worker, and its
+    //  connection already suspended.
+    assert (atomic_load (&req->state) == (req->in_worker ? GZ_HTTP_CLAIMED : GZ_HTTP_INLINE));
     //  The handle is a separate object, so a call on it is told apart from
     //  a resume function's call on the request itself.
     gz_http_req_t *handle = calloc (1, sizeof *handle);
@@ -73,7 +75,10 @@ gz_http_defer (gz_http_req_t *req)
     handle->server = self;
     handle->target = req;
     atomic_fetch_add (&req->refs, 1); //  the handle's
-    MHD_suspend_connection (req->conn);
+    if (req->in_worker)
+        req->worker_deferred = true; //  the worker leaves it suspended
+    else
+        MHD_suspend_connection (req->conn);
     pthread_mutex_lock (&self->mutex);
     req->deadline_ms = self->defer_timeout_ms ? zclock_mono () + self->defer_timeout_ms : 0;
     req->next = self->deferred;
@@ -164,9 +169,13 @@ s_worker (void *arg)
         //  so the handler sees it as on an HTTP thread and replies; the
         //  resumed connection then queues that reply (s_resumed).
         gz_http_req_t *req = job->req;
+        req->in_worker = true;
         job->fn (req, job->arg);
         free (job);
-        MHD_resume_connection (req->conn);
+        //  A handler that deferred the request: whoever answers the handle
+        //  resumes the connection. Only this thread wrote the flag.
+        if (!req->worker_deferred)
+            MHD_resume_connection (req->conn);
         gz_http_req_release (&req);
         pthread_mutex_lock (&self->jobs_mutex);
     }

@@ -140,7 +140,8 @@ bool
 gz_http_form_parse (gz_http_req_t *req)
 {
     assert (req);
-    if (req->form_state != 0)
+    //  A multipart body's fields were parsed as it streamed in.
+    if (req->form_state != 0 || req->mp)
         return req->form_state > 0;
     req->form_state = -1;
     if (req->too_large || !s_form_content_type_ok (req))

@@ -4,6 +4,7 @@
     gz_http_defer.c    deferred requests, offloaded handlers, the watchdog
     gz_http_proxies.c  the client's address (GZ_TRUSTED_PROXIES)
     gz_http_form.c     form bodies
+    gz_http_multipart.c  multipart/form-data bodies, streamed
     gz_http_guard.c    connection limits: per address, header and body deadlines  */
 #ifndef GZ_HTTP_PRIVATE_H_INCLUDED
 #define GZ_HTTP_PRIVATE_H_INCLUDED
@@ -66,6 +67,9 @@ struct _gz_http_t {
     atomic_size_t refused, cut;
     int64_t next_sweep_ms, cut_logged_ms; //  watchdog thread only
     int64_t refused_logged_ms;            //  guarded by guard_mutex
+    //  multipart/form-data (gz_http_multipart.c); set before traffic.
+    gz_http_multipart_t multipart;
+    atomic_bool multipart_on;
     //  libmicrohttpd's log lines, at most a few per interval.
     pthread_mutex_t log_mutex;
     int64_t log_window_ms;
@@ -116,6 +120,9 @@ struct _gz_http_req_t {
     size_t form_count;
     gz_http_header_t *headers;
     size_t nheaders, headers_cap;
+    struct gz_http_mp *mp; //  a multipart body being streamed, or NULL
+    bool in_worker;        //  an offloaded handler runs it now
+    bool worker_deferred;  //  ... and deferred it
     bool replied;
     unsigned status;
     struct MHD_Response *response;
@@ -167,6 +174,20 @@ void gz_http_guard_init (gz_http_t *self, const gz_http_limits_t *limits);
 void gz_http_guard_fini (gz_http_t *self);
 //  gz_http_proxies.c: is the address (text) a trusted proxy?
 bool gz_http_trusted_text (gz_http_t *self, const char *addr);
+
+//  gz_http_multipart.c: on a request's first access call: start
+//  streaming its body when it is multipart/form-data and the server takes
+//  those. true when it does (then req->mp is set).
+bool gz_http_mp_begin (gz_http_req_t *req);
+//  gz_http_multipart.c: feed size bytes of the body. false once the body
+//  is over max_request (req->too_large: answer now, read no more); past
+//  a file or field limit (req->too_large) or a malformed body (the form
+//  marked malformed) the rest is read, dropped, and answered at its end.
+bool gz_http_mp_feed (gz_http_req_t *req, const char *data, size_t size);
+//  gz_http_multipart.c: the body is complete: finish parsing.
+void gz_http_mp_end (gz_http_req_t *req);
+//  gz_http_multipart.c: free req->mp (harmless when NULL).
+void gz_http_mp_free (gz_http_req_t *req);
 
 //  gz_http_proxies.c: set req->client_ip: the peer, or behind trusted
 //  proxies the client X-Forwarded-For names.

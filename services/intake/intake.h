@@ -110,7 +110,13 @@ typedef struct _intake_sub_t {
     void (*answer) (gz_http_req_t *req, struct _intake_sub_t *sub);
     intake_format_t format;           //  how to answer (the answerer's)
     const gz_building_t *qr_building; //  QR page: the building (borrowed)
-    int64_t http_start_us;            //  for the latency histogram
+    //  QR page: the photos, checked and re-encoded on an HTTP worker;
+    //  stored and linked with the request in its transaction (not for a
+    //  duplicate: the original has its own).
+    intake_photo_t photos[INTAKE_PHOTO_MAX_COUNT];
+    size_t nphotos;
+    bool photos_public;    //  允许公开照片 ticked
+    int64_t http_start_us; //  for the latency histogram
     struct _intake_t *ctx;
     struct _intake_sub_t *next;
 } intake_sub_t;
@@ -303,6 +309,16 @@ int intake_store_contact (intake_t *ctx, const char *id, intake_contact_t *out);
 //  request whose status-link secret it is refers to. 0 and *bytes_p (the
 //  caller frees) and *len_p; 1 when there is no such photo or the caller
 //  may not see it (the two are not told apart); -1 the database failed.
+//  Register the photo statements on a committer's connection.
+void intake_store_photo_prepare (gz_db_t *db, const char *schema);
+//  Inside the committer's open transaction: store sub's photos (once per
+//  SHA-256) and link them to sub->id in order. 0 ok, -1 failure.
+int intake_store_photo_link (gz_db_t *db, const intake_sub_t *sub);
+//  The SHA-256 names of request id's photos in order (at most max), with
+//  whether each is public in public_[]. How many,
+//  or -1 on a database failure.
+int intake_store_photo_list (intake_t *ctx, const char *id, char (*sha256)[65], bool *public_,
+                             int max);
 int intake_store_photo_get (intake_t *ctx, const char *sha256, bool thumb, const char *secret,
                             unsigned char **bytes_p, size_t *len_p);
 

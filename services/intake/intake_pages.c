@@ -15,6 +15,7 @@
 #include "gz_log.h"
 #include "gz_text.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -43,6 +44,8 @@ static const char *s_head =
     "border-radius:8px}.ok{font-size:15px}.num{font-size:28px;font-weight:700;"
     "color:#c8102e;letter-spacing:1px}ol.tl{padding-left:20px}ol.tl li{margin:6px 0}"
     ".muted{color:#646a73;font-size:13px}a{color:#1456f0}"
+    "label.check{font-weight:400}label.check input{width:auto;margin-right:6px}"
+    ".photos img{width:30%%;margin:0 2%% 6px 0;border-radius:6px;vertical-align:top}"
     "footer{text-align:center;color:#8f959e;font-size:12px;padding:16px}"
     "</style></head><body>";
 
@@ -115,12 +118,30 @@ s_not_found (gz_http_req_t *req, const char *what)
 
 typedef struct {
     const char *service_code, *description, *phone, *media_url, *nonce;
+    bool photo_public; //  允许公开照片 (off by default)
 } s_form_t;
+
+//  The per-photo limit in whole MB, for the form.
+static size_t
+s_photo_mb (const intake_t *ctx)
+{
+    size_t bytes =
+        ctx->cfg->photo.max_bytes ? ctx->cfg->photo.max_bytes : INTAKE_PHOTO_MAX_BYTES_DEFAULT;
+    return bytes / (1024 * 1024) > 0 ? bytes / (1024 * 1024) : 1;
+}
+
+//  A checkbox of the form is ticked.
+static bool
+s_checked (gz_http_req_t *req, const char *name)
+{
+    const char *v = gz_http_form (req, name);
+    return v && (strcmp (v, "1") == 0 || strcmp (v, "on") == 0);
+}
 
 //  org is the directory b belongs to.
 static void
-s_qr_form (gz_org_t *org, gz_http_req_t *req, const gz_building_t *b, const s_form_t *f,
-           const char *error, int status)
+s_qr_form (const intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const gz_building_t *b,
+           const s_form_t *f, const char *error, int status)
 {
     s_page_t p;
     char *bname = s_esc (b->name), *addr = s_esc (b->address ? b->address : "");
@@ -138,7 +159,8 @@ s_qr_form (gz_org_t *org, gz_http_req_t *req, const gz_building_t *b, const s_fo
     }
     char *nonce = s_esc (f->nonce);
     s_put (&p,
-           "<form class=\"card\" method=\"post\" action=\"/q/%s\" accept-charset=\"utf-8\">"
+           "<form class=\"card\" method=\"post\" action=\"/q/%s\" accept-charset=\"utf-8\" "
+           "enctype=\"multipart/form-data\">"
            "<input type=\"hidden\" name=\"nonce\" value=\"%s\">"
            "<label for=\"c\">问题类别</label><select id=\"c\" name=\"service_code\" required>"
            "<option value=\"\">请选择</option>",
@@ -182,9 +204,15 @@ s_qr_form (gz_org_t *org, gz_http_req_t *req, const gz_building_t *b, const s_fo
            "<label for=\"m\">照片链接 <small>（选填）</small></label>"
            "<input id=\"m\" name=\"media_url\" type=\"url\" maxlength=\"1000\" value=\"%s\" "
            "placeholder=\"https://\">"
+           "<label for=\"ph\">拍照或上传照片 <small>（选填，最多3张，每张不超过%zu MB）</small>"
+           "</label><input id=\"ph\" name=\"photo\" type=\"file\" accept=\"image/*\" "
+           "capture=\"environment\" multiple>"
+           "<label class=\"check\"><input type=\"checkbox\" name=\"photo_public\" value=\"1\"%s> "
+           "允许公开照片 <small>（勾选后，照片可在公开的诉求信息中显示；不勾选则仅您本人和"
+           "办理人员可见）</small></label>"
            "<button type=\"submit\">提交</button>"
            "<p class=\"muted\">提交后会显示诉求编号，可随时查看办理进度。</p></form>",
-           phone, media);
+           phone, media, s_photo_mb (ctx), f->photo_public ? " checked" : "");
     s_put (&p, "%s", s_foot);
     free (desc);
     free (phone);
@@ -242,20 +270,20 @@ s_qr_success (gz_http_req_t *req, const gz_building_t *b, const intake_sub_t *su
 //  is kept when it was a valid idempotency key (so a resubmission cannot
 //  register twice), else, or when fresh, a new one.
 static void
-s_qr_form_again (gz_org_t *org, gz_http_req_t *req, const gz_building_t *b, const char *message,
-                 int status, bool fresh)
+s_qr_form_again (const intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const gz_building_t *b,
+                 const char *message, int status, bool fresh)
 {
     char nonce[37];
     gz_uuid (nonce);
     s_form_t f = {gz_http_form (req, "service_code"), gz_http_form (req, "description"),
-                  gz_http_form (req, "phone"), gz_http_form (req, "media_url"),
-                  gz_http_form (req, "nonce")};
+                  gz_http_form (req, "phone"),        gz_http_form (req, "media_url"),
+                  gz_http_form (req, "nonce"),        s_checked (req, "photo_public")};
     bool nonce_ok = !fresh && f.nonce && strlen (f.nonce) <= 64;
     for (const char *q = f.nonce; nonce_ok && *q; q++)
         nonce_ok = isalnum ((unsigned char) *q) || *q == '-';
     if (!nonce_ok)
         f.nonce = nonce;
-    s_qr_form (org, req, b, &f, message, status);
+    s_qr_form (ctx, org, req, b, &f, message, status);
 }
 
 static const char *s_busy_zh = "系统繁忙，请稍后再次提交（不会重复登记）。";
@@ -273,11 +301,11 @@ static void
 s_qr_answer (gz_http_req_t *req, intake_sub_t *sub)
 {
     if (sub->state == SUB_DONE && sub->mismatch)
-        s_qr_form_again (sub->org->org, req, sub->qr_building, s_mismatch_zh, 422, true);
+        s_qr_form_again (sub->ctx, sub->org->org, req, sub->qr_building, s_mismatch_zh, 422, true);
     else if (sub->state == SUB_DONE)
         s_qr_success (req, sub->qr_building, sub);
     else
-        s_qr_form_again (sub->org->org, req, sub->qr_building, s_busy_zh, 503, false);
+        s_qr_form_again (sub->ctx, sub->org->org, req, sub->qr_building, s_busy_zh, 503, false);
     intake_http_observe (sub->ctx, "qr", sub->http_start_us);
 }
 
@@ -290,11 +318,56 @@ intake_page_qr_unavailable (intake_t *ctx, gz_http_req_t *req, const char *build
         gz_http_reply (req, 503, "text/html; charset=utf-8", "<p>系统繁忙，请稍后再试。</p>",
                        strlen ("<p>系统繁忙，请稍后再试。</p>"));
     else
-        s_qr_form_again (org->org, req, b, s_busy_zh, 503, false);
+        s_qr_form_again (ctx, org->org, req, b, s_busy_zh, 503, false);
     intake_org_drop (&org);
 }
 
 static bool s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *building_code);
+
+//  A QR filing with photos, on its way to a worker.
+typedef struct {
+    intake_t *ctx;
+    intake_sub_t *sub;
+} s_photo_job_t;
+
+//  On an HTTP worker: check and re-encode the filing's photos; the first
+//  bad one refuses the filing (nothing stored: the form comes back with
+//  what was typed), else the filing goes to the committer with them.
+static void
+s_qr_photos (gz_http_req_t *req, void *arg)
+{
+    s_photo_job_t *job = arg;
+    intake_t *ctx = job->ctx;
+    intake_sub_t *sub = job->sub;
+    free (job);
+    size_t n = gz_http_file_count (req);
+    const char *refusal = NULL;
+    for (size_t i = 0; i < n && i < INTAKE_PHOTO_MAX_COUNT && !refusal; i++) {
+        size_t len = 0;
+        const unsigned char *data = gz_http_file_data (req, i, &len);
+        intake_photo_error_t e =
+            intake_photo_process (data, len, &ctx->cfg->photo, &sub->photos[sub->nphotos]);
+        if (e == INTAKE_PHOTO_OK)
+            sub->nphotos++;
+        else {
+            refusal = intake_photo_message (e);
+            gz_info ("intake", "msg=\"photo refused\" index=%zu reason=%d bytes=%zu", i, (int) e,
+                     len);
+            char msg[384];
+            snprintf (msg, sizeof msg,
+                      "第%zu张照片无法使用：%s本次没有提交，您填写的内容已保留，"
+                      "请重新选择照片后再提交。",
+                      i + 1, refusal);
+            s_qr_form_again (ctx, sub->org->org, req, sub->qr_building, msg, 422, false);
+        }
+    }
+    if (!refusal && intake_submit_defer (ctx, &sub, req, s_qr_answer) == 0)
+        return;
+    if (!refusal)
+        s_qr_form_again (ctx, sub->org->org, req, sub->qr_building, s_busy_zh, 503, false);
+    intake_http_observe (ctx, "qr", sub->http_start_us);
+    intake_sub_destroy (&sub);
+}
 
 bool
 intake_page_qr (intake_t *ctx, gz_http_req_t *req, const char *building_code)
@@ -318,8 +391,8 @@ s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *buildin
     if (strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0) {
         char nonce[37];
         gz_uuid (nonce);
-        s_form_t f = {NULL, NULL, NULL, NULL, nonce};
-        s_qr_form (org, req, b, &f, NULL, 200);
+        s_form_t f = {NULL, NULL, NULL, NULL, nonce, false};
+        s_qr_form (ctx, org, req, b, &f, NULL, 200);
         return false;
     }
     if (strcmp (method, "POST") != 0) {
@@ -329,13 +402,23 @@ s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *buildin
     }
     char nonce[37];
     gz_uuid (nonce);
-    s_form_t empty = {NULL, NULL, NULL, NULL, nonce};
+    s_form_t empty = {NULL, NULL, NULL, NULL, nonce, false};
+    if (gz_http_too_large (req) && gz_http_multipart (req)) {
+        //  What arrived before the limit was crossed is kept.
+        char msg[256];
+        snprintf (msg, sizeof msg,
+                  "照片太大或太多：最多3张，每张不超过%zu MB。本次没有提交，"
+                  "请重新选择照片后再提交。",
+                  s_photo_mb (ctx));
+        s_qr_form_again (ctx, org, req, b, msg, 413, false);
+        return false;
+    }
     if (gz_http_too_large (req)) {
-        s_qr_form (org, req, b, &empty, "提交的内容过长，请精简后重试。", 413);
+        s_qr_form (ctx, org, req, b, &empty, "提交的内容过长，请精简后重试。", 413);
         return false;
     }
     if (!gz_http_form_parse (req)) {
-        s_qr_form (org, req, b, &empty, "提交的表单无法识别，请重新填写。", 400);
+        s_qr_form (ctx, org, req, b, &empty, "提交的表单无法识别，请重新填写。", 400);
         return false;
     }
     char client[96];
@@ -343,8 +426,8 @@ s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *buildin
     if (intake_rate_limited (ctx, req, client, INTAKE_FORMAT_HTML))
         return false;
     s_form_t f = {gz_http_form (req, "service_code"), gz_http_form (req, "description"),
-                  gz_http_form (req, "phone"), gz_http_form (req, "media_url"),
-                  gz_http_form (req, "nonce")};
+                  gz_http_form (req, "phone"),        gz_http_form (req, "media_url"),
+                  gz_http_form (req, "nonce"),        s_checked (req, "photo_public")};
     //  Only the chosen category's questions, and only answered ones.
     const char *codes[8], *vals[8];
     size_t na = 0;
@@ -387,17 +470,30 @@ s_page_qr (intake_t *ctx, gz_org_t *org, gz_http_req_t *req, const char *buildin
         //  Never echo text that is not valid UTF-8 back into the page.
         if (err.error == GONGZHI__V1__ERROR_CODE__BAD_UTF8)
             keep = empty;
-        s_qr_form (org, req, b, &keep, s_error_zh (&err), 422);
+        s_qr_form (ctx, org, req, b, &keep, s_error_zh (&err), 422);
         return false;
     }
     //  The same building in the directory the submission holds (b's may
     //  be replaced by a RELOAD before the answer is rendered).
     sub->qr_building = sub->building;
     sub->http_start_us = start;
+    sub->photos_public = f.photo_public;
+    if (gz_http_file_count (req) > 0) {
+        //  Decoding photos takes a while: on a worker, never this thread.
+        s_photo_job_t *job = malloc (sizeof *job);
+        assert (job);
+        *job = (s_photo_job_t){ctx, sub};
+        if (gz_http_offload (req, s_qr_photos, job) == 0)
+            return true;
+        free (job);
+        intake_sub_destroy (&sub);
+        s_qr_form (ctx, org, req, b, &keep, s_busy_zh, 503);
+        return false;
+    }
     if (intake_submit_defer (ctx, &sub, req, s_qr_answer) == 0)
         return true;
     intake_sub_destroy (&sub);
-    s_qr_form (org, req, b, &keep, s_busy_zh, 503);
+    s_qr_form (ctx, org, req, b, &keep, s_busy_zh, 503);
     return false;
 }
 
@@ -421,6 +517,34 @@ s_kind_zh (const char *kind)
         if (strcmp (map[i][0], kind) == 0)
             return map[i][1];
     return kind;
+}
+
+//  The filing's photos as thumbnails linking to the full photo, both
+//  through /media: all of them for the holder of the status link's
+//  secret (token), else only the public ones.
+static void
+s_status_photos (intake_t *ctx, s_page_t *p, const char *id, const char *token)
+{
+    char sha[INTAKE_PHOTO_MAX_COUNT][65];
+    bool pub[INTAKE_PHOTO_MAX_COUNT];
+    int n = intake_store_photo_list (ctx, id, sha, pub, INTAKE_PHOTO_MAX_COUNT);
+    char *t = s_esc (token);
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        if (!token && !pub[i])
+            continue;
+        if (!any)
+            s_put (p, "<p><b>照片：</b></p><p class=\"photos\">");
+        any = true;
+        const char *q = token ? "?t=" : "";
+        s_put (p,
+               "<a href=\"/media/%s%s%s\"><img src=\"/media/%s/thumb%s%s\" alt=\"第%d张照片\" "
+               "loading=\"lazy\"></a>",
+               sha[i], q, t, sha[i], q, t, i + 1);
+    }
+    if (any)
+        s_put (p, "</p>");
+    free (t);
 }
 
 void
@@ -457,6 +581,7 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
            "<p><b>提交时间：</b>%s</p><p><b>问题描述：</b>%s</p>",
            st->id, closed ? "已办结" : "办理中", cat ? cat->name : "其他", addr, st->submitted_at,
            desc);
+    s_status_photos (ctx, &p, id, owner ? token : NULL);
     if (owner && st->phone) {
         char *masked = gz_phone_mask (st->phone);
         s_put (&p, "<p><b>联系电话：</b>%s</p>", masked);
@@ -503,6 +628,10 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
     free (desc);
     free (addr);
     intake_status_destroy (&st);
+    //  The page's own policy, with its photos (same origin) allowed.
+    gz_http_set_header (req, "Content-Security-Policy",
+                        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
     s_send (req, 200, &p);
 }
 

@@ -15,13 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INTAKE_PHOTO_MAX_BYTES_DEFAULT (10u * 1024 * 1024) //  GZ_INTAKE_PHOTO_MAX_BYTES
-#define INTAKE_PHOTO_MAX_PIXELS_DEFAULT 40000000L          //  GZ_INTAKE_PHOTO_MAX_PIXELS
-#define INTAKE_PHOTO_MAX_SIDE 12000                        //  either side of an upload, in pixels
-#define INTAKE_PHOTO_MAX_COUNT 3                           //  photos per filing
-#define INTAKE_PHOTO_STORED_SIDE 2560                      //  the stored photo fits this square
-#define INTAKE_PHOTO_THUMB_SIDE 320                        //  and its thumbnail this one
-#define INTAKE_PHOTO_QUALITY 85                            //  JPEG quality of both
+#define INTAKE_PHOTO_MAX_BYTES_DEFAULT (10u * 1024 * 1024)   //  GZ_INTAKE_PHOTO_MAX_BYTES
+#define INTAKE_PHOTO_MAX_PIXELS_DEFAULT 40000000L            //  GZ_INTAKE_PHOTO_MAX_PIXELS
+#define INTAKE_PHOTO_MAX_SIDE 12000                          //  either side of an upload, in pixels
+#define INTAKE_PHOTO_MAX_REQUEST_DEFAULT (32L * 1024 * 1024) //  GZ_INTAKE_PHOTO_MAX_REQUEST_BYTES
+#define INTAKE_PHOTO_MAX_COUNT 3                             //  photos per filing
+#define INTAKE_PHOTO_STORED_SIDE 2560                        //  the stored photo fits this square
+#define INTAKE_PHOTO_THUMB_SIDE 320                          //  and its thumbnail this one
+#define INTAKE_PHOTO_QUALITY 85                              //  JPEG quality of both
 
 typedef enum {
     INTAKE_PHOTO_UNKNOWN = 0,

@@ -50,6 +50,10 @@ intake_config_from_env (void)
     self->routing_url = strdup (gz_config_str ("GZ_ROUTING_URL", buf));
     const char *contact_key = gz_config_str ("GZ_NOTIFY_CONTACT_KEY", NULL);
     self->contact_key = contact_key && *contact_key ? strdup (contact_key) : NULL;
+    self->photo = intake_photo_limits_from_env ();
+    self->photo_max_request =
+        (size_t) gz_config_int ("GZ_INTAKE_PHOTO_MAX_REQUEST_BYTES",
+                                INTAKE_PHOTO_MAX_REQUEST_DEFAULT, 64 * 1024, 1024L * 1024 * 1024);
     return self;
 }
 
@@ -221,6 +225,25 @@ s_reload (void *state)
 
 static void s_stop (void **state_p);
 
+//  Photos on the QR page: libvips, and multipart bodies on the HTTP
+//  server within the photo limits (docs/photos.md).
+static void
+s_photos_start (intake_t *ctx)
+{
+    intake_config_t *cfg = ctx->cfg;
+    if (cfg->photo.max_bytes == 0 || cfg->photo.max_pixels == 0) {
+        cfg->photo.max_bytes = INTAKE_PHOTO_MAX_BYTES_DEFAULT;
+        cfg->photo.max_pixels = INTAKE_PHOTO_MAX_PIXELS_DEFAULT;
+    }
+    if (cfg->photo_max_request == 0)
+        cfg->photo_max_request = INTAKE_PHOTO_MAX_REQUEST_DEFAULT;
+    if (intake_photo_init () != 0)
+        gz_warn (SVC, "msg=\"libvips did not start; photos will be refused\"");
+    //  gz_actor opens HTTP after start, with these.
+    cfg->base.multipart = (gz_http_multipart_t){cfg->photo_max_request, cfg->photo.max_bytes,
+                                                INTAKE_PHOTO_MAX_COUNT, 64, INTAKE_MAX_BODY};
+}
+
 static void *
 s_start (gz_actor_t *actor, const void *config)
 {
@@ -248,6 +271,7 @@ s_start (gz_actor_t *actor, const void *config)
     if (gz_org_building_count (org) == 0)
         gz_warn (SVC, "msg=\"org directory has no buildings; run gzctl seed huaguoyuan or "
                       "gzctl org import\"");
+    s_photos_start (ctx);
     self->engine = intake_engine_new (ctx, db, gz_actor_pub (actor), gz_actor_router (actor));
     //  Routing's stream, once routing has created its outbox (in the
     //  all-in-one binary both start together; in containers either may

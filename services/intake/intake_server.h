@@ -15,6 +15,7 @@
 
 #include "gz_actor.h"
 #include "gz_service.h"
+#include "intake_photo.h"
 #include <stdbool.h>
 
 typedef struct {
@@ -34,6 +35,9 @@ typedef struct {
     char *routing_schema; //  GZ_ROUTING_SCHEMA, default "routing": whose outbox to follow
     char *contact_key;    //  GZ_NOTIFY_CONTACT_KEY: notify's key to a resident's contact
                           //  (GET /internal/v1/contacts/{id}); NULL: that path is closed
+    intake_photo_limits_t photo; //  GZ_INTAKE_PHOTO_MAX_BYTES, _MAX_PIXELS (one photo)
+    size_t photo_max_request;    //  GZ_INTAKE_PHOTO_MAX_REQUEST_BYTES: a whole upload
+                                 //  (default 32 MiB); 0 in either: the defaults
 } intake_config_t;
 
 //  Configuration from GZ_* variables. Free with intake_config_destroy.

@@ -137,6 +137,7 @@ intake_store_prepare (gz_db_t *db, const char *schema)
     char sql[8192];
     snprintf (sql, sizeof sql, s_insert_sql, q);
     gz_db_prepare (db, "intake_insert", sql);
+    intake_store_photo_prepare (db, schema);
     snprintf (sql, sizeof sql, s_insert_batch_sql, q);
     gz_db_prepare (db, "intake_insert_batch", sql);
     free (q);
@@ -351,11 +352,27 @@ s_insert (s_writer_t *self, intake_sub_t *sub)
     return rc;
 }
 
+static int s_insert_rows (gz_db_t *db, gz_bus_pub_t *pub, intake_sub_t *list);
+
+//  Insert a list of submissions inside the open transaction, then the
+//  photos of those that are new (a duplicate's are the original's). 0 ok,
+//  -1 failure (the caller rolls back: nothing of the list is stored).
+int
+intake_store_insert (gz_db_t *db, gz_bus_pub_t *pub, intake_sub_t *list)
+{
+    if (s_insert_rows (db, pub, list) != 0)
+        return -1;
+    for (intake_sub_t *s = list; s; s = s->next)
+        if (s->nphotos > 0 && !s->duplicate && intake_store_photo_link (db, s) != 0)
+            return -1;
+    return 0;
+}
+
 //  Insert a list of submissions inside the open transaction in one round
 //  trip (intake_insert_batch), then ask again one by one for any the batch
 //  could not resolve. Events are staged in list order. 0 ok, -1 failure.
-int
-intake_store_insert (gz_db_t *db, gz_bus_pub_t *pub, intake_sub_t *list)
+static int
+s_insert_rows (gz_db_t *db, gz_bus_pub_t *pub, intake_sub_t *list)
 {
     s_writer_t writer = {db, pub}, *self = &writer;
     size_t count = 0;

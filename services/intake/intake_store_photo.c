@@ -8,6 +8,72 @@
 #include <stdlib.h>
 #include <string.h>
 
+void
+intake_store_photo_prepare (gz_db_t *db, const char *schema)
+{
+    //  The bytes once per SHA-256 (a photo filed twice is stored once),
+    //  then the request's reference in its place.
+    gz_db_prepare_schema (db, "photo_put",
+                          "INSERT INTO {schema}.photos (sha256, bytes, thumb, width, height)"
+                          " VALUES ($1, $2, $3, $4::integer, $5::integer)"
+                          " ON CONFLICT (sha256) DO NOTHING",
+                          schema);
+    gz_db_prepare_schema (db, "photo_link",
+                          "INSERT INTO {schema}.request_photos (request_id, sha256, idx, public)"
+                          " VALUES ($1::bigint, $2, $3::smallint, $4::boolean)",
+                          schema);
+}
+
+int
+intake_store_photo_link (gz_db_t *db, const intake_sub_t *sub)
+{
+    char id[32];
+    snprintf (id, sizeof id, "%lld", (long long) sub->id);
+    for (size_t i = 0; i < sub->nphotos; i++) {
+        const intake_photo_t *ph = &sub->photos[i];
+        char w[16], h[16], idx[24];
+        snprintf (w, sizeof w, "%d", ph->width);
+        snprintf (h, sizeof h, "%d", ph->height);
+        snprintf (idx, sizeof idx, "%zu", i);
+        const char *v[5] = {ph->sha256, (const char *) ph->jpeg, (const char *) ph->thumb, w, h};
+        int lengths[5] = {0, (int) ph->jpeg_len, (int) ph->thumb_len, 0, 0};
+        int formats[5] = {0, 1, 1, 0, 0};
+        PGresult *r = gz_db_execb (db, "photo_put", 5, v, lengths, formats);
+        if (!r)
+            return -1;
+        PQclear (r);
+        const char *l[4] = {id, ph->sha256, idx, sub->photos_public ? "true" : "false"};
+        r = gz_db_exec (db, "photo_link", 4, l);
+        if (!r)
+            return -1;
+        PQclear (r);
+    }
+    return 0;
+}
+
+int
+intake_store_photo_list (intake_t *ctx, const char *id, char (*sha256)[65], bool *public_, int max)
+{
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
+    gz_db_prepare_schema (db, "photo_list",
+                          "SELECT sha256, public FROM {schema}.request_photos"
+                          " WHERE request_id = $1::bigint ORDER BY idx",
+                          ctx->cfg->base.schema);
+    const char *v[1] = {id};
+    PGresult *r = gz_db_exec (db, "photo_list", 1, v);
+    gz_dbpool_put (ctx->pool, db);
+    if (!r)
+        return -1;
+    int n = 0;
+    for (int row = 0; row < PQntuples (r) && n < max; row++) {
+        snprintf (sha256[n], 65, "%s", PQgetvalue (r, row, 0));
+        public_[n] = PQgetvalue (r, row, 1)[0] == 't';
+        n++;
+    }
+    PQclear (r);
+    return n;
+}
+
 int
 intake_store_photo_get (intake_t *ctx, const char *sha256, bool thumb, const char *secret,
                         unsigned char **bytes_p, size_t *len_p)

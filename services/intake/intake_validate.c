@@ -347,6 +347,8 @@ intake_sub_destroy (intake_sub_t **self_p)
         free (self->attrs[i].value);
     }
     free (self->attrs);
+    for (size_t i = 0; i < self->nphotos; i++)
+        intake_photo_clear (&self->photos[i]);
     gz_actor_peer_clear (&self->peer);
     free (self);
     *self_p = NULL;
