@@ -28,32 +28,16 @@ gz_start gongzhi.log "$GZ_BIN/gongzhi"
 web="http://127.0.0.1:$GZ_PORT_BASE"
 wb="http://127.0.0.1:$((GZ_PORT_BASE + 1))"
 gz_wait_ready "$web" "$wb"
+# shellcheck source=workbench.sh
+source "$(dirname "$0")/workbench.sh"
 
-file() { # BUILDING DESCRIPTION: the request id, once routed (assigned)
-    local id w
-    id=$(curl -fsS -d api_key=wb-key -d service_code=property -d "address_id=$1" \
-        --data-urlencode "description=$2" "$web/open311/v2/requests.json" | jq -r '.[0].service_request_id')
-    [ -n "$id" ] && [ "$id" != null ] || gz_fail "filing in $1 failed"
-    for _ in $(seq 1 200); do
-        w=$(gz_sql "SELECT assignee_staff FROM routing.requests WHERE id = '$id' AND state = 'assigned'")
-        [ -n "$w" ] && { echo "$id"; return 0; }
-        sleep 0.05
-    done
-    gz_fail "request $id was not routed"
-}
-state() { gz_sql "SELECT state FROM routing.requests WHERE id = '$1'"; }
-link() { # STAFF: a fresh sign-in link from gzctl token issue (stderr)
-    "$GZ_BIN/gzctl" token issue "$1" 2>"$tmp/issue.err" >/dev/null || gz_fail "token issue $1: $(cat "$tmp/issue.err")"
-    grep -o 'http://[^ ]*/w/login?code=[A-Za-z0-9_-]*' "$tmp/issue.err" | head -1
-}
 
 id=$(file HGY-B0001 '3单元楼道灯不亮，晚上看不见台阶')
 worker=$(gz_sql "SELECT assignee_staff FROM routing.requests WHERE id = '$id'")
 [ "$(gz_sql "SELECT role FROM org.staff WHERE id = '$worker'")" = grid_worker ] ||
     gz_fail "request $id is not with a grid worker"
 url=$(link "$worker")
-[ -n "$url" ] || gz_fail "gzctl token issue printed no sign-in link: $(cat "$tmp/issue.err")"
-url=${url/http:\/\/127.0.0.1:$((GZ_PORT_BASE + 1))/$wb}
+[ -n "$url" ] || gz_fail "no sign-in link"
 code=${url##*code=}
 
 # A link's GET only shows the button: a link previewer spends nothing.

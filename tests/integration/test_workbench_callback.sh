@@ -32,26 +32,11 @@ web="http://127.0.0.1:$GZ_PORT_BASE"
 wb="http://127.0.0.1:$((GZ_PORT_BASE + 1))"
 api="$wb/api/v1/requests"
 gz_wait_ready "$web" "$wb"
+# shellcheck source=workbench.sh
+source "$(dirname "$0")/workbench.sh"
 phone=13812345678
 
-file() { # BUILDING DESCRIPTION: the request id, once routed (assigned)
-    local id w
-    id=$(curl -fsS -d api_key=cb-key -d service_code=property -d "address_id=$1" -d "phone=$phone" \
-        --data-urlencode "description=$2" "$web/open311/v2/requests.json" | jq -r '.[0].service_request_id')
-    [ -n "$id" ] && [ "$id" != null ] || gz_fail "filing in $1 failed"
-    for _ in $(seq 1 200); do
-        w=$(gz_sql "SELECT assignee_staff FROM routing.requests WHERE id = '$id' AND state = 'assigned'")
-        [ -n "$w" ] && { echo "$id"; return 0; }
-        sleep 0.05
-    done
-    gz_fail "request $id was not routed"
-}
-state() { gz_sql "SELECT state FROM routing.requests WHERE id = '$1'"; }
 views() { gz_sql "SELECT count(*) FROM routing.timeline WHERE request_id = '$1' AND kind = 'contact_viewed'"; }
-link() { # STAFF: a fresh sign-in link from gzctl token issue (stderr)
-    "$GZ_BIN/gzctl" token issue "$1" 2>"$tmp/issue.err" >/dev/null || gz_fail "token issue $1: $(cat "$tmp/issue.err")"
-    grep -o 'http://[^ ]*/w/login?code=[A-Za-z0-9_-]*' "$tmp/issue.err" | head -1
-}
 session() { # STAFF JAR: a workbench session for STAFF in the cookie jar JAR
     local tok st
     tok=$("$GZ_BIN/gzctl" token issue "$1" 2>/dev/null)
@@ -76,7 +61,7 @@ resolve() { # ID RESULT: the assignee takes ID to resolved over the JSON API
 }
 
 result='已疏通5单元下水管道，居民确认排水正常'
-id=$(file HGY-B0001 '5单元下水道堵塞，污水漫到楼道')
+id=$(file HGY-B0001 '5单元下水道堵塞，污水漫到楼道' -d "phone=$phone")
 worker=$(gz_sql "SELECT assignee_staff FROM routing.requests WHERE id = '$id'")
 sub=$(gz_sql "SELECT subdistrict_code FROM routing.requests WHERE id = '$id'")
 operator=$(gz_sql "SELECT id FROM org.staff WHERE role = 'callback_operator' AND unit_code = '$sub'")
@@ -107,7 +92,6 @@ st=$(curl -sS -b "$tmp/ojar" -o "$tmp/other.html" -w '%{http_code}' "$wb/w/callb
 
 # ---- the browser: the call-back operator rates it
 url=$(link "$operator")
-url=${url/http:\/\/127.0.0.1:$((GZ_PORT_BASE + 1))/$wb}
 bw_start 390 844 nojs
 go "$url"
 page_with '一次性登录链接' || fail "the sign-in link's page"
@@ -142,7 +126,7 @@ grep -q '已关闭' "$tmp/status.html" || gz_fail "the resident's page does not 
 echo "rated request $id on the 回访 page in Chromium without JavaScript"
 
 # ---- curl: CSRF and a stale rating
-id2=$(file HGY-B0001 '6单元楼顶漏水')
+id2=$(file HGY-B0001 '6单元楼顶漏水' -d "phone=$phone")
 resolve "$id2" '已修补6单元楼顶防水层'
 session "$operator" "$tmp/cjar"
 curl -sS -b "$tmp/cjar" -o "$tmp/cb.html" "$wb/w/callback"
@@ -185,7 +169,7 @@ grep -q '号码暂不可用' "$tmp/req.html" || gz_fail "the request page does n
 
 # The 回访 page as a phone shows it: a 390 px wide screenshot (mobile
 # emulation), signed in with the operator's session.
-id3=$(file HGY-B0001 '楼下路灯不亮')
+id3=$(file HGY-B0001 '楼下路灯不亮' -d "phone=$phone")
 resolve "$id3" '已更换路灯灯泡'
 bw_start 390 844 nojs mobile
 go "$wb/w/login"

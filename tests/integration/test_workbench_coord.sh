@@ -35,27 +35,10 @@ gz_start gongzhi.log "$GZ_BIN/gongzhi"
 web="http://127.0.0.1:$GZ_PORT_BASE"
 wb="http://127.0.0.1:$((GZ_PORT_BASE + 1))"
 gz_wait_ready "$web" "$wb"
+# shellcheck source=workbench.sh
+source "$(dirname "$0")/workbench.sh"
 
-file() { # BUILDING DESCRIPTION: the request id, once routed (assigned)
-    local id w
-    id=$(curl -fsS -d api_key=wbc-key -d service_code=property -d "address_id=$1" \
-        --data-urlencode "description=$2" "$web/open311/v2/requests.json" | jq -r '.[0].service_request_id')
-    [ -n "$id" ] && [ "$id" != null ] || gz_fail "filing in $1 failed"
-    for _ in $(seq 1 200); do
-        w=$(gz_sql "SELECT assignee_staff FROM routing.requests WHERE id = '$id' AND state = 'assigned'")
-        [ -n "$w" ] && { echo "$id"; return 0; }
-        sleep 0.05
-    done
-    gz_fail "request $id was not routed"
-}
 assignee() { gz_sql "SELECT assignee_staff || ' ' || state FROM routing.requests WHERE id = '$1'"; }
-link() { # STAFF: a fresh sign-in link from gzctl token issue (stderr), on $wb
-    local url
-    "$GZ_BIN/gzctl" token issue "$1" 2>"$tmp/issue.err" >/dev/null || gz_fail "token issue $1"
-    url=$(grep -o 'http://[^ ]*/w/login?code=[A-Za-z0-9_-]*' "$tmp/issue.err" | head -1)
-    [ -n "$url" ] || gz_fail "gzctl token issue printed no sign-in link: $(cat "$tmp/issue.err")"
-    echo "$wb/w/login?code=${url##*code=}"
-}
 signin() { # STAFF JAR: a session for STAFF in the cookie jar JAR (curl)
     local url st
     url=$(link "$1")
