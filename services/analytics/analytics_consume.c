@@ -7,8 +7,11 @@
     batch the facts touched are kept in memory (loaded once from the
     store), the rollup and volume deltas summed per key; the batch's flush
     writes them with three multi-row statements in the subscriber's
-    transaction, with its cursor. A batch that fails is forgotten whole
-    (after) and applied again from the cursor.  */
+    transaction, with its cursor, and forgets them: the subscriber may run
+    several transactions before the actor calls after (a catch-up runs
+    up to 20, a live read up to 8), and each must write only its own
+    deltas. A batch that fails is forgotten whole (after) and applied
+    again from the cursor.  */
 #include "analytics.h"
 #include "gz_log.h"
 
@@ -78,5 +81,8 @@ analytics_flush (gz_db_t *db, void *arg)
     int rc = analytics_store_write (db, self->acc);
     if (rc)
         gz_warn (SVC, "msg=\"flush failed\" error=\"%s\"", gz_db_error (db));
+    //  Written (or the transaction rolls back): the next transaction
+    //  starts from the stored facts, with no deltas.
+    analytics_acc_purge (self->acc);
     return rc;
 }
