@@ -53,6 +53,7 @@ struct _gz_bus_sub_t {
     int64_t position;     //  last applied (stored) position
     int64_t seen_head;    //  highest heartbeat head this batch
     bool need_catchup;    //  read the outbox before trusting the live stream
+    bool behind;          //  the last catch-up stopped at its rounds, rows left
     bool failing;         //  last database call failed (log once)
     bool handler_failed;  //  the last failure was the handler's (logged)
     int64_t heartbeat_ms; //  the publisher's interval
@@ -327,6 +328,7 @@ s_sub_batch (gz_bus_sub_t *self, gz_envelope_t *const *envs, size_t n, bool *gap
 static int
 s_sub_catchup (gz_bus_sub_t *self)
 {
+    self->behind = false;
     for (int round = 0; round < S_CATCHUP_ROUNDS; round++) {
         int64_t start = 0;
         if (s_sub_begin (self, &start))
@@ -377,9 +379,10 @@ s_sub_catchup (gz_bus_sub_t *self)
                       self->stream, (long long) cursor);
         if (n < S_CATCHUP_LIMIT || gap) {
             self->need_catchup = false;
-            break;
+            return 0;
         }
     }
+    self->behind = true;
     return 0;
 }
 
@@ -502,6 +505,13 @@ gz_bus_sub_tick (gz_bus_sub_t *self)
         self->last_heard = now; //  next silent catch-up in 3 intervals
     s_sub_db_result (self, rc == 0, "consumer catch-up");
     return rc;
+}
+
+bool
+gz_bus_sub_behind (gz_bus_sub_t *self)
+{
+    assert (self);
+    return self->behind && self->need_catchup;
 }
 
 int64_t
