@@ -21,8 +21,9 @@ typedef struct {
     atomic_llong clock_us; //  the test clock (0: the real one)
     //  The actor's alone:
     gz_org_t *org;
-    analytics_acc_t *acc; //  the batch's facts and deltas (analytics_consume.c)
-    zhashx_t *matching;   //  "node|day" -> int64_t[] (analytics_matching.c)
+    analytics_acc_t *acc;              //  the batch's facts and deltas (analytics_consume.c)
+    struct analytics_pending *pending; //  the batch's decoded events (analytics_consume.c)
+    zhashx_t *matching;                //  "node|day" -> int64_t[] (analytics_matching.c)
 } analytics_t;
 
 //  ---------------------------------------------------------------- analytics_server.c
@@ -92,6 +93,14 @@ int analytics_on_intake (gz_db_t *db, const gz_envelope_t *env, void *arg);
 int analytics_on_routing (gz_db_t *db, const gz_envelope_t *env, void *arg);
 int analytics_flush (gz_db_t *db, void *arg);
 void analytics_after (void *arg, bool committed);
+
+//  ---------------------------------------------------------------- analytics_store_prefetch.c
+
+void analytics_store_prefetch_prepare (gz_db_t *db, const char *schema);
+//  The stored facts of ids (n of them) put into acc, and an empty fact
+//  for each id not stored: one statement. 0 or -1.
+int analytics_store_facts_prefetch (gz_db_t *db, const char *const *ids, size_t n,
+                                    analytics_acc_t *acc);
 
 //  ---------------------------------------------------------------- analytics_store.c
 
