@@ -120,7 +120,7 @@ s_rollup_add_sql (void)
         snprintf (sets + n, sizeof sets - n, "%s = r.%s + EXCLUDED.%s, ", s_count_cols[i],
                   s_count_cols[i], s_count_cols[i]);
     }
-    char *sql = malloc (16384);
+    char *sql = malloc (32768);
     assert (sql);
     char names[256] = "", vals_u[256] = "";
     for (int i = 0; i < 13; i++) {
@@ -145,7 +145,7 @@ s_rollup_add_sql (void)
     //  The days, and the months (rollup_month: one row per node and month,
     //  the sum of its days) in the same statement; a batch's rows of one
     //  month are summed first (ON CONFLICT touches a row once).
-    snprintf (sql, 16384,
+    snprintf (sql, 32768,
               "WITH u AS (SELECT u.node, u.day%s, u.ch::bigint[] AS ch, u.rh::bigint[] AS rh"
               "  FROM unnest($1::text[], $2::text[]%s, $16::text[],"
               "  $17::text[]) AS u(node, day%s, ch, rh)),"
