@@ -11,7 +11,7 @@
     key, and the flush writes them with three multi-row statements in the subscriber's
     transaction, with its cursor, and forgets them: the subscriber may run
     several transactions before the actor calls after (a catch-up runs
-    up to 20, a live read up to 8), and each must write only its own
+    up to 4, a live read up to 8), and each must write only its own
     deltas. A batch that fails is forgotten whole (after) and applied
     again from the cursor.  */
 #include "analytics.h"
