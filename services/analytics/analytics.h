@@ -21,8 +21,9 @@ typedef struct {
     atomic_llong clock_us; //  the test clock (0: the real one)
     //  The actor's alone:
     gz_org_t *org;
-    analytics_acc_t *acc; //  the batch's facts and deltas (analytics_consume.c)
-    zhashx_t *matching;   //  "node|day" -> int64_t[] (analytics_matching.c)
+    analytics_acc_t *acc;              //  the batch's facts and deltas (analytics_consume.c)
+    struct analytics_pending *pending; //  the batch's decoded events (analytics_consume.c)
+    zhashx_t *matching;                //  "node|day" -> int64_t[] (analytics_matching.c)
 } analytics_t;
 
 //  ---------------------------------------------------------------- analytics_server.c
@@ -55,6 +56,13 @@ bool analytics_route_volunteers (void *state, gz_http_req_t *req, const char *re
 
 //  ---------------------------------------------------------------- analytics_matching.c
 
+//  The number of matching_daily's counters (rows' int64_t[] length).
+#define ANALYTICS_MATCHING_COLUMNS 9
+//  One matching event added into rows ("node|day" -> int64_t[9], made
+//  with free as their destructor); org (may be NULL) gives the grid's
+//  sub-district and district. Live consumer and rebuild share it. 0
+//  counted, 1 undecodable, 2 a kind not counted.
+int analytics_matching_apply (zhashx_t *rows, gz_org_t *org, const gz_envelope_t *env);
 int analytics_on_matching (gz_db_t *db, const gz_envelope_t *env, void *arg);
 int analytics_matching_flush (gz_db_t *db, void *arg);
 void analytics_matching_after (void *arg, bool committed);
@@ -85,6 +93,14 @@ int analytics_on_intake (gz_db_t *db, const gz_envelope_t *env, void *arg);
 int analytics_on_routing (gz_db_t *db, const gz_envelope_t *env, void *arg);
 int analytics_flush (gz_db_t *db, void *arg);
 void analytics_after (void *arg, bool committed);
+
+//  ---------------------------------------------------------------- analytics_store_prefetch.c
+
+void analytics_store_prefetch_prepare (gz_db_t *db, const char *schema);
+//  The stored facts of ids (n of them) put into acc, and an empty fact
+//  for each id not stored: one statement. 0 or -1.
+int analytics_store_facts_prefetch (gz_db_t *db, const char *const *ids, size_t n,
+                                    analytics_acc_t *acc);
 
 //  ---------------------------------------------------------------- analytics_store.c
 
@@ -171,25 +187,31 @@ bool analytics_page_echarts (void *state, gz_http_req_t *req, const char *rest);
 //  ---------------------------------------------------------------- analytics_store_rebuild.c
 
 //  The statements of rebuild and verify (schema: analytics'; intake,
-//  routing: the producers' schemas).
+//  routing, matching: the producers' schemas).
 void analytics_store_prepare_rebuild (gz_db_t *db, const char *schema, const char *intake,
-                                      const char *routing);
+                                      const char *routing, const char *matching);
 //  Inside the rebuild's transaction: analytics' cursor rows locked (the
-//  live consumer waits), facts, rollup and volumes emptied. 0 or -1.
+//  live consumer waits), facts, rollup, volumes and matching_daily
+//  emptied. 0 or -1.
 int analytics_store_rebuild_lock (gz_db_t *db);
-//  A stream's outbox (routing's or intake's): first and last positions
-//  and rows (0s when empty). 0 or -1.
-int analytics_store_outbox_range (gz_db_t *db, bool routing, int64_t *first, int64_t *last,
+//  Whether schema has an outbox (matching may not be deployed): 1, 0, or
+//  -1 on failure.
+int analytics_store_has_outbox (gz_db_t *db, const char *schema);
+//  A stream's outbox ("intake", "routing" or "matching"): first and last
+//  positions and rows (0s when empty). 0 or -1.
+int analytics_store_outbox_range (gz_db_t *db, const char *stream, int64_t *first, int64_t *last,
                                   int64_t *count);
-//  At most 5,000 outbox rows with after < position <= last, in order
-//  (columns as gz_bus_envelope_from_row reads). Caller clears; NULL on
-//  failure.
-PGresult *analytics_store_outbox_page (gz_db_t *db, bool routing, int64_t after, int64_t last);
+//  At most 5,000 outbox rows of stream with after < position <= last, in
+//  order (columns as gz_bus_envelope_from_row reads). Caller clears; NULL
+//  on failure.
+PGresult *analytics_store_outbox_page (gz_db_t *db, const char *stream, int64_t after,
+                                       int64_t last);
 //  analytics' cursor of stream set to position. 0 or -1.
 int analytics_store_cursor_set (gz_db_t *db, const char *stream, int64_t position);
 //  The verify's reads, by which: "source" (the facts recounted from the
 //  source tables), "routed" (routing's RequestRouted payloads in order),
-//  "rollup", "volumes" ("node|day|dim|value", n), "facts" (their count).
+//  "rollup", "volumes" ("node|day|dim|value", n), "facts" (their count),
+//  "matching" ("node|day", then matching_daily's nine counters).
 //  Caller clears; NULL on failure.
 PGresult *analytics_store_verify_query (gz_db_t *db, const char *which);
 

@@ -165,19 +165,14 @@ s_moved (analytics_acc_t *self, s_fact_t *f, const analytics_fact_t *before)
 }
 
 int
-analytics_acc_intake (analytics_acc_t *self, const gz_envelope_t *env)
+analytics_acc_submitted (analytics_acc_t *self, const Gongzhi__V1__RequestSubmitted *ev)
 {
-    if (strcmp (env->type, "RequestSubmitted") != 0)
-        return 0;
-    Gongzhi__V1__RequestSubmitted *ev =
-        gongzhi__v1__request_submitted__unpack (NULL, env->payload.len, env->payload.data);
-    if (!ev || !ev->request_id || !*ev->request_id) {
-        gongzhi__v1__request_submitted__free_unpacked (ev, NULL);
+    if (!ev->request_id || !*ev->request_id)
         return 1;
-    }
     s_fact_t *f = s_fact (self, ev->request_id);
-    int rc = f ? 0 : -1;
-    if (f && !f->fact.submitted_us) {
+    if (!f)
+        return -1;
+    if (!f->fact.submitted_us) {
         analytics_fact_t before = f->fact;
         const char *district = self->org && ev->subdistrict_code
                                    ? gz_org_unit_parent (self->org, ev->subdistrict_code)
@@ -187,6 +182,43 @@ analytics_acc_intake (analytics_acc_t *self, const gz_envelope_t *env)
                                   district ? district : "", ev->submitted_at_us);
         s_moved (self, f, &before);
     }
+    return 0;
+}
+
+int
+analytics_acc_update (analytics_acc_t *self, const Gongzhi__V1__RequestUpdate *u,
+                      int64_t occurred_at_us)
+{
+    if (!u->request_id || !*u->request_id)
+        return 1;
+    s_fact_t *f = s_fact (self, u->request_id);
+    if (!f)
+        return -1;
+    const char *unit = u->assignee && u->assignee->unit_code ? u->assignee->unit_code : "";
+    const char *level = self->org && *unit ? gz_org_unit_level (self->org, unit) : NULL;
+    analytics_update_t up = {.kind = u->kind,
+                             .outcome = u->outcome,
+                             .tier = (int) u->tier,
+                             .lead_unit = unit,
+                             .lead_is_department = level && strcmp (level, "department") == 0,
+                             .response_due_us = u->response_due_us,
+                             .resolve_due_us = u->resolve_due_us,
+                             .satisfied = u->satisfied,
+                             .at_us = u->at_us ? u->at_us : occurred_at_us};
+    analytics_fact_t before = f->fact;
+    if (analytics_fact_apply (&f->fact, &up))
+        s_moved (self, f, &before);
+    return 0;
+}
+
+int
+analytics_acc_intake (analytics_acc_t *self, const gz_envelope_t *env)
+{
+    if (strcmp (env->type, "RequestSubmitted") != 0)
+        return 0;
+    Gongzhi__V1__RequestSubmitted *ev =
+        gongzhi__v1__request_submitted__unpack (NULL, env->payload.len, env->payload.data);
+    int rc = ev ? analytics_acc_submitted (self, ev) : 1;
     gongzhi__v1__request_submitted__free_unpacked (ev, NULL);
     return rc;
 }
@@ -196,30 +228,26 @@ analytics_acc_routing (analytics_acc_t *self, const gz_envelope_t *env)
 {
     Gongzhi__V1__RequestUpdate *u =
         gongzhi__v1__request_update__unpack (NULL, env->payload.len, env->payload.data);
-    if (!u || !u->request_id || !*u->request_id) {
-        gongzhi__v1__request_update__free_unpacked (u, NULL);
-        return 1;
-    }
-    s_fact_t *f = s_fact (self, u->request_id);
-    int rc = f ? 0 : -1;
-    if (f) {
-        const char *unit = u->assignee && u->assignee->unit_code ? u->assignee->unit_code : "";
-        const char *level = self->org && *unit ? gz_org_unit_level (self->org, unit) : NULL;
-        analytics_update_t up = {.kind = u->kind,
-                                 .outcome = u->outcome,
-                                 .tier = (int) u->tier,
-                                 .lead_unit = unit,
-                                 .lead_is_department = level && strcmp (level, "department") == 0,
-                                 .response_due_us = u->response_due_us,
-                                 .resolve_due_us = u->resolve_due_us,
-                                 .satisfied = u->satisfied,
-                                 .at_us = u->at_us ? u->at_us : env->occurred_at_us};
-        analytics_fact_t before = f->fact;
-        if (analytics_fact_apply (&f->fact, &up))
-            s_moved (self, f, &before);
-    }
+    int rc = u ? analytics_acc_update (self, u, env->occurred_at_us) : 1;
     gongzhi__v1__request_update__free_unpacked (u, NULL);
     return rc;
+}
+
+bool
+analytics_acc_has (analytics_acc_t *self, const char *id)
+{
+    return zhashx_lookup (self->facts, id) != NULL;
+}
+
+void
+analytics_acc_put (analytics_acc_t *self, const analytics_fact_t *fact)
+{
+    if (zhashx_lookup (self->facts, fact->id))
+        return;
+    s_fact_t *f = calloc (1, sizeof *f);
+    assert (f);
+    f->fact = *fact;
+    zhashx_insert (self->facts, fact->id, f);
 }
 
 analytics_fact_t **

@@ -15,6 +15,8 @@
 #include <czmq.h>
 
 #include "analytics_fact.h"
+#include "gongzhi/v1/intake.pb-c.h"
+#include "gongzhi/v1/routing.pb-c.h"
 #include "gz_codec.h"
 #include "gz_org.h"
 
@@ -37,6 +39,18 @@ void analytics_acc_purge (analytics_acc_t *self);
 //  payload does not decode (count it and go on), -1 the loader failed.
 int analytics_acc_intake (analytics_acc_t *self, const gz_envelope_t *env);
 int analytics_acc_routing (analytics_acc_t *self, const gz_envelope_t *env);
+//  The same, decoded (the live consumer decodes a batch first to load its
+//  facts at once): 0 applied, 1 no request id, -1 the loader failed.
+//  occurred_at_us: the envelope's, when the update has no at_us.
+int analytics_acc_submitted (analytics_acc_t *self, const Gongzhi__V1__RequestSubmitted *ev);
+int analytics_acc_update (analytics_acc_t *self, const Gongzhi__V1__RequestUpdate *u,
+                          int64_t occurred_at_us);
+
+//  Whether the fact of id is held; hold a copy of fact (loaded by the
+//  caller; initialised when not stored), unless one is held already. A
+//  held fact is not loaded again until the purge.
+bool analytics_acc_has (analytics_acc_t *self, const char *id);
+void analytics_acc_put (analytics_acc_t *self, const analytics_fact_t *fact);
 
 //  A fact taken as a whole (verify: from the source tables): its
 //  contribution added.

@@ -31,6 +31,7 @@ enum {
     S_REDEEMED,
     S_COLUMNS
 };
+static_assert (S_COLUMNS == ANALYTICS_MATCHING_COLUMNS, "matching_daily's counters");
 
 typedef struct {
     const char *type;
@@ -44,17 +45,47 @@ static const s_kind_t s_kinds[] = {
 };
 
 static void
-s_add (analytics_t *self, const char *node, const char *day, int column, int64_t n)
+s_add (zhashx_t *rows, const char *node, const char *day, int column, int64_t n)
 {
     char key[ANALYTICS_CODE_MAX + 16];
     snprintf (key, sizeof key, "%s|%s", node, day);
-    int64_t *row = zhashx_lookup (self->matching, key);
+    int64_t *row = zhashx_lookup (rows, key);
     if (!row) {
         row = calloc (S_COLUMNS, sizeof *row);
         assert (row);
-        zhashx_insert (self->matching, key, row);
+        zhashx_insert (rows, key, row);
     }
     row[column] += n;
+}
+
+int
+analytics_matching_apply (zhashx_t *rows, gz_org_t *org, const gz_envelope_t *env)
+{
+    const s_kind_t *k = s_kinds;
+    while (k->type && strcmp (k->type, env->type) != 0)
+        k++;
+    if (!k->type)
+        return 2;
+    Gongzhi__V1__MatchingEvent *ev =
+        gongzhi__v1__matching_event__unpack (NULL, env->payload.len, env->payload.data);
+    if (!ev)
+        return 1;
+    char day[11];
+    analytics_day (ev->at_us ? ev->at_us : env->occurred_at_us, day);
+    const char *nodes[4] = {ev->grid_code, ev->community_code, NULL, NULL};
+    if (org && ev->community_code && *ev->community_code) {
+        nodes[2] = gz_org_unit_parent (org, ev->community_code);
+        nodes[3] = nodes[2] ? gz_org_unit_parent (org, nodes[2]) : NULL;
+    }
+    int64_t n = k->column == S_EARNED || k->column == S_REDEEMED ? ev->points : 1;
+    for (int i = 0; i < 4; i++)
+        if (nodes[i] && *nodes[i]) {
+            s_add (rows, nodes[i], day, k->column, n);
+            if (k->column == S_SERVICES)
+                s_add (rows, nodes[i], day, S_MINUTES, ev->minutes);
+        }
+    gongzhi__v1__matching_event__free_unpacked (ev, NULL);
+    return 0;
 }
 
 int
@@ -62,33 +93,11 @@ analytics_on_matching (gz_db_t *db, const gz_envelope_t *env, void *arg)
 {
     (void) db;
     analytics_t *self = arg;
-    const s_kind_t *k = s_kinds;
-    while (k->type && strcmp (k->type, env->type) != 0)
-        k++;
-    if (!k->type)
-        return 0;
-    Gongzhi__V1__MatchingEvent *ev =
-        gongzhi__v1__matching_event__unpack (NULL, env->payload.len, env->payload.data);
-    if (!ev) {
+    int rc = analytics_matching_apply (self->matching, self->org, env);
+    if (rc == 1) //  counted and skipped: never fatal
         gz_metrics_add (self->metrics, "gz_decode_errors_total", "source=\"matching\"", 1);
-        return 0; //  counted and skipped: never fatal
-    }
-    char day[11];
-    analytics_day (ev->at_us ? ev->at_us : env->occurred_at_us, day);
-    const char *nodes[4] = {ev->grid_code, ev->community_code, NULL, NULL};
-    if (self->org && ev->community_code && *ev->community_code) {
-        nodes[2] = gz_org_unit_parent (self->org, ev->community_code);
-        nodes[3] = nodes[2] ? gz_org_unit_parent (self->org, nodes[2]) : NULL;
-    }
-    int64_t n = k->column == S_EARNED || k->column == S_REDEEMED ? ev->points : 1;
-    for (int i = 0; i < 4; i++)
-        if (nodes[i] && *nodes[i]) {
-            s_add (self, nodes[i], day, k->column, n);
-            if (k->column == S_SERVICES)
-                s_add (self, nodes[i], day, S_MINUTES, ev->minutes);
-        }
-    gz_metrics_add (self->metrics, "gz_analytics_events_total", "stream=\"matching\"", 1);
-    gongzhi__v1__matching_event__free_unpacked (ev, NULL);
+    else if (rc == 0)
+        gz_metrics_add (self->metrics, "gz_analytics_events_total", "stream=\"matching\"", 1);
     return 0;
 }
 

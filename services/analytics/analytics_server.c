@@ -128,6 +128,7 @@ s_start (gz_actor_t *actor, const void *config)
     atomic_init (&self->clock_us, 0);
     analytics_consume_init (self);
     analytics_store_prepare (gz_actor_db (actor), self->cfg->base.schema);
+    analytics_store_prefetch_prepare (gz_actor_db (actor), self->cfg->base.schema);
     analytics_store_matching_prepare (gz_actor_db (actor), self->cfg->base.schema);
     self->matching = zhashx_new ();
     zhashx_set_destructor (self->matching, (zhashx_destructor_fn *) zstr_free);

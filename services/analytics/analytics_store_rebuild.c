@@ -1,8 +1,9 @@
 /*  analytics_store_rebuild: the SQL of `gzctl analytics rebuild` and
     `gzctl analytics verify` (docs/analytics-rebuild.md): the producers'
-    outboxes read in order, analytics' tables emptied and cursors set in
-    the rebuild's one transaction, and the source tables (intake's
-    requests, routing's timeline) read back as facts for the verify.  */
+    outboxes (intake's, routing's, matching's) read in order, analytics'
+    tables emptied and cursors set in the rebuild's one transaction, and
+    the source tables (intake's requests, routing's timeline) read back as
+    facts for the verify.  */
 #include "analytics.h"
 
 #include <assert.h>
@@ -55,8 +56,10 @@ static const struct {
                          " VALUES ('analytics', $1, 0) ON CONFLICT DO NOTHING"},
     {"an_rb_cursor_lock", "SELECT stream, position FROM {schema}.bus_cursor"
                           " WHERE consumer = 'analytics' FOR UPDATE"},
-    {"an_rb_truncate",
-     "TRUNCATE {schema}.facts, {schema}.rollup, {schema}.rollup_month, {schema}.volumes"},
+    {"an_rb_truncate", "TRUNCATE {schema}.facts, {schema}.rollup, {schema}.rollup_month,"
+                       " {schema}.volumes, {schema}.matching_daily"},
+    //  Matching may not be deployed: its outbox is read only when it exists.
+    {"an_rb_has_matching", "SELECT to_regclass($1) IS NOT NULL"},
     //  Monthly rows that are not the sum of their days.
     {"an_vf_months",
      "SELECT count(*) FROM (SELECT node, date_trunc('month', day)::date AS day,"
@@ -86,6 +89,15 @@ static const struct {
      "SELECT position, id, type, key, topic, occurred_at_us, trace_id, idempotency_key, payload"
      " FROM {routing}.outbox WHERE stream = 'routing' AND position > $1::bigint"
      " AND position <= $2::bigint ORDER BY position LIMIT 5000"},
+    {"an_rb_range_matching", "SELECT coalesce(min(position), 0), coalesce(max(position), 0),"
+                             " count(*) FROM {matching}.outbox WHERE stream = 'matching'"},
+    {"an_rb_page_matching",
+     "SELECT position, id, type, key, topic, occurred_at_us, trace_id, idempotency_key, payload"
+     " FROM {matching}.outbox WHERE stream = 'matching' AND position > $1::bigint"
+     " AND position <= $2::bigint ORDER BY position LIMIT 5000"},
+    {"an_vf_matching",
+     "SELECT node || '|' || day::text, needs, offers, accepted, declined, expired, services,"
+     " minutes, points_earned, points_redeemed FROM {schema}.matching_daily"},
     {"an_vf_routed", "SELECT payload FROM {routing}.outbox WHERE stream = 'routing'"
                      " AND type = 'RequestRouted' ORDER BY position"},
     {"an_vf_rollup", "SELECT node, day::text, requests, reached, reached_on_time, resolved,"
@@ -99,11 +111,12 @@ static const struct {
     {NULL, NULL},
 };
 
-//  sql with {intake} and {routing} replaced by the quoted schema names.
+//  sql with {intake}, {routing} and {matching} replaced by the quoted
+//  schema names.
 static char *
-s_sql (const char *sql, const char *intake, const char *routing)
+s_sql (const char *sql, const char *intake, const char *routing, const char *matching)
 {
-    char *qi = gz_db_ident (intake), *qr = gz_db_ident (routing);
+    char *qi = gz_db_ident (intake), *qr = gz_db_ident (routing), *qm = gz_db_ident (matching);
     size_t size = strlen (sql) * 2 + 256;
     char *out = malloc (size);
     assert (out);
@@ -114,6 +127,8 @@ s_sql (const char *sql, const char *intake, const char *routing)
             with = qi, p += 8;
         else if (strncmp (p, "{routing}", 9) == 0)
             with = qr, p += 9;
+        else if (strncmp (p, "{matching}", 10) == 0)
+            with = qm, p += 10;
         if (with) {
             len += (size_t) snprintf (out + len, size - len, "%s", with);
             continue;
@@ -123,16 +138,17 @@ s_sql (const char *sql, const char *intake, const char *routing)
     }
     free (qi);
     free (qr);
+    free (qm);
     return out;
 }
 
 void
 analytics_store_prepare_rebuild (gz_db_t *db, const char *schema, const char *intake,
-                                 const char *routing)
+                                 const char *routing, const char *matching)
 {
     for (int i = 0; s_statements[i].name; i++) {
-        char *sql =
-            s_sql (s_statements[i].sql ? s_statements[i].sql : s_source_sql, intake, routing);
+        char *sql = s_sql (s_statements[i].sql ? s_statements[i].sql : s_source_sql, intake,
+                           routing, matching);
         gz_db_prepare_schema (db, s_statements[i].name, sql, schema);
         free (sql);
     }
@@ -149,8 +165,8 @@ s_run (gz_db_t *db, const char *name, int n, const char *const *values)
 int
 analytics_store_rebuild_lock (gz_db_t *db)
 {
-    const char *streams[2] = {"intake", "routing"};
-    for (int i = 0; i < 2; i++)
+    const char *streams[3] = {"intake", "routing", "matching"};
+    for (int i = 0; i < 3; i++)
         if (s_run (db, "an_rb_cursor_new", 1, &streams[i]))
             return -1;
     //  The live consumer locks its cursor row first in every batch: it
@@ -161,10 +177,12 @@ analytics_store_rebuild_lock (gz_db_t *db)
 }
 
 int
-analytics_store_outbox_range (gz_db_t *db, bool routing, int64_t *first, int64_t *last,
+analytics_store_outbox_range (gz_db_t *db, const char *stream, int64_t *first, int64_t *last,
                               int64_t *count)
 {
-    PGresult *r = gz_db_exec (db, routing ? "an_rb_range_routing" : "an_rb_range_intake", 0, NULL);
+    char name[48];
+    snprintf (name, sizeof name, "an_rb_range_%s", stream);
+    PGresult *r = gz_db_exec (db, name, 0, NULL);
     if (!r)
         return -1;
     *first = atoll (PQgetvalue (r, 0, 0));
@@ -175,13 +193,30 @@ analytics_store_outbox_range (gz_db_t *db, bool routing, int64_t *first, int64_t
 }
 
 PGresult *
-analytics_store_outbox_page (gz_db_t *db, bool routing, int64_t after, int64_t last)
+analytics_store_outbox_page (gz_db_t *db, const char *stream, int64_t after, int64_t last)
 {
-    char a[32], l[32];
+    char name[48], a[32], l[32];
+    snprintf (name, sizeof name, "an_rb_page_%s", stream);
     snprintf (a, sizeof a, "%lld", (long long) after);
     snprintf (l, sizeof l, "%lld", (long long) last);
     const char *values[2] = {a, l};
-    return gz_db_exec (db, routing ? "an_rb_page_routing" : "an_rb_page_intake", 2, values);
+    return gz_db_exec (db, name, 2, values);
+}
+
+int
+analytics_store_has_outbox (gz_db_t *db, const char *schema)
+{
+    char *q = gz_db_ident (schema);
+    char table[256];
+    snprintf (table, sizeof table, "%s.outbox", q);
+    free (q);
+    const char *values[1] = {table};
+    PGresult *r = gz_db_exec (db, "an_rb_has_matching", 1, values);
+    if (!r)
+        return -1;
+    int has = PQgetvalue (r, 0, 0)[0] == 't';
+    PQclear (r);
+    return has;
 }
 
 int

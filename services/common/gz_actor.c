@@ -66,6 +66,7 @@ struct _gz_actor_t {
     bool migrated;
     atomic_bool closing;
     bool terminated;
+    bool next_catch_up; //  a subscriber is behind: poll without waiting (s_timers)
     s_follow_t follow[S_MAX_FOLLOW];
     size_t nfollow;
     s_timer_t timers[S_MAX_TIMERS];
@@ -400,6 +401,27 @@ s_tick (gz_actor_t *self)
     s_pub_count (self);
     if (self->spec->tick && self->state)
         self->spec->tick (self->state);
+}
+
+//  Subscribers whose catch-up stopped at its bound with rows left go on
+//  now, not a heartbeat later (a consumer far behind would otherwise
+//  idle most of each heartbeat). Whether any is still behind.
+static bool
+s_catch_up (gz_actor_t *self)
+{
+    bool behind = false;
+    for (size_t i = 0; i < self->nfollow; i++) {
+        s_follow_t *f = &self->follow[i];
+        if (!f->sub || !gz_bus_sub_behind (f->sub))
+            continue;
+        int rc = gz_bus_sub_tick (f->sub);
+        if (rc != 0)
+            gz_metrics_add (self->metrics, "gz_db_errors_total", NULL, 1);
+        if (f->after)
+            f->after (f->after_arg, rc == 0);
+        behind = behind || gz_bus_sub_behind (f->sub);
+    }
+    return behind;
 }
 
 //  ---------------------------------------------------------------- reload
@@ -833,7 +855,11 @@ s_timers (gz_actor_t *self, int64_t now)
         s_org_check (self, now);
         self->next_tick_ms = now + self->base->bus.heartbeat_ms;
     }
-    int64_t next = self->next_tick_ms;
+    //  A consumer behind: poll without waiting, then catch up again.
+    else if (!self->terminated && s_catch_up (self))
+        self->next_catch_up = true;
+    int64_t next = self->next_catch_up ? now : self->next_tick_ms;
+    self->next_catch_up = false;
     for (size_t i = 0; i < self->ntimers; i++) {
         s_timer_t *t = &self->timers[i];
         if (now >= t->next_ms) {

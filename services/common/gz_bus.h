@@ -220,6 +220,12 @@ int gz_bus_sub_on_readable (gz_bus_sub_t *self);
 //  next call goes on). 0 ok, -1 database or handler failure.
 int gz_bus_sub_tick (gz_bus_sub_t *self);
 
+//  Whether the last catch-up (tick or on_readable) stopped at its bound
+//  of transactions with outbox rows left: the owner may call
+//  gz_bus_sub_tick again at once instead of a heartbeat later (after a
+//  failure it is false: the heartbeat retries).
+bool gz_bus_sub_behind (gz_bus_sub_t *self);
+
 //  Last applied position.
 int64_t gz_bus_sub_position (gz_bus_sub_t *self);
 

@@ -1,17 +1,24 @@
 /*  gzctl analytics: rebuild analytics' rollups from the streams' history,
     and verify them against the source tables (docs/analytics-rebuild.md).
 
-      gzctl analytics rebuild   replay intake's and routing's outboxes in
-                                order into fresh facts, rollups and volumes
-                                and set analytics' cursors to the last
-                                positions replayed, in one transaction
+      gzctl analytics rebuild   replay intake's, routing's and matching's
+                                outboxes in order into fresh facts,
+                                rollups, volumes and matching_daily and set
+                                analytics' cursors to the last positions
+                                replayed, in one transaction
       gzctl analytics verify    recount every rollup and volume from
-                                intake's and routing's tables and print
-                                each difference; exit 1 if there is any
+                                intake's and routing's tables, and
+                                matching_daily from matching's outbox, and
+                                print each difference; exit 1 if there is
+                                any
 
-    Both use analytics' own delta logic (analytics_acc.c): the rebuild
-    applies the events as the live consumer does; the verify adds each
-    request's fact, recounted from the source tables, once.  */
+    Both use analytics' own delta logic (analytics_acc.c,
+    analytics_matching_apply): the rebuild applies the events as the live
+    consumer does; the verify adds each request's fact, recounted from the
+    source tables, once. Matching's rollup counts events (offers made,
+    declined, expired...) that matching's tables do not keep one row each
+    for, so its recount reads matching's outbox: it finds counts the live
+    consumer lost, doubled or that were changed by hand.  */
 #include "analytics.h"
 #include "gz_bus_private.h"
 #include "gz_config.h"
@@ -23,7 +30,7 @@
 #include <string.h>
 
 typedef struct {
-    char *schema, *intake, *routing;
+    char *schema, *intake, *routing, *matching;
 } s_schemas_t;
 
 static void
@@ -32,6 +39,7 @@ s_schemas (s_schemas_t *s)
     s->schema = strdup (gz_config_str ("GZ_ANALYTICS_SCHEMA", "analytics"));
     s->intake = strdup (gz_config_str ("GZ_INTAKE_SCHEMA", "intake"));
     s->routing = strdup (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
+    s->matching = strdup (gz_config_str ("GZ_MATCHING_SCHEMA", "matching"));
 }
 
 static void
@@ -40,6 +48,33 @@ s_schemas_free (s_schemas_t *s)
     free (s->schema);
     free (s->intake);
     free (s->routing);
+    free (s->matching);
+}
+
+//  What a replay feeds: the accumulator (intake's and routing's events)
+//  or matching's rows, with the org directory for matching's nodes.
+typedef struct {
+    analytics_acc_t *acc;
+    zhashx_t *matching;
+    gz_org_t *org;
+} s_sink_t;
+
+static zhashx_t *
+s_matching_rows (void)
+{
+    zhashx_t *rows = zhashx_new ();
+    zhashx_set_destructor (rows, (zhashx_destructor_fn *) zstr_free);
+    return rows;
+}
+
+static int
+s_apply (s_sink_t *sink, const char *stream, const gz_envelope_t *env)
+{
+    if (streq (stream, "intake"))
+        return analytics_acc_intake (sink->acc, env);
+    if (streq (stream, "routing"))
+        return analytics_acc_routing (sink->acc, env);
+    return analytics_matching_apply (sink->matching, sink->org, env);
 }
 
 //  ---------------------------------------------------------------- rebuild
@@ -47,11 +82,10 @@ s_schemas_free (s_schemas_t *s)
 //  Replay one stream's outbox into acc. Refuses a history that does not
 //  start at position 1 (pruned by retention). Events applied, or -1.
 static int64_t
-s_replay (gz_db_t *db, analytics_acc_t *acc, bool routing, int64_t *last_p)
+s_replay (gz_db_t *db, s_sink_t *sink, const char *stream, int64_t *last_p)
 {
-    const char *stream = routing ? "routing" : "intake";
     int64_t first, last, count;
-    if (analytics_store_outbox_range (db, routing, &first, &last, &count))
+    if (analytics_store_outbox_range (db, stream, &first, &last, &count))
         return -1;
     if (count > 0 && (first != 1 || count != last - first + 1)) {
         fprintf (stderr,
@@ -63,7 +97,7 @@ s_replay (gz_db_t *db, analytics_acc_t *acc, bool routing, int64_t *last_p)
     }
     int64_t at = 0, applied = 0;
     while (at < last) {
-        PGresult *r = analytics_store_outbox_page (db, routing, at, last);
+        PGresult *r = analytics_store_outbox_page (db, stream, at, last);
         if (!r || PQntuples (r) == 0) {
             PQclear (r);
             return -1;
@@ -72,9 +106,7 @@ s_replay (gz_db_t *db, analytics_acc_t *acc, bool routing, int64_t *last_p)
             gz_envelope_t env;
             unsigned char *payload = NULL;
             if (gz_bus_envelope_from_row (&env, r, i, stream, &payload) == 0) {
-                int rc =
-                    routing ? analytics_acc_routing (acc, &env) : analytics_acc_intake (acc, &env);
-                if (rc == 1)
+                if (s_apply (sink, stream, &env) == 1)
                     fprintf (stderr, "gzctl: %s position %lld does not decode: skipped\n", stream,
                              (long long) env.position);
             }
@@ -88,6 +120,8 @@ s_replay (gz_db_t *db, analytics_acc_t *acc, bool routing, int64_t *last_p)
     return applied;
 }
 
+static const char *const s_streams[3] = {"intake", "routing", "matching"};
+
 static int
 s_rebuild (gz_db_t *db, const s_schemas_t *s)
 {
@@ -97,38 +131,48 @@ s_rebuild (gz_db_t *db, const s_schemas_t *s)
         return 1;
     }
     analytics_store_prepare (db, s->schema);
-    analytics_store_prepare_rebuild (db, s->schema, s->intake, s->routing);
-    analytics_acc_t *acc = analytics_acc_new (NULL, NULL);
-    analytics_acc_set_org (acc, org);
-    int64_t t0 = zclock_usecs (), last[2] = {0, 0}, events[2] = {0, 0};
+    analytics_store_matching_prepare (db, s->schema);
+    analytics_store_prepare_rebuild (db, s->schema, s->intake, s->routing, s->matching);
+    s_sink_t sink = {analytics_acc_new (NULL, NULL), s_matching_rows (), org};
+    analytics_acc_set_org (sink.acc, org);
+    int64_t t0 = zclock_usecs (), last[3] = {0, 0, 0}, events[3] = {0, 0, 0};
     int rc = 1;
-    if (gz_db_begin (db) || analytics_store_rebuild_lock (db)) {
+    int matching = analytics_store_has_outbox (db, s->matching);
+    if (matching < 0 || gz_db_begin (db) || analytics_store_rebuild_lock (db)) {
         fprintf (stderr, "gzctl: cannot lock analytics' tables (has analytics started once?): %s\n",
                  gz_db_error (db));
         goto done;
     }
-    for (int i = 0; i < 2; i++) {
-        events[i] = s_replay (db, acc, i == 1, &last[i]);
+    //  Without matching's outbox (not deployed) its cursor stays at 0.
+    for (int i = 0; i < (matching ? 3 : 2); i++) {
+        events[i] = s_replay (db, &sink, s_streams[i], &last[i]);
         if (events[i] < 0)
             goto done;
     }
     size_t nfacts = 0;
-    free (analytics_acc_dirty (acc, &nfacts));
-    if (analytics_store_write (db, acc) || analytics_store_cursor_set (db, "intake", last[0]) ||
-        analytics_store_cursor_set (db, "routing", last[1]) || gz_db_commit (db)) {
+    free (analytics_acc_dirty (sink.acc, &nfacts));
+    size_t nmatching = zhashx_size (sink.matching);
+    if (analytics_store_write (db, sink.acc) ||
+        analytics_store_matching_add (db, sink.matching, ANALYTICS_MATCHING_COLUMNS) ||
+        analytics_store_cursor_set (db, "intake", last[0]) ||
+        analytics_store_cursor_set (db, "routing", last[1]) ||
+        analytics_store_cursor_set (db, "matching", last[2]) || gz_db_commit (db)) {
         fprintf (stderr, "gzctl: rebuild failed, nothing changed: %s\n", gz_db_error (db));
         goto done;
     }
     double s_used = (double) (zclock_usecs () - t0) / 1e6;
-    printf ("rebuilt from %lld intake and %lld routing events: %zu facts, %zu rollup rows, "
-            "cursors at %lld and %lld, in %.2f s (%.0f events/s)\n",
-            (long long) events[0], (long long) events[1], nfacts,
-            zhashx_size (analytics_acc_deltas (acc)), (long long) last[0], (long long) last[1],
-            s_used, (double) (events[0] + events[1]) / (s_used > 0 ? s_used : 1e-9));
+    printf ("rebuilt from %lld intake, %lld routing and %lld matching events: %zu facts, "
+            "%zu rollup rows, %zu matching rows, cursors at %lld, %lld and %lld, in %.2f s "
+            "(%.0f events/s)\n",
+            (long long) events[0], (long long) events[1], (long long) events[2], nfacts,
+            zhashx_size (analytics_acc_deltas (sink.acc)), nmatching, (long long) last[0],
+            (long long) last[1], (long long) last[2], s_used,
+            (double) (events[0] + events[1] + events[2]) / (s_used > 0 ? s_used : 1e-9));
     rc = 0;
 done:
     gz_db_rollback (db);
-    analytics_acc_destroy (&acc);
+    analytics_acc_destroy (&sink.acc);
+    zhashx_destroy (&sink.matching);
     gz_org_destroy (&org);
     return rc;
 }
@@ -290,10 +334,53 @@ s_compare (gz_db_t *db, analytics_acc_t *acc, int64_t *rows_p)
     return diffs;
 }
 
+static const char *const s_matching_cols[ANALYTICS_MATCHING_COLUMNS] = {
+    "needs",    "offers",  "accepted",      "declined",       "expired",
+    "services", "minutes", "points_earned", "points_redeemed"};
+
+//  matching_daily against matching's outbox replayed (without matching's
+//  outbox, against nothing). Differences, or -1.
+static int64_t
+s_verify_matching (gz_db_t *db, const s_schemas_t *s, gz_org_t *org)
+{
+    s_sink_t sink = {NULL, s_matching_rows (), org};
+    int has = analytics_store_has_outbox (db, s->matching);
+    int64_t last = 0, diffs = -1;
+    PGresult *r = NULL;
+    if (has < 0 || (has && s_replay (db, &sink, "matching", &last) < 0))
+        goto done;
+    r = analytics_store_verify_query (db, "matching");
+    if (!r)
+        goto done;
+    diffs = 0;
+    const int64_t zero[ANALYTICS_MATCHING_COLUMNS] = {0};
+    for (int i = 0; i < PQntuples (r); i++) {
+        const char *key = PQgetvalue (r, i, 0);
+        const int64_t *want = zhashx_lookup (sink.matching, key);
+        for (int c = 0; c < ANALYTICS_MATCHING_COLUMNS; c++)
+            diffs += s_diff (key, "matching", s_matching_cols[c], atoll (PQgetvalue (r, i, 1 + c)),
+                             (want ? want : zero)[c]);
+        zhashx_delete (sink.matching, key);
+    }
+    for (int64_t *want = zhashx_first (sink.matching); want; want = zhashx_next (sink.matching))
+        for (int c = 0; c < ANALYTICS_MATCHING_COLUMNS; c++)
+            diffs +=
+                s_diff (zhashx_cursor (sink.matching), "matching", s_matching_cols[c], 0, want[c]);
+done:
+    PQclear (r);
+    zhashx_destroy (&sink.matching);
+    return diffs;
+}
+
 static int
 s_verify (gz_db_t *db, const s_schemas_t *s)
 {
-    analytics_store_prepare_rebuild (db, s->schema, s->intake, s->routing);
+    gz_org_t *org = gz_org_load (db);
+    if (!org) {
+        fprintf (stderr, "gzctl: cannot load the org directory: %s\n", gz_db_error (db));
+        return 1;
+    }
+    analytics_store_prepare_rebuild (db, s->schema, s->intake, s->routing, s->matching);
     analytics_acc_t *acc = analytics_acc_new (NULL, NULL);
     int64_t rows = 0, diffs = -1, requests = -1;
     //  The reads are not one snapshot: verify a quiet system (every
@@ -312,9 +399,12 @@ s_verify (gz_db_t *db, const s_schemas_t *s)
         diffs += s_diff ("rollup_month", "all", "rows not the sum of their days",
                          atoll (PQgetvalue (r, 0, 0)), 0);
         PQclear (r);
+        int64_t m = s_verify_matching (db, s, org);
+        diffs = m < 0 ? -1 : diffs + m;
     }
     analytics_acc_destroy (&acc);
-    if (!r) {
+    gz_org_destroy (&org);
+    if (!r || diffs < 0) {
         fprintf (stderr, "gzctl: cannot verify (has analytics started once?): %s\n",
                  gz_db_error (db));
         return 1;

@@ -4,12 +4,13 @@
 # the real services, then
 #  - gzctl analytics verify finds 0 differences against the source tables;
 #  - gzctl analytics rebuild (with the service running) replays the
-#    outboxes into fresh rollups: verify again finds 0 differences, and the
-#    API answers the same numbers as before;
+#    outboxes (intake's, routing's, matching's) into fresh rollups: verify
+#    again finds 0 differences, and the API answers the same numbers as
+#    before, matching's (/volunteers) too;
 #  - the live consumer continues from the rebuild's cursors exactly once: a
 #    request filed after it is counted once;
 #  - one rollup cell corrupted by SQL: verify prints exactly that
-#    difference and exits 1.
+#    difference and exits 1; one matching_daily cell likewise.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -76,15 +77,40 @@ act "$D" accept '{}'; act "$D" verify '{"outcome":"not_reached"}'
 sleep 3.5 # B's and D's deadlines (2 s, 3 s) pass
 work "$B"; act "$B" resolve '{"result":"已清运"}'; resident "$B" rate '{"score":4,"satisfied":true}'
 
+# Two volunteer needs filed with matching: matching's stream, counted in
+# matching_daily by the live consumer.
+mapi="http://127.0.0.1:$((GZ_PORT_BASE + 2))/api/v1"
+for i in 0 1; do
+    curl -fsS -X POST -H "$op" -H 'Content-Type: application/json' "$mapi/needs" \
+        -d "{\"building\":\"${b[$i]}\",\"contact_name\":\"张奶奶\",\"skill\":\"shopping\",\"weekly\":\"sat 09:00-10:00\"}" \
+        >/dev/null || gz_fail "need $i"
+done
+
 today=$(TZ=Asia/Shanghai date +%F)
 rates() { curl -fsS -H "$op" "$aapi/rates?node=$1&from=$today&to=$today"; }
+volunteers() { curl -fsS -H "$op" "$aapi/volunteers?node=$1&from=$today&to=$today"; }
 settled() { [ "$(rates $community | jq .satisfaction.rated)" = 3 ]; }
 gz_wait_for 20 "analytics did not count the ratings" settled
+needs2() { [ "$(volunteers $community | jq .needs)" = 2 ]; }
+gz_wait_for 20 "analytics did not count matching's two needs" needs2
 sub=$(gz_sql "SELECT parent_code FROM org.units WHERE code = '$community'")
 district=$(gz_sql "SELECT parent_code FROM org.units WHERE code = '$sub'")
-snapshot() { for n in "$community" "$sub" "$district"; do rates "$n" | jq -cS 'del(.generated_at)'; done; }
+snapshot() {
+    for n in "$community" "$sub" "$district"; do
+        rates "$n" | jq -cS 'del(.generated_at)'
+        volunteers "$n" | jq -cS 'del(.generated_at)'
+    done
+}
+# analytics' cursors (intake's, matching's and routing's) at the outbox
+# heads: a quiet system, what verify needs.
+cursors() { gz_sql "SELECT stream || '=' || position FROM analytics.bus_cursor
+                   WHERE consumer = 'analytics' AND stream IN ('intake', 'routing', 'matching') ORDER BY 1" | tr '\n' ' '; }
+heads() { echo "intake=$(gz_sql "SELECT max(position) FROM intake.outbox WHERE stream = 'intake'") matching=$(gz_sql "SELECT max(position) FROM matching.outbox WHERE stream = 'matching'") routing=$(gz_sql "SELECT max(position) FROM routing.outbox WHERE stream = 'routing'") "; }
+at_heads() { [ "$(cursors)" = "$(heads)" ]; }
+gz_wait_for 10 "cursors before verify: $(cursors), outbox heads: $(heads)" at_heads
 live=$(snapshot)
 grep -q '"requests":4' <<<"$live" || gz_fail "live numbers: $live"
+[ "$(grep -c '"needs":2' <<<"$live")" = 3 ] || gz_fail "live needs (2 at each level): $live"
 
 verify() { "$GZ_BIN/gzctl" analytics verify >"$GZ_TMP/verify.out" 2>&1; }
 verify || { cat "$GZ_TMP/verify.out"; gz_fail "verify of the live rollups"; }
@@ -94,17 +120,15 @@ grep -q "^verified [1-9][0-9]* rollup rows, 0 differences$" "$GZ_TMP/verify.out"
 "$GZ_BIN/gzctl" analytics rebuild >"$GZ_TMP/rebuild.out" 2>&1 ||
     { cat "$GZ_TMP/rebuild.out"; gz_fail "rebuild"; }
 cat "$GZ_TMP/rebuild.out"
-grep -q "^rebuilt from 6 intake and [0-9]* routing events: 6 facts" "$GZ_TMP/rebuild.out" ||
+# matching's outbox holds at least the two NeedCreated events (its batch
+# may add others: they count as the live consumer counts them).
+grep -Eq "^rebuilt from 6 intake, [0-9]+ routing and ([2-9]|[1-9][0-9]+) matching events: 6 facts, [0-9]+ rollup rows, [1-9][0-9]* matching rows" \
+    "$GZ_TMP/rebuild.out" ||
     gz_fail "rebuild: $(cat "$GZ_TMP/rebuild.out")"
 verify || { cat "$GZ_TMP/verify.out"; gz_fail "verify after the rebuild"; }
 [ "$(snapshot)" = "$live" ] || gz_fail "the API after the rebuild: $(snapshot), before: $live"
-# The cursors (intake's and routing's: matching's stream is not replayed)
-# reach the outbox heads: the rebuild's, or later ones the live consumer
-# took from there (a deadline timer may fire meanwhile).
-cursors() { gz_sql "SELECT stream || '=' || position FROM analytics.bus_cursor
-                   WHERE consumer = 'analytics' AND stream IN ('intake', 'routing') ORDER BY 1" | tr '\n' ' '; }
-heads() { echo "intake=$(gz_sql "SELECT max(position) FROM intake.outbox WHERE stream = 'intake'") routing=$(gz_sql "SELECT max(position) FROM routing.outbox WHERE stream = 'routing'") "; }
-at_heads() { [ "$(cursors)" = "$(heads)" ]; }
+# The cursors reach the outbox heads again: the rebuild's, or later ones
+# the live consumer took from there (a deadline timer may fire meanwhile).
 gz_wait_for 10 "cursors after the rebuild: $(cursors), outbox heads: $(heads)" at_heads
 
 # The live consumer goes on from the rebuild's cursors: one more request
@@ -127,6 +151,13 @@ cat "$GZ_TMP/verify.out"
     grep -qx "$community $today satisfied: rollup 3, source 2" "$GZ_TMP/verify.out" &&
     grep -q "rollup rows, 1 differences$" "$GZ_TMP/verify.out" ||
     gz_fail "verify of the corrupted cell: $(cat "$GZ_TMP/verify.out")"
+# A matching_daily cell changed by hand: exactly that difference.
+gz_sql "UPDATE analytics.matching_daily SET needs = needs + 1 WHERE node = '$sub' AND day = '$today'"
+if verify; then gz_fail "verify passed a corrupted matching_daily"; fi
+grep -qx "$sub|$today matching needs: rollup 3, source 2" "$GZ_TMP/verify.out" &&
+    grep -q "rollup rows, 2 differences$" "$GZ_TMP/verify.out" ||
+    gz_fail "verify of the matching cell: $(cat "$GZ_TMP/verify.out")"
+gz_sql "UPDATE analytics.matching_daily SET needs = needs - 1 WHERE node = '$sub' AND day = '$today'"
 # A month row that is not the sum of its days: reported too.
 gz_sql "UPDATE analytics.rollup SET satisfied = satisfied - 1 WHERE node = '$community' AND day = '$today'"
 if verify; then gz_fail "verify passed a month that is not the sum of its days"; fi
