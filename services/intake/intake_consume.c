@@ -101,6 +101,54 @@ s_bus_error (zsock_t *router, gz_peer_t *peer, int code, const char *message)
     intake_bus_reply (router, peer, &reply);
 }
 
+//  A SubmitRequest's photos, checked and re-encoded into sub (in order)
+//  by intake_photo, as the QR page's are. On the actor thread: the
+//  command's size (GZ_BUS_MAX_COMMAND_BYTES) bounds the work, and its
+//  cost is measured in docs/photos.md. 0, or -1 with *err filled
+//  (BAD_PHOTO or TOO_LARGE, the message naming the photo) and nothing
+//  kept in sub.
+static int
+s_bus_photos (intake_t *ctx, const Gongzhi__V1__SubmitRequest *req, intake_sub_t *sub,
+              intake_err_t *err)
+{
+    if (req->n_photos > INTAKE_PHOTO_MAX_COUNT) {
+        err->error = GONGZHI__V1__ERROR_CODE__BAD_PHOTO;
+        snprintf (err->message, sizeof err->message, "at most %d photos per request, not %zu",
+                  INTAKE_PHOTO_MAX_COUNT, req->n_photos);
+        return -1;
+    }
+    int64_t start = zclock_usecs ();
+    for (size_t i = 0; i < req->n_photos; i++) {
+        const ProtobufCBinaryData *b = &req->photos[i];
+        intake_photo_error_t e =
+            intake_photo_process (b->data, b->len, &ctx->cfg->photo, &sub->photos[sub->nphotos]);
+        if (e != INTAKE_PHOTO_OK) {
+            for (size_t k = 0; k < sub->nphotos; k++)
+                intake_photo_clear (&sub->photos[k]);
+            sub->nphotos = 0;
+            err->error = e == INTAKE_PHOTO_TOO_LARGE ? GONGZHI__V1__ERROR_CODE__TOO_LARGE
+                                                     : GONGZHI__V1__ERROR_CODE__BAD_PHOTO;
+            const char *why = e == INTAKE_PHOTO_TOO_LARGE
+                                  ? "is larger than GZ_INTAKE_PHOTO_MAX_BYTES"
+                              : e == INTAKE_PHOTO_TOO_BIG
+                                  ? "declares too many pixels (GZ_INTAKE_PHOTO_MAX_PIXELS)"
+                              : e == INTAKE_PHOTO_BROKEN ? "is broken or truncated"
+                                                         : "is not a JPEG, PNG, WebP or HEIC image";
+            snprintf (err->message, sizeof err->message, "photo %zu %s; nothing was stored", i + 1,
+                      why);
+            gz_info ("intake", "msg=\"bus photo refused\" index=%zu reason=%d bytes=%zu", i,
+                     (int) e, b->len);
+            return -1;
+        }
+        sub->nphotos++;
+    }
+    sub->photos_public = req->photos_public && sub->nphotos > 0;
+    if (sub->nphotos > 0)
+        gz_debug ("intake", "msg=\"bus photos decoded\" count=%zu us=%lld", sub->nphotos,
+                  (long long) (zclock_usecs () - start));
+    return 0;
+}
+
 //  The channels a district may file on over the bus: its own (BUS, the
 //  default) and those it relays (meetings, riders, patrols, the hotline);
 //  not QR or OPEN311, which are intake's own front doors, nor a value the
@@ -221,6 +269,12 @@ intake_on_command (intake_t *ctx, zsock_t *router, intake_sub_t **head, intake_s
             gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
                             "channel=\"bus\",outcome=\"rejected\"", 1);
             s_bus_error (router, &peer, err.error, err.message);
+        }
+        else if (s_bus_photos (ctx, req, sub, &err) != 0) {
+            gz_metrics_add (ctx->metrics, "gz_intake_submissions_total",
+                            "channel=\"bus\",outcome=\"rejected\"", 1);
+            s_bus_error (router, &peer, err.error, err.message);
+            intake_sub_destroy (&sub);
         }
         else {
             sub->peer = peer; //  answered after the commit

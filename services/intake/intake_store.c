@@ -492,7 +492,14 @@ intake_store_follow (gz_db_t *db, const intake_follow_t *u)
 #define REQUEST_COLUMNS                                                                            \
     "SELECT id::text, status, status_notes, service_code, description, "                           \
     "agency_responsible, " ISO_TS ("submitted_at") ", " ISO_TS ("updated_at") ", " ISO_TS (        \
-        "expected_at") ", address, building_code, lat, lon, media_url FROM %1$s.requests "
+        "expected_at") ", address, building_code, lat, lon, media_url, (SELECT rp.sha256 FROM "    \
+                       "%1$s.request_photos rp WHERE rp.request_id = %1$s.requests.id AND "        \
+                       "rp.public ORDER BY rp.idx LIMIT 1) FROM %1$s.requests "
+
+//  A media_url that names one of intake's own photos: /media/{sha256}
+//  (or its /thumb, or a bare sha256), with a query or not; its one
+//  group is the name.
+#define PHOTO_URL_RE "(?:^|/media/)([0-9a-f]{64})(?:/thumb)?(?:[?#].*)?$"
 
 //  Register Open311's reads on a pool connection (again is harmless).
 static void
@@ -513,8 +520,11 @@ s_prepare_open311 (gz_db_t *db, const char *schema)
     gz_db_prepare (db, "o311_search", sql);
     snprintf (sql, sizeof sql,
               "SELECT update_id::text, request_id::text, status, " ISO_TS (
-                  "at") ", coalesce(note, ''), coalesce(media_url, '') FROM %1$s.request_updates"
-                        " WHERE at >= coalesce($1::timestamptz,"
+                  "at") ", coalesce(note, ''), coalesce(media_url, ''),"
+                        " media_url ~ '" PHOTO_URL_RE "',"
+                        " (SELECT rp.sha256 FROM %1$s.request_photos rp WHERE rp.public"
+                        "  AND rp.sha256 = substring(media_url from '" PHOTO_URL_RE "') LIMIT 1)"
+                        " FROM %1$s.request_updates WHERE at >= coalesce($1::timestamptz,"
                         "  coalesce($2::timestamptz, now()) - interval '90 days')"
                         " AND ($2::timestamptz IS NULL OR at <= $2::timestamptz)"
                         " ORDER BY update_id LIMIT $3::int",
@@ -538,8 +548,21 @@ s_read (intake_t *ctx, const char *stmt, int nparams, const char *const *params,
     return r;
 }
 
+//  The public URL of photo sha256 (base: GZ_PUBLIC_URL), for Open311.
 static json_t *
-s_request_json (PGresult *r, int row)
+s_photo_url (const char *base, const char *sha256)
+{
+    size_t n = strlen (base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    return json_sprintf ("%.*s/media/%s", (int) n, base, sha256);
+}
+
+//  An Open311 request; its media_url is the URL of its first public
+//  photo, else the media_url the client gave, else null. A photo the
+//  resident did not make public never appears.
+static json_t *
+s_request_json (PGresult *r, int row, const char *public_url)
 {
     json_t *o = json_object ();
     static const char *names[] = {"service_request_id",
@@ -562,7 +585,9 @@ s_request_json (PGresult *r, int row)
             const gz_category_t *cat = gz_category_find (PQgetvalue (r, row, 3));
             json_object_set_new (o, "service_name", json_string (cat ? cat->name : ""));
         }
-        if (PQgetisnull (r, row, c))
+        if (c == 13 && !PQgetisnull (r, row, 14))
+            json_object_set_new (o, names[c], s_photo_url (public_url, PQgetvalue (r, row, 14)));
+        else if (PQgetisnull (r, row, c) || (c == 13 && !*PQgetvalue (r, row, c)))
             json_object_set_new (o, names[c], json_null ());
         else if (c == 11 || c == 12)
             json_object_set_new (o, names[c], json_real (strtod (PQgetvalue (r, row, c), NULL)));
@@ -607,7 +632,7 @@ intake_store_find_requests (intake_t *ctx, const intake_request_query_t *q, json
     if (r) {
         json_t *list = json_array ();
         for (int i = 0; i < PQntuples (r); i++)
-            json_array_append_new (list, s_request_json (r, i));
+            json_array_append_new (list, s_request_json (r, i, ctx->cfg->public_url));
         PQclear (r);
         *list_p = list;
     }
@@ -625,13 +650,20 @@ intake_store_find_updates (intake_t *ctx, const char *start, const char *end, lo
     PGresult *r = s_read (ctx, "o311_updates", 3, params, &rc);
     if (r) {
         json_t *list = json_array ();
-        for (int i = 0; i < PQntuples (r); i++)
+        for (int i = 0; i < PQntuples (r); i++) {
+            //  An update naming one of intake's photos carries its public
+            //  URL (never a status-link secret), or nothing when it is
+            //  not public; any other URL is routing's, as given.
+            json_t *media = PQgetvalue (r, i, 6)[0] != 't' ? json_string (PQgetvalue (r, i, 5))
+                            : PQgetisnull (r, i, 7)
+                                ? json_string ("")
+                                : s_photo_url (ctx->cfg->public_url, PQgetvalue (r, i, 7));
             json_array_append_new (
-                list,
-                json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s}", "update_id", PQgetvalue (r, i, 0),
-                           "service_request_id", PQgetvalue (r, i, 1), "status",
-                           PQgetvalue (r, i, 2), "updated_datetime", PQgetvalue (r, i, 3),
-                           "description", PQgetvalue (r, i, 4), "media_url", PQgetvalue (r, i, 5)));
+                list, json_pack ("{s:s,s:s,s:s,s:s,s:s,s:o}", "update_id", PQgetvalue (r, i, 0),
+                                 "service_request_id", PQgetvalue (r, i, 1), "status",
+                                 PQgetvalue (r, i, 2), "updated_datetime", PQgetvalue (r, i, 3),
+                                 "description", PQgetvalue (r, i, 4), "media_url", media));
+        }
         PQclear (r);
         *list_p = list;
     }

@@ -25,6 +25,7 @@
 #include "intake_server.h"
 
 #define KEY "test-key-123"
+#define PUBLIC_URL "https://gongzhi.example.cn"
 
 static struct {
     gz_testdb_t *tdb;
@@ -107,6 +108,8 @@ s_setup (void **state)
     gz_testfix_seed_area (F.db);
     F.cfg = gz_testfix_intake_config (gz_testdb_url (F.tdb), "district=" KEY);
     F.cfg->rate = 0;
+    free (F.cfg->public_url);
+    F.cfg->public_url = strdup (PUBLIC_URL "/"); //  a trailing slash is not doubled
     F.intake = zactor_new (intake_server, F.cfg);
     assert_non_null (F.intake);
     int port = gz_testfix_port (F.intake, "PORT");
@@ -145,10 +148,10 @@ s_file (void)
 
 //  A photo as intake_photo makes it from a phone JPEG (150 x 100).
 static void
-s_photo (intake_photo_t *p)
+s_photo_sized (intake_photo_t *p, int width)
 {
     VipsImage *im = NULL;
-    assert_int_equal (vips_black (&im, 150, 100, "bands", 3, NULL), 0);
+    assert_int_equal (vips_black (&im, width, 100, "bands", 3, NULL), 0);
     void *buf = NULL;
     size_t len = 0;
     assert_int_equal (vips_jpegsave_buffer (im, &buf, &len, NULL), 0);
@@ -156,6 +159,12 @@ s_photo (intake_photo_t *p)
     intake_photo_limits_t l = {INTAKE_PHOTO_MAX_BYTES_DEFAULT, INTAKE_PHOTO_MAX_PIXELS_DEFAULT};
     assert_int_equal (intake_photo_process (buf, len, &l, p), INTAKE_PHOTO_OK);
     g_free (buf);
+}
+
+static void
+s_photo (intake_photo_t *p)
+{
+    s_photo_sized (p, 150);
 }
 
 static void
@@ -252,12 +261,115 @@ test_media_served_to_who_may_see (void **state)
     free (other);
 }
 
+//  GET path; the body (caller frees), status 200 asserted.
+static char *
+s_get_body (const char *path)
+{
+    s_resp_t r;
+    s_request ("GET", path, &r);
+    assert_int_equal (r.status, 200);
+    char *body = r.body;
+    free (r.headers);
+    return body;
+}
+
+static void
+s_update (long long update_id, const char *id, const char *media_url)
+{
+    char *sql = NULL;
+    assert_true (asprintf (&sql,
+                           "INSERT INTO intake.request_updates (update_id, request_id, kind,"
+                           " status, note, media_url, at) VALUES (%lld, %s, 'note', 'in_progress',"
+                           " '处置中', '%s', now())",
+                           update_id, id, media_url) > 0);
+    gz_testfix_exec (F.db, sql);
+    free (sql);
+}
+
+//  Open311's media_url: the first public photo's absolute URL, else what
+//  the client sent, else null; a private photo never; the updates feed
+//  likewise for updates that name a photo.
+static void
+test_open311_media_url (void **state)
+{
+    (void) state;
+    char *id = s_file ();
+    char *secret = gz_testfix_textf (F.db, "SELECT secret FROM intake.requests WHERE id = %s", id);
+    intake_photo_t p;
+    s_photo_sized (&p, 170);
+    s_store (&p, id);
+    char path[512], url[256], tagged[300], feedurl[600];
+    snprintf (url, sizeof url, PUBLIC_URL "/media/%s", p.sha256);
+    snprintf (tagged, sizeof tagged, "<media_url>%s</media_url>", url);
+    //  A worker's note naming the photo with the resident's link, a thumb
+    //  URL, and a photo elsewhere.
+    snprintf (feedurl, sizeof feedurl, "http://127.0.0.1:1/media/%s?t=%s", p.sha256, secret);
+    s_update (900000001, id, feedurl);
+    snprintf (feedurl, sizeof feedurl, "/media/%s/thumb", p.sha256);
+    s_update (900000002, id, feedurl);
+    s_update (900000003, id, "https://cdn.example.org/after.jpg");
+
+    //  Private: not in any answer, in any form.
+    snprintf (path, sizeof path, "/open311/v2/requests/%s.json", id);
+    char *body = s_get_body (path);
+    assert_non_null (strstr (body, "\"media_url\":null"));
+    assert_null (strstr (body, p.sha256));
+    free (body);
+    snprintf (path, sizeof path, "/open311/v2/requests/%s.xml", id);
+    body = s_get_body (path);
+    assert_null (strstr (body, p.sha256));
+    free (body);
+    body = s_get_body ("/open311/v2/requests.json");
+    assert_null (strstr (body, p.sha256));
+    free (body);
+    body = s_get_body ("/open311/v2/servicerequestupdates.json");
+    assert_null (strstr (body, p.sha256));
+    assert_null (strstr (body, secret));
+    assert_non_null (strstr (body, "\"media_url\":\"https://cdn.example.org/after.jpg\""));
+    free (body);
+
+    //  Public: its absolute URL, in JSON and XML, single and list; the
+    //  feed carries it without the secret.
+    char sql[256];
+    snprintf (sql, sizeof sql,
+              "UPDATE intake.request_photos SET public = true WHERE request_id = %s", id);
+    gz_testfix_exec (F.db, sql);
+    char quoted[300];
+    snprintf (quoted, sizeof quoted, "\"media_url\":\"%s\"", url);
+    snprintf (path, sizeof path, "/open311/v2/requests/%s.json", id);
+    body = s_get_body (path);
+    assert_non_null (strstr (body, quoted));
+    free (body);
+    snprintf (path, sizeof path, "/open311/v2/requests/%s.xml", id);
+    body = s_get_body (path);
+    assert_non_null (strstr (body, tagged));
+    free (body);
+    snprintf (path, sizeof path, "/open311/v2/requests.json?service_request_id=%s", id);
+    body = s_get_body (path);
+    assert_non_null (strstr (body, quoted));
+    free (body);
+    body = s_get_body ("/open311/v2/servicerequestupdates.json");
+    assert_null (strstr (body, secret));
+    char *first = strstr (body, quoted);
+    assert_non_null (first);
+    assert_non_null (strstr (first + 1, quoted)); //  the thumb's update too
+    free (body);
+    body = s_get_body ("/open311/v2/servicerequestupdates.xml");
+    assert_non_null (strstr (body, tagged));
+    free (body);
+
+    intake_photo_clear (&p);
+    free (secret);
+    free (id);
+}
+
 int
 main (void)
 {
     assert_int_equal (intake_photo_init (), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_media_served_to_who_may_see),
+        cmocka_unit_test (test_open311_media_url),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
