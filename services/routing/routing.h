@@ -407,6 +407,9 @@ void routing_stage_event (routing_core_t *core, const routing_req_t *q, const ro
 //  The timeline row's detail (a JSON object) of one transition. Caller
 //  frees.
 char *routing_timeline_detail (const routing_req_t *q, const routing_emit_t *e);
+//  Whether timeline rows of kind are for staff only (contact_viewed: who
+//  looked at the resident's phone), never shown to the resident. NULL: no.
+bool routing_timeline_staff_only (const char *kind);
 //  Stage the event and write the timeline row of one transition of q.
 //  0 ok, -1 failure.
 int routing_emit (routing_core_t *core, const routing_req_t *q, const routing_emit_t *e,

@@ -115,6 +115,19 @@ routing_may_read (const routing_caller_t *c, json_t *view)
     return false;
 }
 
+//  The resident's copy of a view: without the timeline rows only staff
+//  may see (routing_timeline_staff_only), e.g. who looked at their phone.
+static void
+s_resident_view (json_t *view)
+{
+    json_t *tl = json_object_get (view, "timeline");
+    for (size_t i = json_array_size (tl); i-- > 0;) {
+        const char *kind = json_string_value (json_object_get (json_array_get (tl, i), "kind"));
+        if (routing_timeline_staff_only (kind))
+            json_array_remove (tl, i);
+    }
+}
+
 static void
 s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
 {
@@ -142,6 +155,9 @@ s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
         gz_http_reply_error (req, 403, "forbidden",
                              "not a request of your area, your unit or yours");
     else {
+        //  Served on the status-link secret alone: the resident's view.
+        if (!c.known || !routing_may_read (&c, view))
+            s_resident_view (view);
         gz_http_reply_json (req, 200, view);
         view = NULL;
     }
