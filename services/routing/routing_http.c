@@ -12,6 +12,7 @@
                                            escalate return (staff); rate reopen
                                            (resident {"token"} or ?t=, or operator)
       POST /api/v1/meetings, GET /api/v1/meetings[/{id}]   逢四说事 (routing_meetings.c)
+      GET/POST /internal/v1/clock          the test clock, GZ_TEST_CLOCK=1 only (routing_clock.c)
 
     Errors: {"error": {"code", "message"}} with 400 401 403 404 405 409 413
     422 503. docs/routing.md documents every endpoint.  */
@@ -455,5 +456,6 @@ const gz_route_t routing_routes[] = {
     {"POST", "/w/callback/", "page_action", routing_callback_rate_route, false},
     {"GET", "/w/callback", "page", routing_callback_route, true},
     {NULL, "/w/", "page", routing_page_route, true},
+    {NULL, "/internal/v1/clock", "clock", routing_clock_route, true},
     {NULL, NULL, NULL, NULL, false},
 };
