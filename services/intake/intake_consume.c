@@ -68,7 +68,9 @@ intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
     if (!*u->request_id || *end || id <= 0 || !*u->state)
         gz_metrics_add (ctx->metrics, "gz_decode_errors_total", "source=\"routing\"", 1);
     else {
-        //  Deadline warnings are for staff; the resident's timeline shows the rest.
+        //  Deadline warnings and views of the resident's phone (routing
+        //  publishes none today) are for staff; the resident's timeline
+        //  shows the rest.
         intake_follow_t f = {
             .request_id = u->request_id,
             .status = s_open311_status (u->state),
@@ -79,7 +81,8 @@ intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
             .state = u->state,
             .kind = u->kind,
             .position = env->position,
-            .public = strcmp (u->kind, "deadline_warning") != 0,
+            .public = strcmp (u->kind, "deadline_warning") != 0 &&
+                      strcmp (u->kind, "contact_viewed") != 0,
             .update_status = s_update_status (u->state),
             .media_url = *u->media_url ? u->media_url : NULL,
         };

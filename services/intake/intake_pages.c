@@ -512,6 +512,9 @@ s_kind_zh (const char *kind)
                                    {"reopened", "已重新办理"},
                                    {"closed", "已关闭"},
                                    {"escalated", "已升级督办"},
+                                   {"transferred", "已转办"},
+                                   {"returned", "已退回重新派单"},
+                                   {"reassigned", "已改派"},
                                    {"merged", "已合并到相同诉求"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp (map[i][0], kind) == 0)

@@ -40,7 +40,8 @@ static const char *const s_events[] = {
     "submitted",   "routed",    "merged",      "accepted", "verified",
     "not_reached", "started",   "note",        "resolved", "rated",
     "reopened",    "escalated", "transferred", "returned", "deadline_warning",
-    "closed",      "rejected",  "offered",     "reminder", NULL};
+    "closed",      "rejected",  "reassigned",  "offered",  "reminder",
+    NULL};
 #define S_EVENTS (sizeof s_events / sizeof s_events[0] - 1)
 
 static const char *const s_audiences[] = {NULL,   "resident",   "assignee", "next_rung",

@@ -147,8 +147,8 @@ typedef struct {
     routing_rules_t *rules;
     gz_metrics_t *metrics;
     const char *schema;
-    int64_t clock_us; //  test clock; 0 = real time
-    zhashx_t *loads;  //  staff id -> open requests (routing_assign.c, "load cache")
+    gz_actor_t *actor; //  its clock (gz_actor_now_us: CLOCK, /internal/v1/clock)
+    zhashx_t *loads;   //  staff id -> open requests (routing_assign.c, "load cache")
     //  metrics counted inside a consumer transaction, added after commit
     double pending_routed[4]; //  by tier
     double pending_merged;
@@ -407,6 +407,9 @@ void routing_stage_event (routing_core_t *core, const routing_req_t *q, const ro
 //  The timeline row's detail (a JSON object) of one transition. Caller
 //  frees.
 char *routing_timeline_detail (const routing_req_t *q, const routing_emit_t *e);
+//  Whether timeline rows of kind are for staff only (contact_viewed: who
+//  looked at the resident's phone), never shown to the resident. NULL: no.
+bool routing_timeline_staff_only (const char *kind);
 //  Stage the event and write the timeline row of one transition of q.
 //  0 ok, -1 failure.
 int routing_emit (routing_core_t *core, const routing_req_t *q, const routing_emit_t *e,
@@ -458,6 +461,9 @@ void routing_assignee_note (const routing_req_t *q, const char *prefix, const ch
 //  Department codes named by rules that are not departments in org:
 //  0 when all are known, else -1 with err "<line>: unknown department X".
 int routing_rules_check_org (const routing_rules_t *rules, gz_org_t *org, char *err, size_t errlen);
+
+//  ---- routing_clock.c: GET/POST /internal/v1/clock (GZ_TEST_CLOCK=1)
+bool routing_clock_route (void *state, gz_http_req_t *req, const char *rest);
 
 //  ---- routing_timers.c (deadlines and the clock)
 

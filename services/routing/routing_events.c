@@ -235,6 +235,14 @@ s_json_int (routing_array_t *b, long value)
     s_buf_puts (b, n);
 }
 
+bool
+routing_timeline_staff_only (const char *kind)
+{
+    //  Rows written outside the state machine, never published as
+    //  events (so intake's status page never hears of them either).
+    return kind && strcmp (kind, "contact_viewed") == 0;
+}
+
 //  The timeline row's detail (a JSON object) of one transition. Written
 //  by hand: jansson's tree and dump were a fifth of routing's CPU per
 //  routed request. Caller frees.

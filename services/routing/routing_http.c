@@ -12,6 +12,7 @@
                                            escalate return (staff); rate reopen
                                            (resident {"token"} or ?t=, or operator)
       POST /api/v1/meetings, GET /api/v1/meetings[/{id}]   逢四说事 (routing_meetings.c)
+      GET/POST /internal/v1/clock          the test clock, GZ_TEST_CLOCK=1 only (routing_clock.c)
 
     Errors: {"error": {"code", "message"}} with 400 401 403 404 405 409 413
     422 503. docs/routing.md documents every endpoint.  */
@@ -115,6 +116,19 @@ routing_may_read (const routing_caller_t *c, json_t *view)
     return false;
 }
 
+//  The resident's copy of a view: without the timeline rows only staff
+//  may see (routing_timeline_staff_only), e.g. who looked at their phone.
+static void
+s_resident_view (json_t *view)
+{
+    json_t *tl = json_object_get (view, "timeline");
+    for (size_t i = json_array_size (tl); i-- > 0;) {
+        const char *kind = json_string_value (json_object_get (json_array_get (tl, i), "kind"));
+        if (routing_timeline_staff_only (kind))
+            json_array_remove (tl, i);
+    }
+}
+
 static void
 s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
 {
@@ -142,6 +156,9 @@ s_get_request (routing_t *ctx, gz_http_req_t *req, const char *id)
         gz_http_reply_error (req, 403, "forbidden",
                              "not a request of your area, your unit or yours");
     else {
+        //  Served on the status-link secret alone: the resident's view.
+        if (!c.known || !routing_may_read (&c, view))
+            s_resident_view (view);
         gz_http_reply_json (req, 200, view);
         view = NULL;
     }
@@ -439,5 +456,6 @@ const gz_route_t routing_routes[] = {
     {"POST", "/w/callback/", "page_action", routing_callback_rate_route, false},
     {"GET", "/w/callback", "page", routing_callback_route, true},
     {NULL, "/w/", "page", routing_page_route, true},
+    {NULL, "/internal/v1/clock", "clock", routing_clock_route, true},
     {NULL, NULL, NULL, NULL, false},
 };

@@ -237,7 +237,7 @@ s_queue (routing_t *ctx, gz_http_req_t *req)
     if (!items)
         s_unavailable (req);
     else
-        routing_page_queue (req, &v, items, zclock_time () * 1000);
+        routing_page_queue (req, &v, items, gz_actor_now_us (ctx->actor));
     json_decref (items);
 }
 
@@ -263,7 +263,8 @@ s_request (routing_t *ctx, gz_http_req_t *req, const char *id)
                              "这件诉求不属于您的网格、单位或您本人，无权查看。");
     else {
         routing_page_phone (ctx, &v, view);
-        routing_page_request (req, &v, view, gz_http_query (req, "m"), zclock_time () * 1000);
+        routing_page_request (req, &v, view, gz_http_query (req, "m"),
+                              gz_actor_now_us (ctx->actor));
     }
     json_decref (view);
 }

@@ -77,7 +77,7 @@ s_phone_into (routing_t *ctx, CURL *curl, const routing_viewer_t *v, const char 
         note = "居民未留电话";
     else if (rc == 0) {
         gz_db_t *db = gz_dbpool_get (ctx->pool);
-        int logged = routing_store_contact_viewed (db, id, v, zclock_time () * 1000, why);
+        int logged = routing_store_contact_viewed (db, id, v, gz_actor_now_us (ctx->actor), why);
         gz_dbpool_put (ctx->pool, db);
         if (logged == 0) {
             json_object_set_new (obj, "resident_phone", json_string (phone));

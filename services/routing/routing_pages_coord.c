@@ -192,7 +192,7 @@ routing_page_coord (routing_t *ctx, gz_http_req_t *req)
     else if (rc == 1 && (!items || !people))
         routing_page_notice (req, 503, NULL, "系统繁忙", "系统繁忙，请稍后再试。");
     else if (rc == 1)
-        s_render (req, &v, items, people, zclock_time () * 1000);
+        s_render (req, &v, items, people, gz_actor_now_us (ctx->actor));
     json_decref (items);
     json_decref (people);
 }

@@ -59,6 +59,9 @@ routing_config_from_env (void)
     if (!ck || !*ck)
         ck = gz_config_str ("GZ_NOTIFY_CONTACT_KEY", NULL);
     self->contact_key = ck && *ck ? strdup (ck) : NULL;
+    self->test_clock = gz_config_bool ("GZ_TEST_CLOCK", false);
+    if (self->test_clock)
+        gz_warn (SVC, "msg=\"GZ_TEST_CLOCK=1: operators may move the clock\"");
     return self;
 }
 
@@ -318,6 +321,7 @@ s_start (gz_actor_t *actor, const void *config)
     routing_core_t *core = &self->core;
     core->metrics = ctx->metrics;
     core->schema = self->cfg->base.schema;
+    core->actor = actor;
     core->db = gz_actor_db (actor);
     core->pub = gz_actor_pub (actor);
     if (s_core_start (self)) {
@@ -476,7 +480,7 @@ s_command (void *state, const char *cmd, zmsg_t *msg, zsock_t *pipe)
     self_t *self = state;
     if (streq (cmd, "CLOCK")) {
         char *us = zmsg_popstr (msg);
-        self->core.clock_us = us ? strtoll (us, NULL, 10) : 0;
+        gz_actor_set_clock (self->actor, us ? strtoll (us, NULL, 10) : 0);
         free (us);
         s_timers (self);
         zsock_signal (pipe, 0);

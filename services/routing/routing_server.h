@@ -12,7 +12,8 @@
 
     Pipe commands: gz_actor's ($TERM, PORT, BUSPORT, EVENTSPORT, RELOAD,
     STATS, VERBOSE) and routing's own: CLOCK <unix-microseconds> (set the test clock, then check the
-    timers; signals 0); TOKEN <staff_id> <token> (install a staff bearer
+    timers; signals 0; the actor's clock, which GZ_TEST_CLOCK's
+    /internal/v1/clock sets too); TOKEN <staff_id> <token> (install a staff bearer
     token; signals 0 or -1); RELOAD (re-read the rules and the org
     directory; a bad rules file is logged and the old rules stay; signals 0
     or -1); STATS (replies "consumed published fired").  */
@@ -44,6 +45,7 @@ typedef struct {
                             //  workbench asks intake for a resident's phone
     char *contact_key;      //  GZ_ROUTING_CONTACT_KEY, else GZ_NOTIFY_CONTACT_KEY;
                             //  NULL = the workbench shows no phone
+    bool test_clock;        //  GZ_TEST_CLOCK: serve /internal/v1/clock (tests only)
 } routing_config_t;
 
 //  Configuration from GZ_* variables. Free with routing_config_destroy.

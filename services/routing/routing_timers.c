@@ -22,7 +22,8 @@
 int64_t
 routing_now (routing_core_t *core)
 {
-    return core->clock_us ? core->clock_us : gz_now_us ();
+    //  The actor's clock, which the pages (HTTP threads) read too.
+    return core->actor ? gz_actor_now_us (core->actor) : gz_now_us ();
 }
 
 //  When the warning of a deadline ending at due_us that lasts length_s

@@ -27,11 +27,23 @@ logged() { grep -qF "$1" "$log"; }
 # Up and announced: a gongzhi that dies while it first starts ends scripts/up.
 gz_wait_for 120 "scripts/up did not announce gongzhi" logged "gongzhi is running"
 
-# The workbench: the banner's one-time sign-in link of a grid worker signs in.
-link=$(grep -o 'http://[^ ]*/w/login?code=[A-Za-z0-9_-]*' "$log" | head -1)
-[ -n "$link" ] || gz_fail "scripts/up printed no workbench sign-in link"
-[ "$(curl -sS -o /dev/null -w '%{http_code}' -d "code=${link##*code=}" "${link%%\?*}")" = 303 ] ||
-    gz_fail "the banner's sign-in link does not sign in"
+# The workbench: the banner's one-time sign-in links (a grid worker, a
+# call-back operator, a community coordinator) each sign in, and each
+# person's page opens: 待办, 回访, 协调.
+banner_link() { # LABEL: the sign-in link on the banner line after LABEL
+    grep -A1 -F "$1" "$log" | grep -o 'http://[^ ]*/w/login?code=[A-Za-z0-9_-]*' | head -1
+}
+for who in '工作台), grid worker:/w/' '回访, call-back operator:/w/callback' \
+           '协调, community coordinator:/w/coord'; do
+    label=${who%%:*} page=${who#*:}
+    link=$(banner_link "$label")
+    [ -n "$link" ] || gz_fail "scripts/up printed no sign-in link after '$label'"
+    jar=$GZ_TMP/up-${page//\//_}.jar
+    [ "$(curl -sS -o /dev/null -w '%{http_code}' -c "$jar" -d "code=${link##*code=}" "${link%%\?*}")" = 303 ] ||
+        gz_fail "the banner's sign-in link after '$label' does not sign in"
+    [ "$(curl -sS -o /dev/null -w '%{http_code}' -b "$jar" "${link%%/w/login*}$page")" = 200 ] ||
+        gz_fail "signed in from '$label', $page does not open"
+done
 
 # The matching demo: volunteers imported, a supermarket per community, and
 # the three open needs offered to volunteers by the first batches.

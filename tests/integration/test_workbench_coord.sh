@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The coordinator's page of the workbench (/w/coord) and reassign, in a
-# real browser 390 px wide with JavaScript off: a community's duty
-# coordinator signs in with the one-time link, follows 协调 from 待办,
-# sees the overdue request of a grid under the community (counted by unit
-# and by person, 已超时 in red), tries to reassign it to a grid worker of
+# real browser 390 px wide with JavaScript off: days pass on routing's
+# test clock with nobody acting on a request of a grid under a community,
+# its deadlines escalate it up the ladder until it is overdue at the top
+# rung; the community's duty coordinator signs in with the one-time link,
+# follows 协调 from 待办, sees it overdue (counted by unit and by person,
+# 已超时 in red), tries to reassign it to a grid worker of
 # another community (refused with a Chinese message, nothing changes),
 # then reassigns it to a grid worker of a neighbouring grid, whose 待办
 # then has it. With curl: a grid worker gets the 403 page on /w/coord and
@@ -13,11 +15,10 @@
 # (workbench_coord_390.png) lands in the build directory. Skipped (77)
 # without chromium and chromedriver.
 #
-# Overdue: routing runs inside gongzhi here, so its CLOCK pipe command
-# (test_routing.c's way) is out of reach, and the pages count the time
-# left on the wall clock; the test moves the request's deadlines two days
-# back instead (its timers stay armed in the future, so nothing escalates
-# it meanwhile).
+# The clock: routing runs inside gongzhi here, so its CLOCK pipe command
+# (test_routing.c's way) is out of reach; GZ_TEST_CLOCK=1 opens
+# POST /internal/v1/clock (operator token) instead, which moves the clock
+# routing's timers and the pages read. Its refusals are checked too.
 set -euo pipefail
 : "${GZ_BUILD_DIR:?run under ctest}" "${GZ_TEST_DATABASE_URL:?run under scripts/test}"
 # shellcheck source=lib.sh
@@ -29,7 +30,7 @@ gz_init workbench_coord
 gz_createdb
 tmp=$GZ_TMP
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_DEMO_API_KEY=wbc-key \
-       GZ_DEMO_OPERATOR_TOKEN=wbc-operator
+       GZ_DEMO_OPERATOR_TOKEN=wbc-operator GZ_TEST_CLOCK=1
 gz_seed
 gz_start gongzhi.log "$GZ_BIN/gongzhi"
 web="http://127.0.0.1:$GZ_PORT_BASE"
@@ -63,9 +64,45 @@ outsider=$(gz_sql "SELECT s.id FROM org.staff s JOIN org.units u ON u.code = s.u
                    AND s.role = 'grid_worker' ORDER BY s.id LIMIT 1")
 [ -n "$coord" ] && [ -n "$peer" ] && [ -n "$outsider" ] || gz_fail "seed: '$coord' '$peer' '$outsider'"
 
-# Two days pass (see the top): both deadlines are behind us.
-gz_sql "UPDATE routing.requests SET response_due_us = response_due_us - 172800000000,
-        resolve_due_us = resolve_due_us - 172800000000 WHERE id = '$id'" >/dev/null
+# ---- routing's test clock: the operator only.
+clock() { # TOKEN BODY: status of POST /internal/v1/clock, the answer in $tmp/clock.json
+    curl -sS -o "$tmp/clock.json" -w '%{http_code}' -H "Authorization: Bearer $1" \
+        -H 'Content-Type: application/json' -d "$2" "$wb/internal/v1/clock"
+}
+wtok=$("$GZ_BIN/gzctl" token issue "$worker" 2>/dev/null)
+[ "$(clock "$wtok" '{"advance_s": 86400}')" = 403 ] || gz_fail "a grid worker moved the clock"
+[ "$(clock nobody '{"advance_s": 86400}')" = 401 ] || gz_fail "an unknown token moved the clock"
+for body in '{}' '{"advance_s": "1d"}' '{"now_us": -1}' '{"now_us": 1, "advance_s": 1}'; do
+    [ "$(clock wbc-operator "$body")" = 400 ] || gz_fail "the clock took $body"
+done
+[ "$(assignee "$id")" = "$before" ] || gz_fail "a refused clock changed $id: $(assignee "$id")"
+
+# Days pass with nobody acting: each day the due timers escalate the
+# request one rung (its deadlines start again), until at the top rung a
+# deadline runs out for good (DeadlineWarning, nothing armed): overdue.
+now=0
+settled() { # no timer of routing is due on its clock
+    [ "$(gz_sql "SELECT count(*) FROM routing.timers WHERE fired_at_us IS NULL AND fire_at_us <= $now")" = 0 ]
+}
+overdue() {
+    [ "$(gz_sql "SELECT level = 3 AND least(response_due_us, resolve_due_us) < $now
+                 AND NOT EXISTS (SELECT 1 FROM routing.timers WHERE request_id = '$id'
+                                 AND fired_at_us IS NULL AND kind LIKE '%_due')
+                 FROM routing.requests WHERE id = '$id'")" = t ]
+}
+for day in $(seq 1 8); do
+    [ "$(clock wbc-operator '{"advance_s": 86400}')" = 200 ] || gz_fail "the clock: $(cat "$tmp/clock.json")"
+    now=$(jq -r .now_us "$tmp/clock.json")
+    gz_wait_for 20 "routing's timers did not fire on day $day" settled
+    overdue && break
+done
+overdue || gz_fail "request $id is not overdue at the top rung: $(gz_sql "SELECT level, response_due_us,
+    resolve_due_us FROM routing.requests WHERE id = '$id'") now $now"
+[ "$(gz_sql "SELECT count(*) FROM routing.timeline WHERE request_id = '$id' AND kind = 'escalated'")" = 3 ] ||
+    gz_fail "request $id did not climb three rungs"
+before=$(assignee "$id")
+top=${before%% *}
+topunit=$(gz_sql "SELECT assignee_unit FROM routing.requests WHERE id = '$id'")
 
 # ---- the browser: the coordinator
 bw_start 390 844 nojs
@@ -81,8 +118,8 @@ click 'a[href="/w/coord"]'
 page_with '按单位' || fail "the coordinator page does not count by unit"
 grep -q "id=\"r-$id\"" <<<"$page" || fail "request $id is not on the coordinator page"
 grep -q '<b id="late" class="late">1</b>' <<<"$page" || fail "the page does not count 1 overdue in red"
-grep -q "<tr id=\"u-$grid\">.*n-late late\">1<" <<<"$page" || fail "grid $grid is not counted 1 overdue"
-grep -q "<tr id=\"p-$worker\">.*n-late late\">1<" <<<"$page" || fail "$worker is not counted 1 overdue"
+grep -q "<tr id=\"u-$topunit\">.*n-late late\">1<" <<<"$page" || fail "$topunit is not counted 1 overdue"
+grep -q "<tr id=\"p-$top\">.*n-late late\">1<" <<<"$page" || fail "$top is not counted 1 overdue"
 grep -q '<span class="late">已超时 ' <<<"$page" || fail "the overdue request is not marked 已超时 in red"
 ! grep -qi '<script' <<<"$page" || fail "the coordinator page carries a script"
 
@@ -108,6 +145,15 @@ grep -q '已改派给' <<<"$page" || fail "the timeline does not show the reassi
 [ "$(gz_sql "SELECT count(*) FROM routing.timeline WHERE request_id = '$id' AND kind = 'reassigned'
              AND actor_id = '$coord' AND note LIKE '%邻近网格%'")" = 1 ] ||
     fail "no timeline row of the reassign by $coord"
+# Notify tells the new assignee, with the reason; the resident hears nothing (as on a transfer).
+told() {
+    [ "$(gz_sql "SELECT count(*) FROM notify.deliveries WHERE request_id = '$id' AND event = 'reassigned'
+                 AND recipient = 'staff:$peer' AND template = 'reassigned.assignee'
+                 AND vars->>'note' LIKE '%邻近网格%'")" = 1 ]
+}
+gz_wait_for 20 "notify planned no reassigned.assignee message to $peer" told
+[ "$(gz_sql "SELECT count(*) FROM notify.deliveries WHERE request_id = '$id' AND event = 'reassigned'
+             AND recipient <> 'staff:$peer'")" = 0 ] || fail "someone else heard of the reassign"
 
 # The new assignee's 待办 has it.
 bw_start 390 844 nojs

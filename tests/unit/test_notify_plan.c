@@ -67,14 +67,20 @@ test_defaults_say_who_hears_what (void **state)
         assert_false (r->essential);
         assert_false (r->urgent);
     }
-    const char *quiet[] = {"accepted", "verified", "started",  "note",
-                           "rated",    "merged",   "submitted"};
-    for (size_t i = 0; i < 7; i++)
+    const char *quiet[] = {"accepted", "verified",  "started",     "note",      "rated",
+                           "merged",   "submitted", "transferred", "reassigned"};
+    for (size_t i = 0; i < 9; i++)
         assert_null (s_rule (plan, quiet[i], NOTIFY_RESIDENT));
     //  Staff: new work, reopen, the warning; the next rung on escalation.
-    const char *work[] = {"routed", "transferred", "returned", "reopened"};
-    for (size_t i = 0; i < 4; i++)
+    const char *work[] = {"routed", "transferred", "returned", "reopened", "reassigned"};
+    for (size_t i = 0; i < 5; i++)
         assert_non_null (s_rule (plan, work[i], NOTIFY_ASSIGNEE));
+    //  A coordinator's reassign: the new assignee, as on a transfer.
+    const notify_rule_t *re = s_rule (plan, "reassigned", NOTIFY_ASSIGNEE);
+    assert_string_equal (re->template_name, "reassigned.assignee");
+    assert_false (re->essential || re->urgent);
+    const notify_rule_t *reassigned;
+    assert_int_equal (notify_plan_match (plan, "reassigned", &reassigned), 1);
     const notify_rule_t *warn = s_rule (plan, "deadline_warning", NOTIFY_ASSIGNEE);
     assert_non_null (warn);
     assert_true (warn->essential && warn->urgent);
@@ -146,7 +152,7 @@ test_defaults_render_and_sms_segments (void **state)
             free (subject);
         }
     }
-    assert_int_equal (rendered, 14);
+    assert_int_equal (rendered, 15);
     json_decref (vars);
     notify_plan_destroy (&plan);
 }
