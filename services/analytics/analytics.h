@@ -18,7 +18,6 @@ typedef struct {
     gz_actor_t *actor;
     const analytics_config_t *cfg;
     gz_metrics_t *metrics;
-    atomic_llong clock_us; //  the test clock (0: the real one)
     //  The actor's alone:
     gz_org_t *org;
     analytics_acc_t *acc;              //  the batch's facts and deltas (analytics_consume.c)

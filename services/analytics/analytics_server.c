@@ -9,18 +9,13 @@
 #include "gz_log.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SVC "analytics"
 
 extern const gz_migration_t analytics_migrations[];
-
-static char *
-s_dup (const char *s)
-{
-    return s ? strdup (s) : NULL;
-}
 
 analytics_config_t *
 analytics_config_from_env (void)
@@ -41,6 +36,13 @@ analytics_config_from_env (void)
     return self;
 }
 
+static const size_t s_strings[] = {
+    offsetof (analytics_config_t, intake_schema),   offsetof (analytics_config_t, intake_events),
+    offsetof (analytics_config_t, routing_schema),  offsetof (analytics_config_t, routing_events),
+    offsetof (analytics_config_t, matching_schema), offsetof (analytics_config_t, matching_events),
+};
+#define S_STRINGS (sizeof s_strings / sizeof s_strings[0])
+
 static void *
 s_config_dup (const void *config)
 {
@@ -49,12 +51,7 @@ s_config_dup (const void *config)
     assert (self);
     *self = *c;
     gz_actor_config_copy (&self->base, &c->base);
-    self->intake_schema = s_dup (c->intake_schema);
-    self->intake_events = s_dup (c->intake_events);
-    self->routing_schema = s_dup (c->routing_schema);
-    self->routing_events = s_dup (c->routing_events);
-    self->matching_schema = s_dup (c->matching_schema);
-    self->matching_events = s_dup (c->matching_events);
+    gz_config_strings_dup (self, s_strings, S_STRINGS);
     return self;
 }
 
@@ -65,12 +62,7 @@ analytics_config_destroy (analytics_config_t **self_p)
     if (!self)
         return;
     gz_actor_config_clear (&self->base);
-    free (self->intake_schema);
-    free (self->intake_events);
-    free (self->routing_schema);
-    free (self->routing_events);
-    free (self->matching_schema);
-    free (self->matching_events);
+    gz_config_strings_free (self, s_strings, S_STRINGS);
     free (self);
     *self_p = NULL;
 }
@@ -85,8 +77,7 @@ s_config_free (void *config)
 int64_t
 analytics_now_us (analytics_t *self)
 {
-    int64_t test = atomic_load (&self->clock_us);
-    return test ? test : gz_now_us ();
+    return gz_actor_now_us (self->actor);
 }
 
 static int
@@ -125,7 +116,6 @@ s_start (gz_actor_t *actor, const void *config)
     self->actor = actor;
     self->cfg = config;
     self->metrics = gz_actor_metrics (actor);
-    atomic_init (&self->clock_us, 0);
     analytics_consume_init (self);
     analytics_store_prepare (gz_actor_db (actor), self->cfg->base.schema);
     analytics_store_prefetch_prepare (gz_actor_db (actor), self->cfg->base.schema);
@@ -164,20 +154,6 @@ s_stop (void **state_p)
     *state_p = NULL;
 }
 
-static bool
-s_command (void *state, const char *cmd, zmsg_t *msg, zsock_t *pipe)
-{
-    analytics_t *self = state;
-    if (streq (cmd, "CLOCK")) {
-        char *us = zmsg_popstr (msg);
-        atomic_store (&self->clock_us, us ? strtoll (us, NULL, 10) : 0);
-        free (us);
-        zsock_signal (pipe, 0);
-        return true;
-    }
-    return false;
-}
-
 static void
 s_describe_metrics (gz_metrics_t *m)
 {
@@ -201,7 +177,6 @@ static const gz_actor_spec_t s_spec = {
     .start = s_start,
     .stop = s_stop,
     .reload = s_reload,
-    .command = s_command,
 };
 
 void

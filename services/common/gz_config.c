@@ -82,6 +82,15 @@ gz_config_database_url (void)
     return strdup (buf);
 }
 
+char *
+gz_config_strdup (const char *name, const char *dflt)
+{
+    const char *v = gz_config_str (name, dflt);
+    char *s = v ? strdup (v) : NULL;
+    assert (!v || s);
+    return s;
+}
+
 void
 gz_config_strings_dup (void *config, const size_t *offsets, size_t n)
 {

@@ -50,6 +50,10 @@ char *gz_config_endpoint (const char *name, int offset);
 //  Caller frees.
 char *gz_config_database_url (void);
 
+//  gz_config_str's value as a new string (caller frees), or NULL when
+//  the variable is unset and dflt is NULL.
+char *gz_config_strdup (const char *name, const char *dflt);
+
 //  A service config's owned strings, named once by their offsets
 //  (offsetof (cfg_t, field)): after a struct copy, each is duplicated
 //  (NULL stays NULL); on destroy, each is wiped (keys, passwords) and

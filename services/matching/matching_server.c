@@ -19,12 +19,6 @@ extern const gz_migration_t matching_migrations[];
 
 //  ---------------------------------------------------------------- config
 
-static char *
-s_dup (const char *s)
-{
-    return s ? strdup (s) : NULL;
-}
-
 //  GZ_MATCHING_WEIGHTS: "name=value,..." over the defaults. 0 or -1.
 typedef struct {
     const char *name;
@@ -94,7 +88,7 @@ matching_config_from_env (void)
         strdup (gz_config_str ("GZ_MATCHING_NEED_CATEGORIES", "elderly_care=elderly_care"));
     self->weights = strdup (gz_config_str ("GZ_MATCHING_WEIGHTS", ""));
     self->points = strdup (gz_config_str ("GZ_MATCHING_POINTS", ""));
-    self->contact_key = s_dup (gz_config_str ("GZ_NOTIFY_CONTACT_KEY", NULL));
+    self->contact_key = gz_config_strdup ("GZ_NOTIFY_CONTACT_KEY", NULL);
     char buf[128];
     snprintf (buf, sizeof buf, "http://127.0.0.1:%d", self->base.http_port);
     self->public_url = strdup (gz_config_str ("GZ_MATCHING_PUBLIC_URL", buf));

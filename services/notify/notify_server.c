@@ -22,12 +22,6 @@ extern const gz_migration_t notify_migrations[];
 
 //  ---------------------------------------------------------------- config
 
-static char *
-s_dup (const char *s)
-{
-    return s ? strdup (s) : NULL;
-}
-
 notify_config_t *
 notify_config_from_env (void)
 {
@@ -48,9 +42,9 @@ notify_config_from_env (void)
               gz_config_port ("GZ_INTAKE_HTTP_PORT", GZ_PORT_INTAKE_HTTP));
     self->intake_url = strdup (gz_config_str ("GZ_INTAKE_URL", buf));
     self->public_url = strdup (gz_config_str ("GZ_PUBLIC_URL", buf));
-    self->contact_key = s_dup (gz_config_str ("GZ_NOTIFY_CONTACT_KEY", NULL));
-    self->plan_dir = s_dup (gz_config_str ("GZ_NOTIFY_PLAN", NULL));
-    self->quiet_hours = s_dup (gz_config_str ("GZ_NOTIFY_QUIET_HOURS", NULL));
+    self->contact_key = gz_config_strdup ("GZ_NOTIFY_CONTACT_KEY", NULL);
+    self->plan_dir = gz_config_strdup ("GZ_NOTIFY_PLAN", NULL);
+    self->quiet_hours = gz_config_strdup ("GZ_NOTIFY_QUIET_HOURS", NULL);
     self->resident_channels =
         strdup (gz_config_str ("GZ_NOTIFY_RESIDENT_CHANNELS", "webhook,sms,email,log"));
     self->staff_channels =
