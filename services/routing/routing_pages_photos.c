@@ -70,6 +70,7 @@ s_upload (gz_http_req_t *req, void *arg)
     const routing_config_t *cfg = ctx->cfg;
     size_t n = gz_http_file_count (req);
     char url[512], err[256] = "", why[512] = "";
+    bool refused = false; //  intake refused a photo (else: could not be asked)
     snprintf (url, sizeof url, "%s/internal/v1/photos", cfg->intake_url ? cfg->intake_url : "");
     CURL *curl = curl_easy_init ();
     for (size_t i = 0; i < n && !*why; i++) {
@@ -85,10 +86,12 @@ s_upload (gz_http_req_t *req, void *arg)
         const char *message = json_string_value (json_object_get (e, "message"));
         if ((status == 200 || status == 201) && s_sha_ok (sha))
             cmd->photos[cmd->nphotos++] = strdup (sha);
-        else if ((status == 413 || status == 422) && message)
+        else if ((status == 413 || status == 422) && message) {
+            refused = true;
             snprintf (why, sizeof why,
                       "第%zu张照片无法使用：%s。操作没有执行，请返回诉求页面重试。", i + 1,
                       message);
+        }
         else {
             gz_warn ("routing", "msg=\"photo not stored\" request=%s status=%d error=\"%s\"",
                      cmd->request_id, status, err);
@@ -99,7 +102,6 @@ s_upload (gz_http_req_t *req, void *arg)
     if (curl)
         curl_easy_cleanup (curl);
     if (*why) {
-        bool refused = strncmp (why, "第", strlen ("第")) == 0;
         routing_page_notice (req, refused ? 422 : 503, NULL, "照片无法使用", why);
         routing_cmd_destroy (&cmd);
     }
