@@ -138,7 +138,7 @@ echo "the request page shows the resident's photo through /w/media"
 "$GZ_BIN/gzctl" token issue "$worker" 2>"$tmp/issue.err" >/dev/null
 url=$(grep -o 'http://[^ ]*/w/login?code=[A-Za-z0-9_-]*' "$tmp/issue.err" | head -1)
 [ -n "$url" ] || gz_fail "gzctl token issue printed no sign-in link"
-url=$wb/w/login?code=${url##*code=}
+url="$wb/w/login?code=${url##*code=}"
 bw_start 500 900 nojs
 go "$url"
 page_with '一次性登录链接' || fail "the sign-in link's page"
