@@ -317,16 +317,33 @@ int intake_store_photo_link (gz_db_t *db, const intake_sub_t *sub);
 //  The SHA-256 names of request id's photos in order (at most max), with
 //  whether each is public in public_[]. How many,
 //  or -1 on a database failure.
-int intake_store_photo_list (intake_t *ctx, const char *id, char (*sha256)[65], bool *public_,
-                             int max);
+//  kind: "filing" (the resident's) or "after" (the resolution's).
+int intake_store_photo_list (intake_t *ctx, const char *id, const char *kind, char (*sha256)[65],
+                             bool *public_, int max);
 int intake_store_photo_get (intake_t *ctx, const char *sha256, bool thumb, const char *secret,
                             unsigned char **bytes_p, size_t *len_p);
+//  A staff photo (POST /internal/v1/photos): store ph once per SHA-256,
+//  linked to no request yet. 0 ok, -1 failure.
+int intake_store_photo_put (intake_t *ctx, const intake_photo_t *ph);
+//  Any stored photo (or thumbnail), for the keyed internal path: as
+//  intake_store_photo_get, without a check of who asks.
+int intake_store_photo_staff_get (intake_t *ctx, const char *sha256, bool thumb,
+                                  unsigned char **bytes_p, size_t *len_p);
+//  Routing's consumer (db in its transaction): link the n photos of a
+//  resolution to request_id as kind 'after'. 0 ok, -1 failure.
+int intake_store_photo_after (gz_db_t *db, const char *schema, const char *request_id,
+                              char *const *sha256, size_t n);
 
 //  ---- intake_media.c
 //  GET /media/{sha256} and /media/{sha256}/thumb (rest: what follows
 //  "/media/"): the photo as image/jpeg, to whoever may see it (see
 //  intake_store_photo_get; ?t= the status-link secret), else 404.
 void intake_media (intake_t *ctx, gz_http_req_t *req, const char *rest);
+//  The keyed internal paths of photos for routing's workbench:
+//  POST /internal/v1/photos, GET /internal/v1/photos/{sha256}[/thumb],
+//  GET /internal/v1/requests/{id}/photos (rest: what follows
+//  "/internal/v1/"). 404 unless the key is given.
+void intake_media_internal (intake_t *ctx, gz_http_req_t *req, const char *rest);
 
 //  ---- intake_consume.c
 //  The handler of routing's stream (arg = intake_t *).

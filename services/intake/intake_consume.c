@@ -87,6 +87,10 @@ intake_follow_handler (gz_db_t *db, const gz_envelope_t *env, void *arg)
             .media_url = *u->media_url ? u->media_url : NULL,
         };
         rc = intake_store_follow (db, &f);
+        //  A resolution's photos: the resident's status page shows them.
+        if (rc == 0 && u->n_photos && strcmp (u->kind, "resolved") == 0)
+            rc = intake_store_photo_after (db, ctx->cfg->base.schema, u->request_id, u->photos,
+                                           u->n_photos);
     }
     gongzhi__v1__request_update__free_unpacked (u, NULL);
     return rc;

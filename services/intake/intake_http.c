@@ -87,6 +87,16 @@ s_media (void *state, gz_http_req_t *req, const char *rest)
     return false;
 }
 
+//  /internal/v1/photos[/…] and /internal/v1/requests/{id}/photos: the
+//  workbench's photos (intake_media_internal), keyed as contacts are.
+static bool
+s_internal_photos (void *state, gz_http_req_t *req, const char *rest)
+{
+    (void) rest;
+    intake_media_internal (state, req, gz_http_path (req) + strlen ("/internal/v1/"));
+    return false;
+}
+
 static bool
 s_root (void *state, gz_http_req_t *req, const char *rest)
 {
@@ -107,6 +117,8 @@ const gz_route_t intake_routes[] = {
     {NULL, "/r/", "status", s_status, true},
     {NULL, "/internal/v1/contacts/", "contact", s_contact, true},
     {NULL, "/media/", "media", s_media, true},
+    {NULL, "/internal/v1/photos*", "photo_internal", s_internal_photos, true},
+    {NULL, "/internal/v1/requests/", "photo_internal", s_internal_photos, true},
     {NULL, "/", "other", s_root, false},
     {NULL, NULL, NULL, NULL, false},
 };

@@ -522,22 +522,26 @@ s_kind_zh (const char *kind)
     return kind;
 }
 
-//  The filing's photos as thumbnails linking to the full photo, both
-//  through /media: all of them for the holder of the status link's
-//  secret (token), else only the public ones.
+//  The filing's photos (kind "filing"), or the resolution's (处置后, kind
+//  "after", linked from routing's RequestResolved), as thumbnails linking
+//  to the full photo, both through /media: all of them for the holder of
+//  the status link's secret (token), else only the public ones (never an
+//  after photo: staff photos are not made public).
 static void
-s_status_photos (intake_t *ctx, s_page_t *p, const char *id, const char *token)
+s_status_photos (intake_t *ctx, s_page_t *p, const char *id, const char *token, const char *kind)
 {
-    char sha[INTAKE_PHOTO_MAX_COUNT][65];
-    bool pub[INTAKE_PHOTO_MAX_COUNT];
-    int n = intake_store_photo_list (ctx, id, sha, pub, INTAKE_PHOTO_MAX_COUNT);
+    char sha[8][65];
+    bool pub[8];
+    bool after = strcmp (kind, "after") == 0;
+    int n = intake_store_photo_list (ctx, id, kind, sha, pub, after ? 8 : INTAKE_PHOTO_MAX_COUNT);
     char *t = s_esc (token);
     bool any = false;
     for (int i = 0; i < n; i++) {
         if (!token && !pub[i])
             continue;
         if (!any)
-            s_put (p, "<p><b>照片：</b></p><p class=\"photos\">");
+            s_put (p, "<p><b>%s</b></p><p class=\"photos\"%s>", after ? "处置后照片：" : "照片：",
+                   after ? " id=\"after-photos\"" : "");
         any = true;
         const char *q = token ? "?t=" : "";
         s_put (p,
@@ -584,7 +588,8 @@ intake_page_status (intake_t *ctx, gz_http_req_t *req, const char *id)
            "<p><b>提交时间：</b>%s</p><p><b>问题描述：</b>%s</p>",
            st->id, closed ? "已办结" : "办理中", cat ? cat->name : "其他", addr, st->submitted_at,
            desc);
-    s_status_photos (ctx, &p, id, owner ? token : NULL);
+    s_status_photos (ctx, &p, id, owner ? token : NULL, "filing");
+    s_status_photos (ctx, &p, id, owner ? token : NULL, "after");
     if (owner && st->phone) {
         char *masked = gz_phone_mask (st->phone);
         s_put (&p, "<p><b>联系电话：</b>%s</p>", masked);

@@ -52,15 +52,16 @@ intake_store_photo_link (gz_db_t *db, const intake_sub_t *sub)
 }
 
 int
-intake_store_photo_list (intake_t *ctx, const char *id, char (*sha256)[65], bool *public_, int max)
+intake_store_photo_list (intake_t *ctx, const char *id, const char *kind, char (*sha256)[65],
+                         bool *public_, int max)
 {
     gz_db_t *db = gz_dbpool_get (ctx->pool);
     gz_db_prepare_schema (db, "photo_list",
                           "SELECT sha256, public FROM {schema}.request_photos"
-                          " WHERE request_id = $1::bigint ORDER BY idx",
+                          " WHERE request_id = $1::bigint AND kind = $2 ORDER BY idx",
                           ctx->cfg->base.schema);
-    const char *v[1] = {id};
-    PGresult *r = gz_db_exec (db, "photo_list", 1, v);
+    const char *v[2] = {id, kind};
+    PGresult *r = gz_db_exec (db, "photo_list", 2, v);
     gz_dbpool_put (ctx->pool, db);
     if (!r)
         return -1;
@@ -117,4 +118,91 @@ intake_store_photo_get (intake_t *ctx, const char *sha256, bool thumb, const cha
     }
     PQclear (r);
     return rc;
+}
+
+//  ---------------------------------------------------------------- staff photos
+
+int
+intake_store_photo_put (intake_t *ctx, const intake_photo_t *ph)
+{
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
+    gz_db_prepare_schema (db, "photo_put_one",
+                          "INSERT INTO {schema}.photos (sha256, bytes, thumb, width, height)"
+                          " VALUES ($1, $2, $3, $4::integer, $5::integer)"
+                          " ON CONFLICT (sha256) DO NOTHING",
+                          ctx->cfg->base.schema);
+    char w[16], h[16];
+    snprintf (w, sizeof w, "%d", ph->width);
+    snprintf (h, sizeof h, "%d", ph->height);
+    const char *v[5] = {ph->sha256, (const char *) ph->jpeg, (const char *) ph->thumb, w, h};
+    int lengths[5] = {0, (int) ph->jpeg_len, (int) ph->thumb_len, 0, 0};
+    int formats[5] = {0, 1, 1, 0, 0};
+    PGresult *r = gz_db_execb (db, "photo_put_one", 5, v, lengths, formats);
+    gz_dbpool_put (ctx->pool, db);
+    if (!r)
+        return -1;
+    PQclear (r);
+    return 0;
+}
+
+int
+intake_store_photo_staff_get (intake_t *ctx, const char *sha256, bool thumb,
+                              unsigned char **bytes_p, size_t *len_p)
+{
+    *bytes_p = NULL;
+    *len_p = 0;
+    gz_db_t *db = gz_dbpool_get (ctx->pool);
+    gz_db_prepare_schema (db, "photo_staff_get",
+                          "SELECT CASE WHEN $2::boolean THEN thumb ELSE bytes END"
+                          " FROM {schema}.photos WHERE sha256 = $1",
+                          ctx->cfg->base.schema);
+    const char *v[2] = {sha256, thumb ? "true" : "false"};
+    int formats[2] = {0, 0}, lengths[2] = {0, 0};
+    PGresult *r = gz_db_execb (db, "photo_staff_get", 2, v, lengths, formats);
+    gz_dbpool_put (ctx->pool, db);
+    if (!r)
+        return -1;
+    int rc = 1;
+    if (PQntuples (r) == 1) {
+        size_t n = 0;
+        unsigned char *raw = PQunescapeBytea ((const unsigned char *) PQgetvalue (r, 0, 0), &n);
+        rc = -1;
+        if (raw) {
+            *bytes_p = malloc (n ? n : 1);
+            if (!*bytes_p)
+                abort ();
+            memcpy (*bytes_p, raw, n);
+            *len_p = n;
+            PQfreemem (raw);
+            rc = 0;
+        }
+    }
+    PQclear (r);
+    return rc;
+}
+
+int
+intake_store_photo_after (gz_db_t *db, const char *schema, const char *request_id,
+                          char *const *sha256, size_t n)
+{
+    //  Idempotent (an event seen twice links nothing twice) and forgiving:
+    //  a name intake does not hold, or a request it does not know, links
+    //  nothing, so a bad event can never stop the stream.
+    gz_db_prepare_schema (db, "photo_after",
+                          "INSERT INTO {schema}.request_photos (request_id, sha256, idx, kind)"
+                          " SELECT r.id, p.sha256, coalesce ((SELECT max (idx) + 1 FROM"
+                          " {schema}.request_photos WHERE request_id = r.id AND kind = 'after'),"
+                          " 0), 'after' FROM {schema}.requests r, {schema}.photos p"
+                          " WHERE r.id = $1::bigint AND p.sha256 = $2 AND NOT EXISTS (SELECT 1"
+                          " FROM {schema}.request_photos x WHERE x.request_id = r.id"
+                          " AND x.kind = 'after' AND x.sha256 = p.sha256)",
+                          schema);
+    for (size_t i = 0; i < n; i++) {
+        const char *v[2] = {request_id, sha256[i]};
+        PGresult *r = gz_db_exec (db, "photo_after", 2, v);
+        if (!r)
+            return -1;
+        PQclear (r);
+    }
+    return 0;
 }

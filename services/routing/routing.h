@@ -94,6 +94,7 @@
 
 #define ROUTING_MAX_BODY (64 * 1024) //  bytes of any HTTP body
 #define ROUTING_MAX_TEXT 4000        //  characters of a note, result or reason
+#define ROUTING_MAX_PHOTOS 3         //  photos of one note or resolution (workbench)
 
 //  One command (HTTP or bus) on its way to the actor.
 typedef struct _routing_cmd_t {
@@ -106,7 +107,11 @@ typedef struct _routing_cmd_t {
     char *resident_token;
     char *outcome, *text, *media_url, *to_unit, *to_staff;
     char *session; //  a workbench session id (instead of token), routing_pages.c
-    bool page;     //  answer as the workbench does (routing_pages_answer), not JSON
+    //  note, resolve: SHA-256 names of the photos stored in intake first
+    //  (routing_pages_photos.c), carried by the event and the timeline row
+    char *photos[ROUTING_MAX_PHOTOS];
+    size_t nphotos;
+    bool page; //  answer as the workbench does (routing_pages_answer), not JSON
     int score;
     bool satisfied;
     //  result, set by the actor
@@ -395,6 +400,8 @@ typedef struct {
     const char *kind; //  RequestUpdate.kind
     const char *note; //  Chinese, for the resident's timeline
     const char *outcome, *deadline, *media_url;
+    char *const *photos; //  note, resolved: SHA-256 names (intake's)
+    size_t nphotos;
     int score, satisfied, escalation_level; //  satisfied -1 = n/a
     Gongzhi__V1__Assignee **co;             //  routed: co-handlers
     size_t nco;

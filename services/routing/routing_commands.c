@@ -40,6 +40,8 @@ routing_cmd_destroy (routing_cmd_t **self_p)
     free (self->media_url);
     free (self->to_unit);
     free (self->to_staff);
+    for (size_t i = 0; i < self->nphotos; i++)
+        free (self->photos[i]);
     gz_actor_peer_clear (&self->peer);
     free (self);
     *self_p = NULL;
@@ -263,6 +265,8 @@ s_note (s_step_t *st)
     q->state = s_next (st, 0);
     snprintf (st->note, st->note_len, "%s", routing_str (st->cmd->text));
     st->e->media_url = s_nonempty (st->cmd->media_url) ? st->cmd->media_url : NULL;
+    st->e->photos = st->cmd->photos;
+    st->e->nphotos = st->cmd->nphotos;
     return s_event (st, "NoteAdded", "note");
 }
 
@@ -278,6 +282,8 @@ s_resolve (s_step_t *st)
         routing_store_timer_arm (st->core, q->id, "close", st->now + window * 1000000))
         return -1;
     snprintf (st->note, st->note_len, "已办结：%s", st->cmd->text);
+    st->e->photos = st->cmd->photos;
+    st->e->nphotos = st->cmd->nphotos;
     return s_event (st, "RequestResolved", "resolved");
 }
 

@@ -167,6 +167,8 @@ routing_stage_event (routing_core_t *core, const routing_req_t *q, const routing
     ev.deadline = (char *) routing_str (e->deadline);
     ev.media_url = (char *) routing_str (e->media_url);
     ev.outcome = (char *) routing_str (e->outcome);
+    ev.n_photos = e->nphotos;
+    ev.photos = (char **) e->photos;
     char topic[256];
     snprintf (topic, sizeof topic, "%s/%s/%s", e->type,
               q->subdistrict_code ? q->subdistrict_code : "-",
@@ -254,6 +256,16 @@ routing_timeline_detail (const routing_req_t *q, const routing_emit_t *e)
     s_json_field (&b, "outcome", e->outcome);
     s_json_field (&b, "deadline", e->deadline);
     s_json_field (&b, "media_url", e->media_url);
+    if (e->nphotos) {
+        s_json_key (&b, "photos");
+        routing_array_put (&b, '[');
+        for (size_t i = 0; i < e->nphotos; i++) {
+            if (i)
+                routing_array_put (&b, ',');
+            s_json_str (&b, e->photos[i]);
+        }
+        routing_array_put (&b, ']');
+    }
     if (e->score) {
         s_json_key (&b, "score");
         s_json_int (&b, e->score);

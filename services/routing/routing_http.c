@@ -217,7 +217,9 @@ s_fields_check (routing_action_t action, const routing_cmd_t *cmd)
                 return "verify needs outcome: reached, not_reached or invalid";
             return NULL;
         case ROUTING_ACTION_NOTE:
-            return !cmd->text && !cmd->media_url ? "note needs text (or media_url)" : NULL;
+            return !cmd->text && !cmd->media_url && !cmd->nphotos
+                       ? "note needs text (or media_url, or photos)"
+                       : NULL;
         case ROUTING_ACTION_RESOLVE:
             return !cmd->text ? "resolve needs result" : NULL;
         case ROUTING_ACTION_TRANSFER:

@@ -14,7 +14,11 @@
                               builds, deferred to the actor the same way
                               (routing_cmd_defer); answered with a 303 to
                               the request's page saying what happened
-                              (routing_pages_answer)
+                              (routing_pages_answer). 备注 and 办结 are
+                              multipart with up to 3 photos, sent to intake
+                              first (routing_pages_photos.c)
+      GET  /w/media/{sha}[/thumb]?r={id}  a photo of a request the viewer
+                              may read (routing_pages_photos.c)
 
     DESIGN. A session is a random 32-byte id (hex) in the gz_session
     cookie (HttpOnly, SameSite=Strict, Path=/w/, Secure behind a trusted
@@ -263,6 +267,7 @@ s_request (routing_t *ctx, gz_http_req_t *req, const char *id)
                              "这件诉求不属于您的网格、单位或您本人，无权查看。");
     else {
         routing_page_phone (ctx, &v, view);
+        routing_page_photos (ctx, view);
         routing_page_request (req, &v, view, gz_http_query (req, "m"),
                               gz_actor_now_us (ctx->actor));
     }
@@ -290,6 +295,8 @@ routing_page_route (void *state, gz_http_req_t *req, const char *rest)
         routing_page_coord (ctx, req);
     else if (strncmp (rest, "r/", 2) == 0 && !post && s_id_ok (rest + 2, strlen (rest + 2)))
         s_request (ctx, req, rest + 2);
+    else if (strncmp (rest, "media/", 6) == 0 && !post)
+        routing_page_media (ctx, req, rest + 6);
     else
         routing_page_notice (req, 404, NULL, "未找到", "没有这个页面。");
     return false;
@@ -325,12 +332,21 @@ routing_page_action_route (void *state, gz_http_req_t *req, const char *rest)
         s_redirect (req, "/w/login");
         return false;
     }
+    if (gz_http_too_large (req) && gz_http_multipart (req)) {
+        routing_page_notice (
+            req, 413, NULL, "照片太大",
+            "照片太大：最多 3 张，每张不超过 10MB。操作没有执行，请返回诉求页面重试。");
+        return false;
+    }
     if (gz_http_too_large (req) || !s_csrf_ok (req, session)) {
         //  Nothing was applied: a form from elsewhere, or a stale page.
         routing_page_notice (req, 403, NULL, "无法完成",
                              "表单校验未通过，操作没有执行。请返回诉求页面刷新后重试。");
         return false;
     }
+    //  Photos: only a note's and a resolution's (routing_pages_photos.c).
+    size_t files =
+        act == ROUTING_ACTION_NOTE || act == ROUTING_ACTION_RESOLVE ? gz_http_file_count (req) : 0;
     routing_cmd_t *cmd = routing_cmd_new ();
     cmd->request_id = strdup (id);
     cmd->action = strdup (routing_action_name (act));
@@ -342,14 +358,21 @@ routing_page_action_route (void *state, gz_http_req_t *req, const char *rest)
     cmd->to_unit = s_field (req, "to_unit");
     cmd->to_staff = s_field (req, "to_staff");
     cmd->start_us = start;
+    //  The count stands in for the names while the fields are checked (a
+    //  note may be photos alone); routing_photos_offload resets it.
+    cmd->nphotos = files;
     if (routing_cmd_check (cmd)) {
+        cmd->nphotos = 0;
         routing_cmd_destroy (&cmd);
         snprintf (where, sizeof where, "/w/r/%s?m=fields", id);
         s_redirect (req, where);
         return false;
     }
-    if (routing_cmd_defer (ctx, &cmd, req) == 0)
+    if (files && routing_photos_offload (ctx, &cmd, req) == 0)
         return true;
+    if (!files && routing_cmd_defer (ctx, &cmd, req) == 0)
+        return true;
+    cmd->nphotos = 0;
     routing_cmd_destroy (&cmd);
     s_unavailable (req);
     return false;

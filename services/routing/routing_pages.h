@@ -93,6 +93,22 @@ json_t *routing_store_callback_list (gz_db_t *db, const char *subdistrict);
 int routing_store_contact_viewed (gz_db_t *db, const char *id, const routing_viewer_t *v,
                                   int64_t at_us, const char *note);
 
+//  ---- routing_pages_photos.c (处置 photos: upload through intake, serving)
+//  The multipart limits of routing's HTTP server (set in start).
+gz_http_multipart_t routing_photos_limits (void);
+//  Send req's photos to intake on a worker, put their names in the
+//  command and defer it to the actor (or answer a refusal). Takes *cmd_p
+//  on 0; -1 no worker free (*cmd_p still the caller's).
+int routing_photos_offload (routing_t *ctx, routing_cmd_t **cmd_p, gz_http_req_t *req);
+//  Ask intake for the filing's photos of request view: view's
+//  "filing_photos" (an array, empty when intake cannot say).
+void routing_page_photos (routing_t *ctx, json_t *view);
+//  Thumbnails (photos: an array of SHA-256 names) of request id, each
+//  linking to the photo, through /w/media; html_id may be NULL.
+void routing_page_thumbs (routing_page_t *p, const char *id, json_t *photos, const char *html_id);
+//  GET /w/media/{sha256}[/thumb]?r={id} (rest: after "/w/media/").
+void routing_page_media (routing_t *ctx, gz_http_req_t *req, const char *rest);
+
 //  "还剩 …" or, past due_iso, "已超时 …" in red ("" without a due).
 void routing_page_time_left (routing_page_t *p, const char *due_iso, int64_t now_us);
 //  Whether due_iso (routing_iso8601's) is before now_us.

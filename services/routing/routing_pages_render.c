@@ -42,6 +42,7 @@ static const char *s_head =
     "ul.q{list-style:none;padding:0;margin:0}ul.q li{margin:0 0 10px}"
     "ul.q a{display:block;text-decoration:none;color:inherit}"
     "ol.tl{padding-left:20px}ol.tl li{margin:6px 0}"
+    ".photos img{width:30%%;margin:4px 2%% 4px 0;border-radius:6px;vertical-align:top}"
     ".muted{color:#646a73;font-size:13px}a{color:#1456f0}"
     "details summary{font-weight:600;cursor:pointer;padding:4px 0}"
     "footer{text-align:center;color:#8f959e;font-size:12px;padding:14px}"
@@ -299,10 +300,24 @@ static void
 s_form (s_page_t *p, const routing_viewer_t *v, const char *id, const char *action,
         const char *title, bool open)
 {
+    //  备注 and 办结 take photos (routing_pages_photos.c).
+    bool photos = strcmp (action, "note") == 0 || strcmp (action, "resolve") == 0;
     s_put (p, "<details class=\"card\"%s><summary>%s</summary>", open ? " open" : "", title);
-    s_put (p, "<form method=\"post\" action=\"/w/r/");
+    s_put (p, "<form method=\"post\"%s action=\"/w/r/",
+           photos ? " enctype=\"multipart/form-data\"" : "");
     s_text (p, id);
     s_put (p, "/%s\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">", action, v->csrf);
+}
+
+//  The camera input of a note's or a resolution's form.
+static void
+s_photo_input (s_page_t *p, const char *label)
+{
+    s_put (p,
+           "<label>%s <small>（选填，拍照或上传，最多3张，每张不超过10MB）</small></label>"
+           "<input name=\"photo\" type=\"file\" accept=\"image/*\" capture=\"environment\" "
+           "multiple>",
+           label);
 }
 
 static bool
@@ -339,13 +354,15 @@ s_actions (s_page_t *p, const routing_viewer_t *v, const char *id, routing_state
     if (s_allows (ROUTING_ACTION_RESOLVE, st)) {
         s_form (p, v, id, "resolve", "办结", true);
         s_put (p, "<label>办理结果</label>"
-                  "<textarea name=\"text\" maxlength=\"4000\" required></textarea>"
-                  "<button type=\"submit\">办结</button></form></details>");
+                  "<textarea name=\"text\" maxlength=\"4000\" required></textarea>");
+        s_photo_input (p, "处置后照片");
+        s_put (p, "<button type=\"submit\">办结</button></form></details>");
     }
     if (s_allows (ROUTING_ACTION_NOTE, st)) {
         s_form (p, v, id, "note", "备注", false);
-        s_put (p, "<label>备注内容</label><textarea name=\"text\" maxlength=\"4000\"></textarea>"
-                  "<label>照片链接 <small>（选填，http(s)://）</small></label>"
+        s_put (p, "<label>备注内容</label><textarea name=\"text\" maxlength=\"4000\"></textarea>");
+        s_photo_input (p, "处置照片（处置前/处置中）");
+        s_put (p, "<label>照片链接 <small>（选填，http(s)://）</small></label>"
                   "<input name=\"media_url\" type=\"url\" maxlength=\"2000\">"
                   "<button type=\"submit\">添加备注</button></form></details>");
     }
@@ -411,6 +428,12 @@ s_facts (s_page_t *p, json_t *view, int64_t now_us)
         s_text (p, media);
         s_put (p, "\">查看照片</a></p>");
     }
+    //  The resident's photos, as intake lists them (routing_page_photos).
+    if (json_array_size (json_object_get (view, "filing_photos"))) {
+        s_put (p, "<p><b>居民上传的照片：</b></p>");
+        routing_page_thumbs (p, s_str (view, "id"), json_object_get (view, "filing_photos"),
+                             "filing-photos");
+    }
     s_put (p, "<p><b>承办：</b>");
     s_text (p, s_str (as, "name"));
     s_put (p, "（");
@@ -454,9 +477,18 @@ routing_page_request (gz_http_req_t *req, const routing_viewer_t *v, json_t *vie
             s_put (&p, "：");
             s_text (&p, s_str (t, "note"));
         }
+        json_t *photos = json_object_get (json_object_get (t, "detail"), "photos");
+        if (json_array_size (photos)) {
+            s_put (&p, "<br>");
+            routing_page_thumbs (&p, s_str (view, "id"), photos, NULL);
+        }
         s_put (&p, "</li>");
     }
     s_put (&p, "</ol></div><p><a href=\"/w/\">返回待办</a></p>");
+    //  gz_http's policy for pages, with the request's photos (same origin).
+    gz_http_set_header (req, "Content-Security-Policy",
+                        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
     s_send (req, 200, &p);
 }
 

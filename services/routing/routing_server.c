@@ -15,6 +15,7 @@
 #include "gz_log.h"
 #include "routing.h"
 #include "routing_meetings.h"
+#include "routing_pages.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -329,6 +330,9 @@ s_start (gz_actor_t *actor, const void *config)
         return NULL;
     }
     gz_dbpool_each (ctx->pool, s_prepare_reads, self->cfg->base.schema);
+    //  The workbench's 备注 and 办结 take photos (gz_actor opens HTTP after
+    //  start, with these).
+    self->cfg->base.multipart = routing_photos_limits ();
     gz_actor_every (actor, self->cfg->timer_ms, s_timers, self);
     gz_info (SVC, "msg=\"routing started\" intake=%s rules=%zu", self->cfg->intake_events,
              routing_rules_count (core->rules));
