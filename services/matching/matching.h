@@ -27,8 +27,8 @@ typedef struct {
     gz_actor_t *actor;
     const matching_config_t *cfg;
     gz_metrics_t *metrics;
-    gz_queue_t *queue;     //  ops for the actor
-    atomic_int inflight;   //  ops queued or being applied
+    gz_queue_t *queue;   //  ops for the actor
+    atomic_int inflight; //  ops queued or being applied
     //  The actor's alone:
     gz_db_t *db;
     gz_bus_pub_t *pub;
