@@ -23,6 +23,7 @@ enum {
     GZ_PORT_ROUTING_EVENTS = 13,  //  PUB: routing's event stream
     GZ_PORT_MATCHING_BUS = 14,    //  ROUTER: MatchCommand commands
     GZ_PORT_MATCHING_EVENTS = 15, //  PUB: matching's event stream
+    GZ_PORT_NOTIFY_EVENTS = 16,   //  PUB: notify's event stream (each delivery's end)
 };
 
 //  The value of variable name, or dflt when unset or empty. Borrowed.

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "gz_actor.h"
+#include "gz_bus.h"
 #include "gz_db.h"
 #include "gz_metrics.h"
 #include "gz_org.h"
@@ -90,6 +91,18 @@ void notify_on_batch (void *arg, bool committed);
 notify_deliver_t *notify_deliver_start (notify_t *ctx);
 //  New rows are committed: look now.
 void notify_deliver_wake (notify_deliver_t *self);
+//  A delivery that ended (sent, dead, skipped), as the notify stream
+//  tells it. Strings borrowed.
+typedef struct {
+    int64_t id;
+    const char *state, *channel, *recipient_kind, *event, *request_id;
+    const char *nodes[3]; //  grid, community, sub-district ("" unknown)
+    int attempts;
+    int64_t at_us;
+} notify_ended_t;
+//  Stage its event (DeliverySent, DeliveryDead, DeliverySkipped with a
+//  NotifyEvent) on pub for the open transaction.
+void notify_deliver_stage (gz_bus_pub_t *pub, const notify_ended_t *e);
 //  Deliveries sent by this process so far.
 int64_t notify_deliver_sent (notify_deliver_t *self);
 //  Finish the sends in progress, stop, free.
@@ -129,9 +142,10 @@ typedef struct {
 void notify_job_clear (notify_job_t *job);
 
 int notify_store_prepare (gz_db_t *db, const char *schema);
-//  Record what intake's stream says of a request (an upsert).
+//  Record what intake's stream says of a request (an upsert). nodes:
+//  its grid, community and sub-district codes (borrowed).
 int notify_store_request (gz_db_t *db, const char *id, const char *service_code, const char *place,
-                          bool has_contact);
+                          bool has_contact, const char *const nodes[3]);
 //  A follower merged into lead.
 int notify_store_merge (gz_db_t *db, const char *follower, const char *lead);
 //  0 found (*out filled), 1 unknown, -1 failure.
@@ -168,8 +182,11 @@ typedef enum {
     NOTIFY_ROW_DEAD,
     NOTIFY_ROW_SKIPPED
 } notify_row_state_t;
-int notify_store_done (gz_db_t *db, const char *id, notify_row_state_t state, int64_t retry_ms,
-                       const char *error);
+//  In one transaction with the stream's events (NotifyEvent, staged on
+//  pub, a writer of the notify stream; NULL: none) of the rows it ends
+//  (the row and its digest's members, when sent, dead or skipped).
+int notify_store_done (gz_db_t *db, gz_bus_pub_t *pub, const char *id, notify_row_state_t state,
+                       int64_t retry_ms, const char *error);
 //  A digest row's group: formed now (the due digest rows of its
 //  recipient and channel join it) or read back (formed at an earlier
 //  claim). The members' templates and variables as a JSON array of

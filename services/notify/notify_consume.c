@@ -46,7 +46,8 @@ notify_on_intake (gz_db_t *db, const gz_envelope_t *env, void *arg)
     const gz_building_t *b =
         *s->building_code ? gz_org_building (self->shared.org, s->building_code) : NULL;
     const char *place = b && b->name ? b->name : s->address;
-    int rc = notify_store_request (db, s->request_id, s->service_code, place, s->has_phone);
+    const char *nodes[3] = {s->grid_code, s->community_code, s->subdistrict_code};
+    int rc = notify_store_request (db, s->request_id, s->service_code, place, s->has_phone, nodes);
     gongzhi__v1__request_submitted__free_unpacked (s, NULL);
     return rc;
 }
