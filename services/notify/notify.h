@@ -19,9 +19,11 @@
     or process that dies leaves them to be claimed again), renders them
     with the plan's template, asks intake for a resident's contact (or
     matching for a volunteer's phone and answer link), sends, and records the outcome: sent, failed
-   (retried with backoff and jitter) or dead. A slow channel holds up only its own workers. What the
-   workers share with the actor (the plan, the org directory) sits behind a read-write lock and is
-   swapped whole on reload.  */
+   (retried with backoff and jitter) or dead. An outcome that ends the row (sent, dead, skipped)
+   commits with its event on the stream `notify` (the worker's writer of the actor's publisher),
+   so each delivery ends once on the stream, however many attempts it took. A slow channel holds up
+   only its own workers. What the workers share with the actor (the plan, the org directory) sits
+   behind a read-write lock and is swapped whole on reload.  */
 #ifndef NOTIFY_H_INCLUDED
 #define NOTIFY_H_INCLUDED
 
