@@ -128,8 +128,9 @@ typedef struct {
     int64_t position;
     const char *vars; //  JSON object text
     bool essential;
-    bool digest;    //  may be carried in a digest
-    int64_t due_us; //  0: now
+    bool digest;          //  may be carried in a digest
+    int64_t due_us;       //  0: now
+    const char *nodes[3]; //  the event's grid, community, sub-district (NULL: "")
 } notify_row_t;
 
 //  A claimed delivery (a worker's). Strings owned; free with
@@ -144,10 +145,9 @@ typedef struct {
 void notify_job_clear (notify_job_t *job);
 
 int notify_store_prepare (gz_db_t *db, const char *schema);
-//  Record what intake's stream says of a request (an upsert). nodes:
-//  its grid, community and sub-district codes (borrowed).
+//  Record what intake's stream says of a request (an upsert).
 int notify_store_request (gz_db_t *db, const char *id, const char *service_code, const char *place,
-                          bool has_contact, const char *const nodes[3]);
+                          bool has_contact);
 //  A follower merged into lead.
 int notify_store_merge (gz_db_t *db, const char *follower, const char *lead);
 //  0 found (*out filled), 1 unknown, -1 failure.

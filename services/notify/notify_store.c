@@ -17,13 +17,10 @@
 //  ---------------------------------------------------------------- the actor's
 
 static const char *const s_request_sql =
-    "INSERT INTO {schema}.requests (request_id, service_code, place, has_contact, grid_code,"
-    "  community_code, subdistrict_code)"
-    " VALUES ($1, $2, $3, $4::boolean, $5, $6, $7)"
+    "INSERT INTO {schema}.requests (request_id, service_code, place, has_contact)"
+    " VALUES ($1, $2, $3, $4::boolean)"
     " ON CONFLICT (request_id) DO UPDATE SET service_code = EXCLUDED.service_code,"
-    "  place = EXCLUDED.place, has_contact = EXCLUDED.has_contact,"
-    "  grid_code = EXCLUDED.grid_code, community_code = EXCLUDED.community_code,"
-    "  subdistrict_code = EXCLUDED.subdistrict_code";
+    "  place = EXCLUDED.place, has_contact = EXCLUDED.has_contact";
 
 //  A merge may come before intake's event of the follower (another
 //  stream): the row is made then and filled in later.
@@ -43,10 +40,11 @@ static const char *const s_prefs_sql =
 
 static const char *const s_insert_sql =
     "INSERT INTO {schema}.deliveries (key, stream, position, event, request_id, audience,"
-    "  recipient, channel, template, vars, essential, due_at, digest)"
+    "  recipient, channel, template, vars, essential, due_at, digest, grid_code,"
+    "  community_code, subdistrict_code)"
     " VALUES ($1, $2, $3::bigint, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::boolean,"
     "  CASE WHEN $12::bigint = 0 THEN now() ELSE to_timestamp($12::bigint / 1e6) END,"
-    "  $13::boolean)"
+    "  $13::boolean, $14, $15, $16)"
     " ON CONFLICT (key) DO NOTHING";
 
 //  When a row goes (or went) out: its due time while it waits, its send
@@ -104,11 +102,10 @@ s_exec (gz_db_t *db, const char *name, int n, const char *const *values)
 
 int
 notify_store_request (gz_db_t *db, const char *id, const char *service_code, const char *place,
-                      bool has_contact, const char *const nodes[3])
+                      bool has_contact)
 {
-    const char *v[] = {id,       service_code, place,   has_contact ? "true" : "false",
-                       nodes[0], nodes[1],     nodes[2]};
-    return s_exec (db, "nt_request", 7, v);
+    const char *v[] = {id, service_code, place, has_contact ? "true" : "false"};
+    return s_exec (db, "nt_request", 4, v);
 }
 
 int
@@ -186,8 +183,11 @@ notify_store_insert (gz_db_t *db, const notify_row_t *row)
                        row->vars,
                        row->essential ? "true" : "false",
                        due,
-                       row->digest ? "true" : "false"};
-    return s_exec (db, "nt_insert", 13, v);
+                       row->digest ? "true" : "false",
+                       row->nodes[0] ? row->nodes[0] : "",
+                       row->nodes[1] ? row->nodes[1] : "",
+                       row->nodes[2] ? row->nodes[2] : ""};
+    return s_exec (db, "nt_insert", 16, v);
 }
 
 int64_t
@@ -257,15 +257,13 @@ static const char *const s_group_read_sql =
     " FROM {schema}.deliveries WHERE digest_of = $1::bigint AND id <> $1::bigint";
 
 //  What the stream says of each row an outcome ended (sent, dead,
-//  skipped; not failed: it is retried), with the request's nodes: the
-//  columns notify_store_done reads back (S_ENDED_COLS). d is the CTE of
-//  the updated rows.
+//  skipped; not failed: it is retried): the columns notify_store_done
+//  reads back (S_ENDED_COLS). d is the CTE of the updated rows.
 #define S_ENDED                                                                                    \
     " SELECT d.id, d.state, d.channel, split_part(d.recipient, ':', 1), d.event, d.request_id,"    \
-    "  coalesce(r.grid_code, ''), coalesce(r.community_code, ''),"                                 \
-    "  coalesce(r.subdistrict_code, ''), d.attempts, (extract(epoch FROM now()) * 1e6)::bigint"    \
-    " FROM d LEFT JOIN {schema}.requests r ON d.request_id <> '' AND r.request_id = d.request_id"  \
-    " WHERE d.state IN ('sent', 'dead', 'skipped') ORDER BY d.id"
+    "  d.grid_code, d.community_code, d.subdistrict_code, d.attempts,"                             \
+    "  (extract(epoch FROM now()) * 1e6)::bigint"                                                  \
+    " FROM d WHERE d.state IN ('sent', 'dead', 'skipped') ORDER BY d.id"
 #define S_ENDED_COLS 11
 
 //  The carrier's outcome is its members'.
@@ -273,7 +271,8 @@ static const char *const s_group_done_sql =
     "WITH d AS (UPDATE {schema}.deliveries m SET state = c.state, sent_at = c.sent_at,"
     "  last_error = c.last_error, attempts = c.attempts"
     " FROM {schema}.deliveries c WHERE c.id = $1::bigint AND m.digest_of = c.id AND m.id <> c.id"
-    " RETURNING m.id, m.state, m.channel, m.recipient, m.event, m.request_id, m.attempts)" S_ENDED;
+    " RETURNING m.id, m.state, m.channel, m.recipient, m.event, m.request_id, m.attempts,"
+    "  m.grid_code, m.community_code, m.subdistrict_code)" S_ENDED;
 
 static const char *const s_done_sql =
     "WITH d AS (UPDATE {schema}.deliveries SET state = $2,"
@@ -281,7 +280,8 @@ static const char *const s_done_sql =
     "  due_at = now() + make_interval(secs => $3::double precision / 1000),"
     "  last_error = $4"
     " WHERE id = $1::bigint AND state = 'sending'"
-    " RETURNING id, state, channel, recipient, event, request_id, attempts)" S_ENDED;
+    " RETURNING id, state, channel, recipient, event, request_id, attempts, grid_code,"
+    "  community_code, subdistrict_code)" S_ENDED;
 
 int
 notify_store_prepare_worker (gz_db_t *db, const char *schema)
