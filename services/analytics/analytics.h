@@ -23,6 +23,7 @@ typedef struct {
     analytics_acc_t *acc;              //  the batch's facts and deltas (analytics_consume.c)
     struct analytics_pending *pending; //  the batch's decoded events (analytics_consume.c)
     zhashx_t *matching;                //  "node|day" -> int64_t[] (analytics_matching.c)
+    zhashx_t *notify;                  //  "node|day|channel" -> int64_t[] (analytics_notify.c)
 } analytics_t;
 
 //  ---------------------------------------------------------------- analytics_server.c
@@ -66,6 +67,33 @@ int analytics_on_matching (gz_db_t *db, const gz_envelope_t *env, void *arg);
 int analytics_matching_flush (gz_db_t *db, void *arg);
 void analytics_matching_after (void *arg, bool committed);
 json_t *analytics_matching_json (gz_db_t *db, const char *node, const char *from, const char *to);
+
+//  ---------------------------------------------------------------- analytics_notify.c
+
+//  notify_daily's counters: sent, dead, skipped (rows' int64_t[] length).
+#define ANALYTICS_NOTIFY_COLUMNS 3
+//  One notify event (a delivery's end) added into rows
+//  ("node|day|channel" -> int64_t[3], made with free as their
+//  destructor); org (may be NULL) gives the sub-district's district.
+//  Live consumer and rebuild share it. 0 counted, 1 undecodable, 2 a type
+//  not counted.
+int analytics_notify_apply (zhashx_t *rows, gz_org_t *org, const gz_envelope_t *env);
+int analytics_on_notify (gz_db_t *db, const gz_envelope_t *env, void *arg);
+int analytics_notify_flush (gz_db_t *db, void *arg);
+void analytics_notify_after (void *arg, bool committed);
+//  GET /api/v1/notifications (a blocking route).
+bool analytics_route_notifications (void *state, gz_http_req_t *req, const char *rest);
+
+//  ---------------------------------------------------------------- analytics_store_notify.c
+
+void analytics_store_notify_prepare (gz_db_t *db, const char *schema);
+void analytics_store_notify_prepare_read (gz_db_t *db, const char *schema);
+//  Add the batch's rows ("node|day|channel" -> the three counters). 0 or -1.
+int analytics_store_notify_add (gz_db_t *db, zhashx_t *rows);
+//  The node's per-channel totals, totals and daily series over from..to
+//  (docs/analytics.md); NULL on failure.
+json_t *analytics_store_notify_json (gz_db_t *db, const char *node, const char *from,
+                                     const char *to);
 
 //  ---------------------------------------------------------------- analytics_store_matching.c
 
@@ -186,12 +214,13 @@ bool analytics_page_echarts (void *state, gz_http_req_t *req, const char *rest);
 //  ---------------------------------------------------------------- analytics_store_rebuild.c
 
 //  The statements of rebuild and verify (schema: analytics'; intake,
-//  routing, matching: the producers' schemas).
+//  routing, matching, notify: the producers' schemas).
 void analytics_store_prepare_rebuild (gz_db_t *db, const char *schema, const char *intake,
-                                      const char *routing, const char *matching);
+                                      const char *routing, const char *matching,
+                                      const char *notify);
 //  Inside the rebuild's transaction: analytics' cursor rows locked (the
-//  live consumer waits), facts, rollup, volumes and matching_daily
-//  emptied. 0 or -1.
+//  live consumer waits), facts, rollup, volumes, matching_daily and
+//  notify_daily emptied. 0 or -1.
 int analytics_store_rebuild_lock (gz_db_t *db);
 //  Whether schema has an outbox (matching may not be deployed): 1, 0, or
 //  -1 on failure.

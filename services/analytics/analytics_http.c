@@ -276,6 +276,7 @@ const gz_route_t analytics_routes[] = {
     {NULL, "/api/v1/staff", "staff", analytics_route_staff, true},
     {NULL, "/api/v1/meetings", "meetings", analytics_route_meetings, true},
     {NULL, "/api/v1/volunteers", "volunteers", analytics_route_volunteers, true},
+    {NULL, "/api/v1/notifications", "notifications", analytics_route_notifications, true},
     {NULL, "/api/v1/reports/monthly", "report_monthly", analytics_route_report_monthly, true},
     {NULL, NULL, NULL, NULL, false},
 };

@@ -30,6 +30,8 @@ analytics_config_from_env (void)
     self->routing_events = gz_config_endpoint ("GZ_ROUTING_EVENTS", GZ_PORT_ROUTING_EVENTS);
     self->matching_schema = strdup (gz_config_str ("GZ_MATCHING_SCHEMA", "matching"));
     self->matching_events = gz_config_endpoint ("GZ_MATCHING_EVENTS", GZ_PORT_MATCHING_EVENTS);
+    self->notify_schema = strdup (gz_config_str ("GZ_NOTIFY_SCHEMA", "notify"));
+    self->notify_events = gz_config_endpoint ("GZ_NOTIFY_EVENTS", GZ_PORT_NOTIFY_EVENTS);
     self->min_sample = (int) gz_config_int ("GZ_ANALYTICS_MIN_SAMPLE", 20, 1, 1000000);
     self->hotspot_min = (int) gz_config_int ("GZ_ANALYTICS_HOTSPOT_MIN", 3, 1, 1000000);
     self->hotspot_days = (int) gz_config_int ("GZ_ANALYTICS_HOTSPOT_DAYS", 30, 1, 3660);
@@ -101,6 +103,7 @@ s_prepare_read (gz_db_t *db, void *arg)
     analytics_t *self = arg;
     analytics_store_prepare_read (db, self->cfg->base.schema);
     analytics_store_matching_prepare_read (db, self->cfg->base.schema);
+    analytics_store_notify_prepare_read (db, self->cfg->base.schema);
     analytics_store_people_prepare_read (db, self->cfg->routing_schema);
     analytics_store_prepare_report (db, self->cfg->base.schema, self->cfg->routing_schema);
     gz_auth_prepare (db, self->cfg->routing_schema);
@@ -122,6 +125,9 @@ s_start (gz_actor_t *actor, const void *config)
     analytics_store_matching_prepare (gz_actor_db (actor), self->cfg->base.schema);
     self->matching = zhashx_new ();
     zhashx_set_destructor (self->matching, (zhashx_destructor_fn *) zstr_free);
+    analytics_store_notify_prepare (gz_actor_db (actor), self->cfg->base.schema);
+    self->notify = zhashx_new ();
+    zhashx_set_destructor (self->notify, (zhashx_destructor_fn *) zstr_free);
     gz_dbpool_each (gz_actor_pool (actor), s_prepare_read, self);
     if (s_reload (self) != 0) {
         s_stop ((void **) &self);
@@ -136,6 +142,9 @@ s_start (gz_actor_t *actor, const void *config)
     gz_actor_follow (actor, self->cfg->matching_schema, "matching", self->cfg->matching_events,
                      true, analytics_on_matching, self, analytics_matching_after, self);
     gz_actor_follow_flush (actor, "matching", analytics_matching_flush, self);
+    gz_actor_follow (actor, self->cfg->notify_schema, "notify", self->cfg->notify_events, true,
+                     analytics_on_notify, self, analytics_notify_after, self);
+    gz_actor_follow_flush (actor, "notify", analytics_notify_flush, self);
     gz_info (SVC, "msg=\"analytics started\" min_sample=%d hotspots=%d/%dd", self->cfg->min_sample,
              self->cfg->hotspot_min, self->cfg->hotspot_days);
     return self;
@@ -149,6 +158,7 @@ s_stop (void **state_p)
         return;
     analytics_consume_destroy (self);
     zhashx_destroy (&self->matching);
+    zhashx_destroy (&self->notify);
     gz_org_destroy (&self->org);
     free (self);
     *state_p = NULL;
@@ -165,6 +175,8 @@ s_describe_metrics (gz_metrics_t *m)
     gz_metrics_add (m, "gz_decode_errors_total", "source=\"routing\"", 0);
     gz_metrics_add (m, "gz_decode_errors_total", "source=\"matching\"", 0);
     gz_metrics_add (m, "gz_analytics_events_total", "stream=\"matching\"", 0);
+    gz_metrics_add (m, "gz_decode_errors_total", "source=\"notify\"", 0);
+    gz_metrics_add (m, "gz_analytics_events_total", "stream=\"notify\"", 0);
 }
 
 static const gz_actor_spec_t s_spec = {

@@ -25,6 +25,8 @@ typedef struct {
     char *routing_events;   //  GZ_ROUTING_EVENTS
     char *matching_schema;  //  GZ_MATCHING_SCHEMA ("matching"): its outbox
     char *matching_events;  //  GZ_MATCHING_EVENTS
+    char *notify_schema;    //  GZ_NOTIFY_SCHEMA ("notify"): its outbox
+    char *notify_events;    //  GZ_NOTIFY_EVENTS
     int min_sample;         //  GZ_ANALYTICS_MIN_SAMPLE (20): fewer cohort requests: not ranked
     int hotspot_min;        //  GZ_ANALYTICS_HOTSPOT_MIN (3): requests that make a hot spot
     int hotspot_days;       //  GZ_ANALYTICS_HOTSPOT_DAYS (30): in this many days

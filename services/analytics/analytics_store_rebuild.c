@@ -1,6 +1,6 @@
 /*  analytics_store_rebuild: the SQL of `gzctl analytics rebuild` and
     `gzctl analytics verify` (docs/analytics-rebuild.md): the producers'
-    outboxes (intake's, routing's, matching's) read in order, analytics'
+    outboxes (intake's, routing's, matching's, notify's) read in order, analytics'
     tables emptied and cursors set in the rebuild's one transaction, and
     the source tables (intake's requests, routing's timeline) read back as
     facts for the verify.  */
@@ -57,7 +57,7 @@ static const struct {
     {"an_rb_cursor_lock", "SELECT stream, position FROM {schema}.bus_cursor"
                           " WHERE consumer = 'analytics' FOR UPDATE"},
     {"an_rb_truncate", "TRUNCATE {schema}.facts, {schema}.rollup, {schema}.rollup_month,"
-                       " {schema}.volumes, {schema}.matching_daily"},
+                       " {schema}.volumes, {schema}.matching_daily, {schema}.notify_daily"},
     //  Matching may not be deployed: its outbox is read only when it exists.
     {"an_rb_has_matching", "SELECT to_regclass($1) IS NOT NULL"},
     //  Monthly rows that are not the sum of their days.
@@ -98,6 +98,14 @@ static const struct {
     {"an_vf_matching",
      "SELECT node || '|' || day::text, needs, offers, accepted, declined, expired, services,"
      " minutes, points_earned, points_redeemed FROM {schema}.matching_daily"},
+    {"an_rb_range_notify", "SELECT coalesce(min(position), 0), coalesce(max(position), 0),"
+                           " count(*) FROM {notify}.outbox WHERE stream = 'notify'"},
+    {"an_rb_page_notify",
+     "SELECT position, id, type, key, topic, occurred_at_us, trace_id, idempotency_key, payload"
+     " FROM {notify}.outbox WHERE stream = 'notify' AND position > $1::bigint"
+     " AND position <= $2::bigint ORDER BY position LIMIT 5000"},
+    {"an_vf_notify", "SELECT node || '|' || day::text || '|' || channel, sent, dead, skipped"
+                     " FROM {schema}.notify_daily"},
     {"an_vf_routed", "SELECT payload FROM {routing}.outbox WHERE stream = 'routing'"
                      " AND type = 'RequestRouted' ORDER BY position"},
     {"an_vf_rollup", "SELECT node, day::text, requests, reached, reached_on_time, resolved,"
@@ -111,12 +119,14 @@ static const struct {
     {NULL, NULL},
 };
 
-//  sql with {intake}, {routing} and {matching} replaced by the quoted
-//  schema names.
+//  sql with {intake}, {routing}, {matching} and {notify} replaced by the
+//  quoted schema names.
 static char *
-s_sql (const char *sql, const char *intake, const char *routing, const char *matching)
+s_sql (const char *sql, const char *intake, const char *routing, const char *matching,
+       const char *notify)
 {
     char *qi = gz_db_ident (intake), *qr = gz_db_ident (routing), *qm = gz_db_ident (matching);
+    char *qn = gz_db_ident (notify);
     size_t size = strlen (sql) * 2 + 256;
     char *out = malloc (size);
     assert (out);
@@ -129,6 +139,8 @@ s_sql (const char *sql, const char *intake, const char *routing, const char *mat
             with = qr, p += 9;
         else if (strncmp (p, "{matching}", 10) == 0)
             with = qm, p += 10;
+        else if (strncmp (p, "{notify}", 8) == 0)
+            with = qn, p += 8;
         if (with) {
             len += (size_t) snprintf (out + len, size - len, "%s", with);
             continue;
@@ -139,16 +151,17 @@ s_sql (const char *sql, const char *intake, const char *routing, const char *mat
     free (qi);
     free (qr);
     free (qm);
+    free (qn);
     return out;
 }
 
 void
 analytics_store_prepare_rebuild (gz_db_t *db, const char *schema, const char *intake,
-                                 const char *routing, const char *matching)
+                                 const char *routing, const char *matching, const char *notify)
 {
     for (int i = 0; s_statements[i].name; i++) {
         char *sql = s_sql (s_statements[i].sql ? s_statements[i].sql : s_source_sql, intake,
-                           routing, matching);
+                           routing, matching, notify);
         gz_db_prepare_schema (db, s_statements[i].name, sql, schema);
         free (sql);
     }
@@ -165,8 +178,8 @@ s_run (gz_db_t *db, const char *name, int n, const char *const *values)
 int
 analytics_store_rebuild_lock (gz_db_t *db)
 {
-    const char *streams[3] = {"intake", "routing", "matching"};
-    for (int i = 0; i < 3; i++)
+    const char *streams[4] = {"intake", "routing", "matching", "notify"};
+    for (int i = 0; i < 4; i++)
         if (s_run (db, "an_rb_cursor_new", 1, &streams[i]))
             return -1;
     //  The live consumer locks its cursor row first in every batch: it

@@ -3,7 +3,8 @@
     Every TCP port the platform opens derives from GZ_PORT_BASE (default
     8080) unless its own variable is set, so two platforms run side by
     side on different bases. Offsets: intake HTTP +0, routing +1,
-    matching +2, notify +3, analytics +4; bus endpoints +10 and up.  */
+    matching +2, notify +3, analytics +4; bus endpoints +10 and up (the
+    next free one: +17).  */
 #ifndef GZ_CONFIG_H_INCLUDED
 #define GZ_CONFIG_H_INCLUDED
 
@@ -23,6 +24,7 @@ enum {
     GZ_PORT_ROUTING_EVENTS = 13,  //  PUB: routing's event stream
     GZ_PORT_MATCHING_BUS = 14,    //  ROUTER: MatchCommand commands
     GZ_PORT_MATCHING_EVENTS = 15, //  PUB: matching's event stream
+    GZ_PORT_NOTIFY_EVENTS = 16,   //  PUB: notify's event stream (each delivery's end)
 };
 
 //  The value of variable name, or dflt when unset or empty. Borrowed.

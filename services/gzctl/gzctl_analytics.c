@@ -1,14 +1,16 @@
 /*  gzctl analytics: rebuild analytics' rollups from the streams' history,
     and verify them against the source tables (docs/analytics-rebuild.md).
 
-      gzctl analytics rebuild   replay intake's, routing's and matching's
-                                outboxes in order into fresh facts,
-                                rollups, volumes and matching_daily and set
+      gzctl analytics rebuild   replay intake's, routing's, matching's and
+                                notify's outboxes in order into fresh facts,
+                                rollups, volumes, matching_daily and
+                                notify_daily and set
                                 analytics' cursors to the last positions
                                 replayed, in one transaction
       gzctl analytics verify    recount every rollup and volume from
                                 intake's and routing's tables, and
-                                matching_daily from matching's outbox, and
+                                matching_daily and notify_daily from
+                                matching's and notify's outboxes, and
                                 print each difference; exit 1 if there is
                                 any
 
@@ -30,7 +32,7 @@
 #include <string.h>
 
 typedef struct {
-    char *schema, *intake, *routing, *matching;
+    char *schema, *intake, *routing, *matching, *notify;
 } s_schemas_t;
 
 static void
@@ -40,6 +42,7 @@ s_schemas (s_schemas_t *s)
     s->intake = strdup (gz_config_str ("GZ_INTAKE_SCHEMA", "intake"));
     s->routing = strdup (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
     s->matching = strdup (gz_config_str ("GZ_MATCHING_SCHEMA", "matching"));
+    s->notify = strdup (gz_config_str ("GZ_NOTIFY_SCHEMA", "notify"));
 }
 
 static void
@@ -49,14 +52,16 @@ s_schemas_free (s_schemas_t *s)
     free (s->intake);
     free (s->routing);
     free (s->matching);
+    free (s->notify);
 }
 
 //  What a replay feeds: the accumulator (intake's and routing's events)
-//  or matching's rows, with the org directory for matching's nodes.
+//  or matching's or notify's rows, with the org directory for their nodes.
 typedef struct {
     analytics_acc_t *acc;
     zhashx_t *matching;
     gz_org_t *org;
+    zhashx_t *notify;
 } s_sink_t;
 
 static zhashx_t *
@@ -74,6 +79,8 @@ s_apply (s_sink_t *sink, const char *stream, const gz_envelope_t *env)
         return analytics_acc_intake (sink->acc, env);
     if (streq (stream, "routing"))
         return analytics_acc_routing (sink->acc, env);
+    if (streq (stream, "notify"))
+        return analytics_notify_apply (sink->notify, sink->org, env);
     return analytics_matching_apply (sink->matching, sink->org, env);
 }
 
@@ -120,7 +127,7 @@ s_replay (gz_db_t *db, s_sink_t *sink, const char *stream, int64_t *last_p)
     return applied;
 }
 
-static const char *const s_streams[3] = {"intake", "routing", "matching"};
+static const char *const s_streams[4] = {"intake", "routing", "matching", "notify"};
 
 static int
 s_rebuild (gz_db_t *db, const s_schemas_t *s)
@@ -132,28 +139,35 @@ s_rebuild (gz_db_t *db, const s_schemas_t *s)
     }
     analytics_store_prepare (db, s->schema);
     analytics_store_matching_prepare (db, s->schema);
-    analytics_store_prepare_rebuild (db, s->schema, s->intake, s->routing, s->matching);
-    s_sink_t sink = {analytics_acc_new (NULL, NULL), s_matching_rows (), org};
+    analytics_store_notify_prepare (db, s->schema);
+    analytics_store_prepare_rebuild (db, s->schema, s->intake, s->routing, s->matching, s->notify);
+    s_sink_t sink = {analytics_acc_new (NULL, NULL), s_matching_rows (), org, s_matching_rows ()};
     analytics_acc_set_org (sink.acc, org);
-    int64_t t0 = zclock_usecs (), last[3] = {0, 0, 0}, events[3] = {0, 0, 0};
+    int64_t t0 = zclock_usecs (), last[4] = {0, 0, 0, 0}, events[4] = {0, 0, 0, 0};
     int rc = 1;
     int matching = analytics_store_has_outbox (db, s->matching);
-    if (matching < 0 || gz_db_begin (db) || analytics_store_rebuild_lock (db)) {
+    int notify = analytics_store_has_outbox (db, s->notify);
+    if (matching < 0 || notify < 0 || gz_db_begin (db) || analytics_store_rebuild_lock (db)) {
         fprintf (stderr, "gzctl: cannot lock analytics' tables (has analytics started once?): %s\n",
                  gz_db_error (db));
         goto done;
     }
-    //  Without matching's outbox (not deployed) its cursor stays at 0.
-    for (int i = 0; i < (matching ? 3 : 2); i++) {
+    //  Without matching's or notify's outbox (not deployed) its cursor
+    //  stays at 0.
+    for (int i = 0; i < 4; i++) {
+        if ((i == 2 && !matching) || (i == 3 && !notify))
+            continue;
         events[i] = s_replay (db, &sink, s_streams[i], &last[i]);
         if (events[i] < 0)
             goto done;
     }
     size_t nfacts = 0;
     free (analytics_acc_dirty (sink.acc, &nfacts));
-    size_t nmatching = zhashx_size (sink.matching);
+    size_t nmatching = zhashx_size (sink.matching), nnotify = zhashx_size (sink.notify);
     if (analytics_store_write (db, sink.acc) ||
         analytics_store_matching_add (db, sink.matching, ANALYTICS_MATCHING_COLUMNS) ||
+        analytics_store_notify_add (db, sink.notify) ||
+        analytics_store_cursor_set (db, "notify", last[3]) ||
         analytics_store_cursor_set (db, "intake", last[0]) ||
         analytics_store_cursor_set (db, "routing", last[1]) ||
         analytics_store_cursor_set (db, "matching", last[2]) || gz_db_commit (db)) {
@@ -161,18 +175,20 @@ s_rebuild (gz_db_t *db, const s_schemas_t *s)
         goto done;
     }
     double s_used = (double) (zclock_usecs () - t0) / 1e6;
-    printf ("rebuilt from %lld intake, %lld routing and %lld matching events: %zu facts, "
-            "%zu rollup rows, %zu matching rows, cursors at %lld, %lld and %lld, in %.2f s "
-            "(%.0f events/s)\n",
-            (long long) events[0], (long long) events[1], (long long) events[2], nfacts,
-            zhashx_size (analytics_acc_deltas (sink.acc)), nmatching, (long long) last[0],
-            (long long) last[1], (long long) last[2], s_used,
-            (double) (events[0] + events[1] + events[2]) / (s_used > 0 ? s_used : 1e-9));
+    printf (
+        "rebuilt from %lld intake, %lld routing, %lld matching and %lld notify events: "
+        "%zu facts, %zu rollup rows, %zu matching rows, %zu notify rows, cursors at %lld, "
+        "%lld, %lld and %lld, in %.2f s (%.0f events/s)\n",
+        (long long) events[0], (long long) events[1], (long long) events[2], (long long) events[3],
+        nfacts, zhashx_size (analytics_acc_deltas (sink.acc)), nmatching, nnotify,
+        (long long) last[0], (long long) last[1], (long long) last[2], (long long) last[3], s_used,
+        (double) (events[0] + events[1] + events[2] + events[3]) / (s_used > 0 ? s_used : 1e-9));
     rc = 0;
 done:
     gz_db_rollback (db);
     analytics_acc_destroy (&sink.acc);
     zhashx_destroy (&sink.matching);
+    zhashx_destroy (&sink.notify);
     gz_org_destroy (&org);
     return rc;
 }
@@ -343,7 +359,7 @@ static const char *const s_matching_cols[ANALYTICS_MATCHING_COLUMNS] = {
 static int64_t
 s_verify_matching (gz_db_t *db, const s_schemas_t *s, gz_org_t *org)
 {
-    s_sink_t sink = {NULL, s_matching_rows (), org};
+    s_sink_t sink = {NULL, s_matching_rows (), org, NULL};
     int has = analytics_store_has_outbox (db, s->matching);
     int64_t last = 0, diffs = -1;
     PGresult *r = NULL;
@@ -372,6 +388,42 @@ done:
     return diffs;
 }
 
+static const char *const s_notify_cols[ANALYTICS_NOTIFY_COLUMNS] = {"sent", "dead", "skipped"};
+
+//  notify_daily against notify's outbox replayed (each event is one
+//  delivery's end; without notify's outbox, against nothing).
+//  Differences, or -1.
+static int64_t
+s_verify_notify (gz_db_t *db, const s_schemas_t *s, gz_org_t *org)
+{
+    s_sink_t sink = {NULL, NULL, org, s_matching_rows ()};
+    int has = analytics_store_has_outbox (db, s->notify);
+    int64_t last = 0, diffs = -1;
+    PGresult *r = NULL;
+    if (has < 0 || (has && s_replay (db, &sink, "notify", &last) < 0))
+        goto done;
+    r = analytics_store_verify_query (db, "notify");
+    if (!r)
+        goto done;
+    diffs = 0;
+    const int64_t zero[ANALYTICS_NOTIFY_COLUMNS] = {0};
+    for (int i = 0; i < PQntuples (r); i++) {
+        const char *key = PQgetvalue (r, i, 0);
+        const int64_t *want = zhashx_lookup (sink.notify, key);
+        for (int c = 0; c < ANALYTICS_NOTIFY_COLUMNS; c++)
+            diffs += s_diff (key, "notify", s_notify_cols[c], atoll (PQgetvalue (r, i, 1 + c)),
+                             (want ? want : zero)[c]);
+        zhashx_delete (sink.notify, key);
+    }
+    for (int64_t *want = zhashx_first (sink.notify); want; want = zhashx_next (sink.notify))
+        for (int c = 0; c < ANALYTICS_NOTIFY_COLUMNS; c++)
+            diffs += s_diff (zhashx_cursor (sink.notify), "notify", s_notify_cols[c], 0, want[c]);
+done:
+    PQclear (r);
+    zhashx_destroy (&sink.notify);
+    return diffs;
+}
+
 static int
 s_verify (gz_db_t *db, const s_schemas_t *s)
 {
@@ -380,7 +432,7 @@ s_verify (gz_db_t *db, const s_schemas_t *s)
         fprintf (stderr, "gzctl: cannot load the org directory: %s\n", gz_db_error (db));
         return 1;
     }
-    analytics_store_prepare_rebuild (db, s->schema, s->intake, s->routing, s->matching);
+    analytics_store_prepare_rebuild (db, s->schema, s->intake, s->routing, s->matching, s->notify);
     analytics_acc_t *acc = analytics_acc_new (NULL, NULL);
     int64_t rows = 0, diffs = -1, requests = -1;
     //  The reads are not one snapshot: verify a quiet system (every
@@ -400,7 +452,8 @@ s_verify (gz_db_t *db, const s_schemas_t *s)
                          atoll (PQgetvalue (r, 0, 0)), 0);
         PQclear (r);
         int64_t m = s_verify_matching (db, s, org);
-        diffs = m < 0 ? -1 : diffs + m;
+        int64_t n = m < 0 ? -1 : s_verify_notify (db, s, org);
+        diffs = m < 0 || n < 0 ? -1 : diffs + m + n;
     }
     analytics_acc_destroy (&acc);
     gz_org_destroy (&org);

@@ -19,9 +19,11 @@
     or process that dies leaves them to be claimed again), renders them
     with the plan's template, asks intake for a resident's contact (or
     matching for a volunteer's phone and answer link), sends, and records the outcome: sent, failed
-   (retried with backoff and jitter) or dead. A slow channel holds up only its own workers. What the
-   workers share with the actor (the plan, the org directory) sits behind a read-write lock and is
-   swapped whole on reload.  */
+   (retried with backoff and jitter) or dead. An outcome that ends the row (sent, dead, skipped)
+   commits with its event on the stream `notify` (the worker's writer of the actor's publisher),
+   so each delivery ends once on the stream, however many attempts it took. A slow channel holds up
+   only its own workers. What the workers share with the actor (the plan, the org directory) sits
+   behind a read-write lock and is swapped whole on reload.  */
 #ifndef NOTIFY_H_INCLUDED
 #define NOTIFY_H_INCLUDED
 
@@ -32,6 +34,7 @@
 #include <stdint.h>
 
 #include "gz_actor.h"
+#include "gz_bus.h"
 #include "gz_db.h"
 #include "gz_metrics.h"
 #include "gz_org.h"
@@ -90,6 +93,18 @@ void notify_on_batch (void *arg, bool committed);
 notify_deliver_t *notify_deliver_start (notify_t *ctx);
 //  New rows are committed: look now.
 void notify_deliver_wake (notify_deliver_t *self);
+//  A delivery that ended (sent, dead, skipped), as the notify stream
+//  tells it. Strings borrowed.
+typedef struct {
+    int64_t id;
+    const char *state, *channel, *recipient_kind, *event, *request_id;
+    const char *nodes[3]; //  grid, community, sub-district ("" unknown)
+    int attempts;
+    int64_t at_us;
+} notify_ended_t;
+//  Stage its event (DeliverySent, DeliveryDead, DeliverySkipped with a
+//  NotifyEvent) on pub for the open transaction.
+void notify_deliver_stage (gz_bus_pub_t *pub, const notify_ended_t *e);
 //  Deliveries sent by this process so far.
 int64_t notify_deliver_sent (notify_deliver_t *self);
 //  Finish the sends in progress, stop, free.
@@ -113,8 +128,9 @@ typedef struct {
     int64_t position;
     const char *vars; //  JSON object text
     bool essential;
-    bool digest;    //  may be carried in a digest
-    int64_t due_us; //  0: now
+    bool digest;          //  may be carried in a digest
+    int64_t due_us;       //  0: now
+    const char *nodes[3]; //  the event's grid, community, sub-district (NULL: "")
 } notify_row_t;
 
 //  A claimed delivery (a worker's). Strings owned; free with
@@ -168,8 +184,11 @@ typedef enum {
     NOTIFY_ROW_DEAD,
     NOTIFY_ROW_SKIPPED
 } notify_row_state_t;
-int notify_store_done (gz_db_t *db, const char *id, notify_row_state_t state, int64_t retry_ms,
-                       const char *error);
+//  In one transaction with the stream's events (NotifyEvent, staged on
+//  pub, a writer of the notify stream; NULL: none) of the rows it ends
+//  (the row and its digest's members, when sent, dead or skipped).
+int notify_store_done (gz_db_t *db, gz_bus_pub_t *pub, const char *id, notify_row_state_t state,
+                       int64_t retry_ms, const char *error);
 //  A digest row's group: formed now (the due digest rows of its
 //  recipient and channel join it) or read back (formed at an earlier
 //  claim). The members' templates and variables as a JSON array of

@@ -192,6 +192,7 @@ typedef struct {
     bool urgent; //  an urgent offer (matching)
     const notify_rule_t *rule;
     const char *vars;
+    const char *nodes[3]; //  grid, community, sub-district, as the event says
 } s_event_t;
 
 //  One recipient's row: preferences, channel, quiet hours.
@@ -258,7 +259,8 @@ s_queue_one (notify_t *self, gz_db_t *db, const s_event_t *e, const char *recipi
                         .vars = e->vars,
                         .essential = e->rule->essential,
                         .digest = digest,
-                        .due_us = due};
+                        .due_us = due,
+                        .nodes = {e->nodes[0], e->nodes[1], e->nodes[2]}};
     return notify_store_insert (db, &row);
 }
 
@@ -293,7 +295,9 @@ s_plan_event (notify_t *self, gz_db_t *db, const gz_envelope_t *env,
             continue;
         size_t before = json_object_size (to);
         rc = s_recipients (db, u, rule->audience, &req, to);
-        s_event_t e = {env, "routing", u->kind, u->request_id, false, rule, vars_text};
+        s_event_t e = {
+            env,   "routing", u->kind,   u->request_id,
+            false, rule,      vars_text, {u->grid_code, u->community_code, u->subdistrict_code}};
         //  The recipients this rule added (a JSON object keeps order).
         size_t k = 0;
         const char *who;
@@ -378,7 +382,10 @@ s_plan_offer (notify_t *self, gz_db_t *db, const gz_envelope_t *env,
             if (!vars_text)
                 return -1;
         }
-        s_event_t e = {env, "matching", m->kind, m->request_id, m->urgent, &rules[i], vars_text};
+        s_event_t e = {env,       "matching",
+                       m->kind,   m->request_id,
+                       m->urgent, &rules[i],
+                       vars_text, {m->grid_code, m->community_code, m->subdistrict_code}};
         rc = s_queue_one (self, db, &e, who, notify_audience_name (NOTIFY_VOLUNTEER));
         break; //  one message per person and event
     }

@@ -19,6 +19,7 @@
 #include "notify.h"
 #include "notify_policy.h"
 #include "notify_template.h"
+#include "gongzhi/v1/notify.pb-c.h"
 
 #include <assert.h>
 #include <curl/curl.h>
@@ -48,7 +49,8 @@ typedef struct {
     bool started;
     gz_db_t *db;
     notify_channel_t *ch;
-    CURL *peer; //  intake's and matching's internal paths
+    CURL *peer;        //  intake's and matching's internal paths
+    gz_bus_pub_t *pub; //  a writer of the notify stream on db (NULL: no stream)
 } s_worker_t;
 
 struct _notify_deliver_t {
@@ -363,7 +365,30 @@ s_deliver (s_worker_t *w, notify_job_t *job)
         gz_warn (SVC, "msg=\"delivery dead\" key=\"%s\" attempts=%d error=\"%s\"", job->key,
                  job->attempts, err);
     }
-    return notify_store_done (w->db, job->id, state, retry_ms, err);
+    return notify_store_done (w->db, w->pub, job->id, state, retry_ms, err);
+}
+
+void
+notify_deliver_stage (gz_bus_pub_t *pub, const notify_ended_t *e)
+{
+    Gongzhi__V1__NotifyEvent ev = GONGZHI__V1__NOTIFY_EVENT__INIT;
+    ev.delivery_id = e->id;
+    ev.kind = (char *) e->state;
+    ev.channel = (char *) e->channel;
+    ev.recipient_kind = (char *) e->recipient_kind;
+    ev.event = (char *) e->event;
+    ev.request_id = (char *) e->request_id;
+    ev.grid_code = (char *) e->nodes[0];
+    ev.community_code = (char *) e->nodes[1];
+    ev.subdistrict_code = (char *) e->nodes[2];
+    ev.attempts = e->attempts;
+    ev.at_us = e->at_us;
+    const char *type = strcmp (e->state, "sent") == 0   ? "DeliverySent"
+                       : strcmp (e->state, "dead") == 0 ? "DeliveryDead"
+                                                        : "DeliverySkipped";
+    char key[24];
+    snprintf (key, sizeof key, "%lld", (long long) e->id);
+    gz_bus_pub_stage_msg (pub, type, key, NULL, &ev.base);
 }
 
 //  ---------------------------------------------------------------- workers
@@ -479,6 +504,8 @@ notify_deliver_start (notify_t *ctx)
             snprintf (w->channel, sizeof w->channel, "%s", names[c]);
             w->db = gz_db_new (ctx->cfg->base.database_url, "notify-worker");
             notify_store_prepare_worker (w->db, ctx->cfg->base.schema);
+            gz_bus_pub_t *pub = gz_actor_pub (ctx->actor);
+            w->pub = pub ? gz_bus_pub_new_writer (pub, w->db) : NULL;
             w->ch = notify_channel_new (&ctx->cfg->chans, names[c]);
             w->peer = curl_easy_init ();
             if (!w->ch || !w->peer || pthread_create (&w->thread, NULL, s_worker, w) != 0) {
@@ -525,6 +552,7 @@ notify_deliver_stop (notify_deliver_t **self_p)
         notify_channel_destroy (&w->ch);
         if (w->peer)
             curl_easy_cleanup (w->peer);
+        gz_bus_pub_destroy (&w->pub);
         gz_db_destroy (&w->db);
     }
     free (d->workers);

@@ -27,7 +27,8 @@ notify_config_from_env (void)
 {
     notify_config_t *self = calloc (1, sizeof *self);
     assert (self);
-    gz_actor_config_from_env (&self->base, "NOTIFY", "notify", GZ_PORT_NOTIFY_HTTP, -1, -1);
+    gz_actor_config_from_env (&self->base, "NOTIFY", "notify", GZ_PORT_NOTIFY_HTTP, -1,
+                              GZ_PORT_NOTIFY_EVENTS);
     self->intake_schema = strdup (gz_config_str ("GZ_INTAKE_SCHEMA", "intake"));
     self->intake_events = gz_config_endpoint ("GZ_INTAKE_EVENTS", GZ_PORT_INTAKE_EVENTS);
     self->routing_schema = strdup (gz_config_str ("GZ_ROUTING_SCHEMA", "routing"));
@@ -281,7 +282,7 @@ s_describe_metrics (gz_metrics_t *m)
 static const gz_actor_spec_t s_spec = {
     .name = SVC,
     .migrations = notify_migrations,
-    .stream = NULL,
+    .stream = SVC, //  each delivery's end: NotifyEvent (proto/README.md)
     .routes = notify_routes,
     .max_body = 4096,
     .describe_metrics = s_describe_metrics,

@@ -40,10 +40,11 @@ static const char *const s_prefs_sql =
 
 static const char *const s_insert_sql =
     "INSERT INTO {schema}.deliveries (key, stream, position, event, request_id, audience,"
-    "  recipient, channel, template, vars, essential, due_at, digest)"
+    "  recipient, channel, template, vars, essential, due_at, digest, grid_code,"
+    "  community_code, subdistrict_code)"
     " VALUES ($1, $2, $3::bigint, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::boolean,"
     "  CASE WHEN $12::bigint = 0 THEN now() ELSE to_timestamp($12::bigint / 1e6) END,"
-    "  $13::boolean)"
+    "  $13::boolean, $14, $15, $16)"
     " ON CONFLICT (key) DO NOTHING";
 
 //  When a row goes (or went) out: its due time while it waits, its send
@@ -182,8 +183,11 @@ notify_store_insert (gz_db_t *db, const notify_row_t *row)
                        row->vars,
                        row->essential ? "true" : "false",
                        due,
-                       row->digest ? "true" : "false"};
-    return s_exec (db, "nt_insert", 13, v);
+                       row->digest ? "true" : "false",
+                       row->nodes[0] ? row->nodes[0] : "",
+                       row->nodes[1] ? row->nodes[1] : "",
+                       row->nodes[2] ? row->nodes[2] : ""};
+    return s_exec (db, "nt_insert", 16, v);
 }
 
 int64_t
@@ -252,18 +256,32 @@ static const char *const s_group_read_sql =
     "SELECT coalesce(json_agg(json_build_array(template, vars) ORDER BY id), '[]')::text"
     " FROM {schema}.deliveries WHERE digest_of = $1::bigint AND id <> $1::bigint";
 
+//  What the stream says of each row an outcome ended (sent, dead,
+//  skipped; not failed: it is retried): the columns notify_store_done
+//  reads back (S_ENDED_COLS). d is the CTE of the updated rows.
+#define S_ENDED                                                                                    \
+    " SELECT d.id, d.state, d.channel, split_part(d.recipient, ':', 1), d.event, d.request_id,"    \
+    "  d.grid_code, d.community_code, d.subdistrict_code, d.attempts,"                             \
+    "  (extract(epoch FROM now()) * 1e6)::bigint"                                                  \
+    " FROM d WHERE d.state IN ('sent', 'dead', 'skipped') ORDER BY d.id"
+#define S_ENDED_COLS 11
+
 //  The carrier's outcome is its members'.
 static const char *const s_group_done_sql =
-    "UPDATE {schema}.deliveries m SET state = c.state, sent_at = c.sent_at,"
+    "WITH d AS (UPDATE {schema}.deliveries m SET state = c.state, sent_at = c.sent_at,"
     "  last_error = c.last_error, attempts = c.attempts"
-    " FROM {schema}.deliveries c WHERE c.id = $1::bigint AND m.digest_of = c.id AND m.id <> c.id";
+    " FROM {schema}.deliveries c WHERE c.id = $1::bigint AND m.digest_of = c.id AND m.id <> c.id"
+    " RETURNING m.id, m.state, m.channel, m.recipient, m.event, m.request_id, m.attempts,"
+    "  m.grid_code, m.community_code, m.subdistrict_code)" S_ENDED;
 
 static const char *const s_done_sql =
-    "UPDATE {schema}.deliveries SET state = $2,"
+    "WITH d AS (UPDATE {schema}.deliveries SET state = $2,"
     "  sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
     "  due_at = now() + make_interval(secs => $3::double precision / 1000),"
     "  last_error = $4"
-    " WHERE id = $1::bigint AND state = 'sending'";
+    " WHERE id = $1::bigint AND state = 'sending'"
+    " RETURNING id, state, channel, recipient, event, request_id, attempts, grid_code,"
+    "  community_code, subdistrict_code)" S_ENDED;
 
 int
 notify_store_prepare_worker (gz_db_t *db, const char *schema)
@@ -329,18 +347,56 @@ notify_store_claim (gz_db_t *db, const char *channel, notify_job_t *jobs, int ma
     return n < max ? n : max;
 }
 
+//  Stage the stream's event of each ended row of r on pub.
+static void
+s_stage_ended (gz_bus_pub_t *pub, PGresult *r)
+{
+    assert (PQnfields (r) == S_ENDED_COLS);
+    for (int i = 0; pub && i < PQntuples (r); i++) {
+        notify_ended_t e = {
+            .id = strtoll (PQgetvalue (r, i, 0), NULL, 10),
+            .state = PQgetvalue (r, i, 1),
+            .channel = PQgetvalue (r, i, 2),
+            .recipient_kind = PQgetvalue (r, i, 3),
+            .event = PQgetvalue (r, i, 4),
+            .request_id = PQgetvalue (r, i, 5),
+            .nodes = {PQgetvalue (r, i, 6), PQgetvalue (r, i, 7), PQgetvalue (r, i, 8)},
+            .attempts = atoi (PQgetvalue (r, i, 9)),
+            .at_us = strtoll (PQgetvalue (r, i, 10), NULL, 10)};
+        notify_deliver_stage (pub, &e);
+    }
+}
+
 int
-notify_store_done (gz_db_t *db, const char *id, notify_row_state_t state, int64_t retry_ms,
-                   const char *error)
+notify_store_done (gz_db_t *db, gz_bus_pub_t *pub, const char *id, notify_row_state_t state,
+                   int64_t retry_ms, const char *error)
 {
     static const char *const names[] = {"sent", "failed", "dead", "skipped"};
     char ms[24];
     snprintf (ms, sizeof ms, "%lld", (long long) (state == NOTIFY_ROW_FAILED ? retry_ms : 0));
     const char *v[] = {id, names[state], ms, error && *error ? error : NULL};
-    if (s_exec (db, "nt_done", 4, v))
-        return -1;
     const char *g[] = {id};
-    return s_exec (db, "nt_group_done", 1, g);
+    //  The row's end, its digest members' and their events commit
+    //  together: one event per delivery, however many attempts it took.
+    gz_db_begin (db);
+    PGresult *r = gz_db_exec (db, "nt_done", 4, v);
+    PGresult *rg = r ? gz_db_exec (db, "nt_group_done", 1, g) : NULL;
+    if (rg) {
+        s_stage_ended (pub, r);
+        s_stage_ended (pub, rg);
+    }
+    int rc = rg ? (pub ? gz_bus_pub_write_commit (pub) : gz_db_commit (db)) : -1;
+    PQclear (r);
+    PQclear (rg);
+    if (rc) {
+        gz_db_rollback (db);
+        if (pub)
+            gz_bus_pub_aborted (pub);
+        return -1;
+    }
+    if (pub)
+        gz_bus_pub_committed (pub);
+    return 0;
 }
 
 json_t *

@@ -122,7 +122,7 @@ grep -q "^verified [1-9][0-9]* rollup rows, 0 differences$" "$GZ_TMP/verify.out"
 cat "$GZ_TMP/rebuild.out"
 # matching's outbox holds at least the two NeedCreated events (its batch
 # may add others: they count as the live consumer counts them).
-grep -Eq "^rebuilt from 6 intake, [0-9]+ routing and ([2-9]|[1-9][0-9]+) matching events: 6 facts, [0-9]+ rollup rows, [1-9][0-9]* matching rows" \
+grep -Eq "^rebuilt from 6 intake, [0-9]+ routing, ([2-9]|[1-9][0-9]+) matching and [0-9]+ notify events: 6 facts, [0-9]+ rollup rows, [1-9][0-9]* matching rows, [0-9]+ notify rows" \
     "$GZ_TMP/rebuild.out" ||
     gz_fail "rebuild: $(cat "$GZ_TMP/rebuild.out")"
 verify || { cat "$GZ_TMP/verify.out"; gz_fail "verify after the rebuild"; }

@@ -13,7 +13,9 @@
 #  - the receiver saw every row's key, and no key that is not a row's;
 #  - the number of repeats it saw (a send cut off after the receiver took
 #    it but before notify recorded it) is printed; a receiver that drops
-#    repeated keys sees each notification once.
+#    repeated keys sees each notification once;
+#  - notify's stream holds exactly one DeliverySent per delivery (the end
+#    and its event commit together, once, whatever was repeated).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -88,5 +90,11 @@ missing=$(comm -23 "$GZ_TMP/rows.keys" "$GZ_TMP/seen.keys" | wc -l)
 extra=$(comm -13 "$GZ_TMP/rows.keys" "$GZ_TMP/seen.keys" | wc -l)
 [ "$missing" = 0 ] || gz_fail "$missing deliveries never reached the receiver"
 [ "$extra" = 0 ] || gz_fail "$extra keys the receiver saw are no delivery's"
+# Notify's stream: however often a send was repeated after a kill, each
+# delivery ended once, so it is exactly one DeliverySent in the outbox.
+events=$(gz_sql "SELECT count(*) FROM notify.outbox WHERE stream = 'notify' AND type = 'DeliverySent'")
+keys=$(gz_sql "SELECT count(DISTINCT key) FROM notify.outbox WHERE stream = 'notify'")
+[ "$events" = "$total" ] && [ "$keys" = "$total" ] ||
+    gz_fail "$events DeliverySent events ($keys keys) for $total deliveries"
 repeats=$(( $(wc -l <"$out") - $(wc -l <"$GZ_TMP/seen.keys") ))
-echo "test_notify_kill9: ok ($N requests, $total deliveries, each key received; $repeats repeats of a key after a kill, $kills kills)"
+echo "test_notify_kill9: ok ($N requests, $total deliveries, each key received and one event each on the stream; $repeats repeats of a key after a kill, $kills kills)"
