@@ -145,9 +145,11 @@ int analytics_store_write (gz_db_t *db, analytics_acc_t *acc);
 
 //  The sums of a node over [from, to] (dates YYYY-MM-DD) into c; due: the
 //  cohort requests not reached whose first response deadline is before
-//  now_us. 0, or -1.
-int analytics_store_sums (gz_db_t *db, const char *node, const char *from, const char *to,
-                          analytics_counts_t *c, int64_t now_us, int64_t *overdue_unreached);
+//  now_us. level: the node's (org.units.level) when the caller knows it,
+//  else NULL (the same answer, a slower plan). 0, or -1.
+int analytics_store_sums (gz_db_t *db, const char *node, const char *level, const char *from,
+                          const char *to, analytics_counts_t *c, int64_t now_us,
+                          int64_t *overdue_unreached);
 //  Per day over [from, to]: [{"day","requests","resolved","satisfied","rated",...}].
 json_t *analytics_store_trend (gz_db_t *db, const char *node, const char *from, const char *to);
 //  Volumes by dim over [from, to]: {"category": {value: n}, "tier": ..., "channel": ...}.

@@ -130,11 +130,12 @@ analytics_query_end (analytics_t *ctx, gz_http_req_t *req, gz_db_t *db, json_t *
 
 //  The rates of one node and period, or NULL.
 static json_t *
-s_rates (analytics_t *ctx, gz_db_t *db, const char *node, const char *from, const char *to)
+s_rates (analytics_t *ctx, gz_db_t *db, const char *node, const char *level, const char *from,
+         const char *to)
 {
     analytics_counts_t c;
     int64_t overdue = 0;
-    if (analytics_store_sums (db, node, from, to, &c, analytics_now_us (ctx), &overdue))
+    if (analytics_store_sums (db, node, level, from, to, &c, analytics_now_us (ctx), &overdue))
         return NULL;
     return analytics_rates_json (node, from, to, &c, overdue);
 }
@@ -147,7 +148,7 @@ s_route_rates (void *state, gz_http_req_t *req, const char *rest)
     s_query_t q;
     gz_db_t *db = s_begin (ctx, req, &q, 0);
     if (db) {
-        json_t *j = s_rates (ctx, db, q.node, q.from, q.to);
+        json_t *j = s_rates (ctx, db, q.node, q.level, q.from, q.to);
         if (j)
             json_object_set_new (j, "level", json_string (q.level));
         s_end (ctx, req, db, j);
@@ -190,7 +191,7 @@ s_route_rankings (void *state, gz_http_req_t *req, const char *rest)
     json_t *child;
     json_array_foreach (children, i, child)
     {
-        json_t *r = s_rates (ctx, db, json_string_value (child), q.from, q.to);
+        json_t *r = s_rates (ctx, db, json_string_value (child), NULL, q.from, q.to);
         if (!r) {
             json_decref (rows);
             rows = NULL;

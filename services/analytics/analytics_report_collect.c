@@ -38,7 +38,7 @@ static int
 s_unit_sums (gz_db_t *db, analytics_report_unit_t *u, const char *from, const char *to,
              int64_t now_us)
 {
-    return analytics_store_sums (db, u->code, from, to, &u->c, now_us, &u->overdue_unreached);
+    return analytics_store_sums (db, u->code, NULL, from, to, &u->c, now_us, &u->overdue_unreached);
 }
 
 static int
