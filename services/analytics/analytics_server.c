@@ -42,6 +42,7 @@ static const size_t s_strings[] = {
     offsetof (analytics_config_t, intake_schema),   offsetof (analytics_config_t, intake_events),
     offsetof (analytics_config_t, routing_schema),  offsetof (analytics_config_t, routing_events),
     offsetof (analytics_config_t, matching_schema), offsetof (analytics_config_t, matching_events),
+    offsetof (analytics_config_t, notify_schema),   offsetof (analytics_config_t, notify_events),
 };
 #define S_STRINGS (sizeof s_strings / sizeof s_strings[0])
 
