@@ -30,7 +30,8 @@
 #   browser_log          the console entries since the last call (with `log`)
 #   screenshot FILE      a PNG of the window
 #   screenshot_at FILE W a PNG of the window, failing unless it is W px wide
-#   post PATH JSON       any other WebDriver command on the session
+#   post PATH JSON       any other WebDriver command on the session (bw_post, if
+#                        the test has a post of its own)
 # Failures go through `fail`, which prints the page and calls gz_fail; a
 # test may redefine fail after sourcing (to print more) and end with bw_fail.
 
@@ -108,16 +109,17 @@ bw_start() {
     s="$wd/session/$sid"
 }
 
-post() { curl -sS -m 30 -X POST -H 'Content-Type: application/json' -d "$2" "$s$1"; }
-go() { post /url "$(jq -n --arg u "$1" '{url: $u}')" >/dev/null; }
+bw_post() { curl -sS -m 30 -X POST -H 'Content-Type: application/json' -d "$2" "$s$1"; }
+post() { bw_post "$@"; } # a test may define its own post: this file's functions use bw_post
+go() { bw_post /url "$(jq -n --arg u "$1" '{url: $u}')" >/dev/null; }
 element() {
-    post /element "$(jq -n --arg v "$1" '{using: "css selector", value: $v}')" |
+    bw_post /element "$(jq -n --arg v "$1" '{using: "css selector", value: $v}')" |
         jq -r '.value | if type == "object" then (to_entries[0].value // empty) else empty end'
 }
-click() { local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"; post "/element/$e/click" '{}' >/dev/null; }
+click() { local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"; bw_post "/element/$e/click" '{}' >/dev/null; }
 type_in() {
     local e; e=$(element "$1"); [ -n "$e" ] || fail "no element $1"
-    post "/element/$e/value" "$(jq -n --arg t "$2" '{text: $t}')" >/dev/null
+    bw_post "/element/$e/value" "$(jq -n --arg t "$2" '{text: $t}')" >/dev/null
 }
 source_of() { curl -sS -m 30 "$s/source" | jq -r .value; }
 # The page once it matches (a click that submits a form or follows a link
@@ -131,7 +133,7 @@ page_with() {
     done
     return 1
 }
-js() { post /execute/sync "$(jq -n --arg f "$1" '{script: $f, args: []}')" | jq -c .value; }
+js() { bw_post /execute/sync "$(jq -n --arg f "$1" '{script: $f, args: []}')" | jq -c .value; }
 until_js() {
     local i
     for i in $(seq 1 150); do
@@ -141,7 +143,7 @@ until_js() {
     return 1
 }
 text_of() { js "var e = document.querySelector('$1'); return e ? e.textContent : null;" | jq -r .; }
-browser_log() { post /se/log '{"type": "browser"}' | jq -c '.value'; }
+browser_log() { bw_post /se/log '{"type": "browser"}' | jq -c '.value'; }
 screenshot() { curl -sS -m 30 "$s/screenshot" | jq -r .value | base64 -d >"$1"; }
 screenshot_at() {
     screenshot "$1"

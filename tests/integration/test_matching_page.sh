@@ -155,6 +155,7 @@ code=$(page "$m/o/$o3?t=$t3")
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
     bw_start 390 844 nojs mobile
     go "$m/o/$o3?t=$t3"
+    page_with '每周 周六 09:00-11:00' || fail "the browser does not show the weekly offer"
     screenshot_at "${GZ_BUILD_DIR:-$GZ_TMP}/matching_page_390.png" 390
     bw_cleanup
 fi

@@ -148,7 +148,8 @@ id2=$(file HGY-B0001 '2单元门口垃圾没人清')
 curl -sS -b "$jar" -o "$tmp/req2.html" "$wb/w/r/$id2"
 csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$tmp/req2.html" | head -1 | sed 's/.*value="//; s/"//')
 [ ${#csrf} = 64 ] || gz_fail "the request page's forms carry no CSRF token"
-for body in "" "csrf=${csrf%?}0"; do
+bad=${csrf%?}$([ "${csrf: -1}" = 0 ] && echo 1 || echo 0) # never the right one
+for body in "" "csrf=$bad"; do
     st=$(curl -sS -b "$jar" -o "$tmp/out" -w '%{http_code}' -d "$body" "$wb/w/r/$id2/accept")
     [ "$st" = 403 ] && grep -q '操作没有执行' "$tmp/out" || gz_fail "accept without its CSRF token: $st"
 done

@@ -174,7 +174,8 @@ signin "$coord" "$tmp/coord.jar"
 curl -sS -b "$tmp/coord.jar" -o "$tmp/coord.html" "$wb/w/coord"
 csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$tmp/coord.html" | head -1 | sed 's/.*value="//; s/"//')
 [ ${#csrf} = 64 ] || gz_fail "the coordinator page's forms carry no CSRF token"
-for body in "to_staff=$worker" "to_staff=$worker&csrf=${csrf%?}0"; do
+bad=${csrf%?}$([ "${csrf: -1}" = 0 ] && echo 1 || echo 0) # never the right one
+for body in "to_staff=$worker" "to_staff=$worker&csrf=$bad"; do
     st=$(curl -sS -b "$tmp/coord.jar" -o "$tmp/out" -w '%{http_code}' -d "$body" "$wb/w/r/$id/reassign")
     [ "$st" = 403 ] && grep -q '操作没有执行' "$tmp/out" || gz_fail "reassign without its CSRF token: $st"
 done
