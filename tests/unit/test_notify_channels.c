@@ -427,9 +427,11 @@ s_ka_serve (s_ka_t *ka, int fd, char *buf, size_t *len, size_t cap)
             break;
         const char *ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          "Content-Length: 2\r\n\r\n{}";
+        //  Counted before the answer: the client may check the count as
+        //  soon as it has read it.
+        atomic_fetch_add (&ka->requests, 1);
         if (send (fd, ok, strlen (ok), MSG_NOSIGNAL) < 0)
             return false;
-        atomic_fetch_add (&ka->requests, 1);
         memmove (buf, buf + whole, *len - whole + 1);
         *len -= whole;
     }
