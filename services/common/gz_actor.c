@@ -854,6 +854,11 @@ s_timers (gz_actor_t *self, int64_t now)
         s_tick (self);
         s_org_check (self, now);
         self->next_tick_ms = now + self->base->bus.heartbeat_ms;
+        //  The tick's own catch-up may have stopped at its bound: go on
+        //  at once, not a heartbeat later.
+        for (size_t i = 0; i < self->nfollow; i++)
+            if (self->follow[i].sub && gz_bus_sub_behind (self->follow[i].sub))
+                self->next_catch_up = true;
     }
     //  A consumer behind: poll without waiting, then catch up again.
     else if (!self->terminated && s_catch_up (self))

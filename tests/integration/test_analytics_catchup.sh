@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # test_analytics_catchup: analytics far behind its streams catches up
-# exactly once. Intake's and routing's outboxes are filled with N requests'
-# events (tests/tools/analytics_events: one RequestSubmitted and six routing
-# updates, routed .. rated, each; default N = 3,000, 21,000 events) before
-# gz-analytics starts, so its subscribers catch up in many transactions per
-# call (1,000 outbox rows each, up to 20 per tick). Each transaction must
-# write only its own batch's deltas: the counts below are computed by hand
-# from the generator's rules (all filed on 2026-11-01 China time, every one
-# verified reached and resolved within its deadlines, rated satisfied
-# unless i mod 7 = 0) for the district, one sub-district and one grid.
+# exactly once. Intake's and routing's outboxes are filled with N
+# requests' events (tests/tools/analytics_events: one RequestSubmitted and
+# six routing updates, routed .. rated, each; default N = 4,000, 28,000
+# events) before gz-analytics starts, so its routing subscriber catches up
+# in more transactions (5,000 outbox rows each) than one call of the
+# catch-up runs (4). (That the next call follows at once, not a heartbeat
+# later, is measured by tests/bench/bench_analytics_consumer.sh: here
+# other wake-ups of the loop hide it.) Each
+# transaction must write only its own batch's deltas: the counts below are
+# computed by hand from the generator's rules (all filed on 2026-11-01
+# China time, every one verified reached and resolved within its
+# deadlines, rated satisfied unless i mod 7 = 0) for the district, one
+# sub-district and one grid.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 gz_init ancatchup
 gz_createdb
-N=${GZ_ANALYTICS_CATCHUP_REQUESTS:-3000}
+N=${GZ_ANALYTICS_CATCHUP_REQUESTS:-4000}
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_LOG_LEVEL=warn GZ_BUS_HEARTBEAT_MS=200 \
        GZ_ORG_CHECK_MS=0 GZ_DEMO_OPERATOR_TOKEN=cu-operator
 gz_seed
@@ -39,11 +43,13 @@ gen=$GZ_BUILD_DIR/tests/analytics_events
 
 gz_start analytics.log "$GZ_BIN/gz-analytics"; apid=$GZ_PID
 aapi="http://127.0.0.1:$((GZ_PORT_BASE + 4))/api/v1"
-gz_wait_ready "${aapi%/api/v1}"
+# The cursors, from the database (absent until analytics made its schema).
 cursors() { gz_sql "SELECT string_agg(stream || '=' || position, ' ' ORDER BY stream) FROM analytics.bus_cursor
-                    WHERE consumer = 'analytics' AND stream IN ('intake', 'routing')"; }
+                    WHERE consumer = 'analytics' AND stream IN ('intake', 'routing')" 2>/dev/null; }
 caught_up() { [ "$(cursors)" = "intake=$N routing=$((6 * N))" ]; }
-gz_wait_for 120 "analytics did not catch up: $(cursors)" caught_up
+gz_wait_for 120 "analytics did not catch up" caught_up
+echo "caught up: $(cursors)"
+gz_wait_ready "${aapi%/api/v1}"
 
 # Hand-computed: request i is in grid line i mod grids; satisfied unless
 # i mod 7 = 0.
