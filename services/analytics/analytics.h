@@ -18,6 +18,7 @@ typedef struct {
     gz_actor_t *actor;
     const analytics_config_t *cfg;
     gz_metrics_t *metrics;
+    struct analytics_levels *levels; //  unit code -> level, for the HTTP threads (analytics_http.c)
     //  The actor's alone:
     gz_org_t *org;
     analytics_acc_t *acc;              //  the batch's facts and deltas (analytics_consume.c)
@@ -43,6 +44,11 @@ typedef struct {
 //  Check the method, node, period (default_days > 0: the last so many days
 //  when neither is given) and the bearer token: a pool connection, or
 //  NULL when answered (400, 401, 405, 503).
+//  The cache of units' levels the routes read (a unit's level is read
+//  once a minute, not on every call).
+struct analytics_levels *analytics_levels_new (void);
+void analytics_levels_destroy (struct analytics_levels **self_p);
+
 gz_db_t *analytics_query_begin (analytics_t *ctx, gz_http_req_t *req, analytics_query_t *q,
                                 int default_days);
 //  Put db back; answer body (200) or 503 when NULL.

@@ -35,6 +35,8 @@
 #include "gz_auth.h"
 #include "gz_log.h"
 
+#include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,80 @@ s_authorized (analytics_t *ctx, gz_http_req_t *req)
     return db;
 }
 
+//  ---------------------------------------------------------------- levels
+
+//  A unit's level, remembered for S_LEVEL_TTL_MS: every route names a
+//  node, and its level was one more round trip per call (a quarter of
+//  the rates route's). Codes are never reused for another level; a unit
+//  removed is still answered for at most a minute. Unknown codes are not
+//  remembered (each is asked again).
+#define S_LEVEL_TTL_MS 60000
+#define S_LEVEL_MAX 20000 //  entries; then it starts over
+
+typedef struct {
+    char level[16];
+    int64_t at_ms;
+} s_level_t;
+
+struct analytics_levels {
+    pthread_mutex_t lock;
+    zhashx_t *map; //  code -> s_level_t
+};
+
+struct analytics_levels *
+analytics_levels_new (void)
+{
+    struct analytics_levels *self = calloc (1, sizeof *self);
+    assert (self);
+    pthread_mutex_init (&self->lock, NULL);
+    self->map = zhashx_new ();
+    zhashx_set_destructor (self->map, (zhashx_destructor_fn *) zstr_free);
+    return self;
+}
+
+void
+analytics_levels_destroy (struct analytics_levels **self_p)
+{
+    struct analytics_levels *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->map);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+//  The node's level: 1, 0 no such unit, -1 the database failed.
+static int
+s_node_level (analytics_t *ctx, gz_db_t *db, const char *node, char *level, size_t size)
+{
+    struct analytics_levels *c = ctx->levels;
+    int64_t now = zclock_mono ();
+    pthread_mutex_lock (&c->lock);
+    s_level_t *hit = zhashx_lookup (c->map, node);
+    bool fresh = hit && now - hit->at_ms < S_LEVEL_TTL_MS;
+    if (fresh)
+        snprintf (level, size, "%s", hit->level);
+    pthread_mutex_unlock (&c->lock);
+    if (fresh)
+        return 1;
+    int rc = analytics_store_node (db, node, level, size);
+    if (rc == 1) {
+        s_level_t *e = calloc (1, sizeof *e);
+        assert (e);
+        snprintf (e->level, sizeof e->level, "%s", level);
+        e->at_ms = now;
+        pthread_mutex_lock (&c->lock);
+        if (zhashx_size (c->map) >= S_LEVEL_MAX)
+            zhashx_purge (c->map);
+        zhashx_update (c->map, node, e); //  frees the stale entry
+        pthread_mutex_unlock (&c->lock);
+    }
+    return rc;
+}
+
+//  ---------------------------------------------------------------- queries
+
 static gz_db_t *
 s_begin (analytics_t *ctx, gz_http_req_t *req, s_query_t *q, int default_days)
 {
@@ -94,7 +170,7 @@ s_begin (analytics_t *ctx, gz_http_req_t *req, s_query_t *q, int default_days)
     gz_db_t *db = s_authorized (ctx, req);
     if (!db)
         return NULL;
-    int level = analytics_store_node (db, q->node, q->level, sizeof q->level);
+    int level = s_node_level (ctx, db, q->node, q->level, sizeof q->level);
     if (level <= 0) {
         gz_dbpool_put (gz_actor_pool (ctx->actor), db);
         if (level < 0)
@@ -191,7 +267,13 @@ s_route_rankings (void *state, gz_http_req_t *req, const char *rest)
     json_t *child;
     json_array_foreach (children, i, child)
     {
-        json_t *r = s_rates (ctx, db, json_string_value (child), NULL, q.from, q.to);
+        //  The child's level picks the one-statement read (the
+        //  five-column one is planned anew per call: a millisecond each).
+        char level[16];
+        const char *code = json_string_value (child);
+        json_t *r = s_node_level (ctx, db, code, level, sizeof level) == 1
+                        ? s_rates (ctx, db, code, level, q.from, q.to)
+                        : NULL;
         if (!r) {
             json_decref (rows);
             rows = NULL;

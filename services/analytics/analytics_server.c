@@ -120,6 +120,7 @@ s_start (gz_actor_t *actor, const void *config)
     self->actor = actor;
     self->cfg = config;
     self->metrics = gz_actor_metrics (actor);
+    self->levels = analytics_levels_new ();
     analytics_consume_init (self);
     analytics_store_prepare (gz_actor_db (actor), self->cfg->base.schema);
     analytics_store_prefetch_prepare (gz_actor_db (actor), self->cfg->base.schema);
@@ -161,6 +162,7 @@ s_stop (void **state_p)
     zhashx_destroy (&self->matching);
     zhashx_destroy (&self->notify);
     gz_org_destroy (&self->org);
+    analytics_levels_destroy (&self->levels);
     free (self);
     *state_p = NULL;
 }
