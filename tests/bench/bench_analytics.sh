@@ -9,7 +9,9 @@
 #  2. The rates API of a real gz-analytics (the rollups read into the page
 #     cache first, GZ_BENCH_COLD=1 not to): p50/p99 of REQUESTS calls (2,000)
 #     for random nodes (grid .. district) and random periods (a week .. five
-#     years), timed by curl's time_total, one at a time.
+#     years), timed by curl's time_total, one at a time: first a curl
+#     process (and a new connection) per call, then the same calls on one
+#     kept-alive connection. GZ_BENCH_SEED picks the calls (default 42).
 #  3. Plain SQL over the raw facts (index on (subdistrict, day)) for a
 #     sub-district-month, a community-month and the district-year: the
 #     median of 5 runs each.
@@ -125,21 +127,33 @@ echo "rollups: $(sql "SELECT count(*) FROM analytics.rollup") rows, volumes: $(s
 # .. 5 years) ending within the history, one call at a time.
 sql "SELECT code FROM org.units WHERE level IN ('grid', 'community', 'subdistrict', 'district')" >"$tmp/nodes"
 mapfile -t nodes <"$tmp/nodes"
-RANDOM=42
-: >"$tmp/times"
+RANDOM=${GZ_BENCH_SEED:-42}
+: >"$tmp/urls"
 for _ in $(seq "$REQUESTS"); do
     node=${nodes[RANDOM % ${#nodes[@]}]}
     days=$(( 7 + (RANDOM * 32768 + RANDOM) % (1826 - 7) ))
     end=$(( days + (RANDOM * 32768 + RANDOM) % (1827 - days) ))
     to=$(date -u -d "2021-12-01 + $end days" +%F); from=$(date -u -d "$to - $days days" +%F)
-    curl -fsS -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer bench-op" \
-        "http://127.0.0.1:$((base + 4))/api/v1/rates?node=$node&from=$from&to=$to" >>"$tmp/times"
+    echo "http://127.0.0.1:$((base + 4))/api/v1/rates?node=$node&from=$from&to=$to" >>"$tmp/urls"
 done
+percentiles() { # LABEL < seconds, one per line
+    sort -n | awk -v l="$1" '{t[NR] = $1 * 1000} END {printf "%s: %d calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", l, NR, t[int(NR * 0.5)], t[int(NR * 0.99)], t[NR]}'
+}
+# a. One curl per call: each call a new process and a new connection.
+: >"$tmp/times"
+while read -r u; do
+    curl -fsS -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer bench-op" "$u" >>"$tmp/times"
+done <"$tmp/urls"
 # The service's own view of the same calls (without curl's process start).
 echo "the service's latency histogram for these calls (seconds: calls at or under):"
 curl -fsS "http://127.0.0.1:$((base + 4))/metrics" | grep 'gz_http_request_duration_seconds_bucket{route="rates"' |
     sed 's/.*le="\([^"]*\)"} */  le \1: /' || true
-sort -n "$tmp/times" | awk '{t[NR] = $1 * 1000} END {printf "rates API: %d calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", NR, t[int(NR * 0.5)], t[int(NR * 0.99)], t[NR]}'
+percentiles "rates API, a curl per call" <"$tmp/times"
+# b. The same calls again on one kept-alive connection (as the dashboard
+# and a district system call it): one curl, every URL, one at a time.
+sed 's/.*/url = "&"\noutput = "\/dev\/null"/' "$tmp/urls" >"$tmp/curl.cfg"
+curl -fsS -K "$tmp/curl.cfg" -w '%{time_total}\n' -H "Authorization: Bearer bench-op" >"$tmp/times2"
+percentiles "rates API, one connection" <"$tmp/times2"
 
 # 3. Plain SQL over the raw facts.
 sql "CREATE INDEX bench_facts_sub_day ON analytics.facts (subdistrict, day)"
