@@ -417,6 +417,10 @@ char *routing_timeline_detail (const routing_req_t *q, const routing_emit_t *e);
 //  Whether timeline rows of kind are for staff only (contact_viewed: who
 //  looked at the resident's phone), never shown to the resident. NULL: no.
 bool routing_timeline_staff_only (const char *kind);
+//  Whether the resident's view leaves rows of kind out: the staff-only
+//  ones and the internal deadline_warning (a deadline's reminder to staff;
+//  intake's status page leaves it out too).
+bool routing_timeline_resident_hidden (const char *kind);
 //  Stage the event and write the timeline row of one transition of q.
 //  0 ok, -1 failure.
 int routing_emit (routing_core_t *core, const routing_req_t *q, const routing_emit_t *e,

@@ -245,6 +245,12 @@ routing_timeline_staff_only (const char *kind)
     return kind && strcmp (kind, "contact_viewed") == 0;
 }
 
+bool
+routing_timeline_resident_hidden (const char *kind)
+{
+    return routing_timeline_staff_only (kind) || (kind && strcmp (kind, "deadline_warning") == 0);
+}
+
 //  The timeline row's detail (a JSON object) of one transition. Written
 //  by hand: jansson's tree and dump were a fifth of routing's CPU per
 //  routed request. Caller frees.

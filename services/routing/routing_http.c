@@ -117,14 +117,15 @@ routing_may_read (const routing_caller_t *c, json_t *view)
 }
 
 //  The resident's copy of a view: without the timeline rows only staff
-//  may see (routing_timeline_staff_only), e.g. who looked at their phone.
+//  may see (routing_timeline_resident_hidden), e.g. who looked at their
+//  phone, or a deadline's reminder.
 static void
 s_resident_view (json_t *view)
 {
     json_t *tl = json_object_get (view, "timeline");
     for (size_t i = json_array_size (tl); i-- > 0;) {
         const char *kind = json_string_value (json_object_get (json_array_get (tl, i), "kind"));
-        if (routing_timeline_staff_only (kind))
+        if (routing_timeline_resident_hidden (kind))
             json_array_remove (tl, i);
     }
 }

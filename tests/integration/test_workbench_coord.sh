@@ -100,6 +100,14 @@ overdue || gz_fail "request $id is not overdue at the top rung: $(gz_sql "SELECT
     resolve_due_us FROM routing.requests WHERE id = '$id'") now $now"
 [ "$(gz_sql "SELECT count(*) FROM routing.timeline WHERE request_id = '$id' AND kind = 'escalated'")" = 3 ] ||
     gz_fail "request $id did not climb three rungs"
+# The deadlines' reminders to staff are in the timeline, not in the
+# resident's view of it (the status link's secret), as on intake's page.
+[ "$(gz_sql "SELECT count(*) > 0 FROM routing.timeline WHERE request_id = '$id' AND kind = 'deadline_warning'")" = t ] ||
+    gz_fail "request $id has no deadline_warning row"
+secret=$(gz_sql "SELECT secret FROM intake.requests WHERE id = $id")
+curl -fsS -o "$tmp/resident.json" "$wb/api/v1/requests/$id?t=$secret" || gz_fail "the resident's view"
+jq -e '[.timeline[].kind] | index("escalated") and (index("deadline_warning") | not)' "$tmp/resident.json" >/dev/null ||
+    gz_fail "the resident's view: $(jq -c '[.timeline[].kind]' "$tmp/resident.json")"
 before=$(assignee "$id")
 top=${before%% *}
 topunit=$(gz_sql "SELECT assignee_unit FROM routing.requests WHERE id = '$id'")
