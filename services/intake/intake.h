@@ -195,6 +195,13 @@ const char *intake_channel_label (int channel); //  lowercase, for metrics
 //  submission): the text whose SHA-256 is the request's fingerprint.
 //  Returns a new string (the caller's).
 char *intake_canonical_form (const intake_raw_t *raw);
+//  The form with the submission's photos added: the SHA-256 (hex) of each
+//  as stored, in order, and whether the resident let them be public.
+//  Without photos the form is left as it is (the fingerprints stored
+//  before photos stay valid). Replaces *form_p (NULL: nothing to do).
+void intake_canonical_add_photos (char **form_p, const char (*sha256)[65], size_t n, bool public_);
+//  The same for a submission whose photos are decoded (sub->photos).
+void intake_sub_fingerprint_photos (intake_sub_t *sub);
 
 //  ---- intake_server.c
 //  Check an API key; returns the key's name (borrowed) or NULL.

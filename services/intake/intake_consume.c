@@ -150,6 +150,7 @@ s_bus_photos (intake_t *ctx, const Gongzhi__V1__SubmitRequest *req, intake_sub_t
         sub->nphotos++;
     }
     sub->photos_public = req->photos_public && sub->nphotos > 0;
+    intake_sub_fingerprint_photos (sub);
     if (sub->nphotos > 0)
         gz_debug ("intake", "msg=\"bus photos decoded\" count=%zu us=%lld", sub->nphotos,
                   (long long) (zclock_usecs () - start));

@@ -31,6 +31,13 @@
     stays. The form stays unambiguous: the attributes line counts its
     entries, so what follows them is known to be the reporter.
 
+    Photos came later still (the QR page's camera, the bus's photos):
+    written after everything else, and only when there are some, as a
+    count line, one field per photo (the SHA-256 of the photo as stored:
+    re-encoded without metadata, so the same upload gives the same name)
+    and whether they may be public. A retry with other photos is another
+    request, not a duplicate.
+
     Pure logic, unit-tested in tests/unit/test_intake_fingerprint.c; the
     hash itself is computed by PostgreSQL in intake_store.c.  */
 #include "intake.h"
@@ -158,4 +165,35 @@ intake_canonical_form (const intake_raw_t *raw)
     text[zchunk_size (out)] = 0;
     zchunk_destroy (&out);
     return text;
+}
+
+void
+intake_canonical_add_photos (char **form_p, const char (*sha256)[65], size_t n, bool public_)
+{
+    if (!form_p || !*form_p || n == 0)
+        return;
+    zchunk_t *out = zchunk_new (*form_p, strlen (*form_p));
+    char head[32];
+    int len = snprintf (head, sizeof head, "photos %zu\n", n);
+    zchunk_extend (out, head, (size_t) len);
+    for (size_t i = 0; i < n; i++)
+        s_field (out, "photo", sha256[i]);
+    s_field (out, "photos_public", public_ ? "yes" : "no");
+    char *text = malloc (zchunk_size (out) + 1);
+    assert (text);
+    memcpy (text, zchunk_data (out), zchunk_size (out));
+    text[zchunk_size (out)] = 0;
+    zchunk_destroy (&out);
+    free (*form_p);
+    *form_p = text;
+}
+
+void
+intake_sub_fingerprint_photos (intake_sub_t *sub)
+{
+    char sha[INTAKE_PHOTO_MAX_COUNT][65];
+    for (size_t i = 0; i < sub->nphotos; i++)
+        memcpy (sha[i], sub->photos[i].sha256, 65);
+    intake_canonical_add_photos (&sub->canonical, (const char (*)[65]) sha, sub->nphotos,
+                                 sub->photos_public);
 }

@@ -361,6 +361,8 @@ s_qr_photos (gz_http_req_t *req, void *arg)
             s_qr_form_again (ctx, sub->org->org, req, sub->qr_building, msg, 422, false);
         }
     }
+    if (!refusal)
+        intake_sub_fingerprint_photos (sub);
     if (!refusal && intake_submit_defer (ctx, &sub, req, s_qr_answer) == 0)
         return;
     if (!refusal)

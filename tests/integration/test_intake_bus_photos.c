@@ -196,6 +196,25 @@ test_bus_photo_stored_without_exif (void **state)
     assert_string_equal (rep->service_request_id, id);
     gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
     assert_int_equal (s_stored (), before);
+
+    //  The same key with another photo: the key was used for another
+    //  request; refused, nothing stored.
+    size_t len2 = 0;
+    void *jpeg2 = s_jpeg_gps (200, 300, &len2);
+    ProtobufCBinaryData other[1] = {{len2, jpeg2}};
+    rep = s_submit ("bus-photo-1", other, 1, true);
+    assert_false (rep->ok);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__IDEMPOTENCY_MISMATCH);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    //  Nor without its photo, nor with it private.
+    rep = s_submit ("bus-photo-1", NULL, 0, false);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__IDEMPOTENCY_MISMATCH);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    rep = s_submit ("bus-photo-1", photos, 1, false);
+    assert_int_equal (rep->error, GONGZHI__V1__ERROR_CODE__IDEMPOTENCY_MISMATCH);
+    gongzhi__v1__submit_reply__free_unpacked (rep, NULL);
+    assert_int_equal (s_stored (), before);
+    g_free (jpeg2);
     g_free (jpeg);
     free (id);
 }

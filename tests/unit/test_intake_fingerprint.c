@@ -269,6 +269,55 @@ test_reporter_id_keeps_old_forms (void **state)
     s_same (&a.raw, &b.raw, false);
 }
 
+//  Photos: none leaves the form as it was; their names, their order,
+//  their number and whether they may be public each make another form.
+static void
+test_photos_count (void **state)
+{
+    (void) state;
+    s_sub_t a;
+    s_sub_init (&a);
+    char *base = intake_canonical_form (&a.raw);
+    const char sha[3][65] = {"1111111111111111111111111111111111111111111111111111111111111111",
+                             "2222222222222222222222222222222222222222222222222222222222222222",
+                             "3333333333333333333333333333333333333333333333333333333333333333"};
+    const char swapped[2][65] = {
+        "2222222222222222222222222222222222222222222222222222222222222222",
+        "1111111111111111111111111111111111111111111111111111111111111111"};
+    char *forms[6];
+    for (int i = 0; i < 6; i++)
+        forms[i] = strdup (base);
+    intake_canonical_add_photos (&forms[0], sha, 0, true); //  none: as before
+    assert_string_equal (forms[0], base);
+    intake_canonical_add_photos (&forms[1], sha, 2, false);
+    intake_canonical_add_photos (&forms[2], swapped, 2, false);
+    intake_canonical_add_photos (&forms[3], sha, 3, false);
+    intake_canonical_add_photos (&forms[4], sha, 2, true);
+    intake_canonical_add_photos (&forms[5], sha, 1, false);
+    assert_true (strncmp (forms[1], base, strlen (base)) == 0);
+    assert_string_equal (forms[1] + strlen (base),
+                         "photos 2\nphoto 64:"
+                         "1111111111111111111111111111111111111111111111111111111111111111"
+                         "\nphoto 64:"
+                         "2222222222222222222222222222222222222222222222222222222222222222"
+                         "\nphotos_public 2:no\n");
+    for (int i = 0; i < 6; i++)
+        for (int k = i + 1; k < 6; k++)
+            if (i > 0 && strcmp (forms[i], forms[k]) == 0)
+                fail_msg ("photo forms %d and %d are the same:\n%s", i, k, forms[i]);
+    //  The same photos again: the same form.
+    char *again = strdup (base);
+    intake_canonical_add_photos (&again, sha, 2, false);
+    assert_string_equal (again, forms[1]);
+    free (again);
+    char *null_form = NULL;
+    intake_canonical_add_photos (&null_form, sha, 2, false); //  no key: nothing
+    assert_null (null_form);
+    for (int i = 0; i < 6; i++)
+        free (forms[i]);
+    free (base);
+}
+
 int
 main (void)
 {
@@ -278,6 +327,7 @@ main (void)
         cmocka_unit_test (test_every_field_counts),
         cmocka_unit_test (test_no_two_submissions_share_a_form),
         cmocka_unit_test (test_reporter_id_keeps_old_forms),
+        cmocka_unit_test (test_photos_count),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
