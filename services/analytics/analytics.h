@@ -62,8 +62,20 @@ bool analytics_route_volunteers (void *state, gz_http_req_t *req, const char *re
 
 //  ---------------------------------------------------------------- analytics_matching.c
 
-//  The number of matching_daily's counters (rows' int64_t[] length).
-#define ANALYTICS_MATCHING_COLUMNS 9
+//  matching_daily's counters in column order (rows' int64_t[] and
+//  analytics_store_matching_sums' sums[]), and their number.
+enum {
+    ANALYTICS_MATCHING_NEEDS,
+    ANALYTICS_MATCHING_OFFERS,
+    ANALYTICS_MATCHING_ACCEPTED,
+    ANALYTICS_MATCHING_DECLINED,
+    ANALYTICS_MATCHING_EXPIRED,
+    ANALYTICS_MATCHING_SERVICES,
+    ANALYTICS_MATCHING_MINUTES,
+    ANALYTICS_MATCHING_EARNED,
+    ANALYTICS_MATCHING_REDEEMED,
+    ANALYTICS_MATCHING_COLUMNS
+};
 //  One matching event added into rows ("node|day" -> int64_t[9], made
 //  with free as their destructor); org (may be NULL) gives the grid's
 //  sub-district and district. Live consumer and rebuild share it. 0
@@ -195,7 +207,9 @@ int analytics_store_report_meetings (gz_db_t *db, const char *node, const char *
 
 //  The monthly report of node for month (YYYY-MM) into *report_p (the
 //  caller's: analytics_report_destroy), the statements of
-//  analytics_store_prepare_read and _prepare_report registered on db.
+//  analytics_store_prepare_read, _prepare_report,
+//  analytics_store_notify_prepare_read and
+//  analytics_store_matching_prepare_read registered on db.
 //  0 done, 1 no such unit, 2 not a month, -1 database failure.
 int analytics_report_collect (gz_db_t *db, const analytics_config_t *cfg, const char *node,
                               const char *month, int64_t now_us, analytics_report_t **report_p);

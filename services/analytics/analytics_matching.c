@@ -18,30 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  The counters, in matching_daily's column order.
-enum {
-    S_NEEDS,
-    S_OFFERS,
-    S_ACCEPTED,
-    S_DECLINED,
-    S_EXPIRED,
-    S_SERVICES,
-    S_MINUTES,
-    S_EARNED,
-    S_REDEEMED,
-    S_COLUMNS
-};
-static_assert (S_COLUMNS == ANALYTICS_MATCHING_COLUMNS, "matching_daily's counters");
-
 typedef struct {
     const char *type;
     int column;
 } s_kind_t;
 
 static const s_kind_t s_kinds[] = {
-    {"NeedCreated", S_NEEDS},      {"MatchOffered", S_OFFERS},     {"MatchAccepted", S_ACCEPTED},
-    {"MatchDeclined", S_DECLINED}, {"MatchExpired", S_EXPIRED},    {"ServiceCompleted", S_SERVICES},
-    {"PointsAwarded", S_EARNED},   {"PointsRedeemed", S_REDEEMED}, {NULL, 0},
+    {"NeedCreated", ANALYTICS_MATCHING_NEEDS},
+    {"MatchOffered", ANALYTICS_MATCHING_OFFERS},
+    {"MatchAccepted", ANALYTICS_MATCHING_ACCEPTED},
+    {"MatchDeclined", ANALYTICS_MATCHING_DECLINED},
+    {"MatchExpired", ANALYTICS_MATCHING_EXPIRED},
+    {"ServiceCompleted", ANALYTICS_MATCHING_SERVICES},
+    {"PointsAwarded", ANALYTICS_MATCHING_EARNED},
+    {"PointsRedeemed", ANALYTICS_MATCHING_REDEEMED},
+    {NULL, 0},
 };
 
 static void
@@ -51,7 +42,7 @@ s_add (zhashx_t *rows, const char *node, const char *day, int column, int64_t n)
     snprintf (key, sizeof key, "%s|%s", node, day);
     int64_t *row = zhashx_lookup (rows, key);
     if (!row) {
-        row = calloc (S_COLUMNS, sizeof *row);
+        row = calloc (ANALYTICS_MATCHING_COLUMNS, sizeof *row);
         assert (row);
         zhashx_insert (rows, key, row);
     }
@@ -77,12 +68,14 @@ analytics_matching_apply (zhashx_t *rows, gz_org_t *org, const gz_envelope_t *en
         nodes[2] = gz_org_unit_parent (org, ev->community_code);
         nodes[3] = nodes[2] ? gz_org_unit_parent (org, nodes[2]) : NULL;
     }
-    int64_t n = k->column == S_EARNED || k->column == S_REDEEMED ? ev->points : 1;
+    int64_t n = k->column == ANALYTICS_MATCHING_EARNED || k->column == ANALYTICS_MATCHING_REDEEMED
+                    ? ev->points
+                    : 1;
     for (int i = 0; i < 4; i++)
         if (nodes[i] && *nodes[i]) {
             s_add (rows, nodes[i], day, k->column, n);
-            if (k->column == S_SERVICES)
-                s_add (rows, nodes[i], day, S_MINUTES, ev->minutes);
+            if (k->column == ANALYTICS_MATCHING_SERVICES)
+                s_add (rows, nodes[i], day, ANALYTICS_MATCHING_MINUTES, ev->minutes);
         }
     gongzhi__v1__matching_event__free_unpacked (ev, NULL);
     return 0;
@@ -105,7 +98,7 @@ int
 analytics_matching_flush (gz_db_t *db, void *arg)
 {
     analytics_t *self = arg;
-    int rc = analytics_store_matching_add (db, self->matching, S_COLUMNS);
+    int rc = analytics_store_matching_add (db, self->matching, ANALYTICS_MATCHING_COLUMNS);
     zhashx_purge (self->matching);
     return rc;
 }
@@ -122,14 +115,17 @@ analytics_matching_after (void *arg, bool committed)
 json_t *
 analytics_matching_json (gz_db_t *db, const char *node, const char *from, const char *to)
 {
-    int64_t sums[S_COLUMNS];
-    if (analytics_store_matching_sums (db, node, from, to, sums, S_COLUMNS))
+    int64_t sums[ANALYTICS_MATCHING_COLUMNS];
+    if (analytics_store_matching_sums (db, node, from, to, sums, ANALYTICS_MATCHING_COLUMNS))
         return NULL;
-    return json_pack (
-        "{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I}", "node", node, "from", from, "to", to,
-        "needs", (json_int_t) sums[S_NEEDS], "offers", (json_int_t) sums[S_OFFERS], "accepted",
-        (json_int_t) sums[S_ACCEPTED], "declined", (json_int_t) sums[S_DECLINED], "expired",
-        (json_int_t) sums[S_EXPIRED], "services", (json_int_t) sums[S_SERVICES], "service_hours",
-        (double) sums[S_MINUTES] / 60.0, "points_earned", (json_int_t) sums[S_EARNED],
-        "points_redeemed", (json_int_t) sums[S_REDEEMED]);
+    return json_pack ("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I}", "node", node, "from",
+                      from, "to", to, "needs", (json_int_t) sums[ANALYTICS_MATCHING_NEEDS],
+                      "offers", (json_int_t) sums[ANALYTICS_MATCHING_OFFERS], "accepted",
+                      (json_int_t) sums[ANALYTICS_MATCHING_ACCEPTED], "declined",
+                      (json_int_t) sums[ANALYTICS_MATCHING_DECLINED], "expired",
+                      (json_int_t) sums[ANALYTICS_MATCHING_EXPIRED], "services",
+                      (json_int_t) sums[ANALYTICS_MATCHING_SERVICES], "service_hours",
+                      (double) sums[ANALYTICS_MATCHING_MINUTES] / 60.0, "points_earned",
+                      (json_int_t) sums[ANALYTICS_MATCHING_EARNED], "points_redeemed",
+                      (json_int_t) sums[ANALYTICS_MATCHING_REDEEMED]);
 }

@@ -28,6 +28,7 @@ analytics_report_destroy (analytics_report_t **self_p)
     free (self->hotspots);
     free (self->overdue);
     free (self->meetings);
+    free (self->channels);
     free (self);
     *self_p = NULL;
 }
@@ -119,6 +120,49 @@ analytics_csv_field (const char *field)
         *at++ = '"';
     *at = 0;
     return out;
+}
+
+//  Notify's channels (services/notify/notify_channel.c) in the order the
+//  report lists them.
+static const struct {
+    const char *code, *label;
+} s_channels[] = {
+    {"sms", "短信"},         {"wechat", "微信"},  {"email", "电子邮件"},
+    {"webhook", "接口推送"}, {"log", "系统日志"},
+};
+#define S_CHANNELS (sizeof s_channels / sizeof s_channels[0])
+
+static size_t
+s_channel_index (const char *code)
+{
+    size_t i = 0;
+    while (i < S_CHANNELS && strcmp (s_channels[i].code, code) != 0)
+        i++;
+    return i;
+}
+
+const char *
+analytics_report_channel_label (const char *code)
+{
+    size_t i = s_channel_index (code);
+    return i < S_CHANNELS ? s_channels[i].label : code;
+}
+
+static int
+s_channel_cmp (const void *a, const void *b)
+{
+    const analytics_report_notify_t *x = a, *y = b;
+    size_t i = s_channel_index (x->channel), k = s_channel_index (y->channel);
+    if (i != k)
+        return i < k ? -1 : 1;
+    return strcmp (x->channel, y->channel);
+}
+
+void
+analytics_report_channels_sort (analytics_report_notify_t *channels, size_t n)
+{
+    if (n > 1)
+        qsort (channels, n, sizeof *channels, s_channel_cmp);
 }
 
 void
@@ -291,6 +335,50 @@ s_meetings (analytics_sheet_t *sh, const analytics_report_t *r)
     }
 }
 
+//  A row of 通知与志愿服务: what, the measure and a count (or hours).
+static void
+s_item (analytics_sheet_t *sh, const char *what, const char *label, analytics_cell_kind_t kind,
+        int64_t i, double x)
+{
+    analytics_cell_t *row = s_row (sh);
+    s_text (&row[0], ANALYTICS_CELL_TEXT, what);
+    s_text (&row[1], ANALYTICS_CELL_TEXT, label);
+    if (kind == ANALYTICS_CELL_INT)
+        s_int (&row[2], i);
+    else
+        s_real (&row[2], kind, x);
+}
+
+static void
+s_delivered (analytics_sheet_t *sh, const char *what, const analytics_report_notify_t *n)
+{
+    s_item (sh, what, "已发送（条）", ANALYTICS_CELL_INT, n->sent, 0);
+    s_item (sh, what, "发送失败（条）", ANALYTICS_CELL_INT, n->dead, 0);
+    s_item (sh, what, "已跳过（条）", ANALYTICS_CELL_INT, n->skipped, 0);
+}
+
+static void
+s_services (analytics_sheet_t *sh, const analytics_report_t *r)
+{
+    s_delivered (sh, "通知（合计）", &r->notify);
+    for (size_t i = 0; i < r->n_channels; i++) {
+        char what[96];
+        snprintf (what, sizeof what, "通知（%s）",
+                  analytics_report_channel_label (r->channels[i].channel));
+        s_delivered (sh, what, &r->channels[i]);
+    }
+    const analytics_report_volunteer_t *v = &r->volunteer;
+    const analytics_cell_kind_t N = ANALYTICS_CELL_INT;
+    const char *what = "志愿服务";
+    s_item (sh, what, "服务需求（件）", N, v->needs, 0);
+    s_item (sh, what, "服务邀请（次）", N, v->offers, 0);
+    s_item (sh, what, "接受邀请（次）", N, v->accepted, 0);
+    s_item (sh, what, "完成服务（次）", N, v->services, 0);
+    s_item (sh, what, "服务时长（小时）", ANALYTICS_CELL_HOURS, 0, (double) v->minutes / 60.0);
+    s_item (sh, what, "获得积分（分）", N, v->points_earned, 0);
+    s_item (sh, what, "兑换积分（分）", N, v->points_redeemed, 0);
+}
+
 static const char *const s_h_overview[] = {"指标", "数值"};
 static const double s_w_overview[] = {30, 14};
 static const char *const s_h_categories[] = {"类别", "类别代码", "诉求（件）", "占比"};
@@ -307,6 +395,8 @@ static const double s_w_overdue[] = {12, 16, 24, 16, 12, 18, 10};
 static const char *const s_h_meetings[] = {"编号", "社区",     "日期",
                                            "地点", "参与人数", "议事（项）"};
 static const double s_w_meetings[] = {10, 20, 12, 24, 10, 10};
+static const char *const s_h_services[] = {"项目", "指标", "数值"};
+static const double s_w_services[] = {24, 20, 12};
 
 analytics_sheet_t *
 analytics_report_sheets (const analytics_report_t *r)
@@ -324,6 +414,7 @@ analytics_report_sheets (const analytics_report_t *r)
         {"热点", 4, s_h_hotspots, s_w_hotspots, s_hotspots},
         {"超期", 7, s_h_overdue, s_w_overdue, s_overdue},
         {"逢四说事", 6, s_h_meetings, s_w_meetings, s_meetings},
+        {"通知与志愿服务", 3, s_h_services, s_w_services, s_services},
     };
     analytics_sheet_t *sheets = calloc (ANALYTICS_SHEETS, sizeof *sheets);
     assert (sheets);

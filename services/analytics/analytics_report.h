@@ -64,6 +64,18 @@ typedef struct {
     int64_t demands;
 } analytics_report_meeting_t;
 
+//  Notify's deliveries that ended in the month under the node, on one
+//  channel (its code: "sms", "wechat", ...) or all ("").
+typedef struct {
+    char channel[24];
+    int64_t sent, dead, skipped;
+} analytics_report_notify_t;
+
+//  Matching's volunteer service in the month under the node.
+typedef struct {
+    int64_t needs, offers, accepted, services, minutes, points_earned, points_redeemed;
+} analytics_report_volunteer_t;
+
 typedef struct {
     analytics_report_unit_t node; //  the node itself
     char level[16];               //  its level (org.units.level)
@@ -81,6 +93,10 @@ typedef struct {
     size_t n_overdue;
     analytics_report_meeting_t *meetings; //  by date
     size_t n_meetings;
+    analytics_report_notify_t notify;    //  all channels
+    analytics_report_notify_t *channels; //  per channel (known channels first)
+    size_t n_channels;
+    analytics_report_volunteer_t volunteer;
 } analytics_report_t;
 
 //  An empty report (every array NULL, counts 0). Free with
@@ -110,6 +126,12 @@ void analytics_report_rank (analytics_report_unit_t *units, size_t n, int min_sa
 //  quote, CR or LF (quotes doubled), else as is (NULL: empty). A heap
 //  string the caller frees.
 char *analytics_csv_field (const char *field);
+
+//  A notify channel's Chinese name ("sms": "短信"), else the code as is.
+const char *analytics_report_channel_label (const char *code);
+//  Orders channels: the known ones in a fixed order (短信, 微信, 电子邮件,
+//  接口推送, 系统日志), then the others by code.
+void analytics_report_channels_sort (analytics_report_notify_t *channels, size_t n);
 
 //  The download's file name for node and month: "report-<node>-<month>.<ext>".
 void analytics_report_filename (const char *node, const char *month, const char *ext, char *out,
@@ -143,7 +165,7 @@ typedef struct {
     size_t nrows, cap;
 } analytics_sheet_t;
 
-#define ANALYTICS_SHEETS 6 //  总览 分类 排名 热点 超期 逢四说事
+#define ANALYTICS_SHEETS 7 //  总览 分类 排名 热点 超期 逢四说事 通知与志愿服务
 
 //  The report's sheets (an array of ANALYTICS_SHEETS), the caller's: free
 //  with analytics_report_sheets_destroy (nulls *sheets_p).

@@ -103,6 +103,60 @@ s_hotspots (gz_db_t *db, analytics_report_t *rep)
     return rc;
 }
 
+static void
+s_delivered (json_t *obj, analytics_report_notify_t *n)
+{
+    n->sent = json_integer_value (json_object_get (obj, "sent"));
+    n->dead = json_integer_value (json_object_get (obj, "dead"));
+    n->skipped = json_integer_value (json_object_get (obj, "skipped"));
+}
+
+//  Notify's deliveries in the month: the statement of GET
+//  /api/v1/notifications, read from its JSON.
+static int
+s_notify (gz_db_t *db, analytics_report_t *rep)
+{
+    json_t *all = analytics_store_notify_json (db, rep->node.code, rep->from, rep->to);
+    if (!all)
+        return -1;
+    s_delivered (all, &rep->notify);
+    json_t *channels = json_object_get (all, "channels");
+    size_t n = json_object_size (channels), i = 0;
+    rep->channels = calloc (n ? n : 1, sizeof *rep->channels);
+    assert (rep->channels);
+    const char *code;
+    json_t *c;
+    json_object_foreach (channels, code, c)
+    {
+        snprintf (rep->channels[i].channel, sizeof rep->channels[i].channel, "%s", code);
+        s_delivered (c, &rep->channels[i++]);
+    }
+    rep->n_channels = n;
+    analytics_report_channels_sort (rep->channels, n);
+    json_decref (all);
+    return 0;
+}
+
+//  Matching's volunteer service in the month: the sums of GET
+//  /api/v1/volunteers.
+static int
+s_volunteer (gz_db_t *db, analytics_report_t *rep)
+{
+    int64_t sums[ANALYTICS_MATCHING_COLUMNS];
+    if (analytics_store_matching_sums (db, rep->node.code, rep->from, rep->to, sums,
+                                       ANALYTICS_MATCHING_COLUMNS))
+        return -1;
+    analytics_report_volunteer_t *v = &rep->volunteer;
+    v->needs = sums[ANALYTICS_MATCHING_NEEDS];
+    v->offers = sums[ANALYTICS_MATCHING_OFFERS];
+    v->accepted = sums[ANALYTICS_MATCHING_ACCEPTED];
+    v->services = sums[ANALYTICS_MATCHING_SERVICES];
+    v->minutes = sums[ANALYTICS_MATCHING_MINUTES];
+    v->points_earned = sums[ANALYTICS_MATCHING_EARNED];
+    v->points_redeemed = sums[ANALYTICS_MATCHING_REDEEMED];
+    return 0;
+}
+
 int
 analytics_report_collect (gz_db_t *db, const analytics_config_t *cfg, const char *node,
                           const char *month, int64_t now_us, analytics_report_t **report_p)
@@ -151,6 +205,10 @@ analytics_report_collect (gz_db_t *db, const analytics_config_t *cfg, const char
                          sizeof rep->overdue[i].category_name);
     if (rc == 0)
         rc = analytics_store_report_meetings (db, node, rep->from, rep->to, rep);
+    if (rc == 0)
+        rc = s_notify (db, rep);
+    if (rc == 0)
+        rc = s_volunteer (db, rep);
     if (rc) {
         analytics_report_destroy (&rep);
         return -1;

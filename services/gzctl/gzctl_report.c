@@ -59,6 +59,8 @@ s_monthly (const char *node, const char *month, const char *out, const char *for
     }
     analytics_store_prepare_read (db, cfg->base.schema);
     analytics_store_prepare_report (db, cfg->base.schema, cfg->routing_schema);
+    analytics_store_notify_prepare_read (db, cfg->base.schema);
+    analytics_store_matching_prepare_read (db, cfg->base.schema);
     struct timeval tv;
     gettimeofday (&tv, NULL);
     int64_t now_us = (int64_t) tv.tv_sec * 1000000 + tv.tv_usec;

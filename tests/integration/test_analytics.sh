@@ -14,7 +14,11 @@
 # satisfied 2; reopened 1, merged 1, invalid 1.
 # The month's 一张表 of the community (Excel and CSV, over HTTP and from
 # gzctl) reads back those numbers, the categories, D as overdue (its 3 s
-# resolve deadline passed) and a 逢四说事 meeting recorded this month.
+# resolve deadline passed), a 逢四说事 meeting recorded this month, and on
+# 通知与志愿服务 notify's deliveries of the community's requests (staff on the
+# log channel: sent; residents on a webhook nobody listens on: dead after
+# 3 attempts) as notify's own table counts them, and the one volunteer
+# need filed with matching.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -24,7 +28,12 @@ rules=$GZ_TMP/rules
 { echo "*  慢测  *  local  grid  -  2s  3s"; cat "$GZ_SOURCE_DIR/services/routing/default.rules"; } >"$rules"
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_ROUTING_RULES=$rules \
        GZ_DEMO_API_KEY=an-key GZ_DEMO_OPERATOR_TOKEN=an-operator GZ_BUS_HEARTBEAT_MS=200 \
-       GZ_ORG_CHECK_MS=0 GZ_ANALYTICS_HOTSPOT_MIN=1
+       GZ_ORG_CHECK_MS=0 GZ_ANALYTICS_HOTSPOT_MIN=1 \
+       GZ_NOTIFY_QUIET_HOURS=off GZ_NOTIFY_DIGEST_WINDOW_MS=0 GZ_NOTIFY_RECIPIENT_PER_HOUR=0 \
+       GZ_NOTIFY_STAFF_CHANNELS=log GZ_NOTIFY_RESIDENT_CHANNELS=webhook GZ_NOTIFY_MAX_ATTEMPTS=3 \
+       GZ_NOTIFY_BACKOFF_MS=100 GZ_NOTIFY_BACKOFF_MAX_MS=200
+# Nobody listens there: every resident's message ends dead.
+export GZ_NOTIFY_WEBHOOK_URL="http://127.0.0.1:$((GZ_PORT_BASE + 51))/hook"
 gz_seed
 gz_start gongzhi.log "$GZ_BIN/gongzhi"
 pid=$GZ_PID
@@ -38,8 +47,8 @@ community=HGY-C01
 mapfile -t b < <(gz_sql "SELECT b.code FROM org.buildings b JOIN org.units g ON g.code = b.grid_code
                          WHERE g.parent_code = '$community' ORDER BY b.code LIMIT 5")
 [ "${#b[@]}" = 5 ] || gz_fail "seed: 5 buildings in $community"
-file() { # CATEGORY BUILDING DESCRIPTION: the request id
-    curl -fsS -d api_key=an-key -d service_code="$1" -d "address_id=$2" \
+file() { # CATEGORY BUILDING DESCRIPTION [PHONE]: the request id
+    curl -fsS -d api_key=an-key -d service_code="$1" -d "address_id=$2" ${4:+-d "phone=$4"} \
         --data-urlencode "description=$3" "$web/open311/v2/requests.json" |
         jq -r '.[0].service_request_id'
 }
@@ -60,7 +69,7 @@ resident() { # ID ACTION JSON
 }
 work() { act "$1" accept '{}'; act "$1" verify '{"outcome":"reached"}'; act "$1" start '{}'; }
 
-A=$(file property "${b[0]}" "楼道灯坏了")
+A=$(file property "${b[0]}" "楼道灯坏了" 13800001111) # A's resident hears (webhook: dead)
 B=$(file sanitation "${b[1]}" "垃圾没清运 慢测")
 C=$(file road "${b[2]}" "井盖松动")
 D=$(file noise "${b[3]}" "夜间施工噪音 慢测")
@@ -152,6 +161,33 @@ gz_sql "INSERT INTO routing.meetings (id, community_code, held_on, place, partic
         VALUES ('M9101', '$community', '$today', '社区议事厅', 12, '{}', 'operator', 'k1', 'x', 3,
         'recorded'), ('M9102', '$community', '$today'::date - 62, '社区议事厅', 5, '{}', 'operator',
         'k2', 'x', 1, 'recorded')" >/dev/null
+# A volunteer need filed with matching (its stream counted by day and node).
+mapi="http://127.0.0.1:$((GZ_PORT_BASE + 2))/api/v1"
+curl -fsS -X POST -H "$op" -H 'Content-Type: application/json' "$mapi/needs" \
+    -d "{\"building\":\"${b[0]}\",\"contact_name\":\"张奶奶\",\"skill\":\"shopping\",\"weekly\":\"sat 09:00-10:00\"}" >/dev/null ||
+    gz_fail "need"
+needs() { [ "$(curl -fsS -H "$op" "$aapi/volunteers?node=$community&from=$today&to=$today" | jq .needs)" = 1 ]; }
+gz_wait_for 20 "analytics did not count matching's need" needs
+# Notify's deliveries of the community's requests, once every one has ended
+# and analytics has counted them all: per channel, as notify's table says.
+mine="SELECT id FROM routing.requests WHERE community_code = '$community'"
+ended() { [ "$(gz_sql "SELECT count(*) FROM notify.deliveries WHERE request_id IN ($mine)
+                        AND state NOT IN ('sent', 'dead', 'skipped')")" = 0 ]; }
+# Routing first climbs B's and D's ladders to the top (2 s and 3 s a rung),
+# every rung and warning a message: no timer of theirs left within the hour.
+climbed() { [ "$(gz_sql "SELECT count(*) FROM routing.timers WHERE fired_at_us IS NULL
+    AND fire_at_us < extract(epoch FROM now() + interval '1 hour') * 1e6 AND request_id IN ($mine)")" = 0 ]; }
+gz_wait_for 60 "routing's timers still due: $(gz_sql "SELECT request_id, kind, fire_at_us FROM routing.timers WHERE fired_at_us IS NULL")" climbed
+gz_wait_for 30 "notify's deliveries did not all end: $(gz_sql "SELECT channel, state FROM notify.deliveries")" ended
+by_channel=$(gz_sql "SELECT json_object_agg(channel, json_build_object('sent', s, 'dead', x, 'skipped', k))
+    FROM (SELECT channel, count(*) FILTER (WHERE state = 'sent') AS s,
+          count(*) FILTER (WHERE state = 'dead') AS x, count(*) FILTER (WHERE state = 'skipped') AS k
+          FROM notify.deliveries WHERE request_id IN ($mine) GROUP BY channel) c" | jq -cS .)
+[ "$(jq -c '[.log.sent > 0, .webhook.dead > 0]' <<<"$by_channel")" = '[true,true]' ] ||
+    gz_fail "expected staff messages sent on the log and residents' dead on the webhook: $by_channel"
+counted() { [ "$(curl -fsS -H "$op" "$aapi/notifications?node=$community&from=$today&to=$today" | jq -cS .channels)" = "$by_channel" ]; }
+gz_wait_for 20 "analytics did not count notify's deliveries as $by_channel" counted
+echo "notify's deliveries of $community: $by_channel"
 report="$aapi/reports/monthly?node=$community&month=$month"
 curl -fsS -H "$op" -D "$GZ_TMP/xlsx.h" -o "$GZ_TMP/http.xlsx" "$report&format=xlsx" || gz_fail "report xlsx"
 grep -qi '^content-type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' "$GZ_TMP/xlsx.h" ||
@@ -161,7 +197,7 @@ grep -qi "^content-disposition: attachment; filename=\"report-$community-$month.
 cells=$(python3 "$(dirname "$0")/xlsx_cells.py" "$GZ_TMP/http.xlsx") || gz_fail "not a workbook"
 cell() { jq -c "$1" <<<"$cells"; }
 want() { [ "$(cell "$1")" = "$2" ] || gz_fail "xlsx $1 = $(cell "$1"), want $2"; }
-want 'del(._formats) | keys_unsorted' '["总览","分类","排名","热点","超期","逢四说事"]'
+want 'del(._formats) | keys_unsorted' '["总览","分类","排名","热点","超期","逢四说事","通知与志愿服务"]'
 cname=$(gz_sql "SELECT name FROM org.units WHERE code = '$community'")
 want '.["总览"].A1' "\"$cname（$community）$month 一张表\""
 want '.["总览"] | [.A4, .B4]' '["指标","数值"]'
@@ -212,6 +248,42 @@ assert meet == [["M9101", cname, meet[0][2], "社区议事厅", "12", "3"]], mee
 PY
 "$GZ_BIN/gzctl" report monthly --node "$community" --month "$month" --out "$GZ_TMP/cli.csv" >/dev/null ||
     gz_fail "gzctl report csv"
+# 通知与志愿服务 in the workbook and the CSV: the totals and each channel
+# (webhook before log, Chinese names) as notify's table counted them; the
+# need, and the rest of matching's month as /volunteers answers it.
+vol=$(curl -fsS -H "$op" "$aapi/volunteers?node=$community&from=${month}-01&to=$today")
+[ "$(jq .needs <<<"$vol")" = 1 ] || gz_fail "volunteers this month: $vol"
+echo "$cells" >"$GZ_TMP/cells.json"
+python3 - "$GZ_TMP/cells.json" "$GZ_TMP/http.csv" "$by_channel" "$vol" <<'PY' || gz_fail "通知与志愿服务"
+import csv, json, sys
+cells = json.load(open(sys.argv[1]))
+rows = list(csv.reader(open(sys.argv[2], encoding="utf-8-sig", newline="")))
+chan, vol = json.loads(sys.argv[3]), json.loads(sys.argv[4])
+labels = {"webhook": "接口推送", "log": "系统日志"}
+assert list(chan) == ["log", "webhook"], chan
+def delivered(what, c):
+    return [[what, "已发送（条）", c["sent"]], [what, "发送失败（条）", c["dead"]],
+            [what, "已跳过（条）", c["skipped"]]]
+total = {k: sum(c[k] for c in chan.values()) for k in ("sent", "dead", "skipped")}
+want = delivered("通知（合计）", total)
+for code in ("webhook", "log"):
+    want += delivered("通知（%s）" % labels[code], chan[code])
+v = "志愿服务"
+want += [[v, "服务需求（件）", 1], [v, "服务邀请（次）", vol["offers"]],
+         [v, "接受邀请（次）", vol["accepted"]], [v, "完成服务（次）", vol["services"]],
+         [v, "服务时长（小时）", vol["service_hours"]], [v, "获得积分（分）", vol["points_earned"]],
+         [v, "兑换积分（分）", vol["points_redeemed"]]]
+sh = cells["通知与志愿服务"]
+assert [sh["A4"], sh["B4"], sh["C4"]] == ["项目", "指标", "数值"], sh
+got = [[sh.get("%s%d" % (col, 5 + i)) for col in "ABC"] for i in range(len(want) + 1)]
+assert got == want + [[None, None, None]], (got, want)
+fmt = cells["_formats"]["通知与志愿服务"]
+assert fmt["C5"] == "0" and fmt["C%d" % (4 + len(want) - 2)] == "0.0", fmt
+i = rows.index(["通知与志愿服务"])
+assert rows[i - 1] == [] and rows[i + 1] == ["项目", "指标", "数值"], rows[i - 1:i + 2]
+as_text = [[a, b, ("%.1f" % x) if "小时" in b else str(x)] for a, b, x in want]
+assert rows[i + 2:] == as_text, (rows[i + 2:], as_text)
+PY
 cmp -s "$GZ_TMP/cli.csv" "$GZ_TMP/http.csv" || gz_fail "gzctl's CSV differs from the API's"
 "$GZ_BIN/gzctl" report monthly --node "$community" --month "$month" --out "$GZ_TMP/cli.x" --format xlsx >/dev/null ||
     gz_fail "gzctl report xlsx"
@@ -228,8 +300,7 @@ for q in "node=$community&month=2026-13" "node=$community&month=$month&format=pd
 done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$report")" = 401 ] || gz_fail "report: no token"
 # Work in hand now (routing's state): C (reopened) and D are open; overdue
-# as routing's deadlines say (an escalation moves them). The meeting held today (M9101 above); a volunteer need filed
-# with matching (its stream counted by day and node).
+# as routing's deadlines say (an escalation moves them). The meeting held today (M9101 above).
 st=$(curl -fsS -H "$op" "$aapi/staff?node=$community")
 overdue=$(gz_sql "SELECT count(*) FROM routing.requests WHERE community_code = '$community'
                   AND state IN ('assigned', 'accepted', 'verified', 'in_progress')
@@ -239,11 +310,5 @@ overdue=$(gz_sql "SELECT count(*) FROM routing.requests WHERE community_code = '
 [ "$(jq '[.staff[].open] | add' <<<"$st")" = 2 ] || gz_fail "staff per person: $st"
 mt=$(curl -fsS -H "$op" "$aapi/meetings?node=$sub&from=$today&to=$today")
 [ "$(jq -c '[.meetings, .participants, .demands]' <<<"$mt")" = '[1,12,3]' ] || gz_fail "meetings: $mt"
-mapi="http://127.0.0.1:$((GZ_PORT_BASE + 2))/api/v1"
-curl -fsS -X POST -H "$op" -H 'Content-Type: application/json' "$mapi/needs" \
-    -d "{\"building\":\"${b[0]}\",\"contact_name\":\"张奶奶\",\"skill\":\"shopping\",\"weekly\":\"sat 09:00-10:00\"}" >/dev/null ||
-    gz_fail "need"
-needs() { [ "$(curl -fsS -H "$op" "$aapi/volunteers?node=$community&from=$today&to=$today" | jq .needs)" = 1 ]; }
-gz_wait_for 20 "analytics did not count matching's need" needs
 gz_stop "$pid" gongzhi
 echo "analytics: ok"

@@ -1,7 +1,8 @@
 /*  Unit tests for the monthly report's pure parts (analytics_report.c,
     analytics_report_csv.c): RFC 4180 quoting, the month's dates (leap
-    years), ranks with the minimum sample and ties, and the CSV text of a
-    small report by hand (BOM, title, sections, percentages, empty rates).  */
+    years), ranks with the minimum sample and ties, the CSV text of a
+    small report by hand (BOM, title, sections, percentages, empty rates),
+    and the cells of 通知与志愿服务 (channel labels and order, hours).  */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,14 +131,89 @@ test_csv (void **state)
     assert_null (r);
 }
 
+//  The cell at row, col of sh is the text want.
+static void
+s_is_text (const analytics_sheet_t *sh, size_t row, size_t col, const char *want)
+{
+    const analytics_cell_t *c = &sh->cells[row * sh->ncols + col];
+    assert_int_equal (c->kind, ANALYTICS_CELL_TEXT);
+    assert_string_equal (c->s, want);
+}
+
+//  Row row of sh is (what, label, the count want).
+static void
+s_is_count (const analytics_sheet_t *sh, size_t row, const char *what, const char *label,
+            int64_t want)
+{
+    s_is_text (sh, row, 0, what);
+    s_is_text (sh, row, 1, label);
+    const analytics_cell_t *c = &sh->cells[row * sh->ncols + 2];
+    assert_int_equal (c->kind, ANALYTICS_CELL_INT);
+    assert_int_equal (c->i, want);
+}
+
+static void
+test_services_sheet (void **state)
+{
+    (void) state;
+    analytics_report_t *r = analytics_report_new ();
+    strcpy (r->node.code, "C1");
+    strcpy (r->month, "2026-12");
+    r->notify = (analytics_report_notify_t){"", 9, 2, 1};
+    r->n_channels = 3;
+    r->channels = calloc (3, sizeof *r->channels);
+    r->channels[0] = (analytics_report_notify_t){"pager", 1, 0, 0};
+    r->channels[1] = (analytics_report_notify_t){"log", 5, 0, 1};
+    r->channels[2] = (analytics_report_notify_t){"sms", 3, 2, 0};
+    analytics_report_channels_sort (r->channels, r->n_channels);
+    assert_string_equal (r->channels[0].channel, "sms");
+    assert_string_equal (r->channels[1].channel, "log");
+    assert_string_equal (r->channels[2].channel, "pager");
+    assert_string_equal (analytics_report_channel_label ("wechat"), "微信");
+    assert_string_equal (analytics_report_channel_label ("pager"), "pager");
+    r->volunteer = (analytics_report_volunteer_t){4, 6, 3, 2, 90, 15, 5};
+
+    analytics_sheet_t *sheets = analytics_report_sheets (r);
+    const analytics_sheet_t *sh = &sheets[ANALYTICS_SHEETS - 1];
+    assert_string_equal (sh->name, "通知与志愿服务");
+    assert_int_equal (sh->ncols, 3);
+    assert_string_equal (sh->header[0], "项目");
+    assert_string_equal (sh->header[2], "数值");
+    assert_int_equal (sh->nrows, 4 * 3 + 7); //  total, three channels; volunteers
+    s_is_count (sh, 0, "通知（合计）", "已发送（条）", 9);
+    s_is_count (sh, 1, "通知（合计）", "发送失败（条）", 2);
+    s_is_count (sh, 2, "通知（合计）", "已跳过（条）", 1);
+    s_is_count (sh, 3, "通知（短信）", "已发送（条）", 3);
+    s_is_count (sh, 4, "通知（短信）", "发送失败（条）", 2);
+    s_is_count (sh, 8, "通知（系统日志）", "已跳过（条）", 1);
+    s_is_count (sh, 9, "通知（pager）", "已发送（条）", 1);
+    s_is_count (sh, 12, "志愿服务", "服务需求（件）", 4);
+    s_is_count (sh, 13, "志愿服务", "服务邀请（次）", 6);
+    s_is_count (sh, 14, "志愿服务", "接受邀请（次）", 3);
+    s_is_count (sh, 15, "志愿服务", "完成服务（次）", 2);
+    s_is_text (sh, 16, 1, "服务时长（小时）");
+    assert_int_equal (sh->cells[16 * 3 + 2].kind, ANALYTICS_CELL_HOURS);
+    assert_true (sh->cells[16 * 3 + 2].x == 1.5); //  90 minutes
+    s_is_count (sh, 17, "志愿服务", "获得积分（分）", 15);
+    s_is_count (sh, 18, "志愿服务", "兑换积分（分）", 5);
+    analytics_report_sheets_destroy (&sheets);
+
+    size_t len = 0;
+    char *csv = analytics_report_csv (r, &len);
+    assert_non_null (strstr (csv, "\r\n\r\n通知与志愿服务\r\n项目,指标,数值\r\n"
+                                  "通知（合计）,已发送（条）,9\r\n"));
+    assert_non_null (strstr (csv, "\r\n志愿服务,服务时长（小时）,1.5\r\n"));
+    free (csv);
+    analytics_report_destroy (&r);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_csv_quoting),
-        cmocka_unit_test (test_month),
-        cmocka_unit_test (test_rank),
-        cmocka_unit_test (test_csv),
+        cmocka_unit_test (test_csv_quoting),    cmocka_unit_test (test_month),
+        cmocka_unit_test (test_rank),           cmocka_unit_test (test_csv),
+        cmocka_unit_test (test_services_sheet),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
