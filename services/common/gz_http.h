@@ -136,6 +136,14 @@ const char *gz_http_client_ip (gz_http_req_t *req);
 //  X-Forwarded-Proto says "https". For the Secure flag of a cookie.
 bool gz_http_https (gz_http_req_t *req);
 
+//  False when the browser says the request comes from another site: its
+//  Origin (or, without one, its Referer) names a host other than the one
+//  the request was sent to (Host; X-Forwarded-Host through a trusted
+//  proxy), or is "null". A request naming neither (curl, scripts) is
+//  let through: the check stops cross-site forms (login CSRF), not
+//  clients that choose their headers.
+bool gz_http_same_origin (gz_http_req_t *req);
+
 //  Parse the body as application/x-www-form-urlencoded (once, lazily).
 //  Returns false when it is malformed: a bad percent escape or one that
 //  decodes to NUL, a field with no '=' or an empty name, a byte that is

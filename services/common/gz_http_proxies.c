@@ -211,3 +211,44 @@ gz_http_https (gz_http_req_t *req)
         MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
     return proto && strcasecmp (proto, "https") == 0;
 }
+
+//  The host[:port] of an absolute URL ("https://a.example:8443/x" ->
+//  "a.example:8443"), into out. false when it has none.
+static bool
+s_url_authority (const char *url, char *out, size_t size)
+{
+    const char *p = strstr (url, "://");
+    if (!p)
+        return false;
+    p += 3;
+    size_t n = strcspn (p, "/?#");
+    const char *at = memchr (p, '@', n); //  userinfo is not the host
+    if (at) {
+        n -= (size_t) (at + 1 - p);
+        p = at + 1;
+    }
+    if (n == 0 || n >= size)
+        return false;
+    memcpy (out, p, n);
+    out[n] = 0;
+    return true;
+}
+
+bool
+gz_http_same_origin (gz_http_req_t *req)
+{
+    const char *origin = MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "Origin");
+    const char *named =
+        origin ? origin : MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "Referer");
+    if (!named)
+        return true;
+    char authority[256];
+    if (!s_url_authority (named, authority, sizeof authority))
+        return false; //  "null", or not a URL
+    const char *host = NULL;
+    if (req->via_proxy)
+        host = MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "X-Forwarded-Host");
+    if (!host)
+        host = MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "Host");
+    return host && strcasecmp (host, authority) == 0;
+}

@@ -171,6 +171,14 @@ s_viewer (gz_db_t *db, gz_http_req_t *req, routing_viewer_t *v)
 static void
 s_login_post (routing_t *ctx, gz_http_req_t *req)
 {
+    //  Login CSRF: another site's form must not sign the browser in as
+    //  someone else (the session cookie does not exist yet, so the check
+    //  is the browser's Origin).
+    if (!gz_http_same_origin (req)) {
+        gz_info ("routing", "msg=\"cross-site sign-in refused\"");
+        routing_page_login (req, 403, NULL, "请从本站的登录页面登录。");
+        return;
+    }
     const char *code = gz_http_form_parse (req) ? gz_http_form (req, "code") : NULL;
     const char *token = gz_http_form (req, "token");
     if ((!code || !*code) && (!token || !*token)) {

@@ -229,6 +229,10 @@ routing_page_notice (gz_http_req_t *req, int status, const routing_viewer_t *v, 
 void
 routing_page_login (gz_http_req_t *req, int status, const char *code, const char *error)
 {
+    //  Its form must carry this site's Origin (the sign-in's login-CSRF
+    //  check): under the pages' no-referrer policy the browser sends
+    //  "Origin: null", which a cross-site form can send too.
+    gz_http_set_header (req, "Referrer-Policy", "same-origin");
     s_page_t p;
     s_begin (&p, "登录", NULL);
     if (error) {

@@ -129,6 +129,16 @@ grep -qi '^location: /w/' "$tmp/hdr" || gz_fail "signing in does not land on the
 url4=$(link "$worker"); code4=${url4##*code=}
 [ "$(signin "$code4")" = 303 ] || gz_fail "a fresh link was refused"
 ! grep -i '^set-cookie:' "$tmp/hdr" | grep -q Secure || gz_fail "Secure over plain HTTP"
+# Login CSRF: another site's form (the browser names it in Origin or
+# Referer) signs nobody in, and leaves the link unused; this site's does.
+url5=$(link "$worker"); code5=${url5##*code=}
+for h in 'Origin: https://evil.example' 'Origin: null' 'Referer: http://evil.example/w/login'; do
+    [ "$(signin "$code5" -H "$h")" = 403 ] && grep -q '请从本站的登录页面登录' "$tmp/out" ||
+        gz_fail "a cross-site sign-in ($h) was not refused"
+    ! grep -qi '^set-cookie: gz_session=[0-9a-f]' "$tmp/hdr" || gz_fail "a cross-site sign-in ($h) set a session"
+done
+[ "$(signin "$code5" -H "Origin: http://127.0.0.1:$((GZ_PORT_BASE + 1))")" = 303 ] ||
+    gz_fail "this site's sign-in after the refused ones: $(cat "$tmp/out")"
 sess=$(awk '$6 == "gz_session" {print $7}' "$jar")
 gz_sql "SELECT count(*) FROM routing.sessions WHERE session_sha256 = '$sess'" | grep -qx 0 ||
     gz_fail "the session id is stored in clear"

@@ -3,7 +3,8 @@
     127.0.0.1 is everyone else. Covers the per-address limit (and trusted
     proxies' exemption), the header deadline that bytes do not extend,
     the body deadline, and a keep-alive connection waiting for its next
-    request.  */
+    request. And gz_http_same_origin (login CSRF), which trusts
+    X-Forwarded-Host only from a trusted proxy.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -292,12 +293,98 @@ test_limits_default_sized_to_descriptors (void **state)
     assert_true (budget <= 65536 / 5);
 }
 
+static void
+s_origin_handler (gz_http_req_t *req, void *arg)
+{
+    (void) arg;
+    bool same = gz_http_same_origin (req);
+    gz_http_reply (req, 200, "text/plain", same ? "same" : "other", same ? 4 : 5);
+}
+
+//  What the server says of a request from src with headers: "same" or
+//  "other" (or "" when no answer came).
+static void
+s_origin (int port, const char *src, const char *headers, char *out, size_t size)
+{
+    int fd = s_connect_from (src, port);
+    assert_true (fd >= 0);
+    char req[512];
+    snprintf (req, sizeof req,
+              "POST /login HTTP/1.1\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n", headers);
+    s_send (fd, req);
+    char buf[1024];
+    size_t len = 0;
+    int64_t end = s_now_ms () + 2000;
+    while (s_now_ms () < end && len < sizeof buf - 1) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll (&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = recv (fd, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t) n;
+    }
+    buf[len] = 0;
+    close (fd);
+    const char *body = strstr (buf, "\r\n\r\n");
+    snprintf (out, size, "%s", body ? body + 4 : "");
+}
+
+static void
+test_same_origin (void **state)
+{
+    (void) state;
+    gz_http_limits_t limits = gz_http_limits_default ();
+    gz_http_t *server =
+        gz_http_new_limited ("127.0.0.1", 0, 1024, 2, &limits, s_origin_handler, NULL);
+    assert_non_null (server);
+    assert_int_equal (gz_http_set_trusted_proxies (server, "127.0.0.2"), 0);
+    int port = gz_http_port (server);
+    static const struct {
+        const char *src, *headers, *want;
+    } cases[] = {
+        {NULL, "Host: wb.example:8081\r\n", "same"}, //  no Origin, no Referer: curl
+        {NULL, "Host: wb.example:8081\r\nOrigin: http://wb.example:8081\r\n", "same"},
+        {NULL, "Host: wb.example:8081\r\nOrigin: https://WB.example:8081\r\n", "same"},
+        {NULL, "Host: wb.example:8081\r\nOrigin: http://evil.example\r\n", "other"},
+        {NULL, "Host: wb.example:8081\r\nOrigin: http://wb.example\r\n", "other"}, //  port
+        {NULL, "Host: wb.example:8081\r\nOrigin: null\r\n", "other"},
+        {NULL, "Host: wb.example:8081\r\nReferer: http://wb.example:8081/w/login\r\n", "same"},
+        {NULL, "Host: wb.example:8081\r\nReferer: http://evil.example/wb.example:8081\r\n",
+         "other"},
+        {NULL, "Host: wb.example:8081\r\nOrigin: http://wb.example:8081@evil.example\r\n", "other"},
+        //  Origin wins over Referer.
+        {NULL,
+         "Host: wb.example:8081\r\nOrigin: http://evil.example\r\nReferer: "
+         "http://wb.example:8081/\r\n",
+         "other"},
+        //  Behind the trusted proxy, the host the browser used.
+        {"127.0.0.2",
+         "Host: 10.0.0.5:8081\r\nX-Forwarded-Host: gongzhi.example\r\nOrigin: "
+         "https://gongzhi.example\r\n",
+         "same"},
+        //  Not from the proxy: its X-Forwarded-Host is not believed.
+        {"127.0.0.1",
+         "Host: 10.0.0.5:8081\r\nX-Forwarded-Host: gongzhi.example\r\nOrigin: "
+         "https://gongzhi.example\r\n",
+         "other"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char got[16];
+        s_origin (port, cases[i].src, cases[i].headers, got, sizeof got);
+        if (strcmp (got, cases[i].want) != 0)
+            fail_msg ("case %zu (%s): %s, want %s", i, cases[i].headers, got, cases[i].want);
+    }
+    gz_http_destroy (&server);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_per_address_limit),
         cmocka_unit_test (test_trusted_proxy_exempt),
+        cmocka_unit_test (test_same_origin),
         cmocka_unit_test (test_header_deadline_not_extended),
         cmocka_unit_test (test_body_deadline),
         cmocka_unit_test (test_keep_alive_waits_with_header_deadline),
