@@ -10,7 +10,7 @@
 # (the heading and breadcrumb name them) and the breadcrumb goes back up,
 # the cards of overdue work (超期工单, empty, then with a request routed
 # on a clock 30 days back), notify's deliveries (通知送达) and matching's
-# volunteering (志愿服务, a need filed) show the API's numbers row by row,
+# volunteering (志愿服务, a service of 90 minutes) show the API's numbers row by row,
 # the page refreshes itself when a new request arrives, and screenshots
 # at desktop and tablet width are PNGs of that width (kept in the build
 # dir). scripts/test installs chromium and chromium-driver, and scripts/lib.sh
@@ -33,7 +33,7 @@ fail() {
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_DEMO_API_KEY=dash-key \
        GZ_DEMO_OPERATOR_TOKEN=dash-operator GZ_BUS_HEARTBEAT_MS=200 GZ_ORG_CHECK_MS=0 \
        GZ_TEST_CLOCK=1 GZ_NOTIFY_QUIET_HOURS=off GZ_NOTIFY_STAFF_CHANNELS=log \
-       GZ_NOTIFY_RECIPIENT_PER_HOUR=0 GZ_NOTIFY_DIGEST_WINDOW_MS=0
+       GZ_NOTIFY_RECIPIENT_PER_HOUR=0 GZ_NOTIFY_DIGEST_WINDOW_MS=0 GZ_MATCHING_BATCH_MS=200
 gz_seed
 gz_start gongzhi.log "$GZ_BIN/gongzhi"
 pid=$GZ_PID
@@ -240,13 +240,27 @@ cards_agree "$district"
 # Notify told the assignees of the three routed requests (the log channel).
 delivered() { [ "$(curl -fsS -H "$op" "$aapi/notifications?node=$district&from=$from&to=$to" | jq .sent)" -ge 3 ]; }
 gz_wait_for 20 "analytics did not count notify's deliveries" delivered
-# A volunteer need filed with matching.
+# A volunteer service through matching: a volunteer of the grid, a need
+# for the next hours, offered by a batch, accepted and checked out (90
+# minutes) by staff for the volunteer, confirmed.
 mapi="http://127.0.0.1:$((GZ_PORT_BASE + 2))/api/v1"
-curl -fsS -X POST -H "$op" -H 'Content-Type: application/json' "$mapi/needs" \
-    -d "{\"building\":\"${b[0]}\",\"contact_name\":\"张奶奶\",\"skill\":\"shopping\",\"weekly\":\"sat 09:00-10:00\"}" \
-    >/dev/null || fail "the need"
-needs() { [ "$(curl -fsS -H "$op" "$aapi/volunteers?node=$district&from=$from&to=$to" | jq .needs)" = 1 ]; }
-gz_wait_for 20 "analytics did not count matching's need" needs
+mpost() { # PATH JSON: matching's answer
+    curl -fsS -X POST -H "$op" -H 'Content-Type: application/json' -d "$2" "$mapi/$1" || fail "matching: $1"
+}
+soon() { TZ=Asia/Shanghai date -d "@$(($(date +%s) + $1))" '+%Y-%m-%dT%H:%M:%S+08:00'; }
+grid0=$(gz_sql "SELECT grid_code FROM org.buildings WHERE code = '${b[0]}'")
+mpost volunteers "{\"id\":\"v-dash\",\"name\":\"赵强\",\"skills\":[\"shopping\"],\"grid\":\"$grid0\",
+    \"availability\":\"mon-sun 00:00-24:00\",\"max_per_week\":5,\"phone\":\"13800001234\"}" >/dev/null
+need=$(mpost needs "{\"building\":\"${b[0]}\",\"contact_name\":\"张奶奶\",\"skill\":\"shopping\",
+    \"window\":{\"from\":\"$(soon 3600)\",\"to\":\"$(soon 10800)\"}}" | jq -r .id)
+offer() { gz_sql "SELECT id FROM matching.offers WHERE need_id = $need AND state = 'offered'"; }
+offered() { [ -n "$(offer)" ]; }
+gz_wait_for 20 "need $need was not offered" offered
+service=$(mpost "offers/$(offer)/accept" '{}' | jq -r .service)
+mpost "services/$service/checkout" '{"minutes":90}' >/dev/null
+mpost "services/$service/confirm" '{"rating":5}' >/dev/null
+served() { [ "$(curl -fsS -H "$op" "$aapi/volunteers?node=$district&from=$from&to=$to" | jq .services)" = 1 ]; }
+gz_wait_for 20 "analytics did not count matching's service" served
 # Overdue work: routing's clock 30 days back while request O is routed,
 # so its resolve deadline has passed on analytics' (the wall) clock. The
 # clock stays back: put forward, the due timers would escalate O and arm
@@ -259,8 +273,8 @@ gz_wait_for 20 "request $O not routed" routed "$O"
 late_one() { [ "$(curl -fsS -H "$op" "$aapi/staff?node=$district" | jq '[.units[].overdue] | add')" = 1 ]; }
 gz_wait_for 20 "request $O is not overdue in /api/v1/staff" late_one
 cards_agree "$district"
-[ "$(jq -c '[.overdue, (.units | length), (.staff | length), .volunteers[0][1]]' <<<"$got")" = \
-  '[["2","1","false"],1,1,"1"]' ] || fail "the scenario's cards: $got"
+[ "$(jq -c '[.overdue, (.units | length), (.staff | length), (.volunteers[:4] | map(.[1]))]' <<<"$got")" = \
+  '[["2","1","false"],1,1,["1","1","1","1.5"]]' ] || fail "the scenario's cards: $got"
 [ "$(jq -r '.notify | split(" ")[0] | tonumber >= 3' <<<"$got")" = true ] || fail "deliveries: $got"
 [ "$(jq -r '.channels[0][0]' <<<"$got")" = 日志 ] || fail "the channel's label: $got"
 [ "$(text_of '#overdue-staff tbody tr td:first-child')" = \
