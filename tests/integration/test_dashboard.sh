@@ -206,12 +206,13 @@ api_cards() { # NODE
     jq -cn --arg node "$1" --argjson st "$st" --argjson nt "$nt" --argjson vt "$vt" '
       def late: [.[] | select(.overdue > 0)][:10];
       def s: tostring;
+      def either(a; b; none): if (a // "") != "" then a elif (b // "") != "" then b else none end;
       {node: $node,
        overdue: (([$st.units[].open] | add // 0 | s) as $o | ([$st.units[].overdue] | add // 0) as $t |
                  [$o, ($t | s), ($t == 0 | s)]),
-       units: [$st.units | late | .[] | [(.unit_name // .unit), (.open | s), (.overdue | s)]],
-       staff: [$st.staff | late | .[] | [(.name // .staff), (.unit_name // .unit // ""), (.open | s),
-                                          (.overdue | s)]],
+       units: [$st.units | late | .[] | [either(.unit_name; .unit; "未分派"), (.open | s), (.overdue | s)]],
+       staff: [$st.staff | late | .[] | [either(.name; .staff; "未分派"), either(.unit_name; .unit; ""),
+                                          (.open | s), (.overdue | s)]],
        notify: "\($nt.sent) \($nt.dead) \($nt.skipped)",
        channels: ($nt.channels | to_entries | sort_by([-(.value.sent + .value.dead + .value.skipped), .key]) |
                   map([({sms: "短信", email: "邮件", webhook: "接口推送", wechat: "微信", log: "日志"}[.key] // .key),
@@ -222,8 +223,7 @@ api_cards() { # NODE
                     ["积分发放", ($vt.points_earned | s)], ["积分兑换", ($vt.points_redeemed | s)]]}'
 }
 cards_agree() { # NODE: the page shows the API's answers (else $got and $want differ)
-    local i
-    for i in $(seq 1 40); do
+    for _ in $(seq 1 40); do
         want=$(api_cards "$1")
         got=$(page_cards)
         [ "$got" = "$want" ] && return 0
