@@ -8,6 +8,9 @@
 # another origin, the ECharts charts draw, the three big numbers equal
 # the API's, a click on a sub-district and then a community drills down
 # (the heading and breadcrumb name them) and the breadcrumb goes back up,
+# the cards of overdue work (超期工单, empty, then with a request routed
+# on a clock 30 days back), notify's deliveries (通知送达) and matching's
+# volunteering (志愿服务, a service of 90 minutes) show the API's numbers row by row,
 # the page refreshes itself when a new request arrives, and screenshots
 # at desktop and tablet width are PNGs of that width (kept in the build
 # dir). scripts/test installs chromium and chromium-driver, and scripts/lib.sh
@@ -28,7 +31,9 @@ fail() {
     bw_fail "$@"
 }
 export GZ_PORT_BASE=$(( 20000 + RANDOM % 10000 )) GZ_DEMO_API_KEY=dash-key \
-       GZ_DEMO_OPERATOR_TOKEN=dash-operator GZ_BUS_HEARTBEAT_MS=200 GZ_ORG_CHECK_MS=0
+       GZ_DEMO_OPERATOR_TOKEN=dash-operator GZ_BUS_HEARTBEAT_MS=200 GZ_ORG_CHECK_MS=0 \
+       GZ_TEST_CLOCK=1 GZ_NOTIFY_QUIET_HOURS=off GZ_NOTIFY_STAFF_CHANNELS=log \
+       GZ_NOTIFY_RECIPIENT_PER_HOUR=0 GZ_NOTIFY_DIGEST_WINDOW_MS=0 GZ_MATCHING_BATCH_MS=200
 gz_seed
 gz_start gongzhi.log "$GZ_BIN/gongzhi"
 pid=$GZ_PID
@@ -175,6 +180,107 @@ done
     fail "the scenario's rates: $api_rates"
 [ "$(text_of '#requests')" = 3 ] || fail "requests: $(text_of '#requests')"
 
+# 7b. The cards of overdue work, notifications and volunteering show the
+#     API's numbers for the page's node and period, row by row (the API
+#     read again until the page has refreshed to it, 20 s at most).
+rows() { # CSS of a table: its body's rows as arrays of the cells' text
+    js "return Array.prototype.map.call(document.querySelectorAll('$1 tbody tr'), function (tr) {
+        return Array.prototype.map.call(tr.cells, function (td) { return td.textContent; }); });"
+}
+page_cards() {
+    local node
+    node=$(js "return document.getElementById('node-name').getAttribute('data-node');" | jq -r .)
+    jq -cn --arg node "$node" --argjson u "$(rows '#overdue-units')" --argjson s "$(rows '#overdue-staff')" \
+        --argjson c "$(rows '#notify-channels')" --argjson v "$(rows '#volunteers')" \
+        --arg o "$(text_of '#overdue-open')" --arg t "$(text_of '#overdue-total')" \
+        --arg empty "$(js "return !document.getElementById('overdue-empty').hidden;")" \
+        --arg n "$(text_of '#notify-sent') $(text_of '#notify-dead') $(text_of '#notify-skipped')" \
+        '{node: $node, overdue: [$o, $t, $empty], units: $u, staff: $s, notify: $n, channels: $c,
+          volunteers: $v}'
+}
+api_cards() { # NODE
+    local st nt vt
+    st=$(curl -fsS -H "$op" "$aapi/staff?node=$1")
+    nt=$(curl -fsS -H "$op" "$aapi/notifications?node=$1&from=$from&to=$to")
+    vt=$(curl -fsS -H "$op" "$aapi/volunteers?node=$1&from=$from&to=$to")
+    jq -cn --arg node "$1" --argjson st "$st" --argjson nt "$nt" --argjson vt "$vt" '
+      def late: [.[] | select(.overdue > 0)][:10];
+      def s: tostring;
+      def either(a; b; none): if (a // "") != "" then a elif (b // "") != "" then b else none end;
+      {node: $node,
+       overdue: (([$st.units[].open] | add // 0 | s) as $o | ([$st.units[].overdue] | add // 0) as $t |
+                 [$o, ($t | s), ($t == 0 | s)]),
+       units: [$st.units | late | .[] | [either(.unit_name; .unit; "未分派"), (.open | s), (.overdue | s)]],
+       staff: [$st.staff | late | .[] | [either(.name; .staff; "未分派"), either(.unit_name; .unit; ""),
+                                          (.open | s), (.overdue | s)]],
+       notify: "\($nt.sent) \($nt.dead) \($nt.skipped)",
+       channels: ($nt.channels | to_entries | sort_by([-(.value.sent + .value.dead + .value.skipped), .key]) |
+                  map([({sms: "短信", email: "邮件", webhook: "接口推送", wechat: "微信", log: "日志"}[.key] // .key),
+                       (.value.sent | s), (.value.dead | s), (.value.skipped | s)]) |
+                  if length == 0 then [["暂无通知"]] else . end),
+       volunteers: [["需求", ($vt.needs | s)], ["已对接", ($vt.accepted | s)], ["服务次数", ($vt.services | s)],
+                    ["服务时长（小时）", ($vt.service_hours * 10 | round / 10 | s)],
+                    ["积分发放", ($vt.points_earned | s)], ["积分兑换", ($vt.points_redeemed | s)]]}'
+}
+cards_agree() { # NODE: the page shows the API's answers (else $got and $want differ)
+    for _ in $(seq 1 40); do
+        want=$(api_cards "$1")
+        got=$(page_cards)
+        [ "$got" = "$want" ] && return 0
+        sleep 0.5
+    done
+    fail "the cards differ from the API for $1:
+page $got
+API  $want"
+}
+# Nothing overdue yet: the empty state, in Chinese.
+cards_agree "$district"
+[ "$(jq -c .overdue <<<"$got")" = '["1","0","true"]' ] || fail "overdue before any: $got"
+[ "$(text_of '#overdue-empty')" = 暂无超期工单 ] || fail "no empty state: $(text_of '#overdue-empty')"
+# Notify told the assignees of the three routed requests (the log channel).
+delivered() { [ "$(curl -fsS -H "$op" "$aapi/notifications?node=$district&from=$from&to=$to" | jq .sent)" -ge 3 ]; }
+gz_wait_for 20 "analytics did not count notify's deliveries" delivered
+# A volunteer service through matching: a volunteer of the grid, a need
+# for the next hours, offered by a batch, accepted and checked out (90
+# minutes) by staff for the volunteer, confirmed.
+mapi="http://127.0.0.1:$((GZ_PORT_BASE + 2))/api/v1"
+mpost() { # PATH JSON: matching's answer
+    curl -fsS -X POST -H "$op" -H 'Content-Type: application/json' -d "$2" "$mapi/$1" || fail "matching: $1"
+}
+soon() { TZ=Asia/Shanghai date -d "@$(($(date +%s) + $1))" '+%Y-%m-%dT%H:%M:%S+08:00'; }
+grid0=$(gz_sql "SELECT grid_code FROM org.buildings WHERE code = '${b[0]}'")
+mpost volunteers "{\"id\":\"v-dash\",\"name\":\"赵强\",\"skills\":[\"shopping\"],\"grid\":\"$grid0\",
+    \"availability\":\"mon-sun 00:00-24:00\",\"max_per_week\":5,\"phone\":\"13800001234\"}" >/dev/null
+need=$(mpost needs "{\"building\":\"${b[0]}\",\"contact_name\":\"张奶奶\",\"skill\":\"shopping\",
+    \"window\":{\"from\":\"$(soon 3600)\",\"to\":\"$(soon 10800)\"}}" | jq -r .id)
+offer() { gz_sql "SELECT id FROM matching.offers WHERE need_id = $need AND state = 'offered'"; }
+offered() { [ -n "$(offer)" ]; }
+gz_wait_for 20 "need $need was not offered" offered
+service=$(mpost "offers/$(offer)/accept" '{}' | jq -r .service)
+mpost "services/$service/checkout" '{"minutes":90}' >/dev/null
+mpost "services/$service/confirm" '{"rating":5}' >/dev/null
+served() { [ "$(curl -fsS -H "$op" "$aapi/volunteers?node=$district&from=$from&to=$to" | jq .services)" = 1 ]; }
+gz_wait_for 20 "analytics did not count matching's service" served
+# Overdue work: routing's clock 30 days back while request O is routed,
+# so its resolve deadline has passed on analytics' (the wall) clock. The
+# clock stays back: put forward, the due timers would escalate O and arm
+# fresh deadlines.
+[ "$(curl -sS -o "$tmp/clock.json" -w '%{http_code}' -H "$op" -H 'Content-Type: application/json' \
+    -d '{"advance_s": -2592000}' "${rapi%/api/v1}/internal/v1/clock")" = 200 ] ||
+    fail "routing's clock: $(cat "$tmp/clock.json")"
+O=$(file sanitation "${b[3]}" "垃圾桶满溢")
+gz_wait_for 20 "request $O not routed" routed "$O"
+late_one() { [ "$(curl -fsS -H "$op" "$aapi/staff?node=$district" | jq '[.units[].overdue] | add')" = 1 ]; }
+gz_wait_for 20 "request $O is not overdue in /api/v1/staff" late_one
+cards_agree "$district"
+[ "$(jq -c '[.overdue, (.units | length), (.staff | length), (.volunteers[:4] | map(.[1]))]' <<<"$got")" = \
+  '[["2","1","false"],1,1,["1","1","1","1.5"]]' ] || fail "the scenario's cards: $got"
+[ "$(jq -r '.notify | split(" ")[0] | tonumber >= 3' <<<"$got")" = true ] || fail "deliveries: $got"
+[ "$(jq -r '.channels[0][0]' <<<"$got")" = 日志 ] || fail "the channel's label: $got"
+[ "$(text_of '#overdue-staff tbody tr td:first-child')" = \
+  "$(gz_sql "SELECT coalesce(assignee_name, assignee_staff) FROM routing.requests WHERE id = '$O'")" ] ||
+    fail "the overdue person is not $O's assignee: $got"
+
 shot() { # NAME WIDTH HEIGHT: a screenshot at that window size, checked
     local png="$GZ_BUILD_DIR/dashboard-$1.png" w
     post /window/rect "{\"width\": $2, \"height\": $3}" >/dev/null
@@ -187,6 +293,9 @@ shot() { # NAME WIDTH HEIGHT: a screenshot at that window size, checked
     echo "screenshot $png (${2}px)"
 }
 shot desktop 1280 900
+js "document.getElementById('overdue-units').closest('.card').scrollIntoView();" >/dev/null
+shot cards 1280 900 # the overdue, notification and volunteer cards
+js "window.scrollTo(0, 0);" >/dev/null
 
 # 8. Drill down: the sub-district, then the community, by clicks; the
 #    breadcrumb goes back up.
@@ -208,8 +317,13 @@ crumbs=$(js "return Array.prototype.map.call(document.querySelectorAll('#crumbs 
 grids=$(js "return document.querySelectorAll('#ranking tbody tr').length;")
 [ "$grids" = "$(gz_sql "SELECT count(*) FROM org.units WHERE parent_code = '$community'")" ] ||
     fail "the grids of $community: $grids rows"
-[ "$(text_of '#requests')" = 3 ] || fail "the community's requests: $(text_of '#requests')"
+[ "$(text_of '#requests')" = 4 ] || fail "the community's requests: $(text_of '#requests')"
+cards_agree "$community"
+post /window/rect '{"width": 768, "height": 1024}' >/dev/null # the cards reflow at this width
+until_js "window.innerWidth === 768" || fail "window not 768 wide"
+js "document.getElementById('notify-channels').closest('.card').scrollIntoView();" >/dev/null
 shot tablet 768 1024
+js "window.scrollTo(0, 0);" >/dev/null
 click "#crumbs button[data-node=\"$district\"]"
 until_js "document.getElementById('node-name').getAttribute('data-node') === '$district'" ||
     fail "the breadcrumb did not lead back to the district"
@@ -217,7 +331,7 @@ no_console_errors "after the drill-down"
 
 # 9. It refreshes itself: a new request shows without a reload.
 file parking "${b[3]}" "乱停车" >/dev/null
-until_js "document.getElementById('requests').textContent === '4'" ||
+until_js "document.getElementById('requests').textContent === '5'" ||
     fail "the page did not refresh: $(text_of '#requests')"
 no_console_errors "after refreshing"
 # A clean SIGTERM (under ASan: no leak in what the dashboard's routes did).

@@ -2,7 +2,8 @@
 // API with the operator's bearer token (asked once, kept in
 // sessionStorage), draws the three rates against the previous period of
 // the same length, the daily volume, the categories, the ranking of the
-// units below and the hot spots, and refreshes itself every few seconds.
+// units below, the hot spots, the overdue work (now), notify's deliveries
+// and matching's volunteering, and refreshes itself every few seconds.
 // Clicking a unit in the ranking drills down (district -> sub-district ->
 // community -> grid); the breadcrumb goes back up. Data from the API is
 // only ever set as text (textContent), never as HTML.
@@ -20,6 +21,9 @@
   };
   var LEVELS = { district: '区', subdistrict: '街道', community: '社区', grid: '网格', department: '部门' };
   var CHILD_LEVELS = { district: '街道', subdistrict: '社区', community: '网格' };
+  // notify's channel codes (services/notify/notify_channel.c); others shown as they are.
+  var CHANNELS = { sms: '短信', email: '邮件', webhook: '接口推送', wechat: '微信', log: '日志' };
+  var OVERDUE_TOP = 10; // units and people listed on the overdue card, most overdue first
 
   var state = {
     token: sessionStorage.getItem('gz.token') || '',
@@ -197,6 +201,65 @@
     text($('hotspots-note'), hot.from + ' 至 ' + hot.to + '，同一楼栋同类诉求不少于 ' + hot.min + ' 件。');
   }
 
+  // A table body: one row per item (cells from cellsOf), or one muted row
+  // saying `empty` across `columns` when there are none.
+  function fillRows(body, items, cellsOf, columns, empty) {
+    body.textContent = '';
+    items.forEach(function (it) {
+      var tr = make('tr');
+      cellsOf(it).forEach(function (c) { tr.appendChild(c instanceof Node ? c : make('td', String(c))); });
+      body.appendChild(tr);
+    });
+    if (!items.length && empty) {
+      var tr = make('tr'), td = make('td', empty);
+      td.colSpan = columns; td.className = 'empty';
+      tr.appendChild(td); body.appendChild(tr);
+    }
+  }
+
+  function lateCell(n) { var td = make('td', String(n)); td.className = 'late'; return td; }
+
+  // /api/v1/staff: work in hand now, the units and people with overdue work.
+  function drawOverdue(staff) {
+    var open = 0, overdue = 0;
+    staff.units.forEach(function (u) { open += u.open; overdue += u.overdue; });
+    text($('overdue-open'), String(open));
+    text($('overdue-total'), String(overdue));
+    $('overdue-empty').hidden = overdue > 0;
+    $('overdue-lists').hidden = overdue === 0;
+    function late(x) { return x.overdue > 0; }
+    fillRows($('overdue-units').tBodies[0], staff.units.filter(late).slice(0, OVERDUE_TOP), function (u) {
+      return [u.unit_name || u.unit || '未分派', u.open, lateCell(u.overdue)];
+    }, 3);
+    fillRows($('overdue-staff').tBodies[0], staff.staff.filter(late).slice(0, OVERDUE_TOP), function (p) {
+      return [p.name || p.staff || '未分派', p.unit_name || p.unit || '', p.open, lateCell(p.overdue)];
+    }, 4);
+    text($('overdue-note'), '超过办理时限仍未办结，截至当前；各列前 ' + OVERDUE_TOP + ' 个。');
+  }
+
+  // /api/v1/notifications: deliveries that ended in the period, per channel.
+  function drawNotifications(n) {
+    text($('notify-sent'), String(n.sent));
+    text($('notify-dead'), String(n.dead));
+    text($('notify-skipped'), String(n.skipped));
+    var ch = n.channels || {};
+    function total(c) { return ch[c].sent + ch[c].dead + ch[c].skipped; }
+    var codes = Object.keys(ch).sort(function (a, b) { return total(b) - total(a) || (a < b ? -1 : 1); });
+    fillRows($('notify-channels').tBodies[0], codes, function (c) {
+      return [CHANNELS[c] || c, ch[c].sent, ch[c].dead, ch[c].skipped];
+    }, 4, '暂无通知');
+  }
+
+  // /api/v1/volunteers: matching's counts in the period.
+  function drawVolunteers(v) {
+    text($('vol-needs'), String(v.needs));
+    text($('vol-accepted'), String(v.accepted));
+    text($('vol-services'), String(v.services));
+    text($('vol-hours'), String(Math.round(v.service_hours * 10) / 10));
+    text($('vol-earned'), String(v.points_earned));
+    text($('vol-redeemed'), String(v.points_redeemed));
+  }
+
   function drawCrumbs(unit) {
     var nav = $('crumbs');
     nav.textContent = '';
@@ -232,7 +295,10 @@
         api('rates', { node: u.node, from: p.prevFrom, to: p.prevTo }),
         api('trends', q),
         api('rankings', q),
-        api('hotspots', { node: u.node })
+        api('hotspots', { node: u.node }),
+        api('staff', { node: u.node }),
+        api('notifications', q),
+        api('volunteers', q)
       ]);
     }).then(function (r) {
       if (gen !== state.generation) return;
@@ -250,6 +316,9 @@
       drawCategories(r[2]);
       drawRanking(r[3], unit, names);
       drawHotspots(r[4]);
+      drawOverdue(r[5]);
+      drawNotifications(r[6]);
+      drawVolunteers(r[7]);
       var s = $('status');
       text(s, '更新于 ' + new Date().toLocaleTimeString('zh-CN', { timeZone: TZ, hour12: false }));
       s.className = 'status';
