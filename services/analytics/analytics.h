@@ -181,7 +181,7 @@ json_t *analytics_store_hotspots (gz_db_t *db, const char *node, const char *fro
 int analytics_store_node (gz_db_t *db, const char *code, char *level, size_t size);
 //  The units under code (communities of a sub-district, grids of a
 //  community, ...), a JSON array of codes; NULL on failure.
-json_t *analytics_store_children (gz_db_t *db, const char *code);
+json_t *analytics_store_children (gz_db_t *db, const char *code, bool departments);
 
 //  ---------------------------------------------------------------- analytics_store_report.c
 

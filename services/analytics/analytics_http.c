@@ -261,7 +261,15 @@ s_route_rankings (void *state, gz_http_req_t *req, const char *rest)
     gz_db_t *db = s_begin (ctx, req, &q, 0);
     if (!db)
         return false;
-    json_t *children = analytics_store_children (db, q.node);
+    //  The ladder's next rung; ?level=department: the departments instead.
+    const char *lv = gz_http_query (req, "level");
+    bool departments = lv && strcmp (lv, "department") == 0;
+    if (lv && !departments && *lv) {
+        gz_dbpool_put (gz_actor_pool (ctx->actor), db);
+        gz_http_reply_error (req, 400, "bad_request", "level: only \"department\" is accepted");
+        return false;
+    }
+    json_t *children = analytics_store_children (db, q.node, departments);
     json_t *rows = children ? json_array () : NULL;
     size_t i;
     json_t *child;

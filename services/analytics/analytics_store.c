@@ -289,9 +289,11 @@ analytics_store_prepare (gz_db_t *db, const char *schema)
 }
 
 static const char *const s_node_sql = "SELECT level FROM org.units WHERE code = $1";
+//  The units one rung down the ladder (not the departments under the
+//  district: they are not its parts), or with $2 true the departments.
 static const char *const s_children_sql =
     "SELECT coalesce(json_agg(code ORDER BY sort_order, code), '[]')::text FROM org.units"
-    " WHERE parent_code = $1";
+    " WHERE parent_code = $1 AND (level = 'department') = $2::boolean";
 
 //  A unit with its path from the district down (itself last) and its
 //  children, for the dashboard's labels and drill-down; $1 NULL: the
@@ -668,10 +670,10 @@ analytics_store_node (gz_db_t *db, const char *code, char *level, size_t size)
 }
 
 json_t *
-analytics_store_children (gz_db_t *db, const char *code)
+analytics_store_children (gz_db_t *db, const char *code, bool departments)
 {
-    const char *values[] = {code};
-    return s_json (db, "an_children", 1, values);
+    const char *values[] = {code, departments ? "true" : "false"};
+    return s_json (db, "an_children", 2, values);
 }
 
 int

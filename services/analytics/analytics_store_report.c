@@ -15,7 +15,8 @@
 static const char *const s_unit_sql = "SELECT level, name FROM org.units WHERE code = $1";
 
 static const char *const s_children_sql =
-    "SELECT code, name FROM org.units WHERE parent_code = $1 ORDER BY sort_order, code";
+    "SELECT code, name FROM org.units WHERE parent_code = $1 AND level <> 'department'"
+    " ORDER BY sort_order, code";
 
 static const char *const s_building_sql = "SELECT name FROM org.buildings WHERE code = $1";
 

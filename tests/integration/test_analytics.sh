@@ -147,6 +147,17 @@ code() { curl -s -o "$GZ_TMP/err" -w '%{http_code}' -H "$op" "$aapi/$1"; }
 rk=$(curl -fsS -H "$op" "$aapi/rankings?node=$sub&from=$today&to=$today")
 [ "$(jq '[.units[] | select(.ranked)] | length' <<<"$rk")" = 0 ] || gz_fail "ranked below the sample: $rk"
 [ "$(jq -r '.units[] | select(.node == "'$community'") | .requests' <<<"$rk")" = 4 ] || gz_fail "rankings: $rk"
+# Under the district: its sub-districts, not the departments it also
+# holds (they are ranked apart, with level=department).
+dist=$(gz_sql "SELECT parent_code FROM org.units WHERE code = '$sub'")
+for want in "subdistrict:" "department:&level=department"; do
+    rk=$(curl -fsS -H "$op" "$aapi/rankings?node=$dist&from=$today&to=$today${want#*:}")
+    expected=$(gz_sql "SELECT coalesce(string_agg(code, ' ' ORDER BY code), '') FROM org.units
+                       WHERE parent_code = '$dist' AND level = '${want%%:*}'")
+    [ -n "$expected" ] && [ "$(jq -r '[.units[].node] | sort | join(" ")' <<<"$rk")" = "$expected" ] ||
+        gz_fail "rankings of the district's ${want%%:*} units: $(jq -c '[.units[].node]' <<<"$rk") want $expected"
+done
+[ "$(code "rankings?node=$dist&from=$today&to=$today&level=grid")" = 400 ] || gz_fail "rankings level=grid"
 hs=$(curl -fsS -H "$op" "$aapi/hotspots?node=$community&min=1")
 [ "$(jq '.hotspots | length' <<<"$hs")" = 4 ] || gz_fail "hot spots at 1: $hs"
 tr=$(curl -fsS -H "$op" "$aapi/trends?node=$community&from=$today&to=$today")
